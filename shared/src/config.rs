@@ -1,0 +1,55 @@
+//! Settings read once at start-up from the environment.
+
+use crate::error::ValidationError;
+use crate::fx::{RateTable, DEFAULT_RATES_USD};
+use crate::money::Currency;
+
+/// Currencies whose wallets every new customer gets, unless `ENABLED_CURRENCIES` says otherwise.
+pub const DEFAULT_CURRENCIES: &str = "USD,INR";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    /// DynamoDB endpoint override (DynamoDB Local); `None` on AWS.
+    pub dynamodb_endpoint: Option<String>,
+    pub currencies: Vec<Currency>,
+    pub rates: RateTable,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ValidationError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Config::build(
+            var("TABLE_NAME").unwrap_or_else(|| "customer-wallets".to_owned()),
+            var("DYNAMODB_ENDPOINT"),
+            &var("ENABLED_CURRENCIES").unwrap_or_else(|| DEFAULT_CURRENCIES.to_owned()),
+            var("FX_RATES_USD").as_deref(),
+        )
+    }
+
+    pub fn build(table_name: String, dynamodb_endpoint: Option<String>, currencies: &str, rates: Option<&str>) -> Result<Config, ValidationError> {
+        let mut currencies = currencies.split(',').map(|c| Currency::parse(c.trim())).collect::<Result<Vec<_>, _>>()?;
+        currencies.sort();
+        currencies.dedup();
+        if currencies.is_empty() {
+            return Err(ValidationError::new("invalid_config", "ENABLED_CURRENCIES names no currency"));
+        }
+        let mut table = RateTable::parse(DEFAULT_RATES_USD)?;
+        if let Some(rates) = rates {
+            table = RateTable::parse(&format!("{DEFAULT_RATES_USD},{rates}"))?;
+        }
+        if let Some(missing) = currencies.iter().find(|c| !table.has(**c)) {
+            return Err(ValidationError::new("invalid_config", format!("no USD rate for enabled currency {missing}; add it to FX_RATES_USD")));
+        }
+        Ok(Config { table_name, dynamodb_endpoint, currencies, rates: table })
+    }
+
+    /// A DynamoDB client for this configuration (DynamoDB Local when an endpoint is set).
+    pub async fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(endpoint) = &self.dynamodb_endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        aws_sdk_dynamodb::Client::new(&loader.load().await)
+    }
+}

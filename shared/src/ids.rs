@@ -1,0 +1,114 @@
+//! Identifiers and keys, each only constructible valid.
+
+use crate::error::ValidationError;
+
+/// Longest id or key accepted from a caller.
+pub const ID_LENGTH_MAX: usize = 128;
+/// Longest idempotency key accepted from a caller.
+pub const IDEMPOTENCY_KEY_LENGTH_MAX: usize = 255;
+
+fn printable(s: &str) -> bool {
+    s.chars().all(|c| !c.is_control())
+}
+
+macro_rules! prefixed_id {
+    ($name:ident, $prefix:literal, $what:literal) => {
+        #[doc = concat!("A ", $what, " id: `", $prefix, "` followed by a ULID.")]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn generate() -> $name {
+                $name(format!("{}{}", $prefix, ulid::Ulid::new().to_string().to_lowercase()))
+            }
+
+            /// Accepts any id of the right shape; whether it exists is the store's question.
+            pub fn parse(raw: &str) -> Result<$name, ValidationError> {
+                let valid = raw.len() <= ID_LENGTH_MAX
+                    && raw.starts_with($prefix)
+                    && raw.len() > $prefix.len()
+                    && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                if valid {
+                    Ok($name(raw.to_owned()))
+                } else {
+                    Err(ValidationError::new("invalid_id", format!(concat!("`{}` is not a valid ", $what, " id (expected `", $prefix, "...`)"), raw)))
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_id!(BusinessId, "bus_", "business");
+prefixed_id!(CustomerId, "cus_", "customer");
+prefixed_id!(EntryId, "wle_", "ledger entry");
+
+/// A caller's idempotency key: 1 to 255 printable characters, unique per business forever.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<IdempotencyKey, ValidationError> {
+        if raw.is_empty() || raw.len() > IDEMPOTENCY_KEY_LENGTH_MAX || !printable(raw) {
+            return Err(ValidationError::new(
+                "invalid_idempotency_key",
+                format!("idempotency_key must be 1 to {IDEMPOTENCY_KEY_LENGTH_MAX} bytes of printable characters"),
+            ));
+        }
+        Ok(IdempotencyKey(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Free text bounded in length with no control characters (reasons, names, references).
+pub fn bounded_text(field: &str, raw: &str, length_max: usize) -> Result<String, ValidationError> {
+    if raw.len() > length_max {
+        return Err(ValidationError::new("field_too_long", format!("`{field}` must be at most {length_max} bytes; got {}", raw.len())));
+    }
+    if !printable(raw) {
+        return Err(ValidationError::new("invalid_characters", format!("`{field}` must not contain control characters")));
+    }
+    Ok(raw.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse_back() {
+        let id = CustomerId::generate();
+        assert_eq!(CustomerId::parse(id.as_str()).unwrap(), id);
+        assert!(id.as_str().starts_with("cus_"));
+    }
+
+    #[test]
+    fn ids_of_the_wrong_shape_are_rejected() {
+        for raw in ["", "cus_", "bus_01abc", "cus_../x", "cus_a b", &"cus_".repeat(40)] {
+            assert!(CustomerId::parse(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_bounded_and_printable() {
+        assert!(IdempotencyKey::parse("welcome_cus_1").is_ok());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("a\nb").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(255)).is_ok());
+    }
+}

@@ -1,0 +1,170 @@
+//! Pure ledger arithmetic: applying an entry to a wallet set, and mapping pages to entry numbers.
+
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{BusinessId, EntryId};
+use crate::model::{EntryCommand, EntryType, LedgerEntry, WalletSet, WalletStatus};
+use crate::money::BALANCE_MAX_MINOR;
+
+/// Largest page a list request may ask for.
+pub const PAGE_SIZE_MAX: u32 = 100;
+/// Page size when the caller gives none (Dodo's default).
+pub const PAGE_SIZE_DEFAULT: u32 = 10;
+/// Largest page number accepted (far beyond any real ledger at the largest page size).
+pub const PAGE_NUMBER_MAX: u32 = 10_000_000;
+
+/// The wallet set after an entry, and the entry itself, both ready to be written together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub next: WalletSet,
+    pub entry: LedgerEntry,
+}
+
+/// Applies one credit or debit to `current`, or says why it cannot be applied.
+/// Never yields a negative balance, a negative available balance, or a balance above the maximum.
+pub fn apply_entry(current: &WalletSet, business_id: &BusinessId, command: &EntryCommand, entry_id: EntryId, now: &str) -> DomainResult<Applied> {
+    let currency = command.currency;
+    let Some(wallet) = current.wallets.get(&currency) else {
+        let enabled = current.wallets.keys().map(|c| c.code()).collect::<Vec<_>>().join(", ");
+        return Err(DomainError::CurrencyNotEnabled { customer_id: current.customer_id.to_string(), currency: currency.code().to_owned(), enabled });
+    };
+    debug_assert!(wallet.balance >= 0 && wallet.pending_charges >= 0 && wallet.pending_charges <= wallet.balance);
+    if wallet.status == WalletStatus::Closed {
+        return Err(DomainError::Invalid(crate::error::ValidationError::new("wallet_closed", format!("the {currency} wallet is closed"))));
+    }
+    let amount_minor = command.amount.minor();
+    let before_balance = wallet.balance;
+    let after_balance = match command.entry_type {
+        EntryType::Credit => match before_balance.checked_add(amount_minor) {
+            Some(after) if after <= BALANCE_MAX_MINOR => after,
+            _ => return Err(DomainError::BalanceLimitExceeded { currency: currency.code().to_owned(), max: BALANCE_MAX_MINOR }),
+        },
+        EntryType::Debit => {
+            let available = wallet.balance - wallet.pending_charges;
+            if amount_minor > available {
+                return Err(DomainError::InsufficientBalance { currency: currency.code().to_owned(), available, requested: amount_minor });
+            }
+            before_balance - amount_minor
+        }
+    };
+    assert!((0..=BALANCE_MAX_MINOR).contains(&after_balance), "balance out of bounds after entry");
+
+    let mut next = current.clone();
+    next.version += 1;
+    next.entry_count += 1;
+    let next_wallet = next.wallets.get_mut(&currency).expect("wallet present: checked above");
+    next_wallet.balance = after_balance;
+    next_wallet.entry_count += 1;
+    next_wallet.updated_at = now.to_owned();
+
+    let entry = LedgerEntry {
+        id: entry_id.to_string(),
+        customer_id: current.customer_id.to_string(),
+        business_id: business_id.to_string(),
+        currency: currency.code().to_owned(),
+        amount: amount_minor,
+        is_credit: command.entry_type == EntryType::Credit,
+        before_balance,
+        after_balance,
+        event_type: command.event_type,
+        reason: command.reason.clone(),
+        reference_object_id: command.reference_object_id.clone(),
+        idempotency_key: command.idempotency_key.as_ref().map(|k| k.as_str().to_owned()),
+        created_at: now.to_owned(),
+        customer_seq: next.entry_count,
+        currency_seq: next_wallet.entry_count,
+    };
+    Ok(Applied { next, entry })
+}
+
+/// The inclusive range of entry numbers on page `page_number` (0-based) of `page_size`, newest
+/// first, in a ledger of `entry_count` entries; `None` when the page is past the end.
+pub fn page_range(entry_count: u64, page_number: u32, page_size: u32) -> Option<(u64, u64)> {
+    let skipped = u64::from(page_number) * u64::from(page_size);
+    if page_size == 0 || skipped >= entry_count {
+        return None;
+    }
+    let newest = entry_count - skipped;
+    let oldest = newest.saturating_sub(u64::from(page_size) - 1).max(1);
+    Some((oldest, newest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::CustomerId;
+    use crate::model::EventType;
+    use crate::money::{Amount, Currency};
+
+    fn wallets(balance: i64, pending: i64) -> WalletSet {
+        let mut set = WalletSet::open(CustomerId::generate(), &[Currency::USD], "t0");
+        let usd = set.wallets.get_mut(&Currency::USD).unwrap();
+        usd.balance = balance;
+        usd.pending_charges = pending;
+        set
+    }
+
+    fn command(entry_type: EntryType, amount: i64) -> EntryCommand {
+        EntryCommand {
+            currency: Currency::USD,
+            amount: Amount::new(amount).unwrap(),
+            entry_type,
+            event_type: EventType::MerchantAdjustment,
+            reason: None,
+            reference_object_id: None,
+            idempotency_key: None,
+        }
+    }
+
+    fn apply(set: &WalletSet, entry_type: EntryType, amount: i64) -> DomainResult<Applied> {
+        apply_entry(set, &BusinessId::generate(), &command(entry_type, amount), EntryId::generate(), "t1")
+    }
+
+    #[test]
+    fn credit_chains_before_and_after_and_numbers_the_entry() {
+        let applied = apply(&wallets(100, 0), EntryType::Credit, 50).unwrap();
+        assert_eq!((applied.entry.before_balance, applied.entry.after_balance), (100, 150));
+        assert_eq!((applied.entry.customer_seq, applied.entry.currency_seq), (1, 1));
+        assert_eq!(applied.next.wallets[&Currency::USD].balance, 150);
+        assert_eq!(applied.next.version, 1);
+    }
+
+    #[test]
+    fn debit_of_exactly_the_available_balance_leaves_zero() {
+        let applied = apply(&wallets(100, 0), EntryType::Debit, 100).unwrap();
+        assert_eq!(applied.entry.after_balance, 0);
+        assert!(!applied.entry.is_credit);
+    }
+
+    #[test]
+    fn debit_above_available_balance_is_rejected_counting_pending_charges() {
+        let err = apply(&wallets(100, 30), EntryType::Debit, 71).unwrap_err();
+        assert!(matches!(err, DomainError::InsufficientBalance { available: 70, requested: 71, .. }), "{err:?}");
+        assert!(apply(&wallets(100, 30), EntryType::Debit, 70).is_ok());
+    }
+
+    #[test]
+    fn credit_that_would_pass_the_balance_maximum_is_rejected() {
+        let err = apply(&wallets(BALANCE_MAX_MINOR - 10, 0), EntryType::Credit, 11).unwrap_err();
+        assert!(matches!(err, DomainError::BalanceLimitExceeded { .. }));
+        assert!(apply(&wallets(BALANCE_MAX_MINOR - 10, 0), EntryType::Credit, 10).is_ok());
+    }
+
+    #[test]
+    fn entry_in_a_currency_without_wallet_is_rejected() {
+        let mut cmd = command(EntryType::Credit, 1);
+        cmd.currency = Currency::parse("EUR").unwrap();
+        let err = apply_entry(&wallets(0, 0), &BusinessId::generate(), &cmd, EntryId::generate(), "t").unwrap_err();
+        assert!(matches!(err, DomainError::CurrencyNotEnabled { .. }));
+    }
+
+    #[test]
+    fn pages_map_to_entry_numbers_newest_first() {
+        assert_eq!(page_range(25, 0, 10), Some((16, 25)));
+        assert_eq!(page_range(25, 1, 10), Some((6, 15)));
+        assert_eq!(page_range(25, 2, 10), Some((1, 5)));
+        assert_eq!(page_range(25, 3, 10), None);
+        assert_eq!(page_range(0, 0, 10), None);
+        assert_eq!(page_range(1, 0, 100), Some((1, 1)));
+        assert_eq!(page_range(u64::MAX, PAGE_NUMBER_MAX, PAGE_SIZE_MAX).map(|(lo, hi)| hi - lo), Some(99));
+    }
+}

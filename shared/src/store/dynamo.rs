@@ -1,0 +1,438 @@
+//! The DynamoDB adapter of the storage port. Key layout (one table, see README "Data model"):
+//!
+//! | item            | pk                    | sk                 | other keys                        |
+//! |-----------------|-----------------------|--------------------|-----------------------------------|
+//! | business        | `BIZ#<business>`      | `#BUSINESS`        |                                   |
+//! | API key         | `KEY#<sha256 of key>` | `#KEY`             |                                   |
+//! | customer        | `BIZ#<business>`      | `CUS#<customer>`   | `email_key` (GSI `by_email`)      |
+//! | wallet set      | `CUS#<business>#<id>` | `#WALLETS`         |                                   |
+//! | ledger entry    | `CUS#<business>#<id>` | `LED#<n:020>`      | `csk` = `<CUR>#<n:020>` (LSI)     |
+//! | idempotency key | `IDEM#<business>#<k>` | `#IDEM`            |                                   |
+//!
+//! Records are stored as a JSON `doc` attribute beside the key and condition attributes.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::table::{GSI_EMAIL, GSI_EMAIL_PK, LSI_CURRENCY, LSI_CURRENCY_SK, PK, SK};
+use super::{CommitRejected, CustomerQuery, EntryRange, Store};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{BusinessId, CustomerId, IdempotencyKey};
+use crate::model::{Customer, CustomerPatch, LedgerEntry, WalletSet, WalletState, WalletStatus};
+use crate::money::Currency;
+
+type Item = HashMap<String, AttributeValue>;
+
+const DOC: &str = "doc";
+const VERSION: &str = "ver";
+const WALLETS_SK: &str = "#WALLETS";
+const IDEM_SK: &str = "#IDEM";
+const KEY_SK: &str = "#KEY";
+const BUSINESS_SK: &str = "#BUSINESS";
+/// Customers read per page when skipping to a page of the customer list.
+const CUSTOMER_QUERY_BATCH_MAX: i32 = 100;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn storage<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(context: &str, err: SdkError<E, R>) -> DomainError {
+    DomainError::Storage(format!("{context}: {}", DisplayErrorContext(err)))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn business_pk(business_id: &BusinessId) -> String {
+    format!("BIZ#{business_id}")
+}
+
+fn customer_sk(customer_id: &CustomerId) -> String {
+    format!("CUS#{customer_id}")
+}
+
+fn customer_pk(business_id: &BusinessId, customer_id: &CustomerId) -> String {
+    format!("CUS#{business_id}#{customer_id}")
+}
+
+fn entry_sk(position: u64) -> String {
+    format!("LED#{position:020}")
+}
+
+fn currency_sk(currency: &str, position: u64) -> String {
+    format!("{currency}#{position:020}")
+}
+
+fn idem_pk(business_id: &BusinessId, key: &IdempotencyKey) -> String {
+    format!("IDEM#{business_id}#{}", key.as_str())
+}
+
+fn email_key(business_id: &BusinessId, email: &str) -> String {
+    format!("{business_id}#{}", email.to_lowercase())
+}
+
+fn key_of(pk: String, sk: &str) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+fn to_doc<T: Serialize>(record: &T) -> AttributeValue {
+    s(serde_json::to_string(record).expect("records serialise to JSON"))
+}
+
+fn from_doc<T: DeserializeOwned>(item: &Item) -> DomainResult<T> {
+    let doc = item.get(DOC).and_then(|v| v.as_s().ok()).ok_or_else(|| DomainError::Storage("item without doc".into()))?;
+    serde_json::from_str(doc).map_err(|e| DomainError::Storage(format!("corrupt doc: {e}")))
+}
+
+/// Stored shape of one wallet inside the wallet-set item.
+#[derive(Serialize, Deserialize)]
+struct WalletDoc {
+    balance: i64,
+    pending_charges: i64,
+    entry_count: u64,
+    status: WalletStatus,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WalletSetDoc {
+    customer_id: String,
+    entry_count: u64,
+    wallets: std::collections::BTreeMap<Currency, WalletDoc>,
+}
+
+/// Stored shape of a ledger entry: the API record plus its positions.
+#[derive(Serialize, Deserialize)]
+struct EntryDoc {
+    #[serde(flatten)]
+    entry: LedgerEntry,
+    customer_seq: u64,
+    currency_seq: u64,
+}
+
+fn wallet_set_item(business_id: &BusinessId, set: &WalletSet) -> Item {
+    let doc = WalletSetDoc {
+        customer_id: set.customer_id.to_string(),
+        entry_count: set.entry_count,
+        wallets: set
+            .wallets
+            .iter()
+            .map(|(c, w)| {
+                let doc = WalletDoc {
+                    balance: w.balance,
+                    pending_charges: w.pending_charges,
+                    entry_count: w.entry_count,
+                    status: w.status,
+                    created_at: w.created_at.clone(),
+                    updated_at: w.updated_at.clone(),
+                };
+                (*c, doc)
+            })
+            .collect(),
+    };
+    let mut item = key_of(customer_pk(business_id, &set.customer_id), WALLETS_SK);
+    item.insert(VERSION.to_owned(), AttributeValue::N(set.version.to_string()));
+    item.insert(DOC.to_owned(), to_doc(&doc));
+    item
+}
+
+fn wallet_set_from(item: &Item) -> DomainResult<WalletSet> {
+    let doc: WalletSetDoc = from_doc(item)?;
+    let version = item.get(VERSION).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).ok_or_else(|| DomainError::Storage("wallet set without version".into()))?;
+    let customer_id = CustomerId::parse(&doc.customer_id).map_err(|e| DomainError::Storage(e.message))?;
+    let wallets = doc
+        .wallets
+        .into_iter()
+        .map(|(c, w)| {
+            let state = WalletState {
+                balance: w.balance,
+                pending_charges: w.pending_charges,
+                entry_count: w.entry_count,
+                status: w.status,
+                created_at: w.created_at,
+                updated_at: w.updated_at,
+            };
+            (c, state)
+        })
+        .collect();
+    Ok(WalletSet { customer_id, version, entry_count: doc.entry_count, wallets })
+}
+
+fn entry_item(business_id: &BusinessId, entry: &LedgerEntry) -> DomainResult<Item> {
+    let customer_id = CustomerId::parse(&entry.customer_id)?;
+    let mut item = key_of(customer_pk(business_id, &customer_id), &entry_sk(entry.customer_seq));
+    item.insert(LSI_CURRENCY_SK.to_owned(), s(currency_sk(&entry.currency, entry.currency_seq)));
+    let doc = EntryDoc { entry: entry.clone(), customer_seq: entry.customer_seq, currency_seq: entry.currency_seq };
+    item.insert(DOC.to_owned(), to_doc(&doc));
+    Ok(item)
+}
+
+fn entry_from(item: &Item) -> DomainResult<LedgerEntry> {
+    let doc: EntryDoc = from_doc(item)?;
+    Ok(LedgerEntry { customer_seq: doc.customer_seq, currency_seq: doc.currency_seq, ..doc.entry })
+}
+
+fn customer_item(business_id: &BusinessId, customer: &Customer) -> DomainResult<Item> {
+    let customer_id = CustomerId::parse(&customer.customer_id)?;
+    let mut item = key_of(business_pk(business_id), &customer_sk(&customer_id));
+    item.insert(GSI_EMAIL_PK.to_owned(), s(email_key(business_id, &customer.email)));
+    item.insert(DOC.to_owned(), to_doc(customer));
+    Ok(item)
+}
+
+fn put(item: Item, condition: &str) -> TransactWriteItem {
+    let put = Put::builder().table_name("").set_item(Some(item)).condition_expression(condition).build().expect("put has table, item");
+    TransactWriteItem::builder().put(put).build()
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Names the table in a transaction item built without one.
+    fn in_table(&self, mut item: TransactWriteItem) -> TransactWriteItem {
+        if let Some(put) = item.put.as_mut() {
+            put.table_name = self.table.clone();
+        }
+        item
+    }
+
+    async fn get(&self, key: Item, consistent: bool) -> DomainResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| storage("get item", e))?;
+        Ok(out.item)
+    }
+
+    /// Cancellation reason codes of a failed transaction, in item order; `None` for other errors.
+    fn cancellation_codes<R: std::fmt::Debug>(err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>) -> Option<Vec<String>> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+        match err.as_service_error()? {
+            E::TransactionCanceledException(cancelled) => {
+                Some(cancelled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect())
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Store for DynamoStore {
+    async fn business_of_key(&self, key_hash: &str) -> DomainResult<Option<BusinessId>> {
+        let Some(item) = self.get(key_of(format!("KEY#{key_hash}"), KEY_SK), false).await? else {
+            return Ok(None);
+        };
+        let raw = item.get("business_id").and_then(|v| v.as_s().ok()).ok_or_else(|| DomainError::Storage("key without business".into()))?;
+        Ok(Some(BusinessId::parse(raw).map_err(|e| DomainError::Storage(e.message))?))
+    }
+
+    async fn create_business(&self, business_id: &BusinessId, name: &str, key_hash: &str, now: &str) -> DomainResult<()> {
+        let mut business = key_of(business_pk(business_id), BUSINESS_SK);
+        business.insert("name".into(), s(name));
+        business.insert("created_at".into(), s(now));
+        let mut key = key_of(format!("KEY#{key_hash}"), KEY_SK);
+        key.insert("business_id".into(), s(business_id.as_str()));
+        key.insert("created_at".into(), s(now));
+        // Condition: ids and key hashes are fresh; never overwrite an existing business or key.
+        self.client
+            .transact_write_items()
+            .transact_items(self.in_table(put(business, "attribute_not_exists(pk)")))
+            .transact_items(self.in_table(put(key, "attribute_not_exists(pk)")))
+            .send()
+            .await
+            .map_err(|e| storage("create business", e))?;
+        Ok(())
+    }
+
+    async fn create_customer(&self, customer: &Customer, wallets: &WalletSet) -> DomainResult<()> {
+        let business_id = BusinessId::parse(&customer.business_id)?;
+        // Condition: a new customer id never replaces an existing customer or wallet set.
+        self.client
+            .transact_write_items()
+            .transact_items(self.in_table(put(customer_item(&business_id, customer)?, "attribute_not_exists(pk)")))
+            .transact_items(self.in_table(put(wallet_set_item(&business_id, wallets), "attribute_not_exists(pk)")))
+            .send()
+            .await
+            .map_err(|e| storage("create customer", e))?;
+        Ok(())
+    }
+
+    async fn get_customer(&self, business_id: &BusinessId, customer_id: &CustomerId) -> DomainResult<Option<Customer>> {
+        match self.get(key_of(business_pk(business_id), &customer_sk(customer_id)), false).await? {
+            Some(item) => Ok(Some(from_doc(&item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update_customer(&self, business_id: &BusinessId, customer_id: &CustomerId, patch: &CustomerPatch) -> DomainResult<Option<Customer>> {
+        loop {
+            let Some(item) = self.get(key_of(business_pk(business_id), &customer_sk(customer_id)), true).await? else {
+                return Ok(None);
+            };
+            let previous_doc = item.get(DOC).cloned().expect("from_doc below checks doc");
+            let mut customer: Customer = from_doc(&item)?;
+            if let Some(email) = &patch.email {
+                customer.email = email.clone();
+            }
+            if let Some(name) = &patch.name {
+                customer.name = name.clone();
+            }
+            if let Some(phone_number) = &patch.phone_number {
+                customer.phone_number = phone_number.clone();
+            }
+            if let Some(metadata) = &patch.metadata {
+                customer.metadata = metadata.clone();
+            }
+            // Condition: the customer is unchanged since read (compare-and-set on the document),
+            // so two concurrent patches never lose each other's fields.
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(customer_item(business_id, &customer)?))
+                .condition_expression("#doc = :previous")
+                .expression_attribute_names("#doc", DOC)
+                .expression_attribute_values(":previous", previous_doc)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Some(customer)),
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => continue,
+                Err(e) => return Err(storage("update customer", e)),
+            }
+        }
+    }
+
+    async fn list_customers(&self, business_id: &BusinessId, query: &CustomerQuery) -> DomainResult<Vec<Customer>> {
+        let skip = u64::from(query.page_number) * u64::from(query.page_size);
+        let want = u64::from(query.page_size);
+        let mut seen: u64 = 0;
+        let mut page = Vec::new();
+        let mut start_key = None;
+        loop {
+            let mut request = self.client.query().table_name(&self.table).scan_index_forward(false).limit(CUSTOMER_QUERY_BATCH_MAX);
+            request = match &query.email {
+                Some(email) => request
+                    .index_name(GSI_EMAIL)
+                    .key_condition_expression("#ek = :ek")
+                    .expression_attribute_names("#ek", GSI_EMAIL_PK)
+                    .expression_attribute_values(":ek", s(email_key(business_id, email))),
+                None => request
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :cus)")
+                    .expression_attribute_values(":pk", s(business_pk(business_id)))
+                    .expression_attribute_values(":cus", s("CUS#")),
+            };
+            let out = request.set_exclusive_start_key(start_key).send().await.map_err(|e| storage("list customers", e))?;
+            for item in out.items() {
+                if seen >= skip && (page.len() as u64) < want {
+                    page.push(from_doc(item)?);
+                }
+                seen += 1;
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() || page.len() as u64 >= want {
+                return Ok(page);
+            }
+        }
+    }
+
+    async fn get_wallets(&self, business_id: &BusinessId, customer_id: &CustomerId) -> DomainResult<Option<WalletSet>> {
+        match self.get(key_of(customer_pk(business_id, customer_id), WALLETS_SK), true).await? {
+            Some(item) => Ok(Some(wallet_set_from(&item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn commit_entry(&self, business_id: &BusinessId, next: &WalletSet, entry: &LedgerEntry, key: Option<&IdempotencyKey>) -> DomainResult<Result<(), CommitRejected>> {
+        assert_eq!(next.entry_count, entry.customer_seq, "entry numbered from the wallet set it updates");
+        let previous_version = next.version.checked_sub(1).expect("a committed wallet set has a version above zero");
+        // Condition: the wallet set is the version the entry was computed from (no lost update;
+        // balances and entry positions stay a gapless chain).
+        let wallets = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(wallet_set_item(business_id, next)))
+            .condition_expression("#ver = :previous")
+            .expression_attribute_names("#ver", VERSION)
+            .expression_attribute_values(":previous", AttributeValue::N(previous_version.to_string()))
+            .build()
+            .expect("put has table, item");
+        let mut request = self
+            .client
+            .transact_write_items()
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+            .transact_items(TransactWriteItem::builder().put(wallets).build())
+            // Condition: an entry position is written once (guards the chain even if versions were reused).
+            .transact_items(self.in_table(put(entry_item(business_id, entry)?, "attribute_not_exists(pk)")));
+        if let Some(key) = key {
+            let mut claim = key_of(idem_pk(business_id, key), IDEM_SK);
+            claim.insert("customer_id".into(), s(entry.customer_id.clone()));
+            claim.insert(DOC.to_owned(), to_doc(&EntryDoc { entry: entry.clone(), customer_seq: entry.customer_seq, currency_seq: entry.currency_seq }));
+            // Condition: an idempotency key takes effect at most once per business, forever.
+            request = request.transact_items(self.in_table(put(claim, "attribute_not_exists(pk)")));
+        }
+        match request.send().await {
+            Ok(out) => {
+                tracing::debug!(consumed = ?out.consumed_capacity(), "ledger entry committed");
+                Ok(Ok(()))
+            }
+            Err(err) => match Self::cancellation_codes(&err) {
+                Some(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => Ok(Err(CommitRejected::KeyTaken)),
+                Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict") => Ok(Err(CommitRejected::Raced)),
+                _ => Err(storage("commit ledger entry", err)),
+            },
+        }
+    }
+
+    async fn entry_for_key(&self, business_id: &BusinessId, key: &IdempotencyKey) -> DomainResult<Option<LedgerEntry>> {
+        match self.get(key_of(idem_pk(business_id, key), IDEM_SK), true).await? {
+            Some(item) => Ok(Some(entry_from(&item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_entries(&self, business_id: &BusinessId, customer_id: &CustomerId, range: EntryRange) -> DomainResult<Vec<LedgerEntry>> {
+        let (sort_key, low, high, index) = match range.currency {
+            Some(c) => (LSI_CURRENCY_SK, currency_sk(c.code(), range.oldest), currency_sk(c.code(), range.newest), Some(LSI_CURRENCY)),
+            None => (SK, entry_sk(range.oldest), entry_sk(range.newest), None),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_owned))
+            .consistent_read(true)
+            .scan_index_forward(false)
+            .key_condition_expression("pk = :pk AND #sk BETWEEN :low AND :high")
+            .expression_attribute_names("#sk", sort_key)
+            .expression_attribute_values(":pk", s(customer_pk(business_id, customer_id)))
+            .expression_attribute_values(":low", s(low))
+            .expression_attribute_values(":high", s(high))
+            .send()
+            .await
+            .map_err(|e| storage("list ledger entries", e))?;
+        out.items().iter().map(entry_from).collect()
+    }
+}

@@ -1,0 +1,73 @@
+//! The one DynamoDB table: its key schema and indexes. `template.yaml` declares the same.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::error::{DomainError, DomainResult};
+
+/// Partition key attribute of every item.
+pub const PK: &str = "pk";
+/// Sort key attribute of every item.
+pub const SK: &str = "sk";
+/// Sort key of the ledger-by-currency LSI: `<CUR>#<position in that currency>`.
+pub const LSI_CURRENCY: &str = "by_currency";
+pub const LSI_CURRENCY_SK: &str = "csk";
+/// Customers by email within a business: `<business>#<lower-case email>`.
+pub const GSI_EMAIL: &str = "by_email";
+pub const GSI_EMAIL_PK: &str = "email_key";
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("static key schema")
+}
+
+fn string_attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().expect("static attribute")
+}
+
+fn all() -> Projection {
+    Projection::builder().projection_type(ProjectionType::All).build()
+}
+
+/// Creates the table (on-demand billing) unless it already exists.
+pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<bool> {
+    let result = client
+        .create_table()
+        .table_name(table_name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(vec![
+            string_attribute(PK),
+            string_attribute(SK),
+            string_attribute(LSI_CURRENCY_SK),
+            string_attribute(GSI_EMAIL_PK),
+        ]))
+        .key_schema(key(PK, KeyType::Hash))
+        .key_schema(key(SK, KeyType::Range))
+        .local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name(LSI_CURRENCY)
+                .key_schema(key(PK, KeyType::Hash))
+                .key_schema(key(LSI_CURRENCY_SK, KeyType::Range))
+                .projection(all())
+                .build()
+                .expect("static index"),
+        )
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(GSI_EMAIL)
+                .key_schema(key(GSI_EMAIL_PK, KeyType::Hash))
+                .key_schema(key(SK, KeyType::Range))
+                .projection(all())
+                .build()
+                .expect("static index"),
+        )
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(false),
+        Err(err) => Err(DomainError::Storage(format!("create table {table_name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(err)))),
+    }
+}
