@@ -34,6 +34,9 @@ mod tests {
         let (a, b) = (generate_key(), generate_key());
         assert_ne!(a, b);
         assert!(a.starts_with(KEY_PREFIX) && a.len() == KEY_PREFIX.len() + 64);
-        assert_eq!(hash_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -27,21 +27,40 @@ impl Config {
         )
     }
 
-    pub fn build(table_name: String, dynamodb_endpoint: Option<String>, currencies: &str, rates: Option<&str>) -> Result<Config, ValidationError> {
-        let mut currencies = currencies.split(',').map(|c| Currency::parse(c.trim())).collect::<Result<Vec<_>, _>>()?;
+    pub fn build(
+        table_name: String,
+        dynamodb_endpoint: Option<String>,
+        currencies: &str,
+        rates: Option<&str>,
+    ) -> Result<Config, ValidationError> {
+        let mut currencies = currencies
+            .split(',')
+            .map(|c| Currency::parse(c.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
         currencies.sort();
         currencies.dedup();
         if currencies.is_empty() {
-            return Err(ValidationError::new("invalid_config", "ENABLED_CURRENCIES names no currency"));
+            return Err(ValidationError::new(
+                "invalid_config",
+                "ENABLED_CURRENCIES names no currency",
+            ));
         }
         let mut table = RateTable::parse(DEFAULT_RATES_USD)?;
         if let Some(rates) = rates {
             table = RateTable::parse(&format!("{DEFAULT_RATES_USD},{rates}"))?;
         }
         if let Some(missing) = currencies.iter().find(|c| !table.has(**c)) {
-            return Err(ValidationError::new("invalid_config", format!("no USD rate for enabled currency {missing}; add it to FX_RATES_USD")));
+            return Err(ValidationError::new(
+                "invalid_config",
+                format!("no USD rate for enabled currency {missing}; add it to FX_RATES_USD"),
+            ));
         }
-        Ok(Config { table_name, dynamodb_endpoint, currencies, rates: table })
+        Ok(Config {
+            table_name,
+            dynamodb_endpoint,
+            currencies,
+            rates: table,
+        })
     }
 
     /// A DynamoDB client for this configuration (DynamoDB Local when an endpoint is set).

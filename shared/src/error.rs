@@ -12,7 +12,10 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(code: &'static str, message: impl Into<String>) -> ValidationError {
-        ValidationError { code, message: message.into() }
+        ValidationError {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -25,13 +28,24 @@ pub enum DomainError {
     #[error("customer `{0}` not found")]
     CustomerNotFound(String),
     #[error("customer `{customer_id}` has no {currency} wallet; enabled currencies are {enabled}")]
-    CurrencyNotEnabled { customer_id: String, currency: String, enabled: String },
+    CurrencyNotEnabled {
+        customer_id: String,
+        currency: String,
+        enabled: String,
+    },
     #[error("Insufficient balance: the {currency} wallet has {available} available, the debit needs {requested}")]
-    InsufficientBalance { currency: String, available: i64, requested: i64 },
+    InsufficientBalance {
+        currency: String,
+        available: i64,
+        requested: i64,
+    },
     #[error("the {currency} balance would exceed the maximum of {max} minor units")]
     BalanceLimitExceeded { currency: String, max: i64 },
     #[error("idempotency key `{key}` was already used; the original ledger entry is returned in `ledger_entry`")]
-    IdempotencyKeyReused { key: String, original: Box<LedgerEntry> },
+    IdempotencyKeyReused {
+        key: String,
+        original: Box<LedgerEntry>,
+    },
     #[error("too many concurrent updates to this customer's wallets; retry the request")]
     Contention,
     #[error("storage failure: {0}")]

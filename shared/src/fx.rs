@@ -22,7 +22,13 @@ pub struct RateTable {
 
 fn parse_rate(raw: &str) -> Option<i128> {
     let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
-    if whole.is_empty() || fraction.len() > RATE_DECIMALS_MAX as usize || !(whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit())) {
+    if whole.is_empty()
+        || fraction.len() > RATE_DECIMALS_MAX as usize
+        || !(whole
+            .chars()
+            .chain(fraction.chars())
+            .all(|c| c.is_ascii_digit()))
+    {
         return None;
     }
     let padded = format!("{whole}{fraction:0<9}");
@@ -34,9 +40,16 @@ impl RateTable {
     pub fn parse(spec: &str) -> Result<RateTable, ValidationError> {
         let mut nano_usd_per_major = BTreeMap::new();
         for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (code, rate) = pair.split_once('=').ok_or_else(|| ValidationError::new("invalid_rate", format!("rate `{pair}` is not CODE=rate")))?;
+            let (code, rate) = pair.split_once('=').ok_or_else(|| {
+                ValidationError::new("invalid_rate", format!("rate `{pair}` is not CODE=rate"))
+            })?;
             let currency = Currency::parse(code.trim())?;
-            let rate = parse_rate(rate.trim()).ok_or_else(|| ValidationError::new("invalid_rate", format!("rate for {code} must be a positive decimal with at most 9 decimals")))?;
+            let rate = parse_rate(rate.trim()).ok_or_else(|| {
+                ValidationError::new(
+                    "invalid_rate",
+                    format!("rate for {code} must be a positive decimal with at most 9 decimals"),
+                )
+            })?;
             nano_usd_per_major.insert(currency, rate);
         }
         Ok(RateTable { nano_usd_per_major })
@@ -53,7 +66,8 @@ impl RateTable {
         for (currency, balance_minor) in balances {
             let rate = self.nano_usd_per_major[&currency];
             // balance_minor / 10^exp major units * rate nano-USD * 100 cents/USD
-            nano_cents += i128::from(balance_minor) * rate * 100 / 10_i128.pow(u32::from(currency.exponent()));
+            nano_cents += i128::from(balance_minor) * rate * 100
+                / 10_i128.pow(u32::from(currency.exponent()));
         }
         let cents = (nano_cents + 500_000_000) / 1_000_000_000;
         i64::try_from(cents).unwrap_or(i64::MAX)
@@ -75,7 +89,10 @@ mod tests {
         // 1000.00 INR = 12.00 USD
         assert_eq!(rates.total_usd_cents([(c("INR"), 100_000)]), 1200);
         // 1000 JPY = 6.70 USD; 1.000 KWD = 3.25 USD
-        assert_eq!(rates.total_usd_cents([(c("JPY"), 1000), (c("KWD"), 1000)]), 670 + 325);
+        assert_eq!(
+            rates.total_usd_cents([(c("JPY"), 1000), (c("KWD"), 1000)]),
+            670 + 325
+        );
     }
 
     #[test]
@@ -88,7 +105,15 @@ mod tests {
 
     #[test]
     fn malformed_rates_are_rejected() {
-        for spec in ["USD", "USD=", "USD=-1", "USD=0", "USD=1e3", "XXX=1", "USD=0.0000000001"] {
+        for spec in [
+            "USD",
+            "USD=",
+            "USD=-1",
+            "USD=0",
+            "USD=1e3",
+            "XXX=1",
+            "USD=0.0000000001",
+        ] {
             assert!(RateTable::parse(spec).is_err(), "{spec}");
         }
     }

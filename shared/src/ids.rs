@@ -21,7 +21,11 @@ macro_rules! prefixed_id {
             pub const PREFIX: &'static str = $prefix;
 
             pub fn generate() -> $name {
-                $name(format!("{}{}", $prefix, ulid::Ulid::new().to_string().to_lowercase()))
+                $name(format!(
+                    "{}{}",
+                    $prefix,
+                    ulid::Ulid::new().to_string().to_lowercase()
+                ))
             }
 
             /// Accepts any id of the right shape; whether it exists is the store's question.
@@ -29,11 +33,25 @@ macro_rules! prefixed_id {
                 let valid = raw.len() <= ID_LENGTH_MAX
                     && raw.starts_with($prefix)
                     && raw.len() > $prefix.len()
-                    && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                    && raw
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
                 if valid {
                     Ok($name(raw.to_owned()))
                 } else {
-                    Err(ValidationError::new("invalid_id", format!(concat!("`{}` is not a valid ", $what, " id (expected `", $prefix, "...`)"), raw)))
+                    Err(ValidationError::new(
+                        "invalid_id",
+                        format!(
+                            concat!(
+                                "`{}` is not a valid ",
+                                $what,
+                                " id (expected `",
+                                $prefix,
+                                "...`)"
+                            ),
+                            raw
+                        ),
+                    ))
                 }
             }
 
@@ -77,10 +95,19 @@ impl IdempotencyKey {
 /// Free text bounded in length with no control characters (reasons, names, references).
 pub fn bounded_text(field: &str, raw: &str, length_max: usize) -> Result<String, ValidationError> {
     if raw.len() > length_max {
-        return Err(ValidationError::new("field_too_long", format!("`{field}` must be at most {length_max} bytes; got {}", raw.len())));
+        return Err(ValidationError::new(
+            "field_too_long",
+            format!(
+                "`{field}` must be at most {length_max} bytes; got {}",
+                raw.len()
+            ),
+        ));
     }
     if !printable(raw) {
-        return Err(ValidationError::new("invalid_characters", format!("`{field}` must not contain control characters")));
+        return Err(ValidationError::new(
+            "invalid_characters",
+            format!("`{field}` must not contain control characters"),
+        ));
     }
     Ok(raw.to_owned())
 }
@@ -98,7 +125,14 @@ mod tests {
 
     #[test]
     fn ids_of_the_wrong_shape_are_rejected() {
-        for raw in ["", "cus_", "bus_01abc", "cus_../x", "cus_a b", &"cus_".repeat(40)] {
+        for raw in [
+            "",
+            "cus_",
+            "bus_01abc",
+            "cus_../x",
+            "cus_a b",
+            &"cus_".repeat(40),
+        ] {
             assert!(CustomerId::parse(raw).is_err(), "{raw}");
         }
     }

@@ -21,37 +21,74 @@ pub struct Applied {
 
 /// Applies one credit or debit to `current`, or says why it cannot be applied.
 /// Never yields a negative balance, a negative available balance, or a balance above the maximum.
-pub fn apply_entry(current: &WalletSet, business_id: &BusinessId, command: &EntryCommand, entry_id: EntryId, now: &str) -> DomainResult<Applied> {
+pub fn apply_entry(
+    current: &WalletSet,
+    business_id: &BusinessId,
+    command: &EntryCommand,
+    entry_id: EntryId,
+    now: &str,
+) -> DomainResult<Applied> {
     let currency = command.currency;
     let Some(wallet) = current.wallets.get(&currency) else {
-        let enabled = current.wallets.keys().map(|c| c.code()).collect::<Vec<_>>().join(", ");
-        return Err(DomainError::CurrencyNotEnabled { customer_id: current.customer_id.to_string(), currency: currency.code().to_owned(), enabled });
+        let enabled = current
+            .wallets
+            .keys()
+            .map(|c| c.code())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(DomainError::CurrencyNotEnabled {
+            customer_id: current.customer_id.to_string(),
+            currency: currency.code().to_owned(),
+            enabled,
+        });
     };
-    debug_assert!(wallet.balance >= 0 && wallet.pending_charges >= 0 && wallet.pending_charges <= wallet.balance);
+    debug_assert!(
+        wallet.balance >= 0
+            && wallet.pending_charges >= 0
+            && wallet.pending_charges <= wallet.balance
+    );
     if wallet.status == WalletStatus::Closed {
-        return Err(DomainError::Invalid(crate::error::ValidationError::new("wallet_closed", format!("the {currency} wallet is closed"))));
+        return Err(DomainError::Invalid(crate::error::ValidationError::new(
+            "wallet_closed",
+            format!("the {currency} wallet is closed"),
+        )));
     }
     let amount_minor = command.amount.minor();
     let before_balance = wallet.balance;
     let after_balance = match command.entry_type {
         EntryType::Credit => match before_balance.checked_add(amount_minor) {
             Some(after) if after <= BALANCE_MAX_MINOR => after,
-            _ => return Err(DomainError::BalanceLimitExceeded { currency: currency.code().to_owned(), max: BALANCE_MAX_MINOR }),
+            _ => {
+                return Err(DomainError::BalanceLimitExceeded {
+                    currency: currency.code().to_owned(),
+                    max: BALANCE_MAX_MINOR,
+                })
+            }
         },
         EntryType::Debit => {
             let available = wallet.balance - wallet.pending_charges;
             if amount_minor > available {
-                return Err(DomainError::InsufficientBalance { currency: currency.code().to_owned(), available, requested: amount_minor });
+                return Err(DomainError::InsufficientBalance {
+                    currency: currency.code().to_owned(),
+                    available,
+                    requested: amount_minor,
+                });
             }
             before_balance - amount_minor
         }
     };
-    assert!((0..=BALANCE_MAX_MINOR).contains(&after_balance), "balance out of bounds after entry");
+    assert!(
+        (0..=BALANCE_MAX_MINOR).contains(&after_balance),
+        "balance out of bounds after entry"
+    );
 
     let mut next = current.clone();
     next.version += 1;
     next.entry_count += 1;
-    let next_wallet = next.wallets.get_mut(&currency).expect("wallet present: checked above");
+    let next_wallet = next
+        .wallets
+        .get_mut(&currency)
+        .expect("wallet present: checked above");
     next_wallet.balance = after_balance;
     next_wallet.entry_count += 1;
     next_wallet.updated_at = now.to_owned();
@@ -68,7 +105,10 @@ pub fn apply_entry(current: &WalletSet, business_id: &BusinessId, command: &Entr
         event_type: command.event_type,
         reason: command.reason.clone(),
         reference_object_id: command.reference_object_id.clone(),
-        idempotency_key: command.idempotency_key.as_ref().map(|k| k.as_str().to_owned()),
+        idempotency_key: command
+            .idempotency_key
+            .as_ref()
+            .map(|k| k.as_str().to_owned()),
         created_at: now.to_owned(),
         customer_seq: next.entry_count,
         currency_seq: next_wallet.entry_count,
@@ -116,14 +156,26 @@ mod tests {
     }
 
     fn apply(set: &WalletSet, entry_type: EntryType, amount: i64) -> DomainResult<Applied> {
-        apply_entry(set, &BusinessId::generate(), &command(entry_type, amount), EntryId::generate(), "t1")
+        apply_entry(
+            set,
+            &BusinessId::generate(),
+            &command(entry_type, amount),
+            EntryId::generate(),
+            "t1",
+        )
     }
 
     #[test]
     fn credit_chains_before_and_after_and_numbers_the_entry() {
         let applied = apply(&wallets(100, 0), EntryType::Credit, 50).unwrap();
-        assert_eq!((applied.entry.before_balance, applied.entry.after_balance), (100, 150));
-        assert_eq!((applied.entry.customer_seq, applied.entry.currency_seq), (1, 1));
+        assert_eq!(
+            (applied.entry.before_balance, applied.entry.after_balance),
+            (100, 150)
+        );
+        assert_eq!(
+            (applied.entry.customer_seq, applied.entry.currency_seq),
+            (1, 1)
+        );
         assert_eq!(applied.next.wallets[&Currency::USD].balance, 150);
         assert_eq!(applied.next.version, 1);
     }
@@ -138,7 +190,17 @@ mod tests {
     #[test]
     fn debit_above_available_balance_is_rejected_counting_pending_charges() {
         let err = apply(&wallets(100, 30), EntryType::Debit, 71).unwrap_err();
-        assert!(matches!(err, DomainError::InsufficientBalance { available: 70, requested: 71, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                DomainError::InsufficientBalance {
+                    available: 70,
+                    requested: 71,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert!(apply(&wallets(100, 30), EntryType::Debit, 70).is_ok());
     }
 
@@ -153,7 +215,14 @@ mod tests {
     fn entry_in_a_currency_without_wallet_is_rejected() {
         let mut cmd = command(EntryType::Credit, 1);
         cmd.currency = Currency::parse("EUR").unwrap();
-        let err = apply_entry(&wallets(0, 0), &BusinessId::generate(), &cmd, EntryId::generate(), "t").unwrap_err();
+        let err = apply_entry(
+            &wallets(0, 0),
+            &BusinessId::generate(),
+            &cmd,
+            EntryId::generate(),
+            "t",
+        )
+        .unwrap_err();
         assert!(matches!(err, DomainError::CurrencyNotEnabled { .. }));
     }
 
@@ -165,6 +234,9 @@ mod tests {
         assert_eq!(page_range(25, 3, 10), None);
         assert_eq!(page_range(0, 0, 10), None);
         assert_eq!(page_range(1, 0, 100), Some((1, 1)));
-        assert_eq!(page_range(u64::MAX, PAGE_NUMBER_MAX, PAGE_SIZE_MAX).map(|(lo, hi)| hi - lo), Some(99));
+        assert_eq!(
+            page_range(u64::MAX, PAGE_NUMBER_MAX, PAGE_SIZE_MAX).map(|(lo, hi)| hi - lo),
+            Some(99)
+        );
     }
 }

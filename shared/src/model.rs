@@ -74,7 +74,12 @@ impl WalletSet {
             updated_at: now.to_owned(),
         };
         let wallets = currencies.iter().map(|c| (*c, wallet.clone())).collect();
-        WalletSet { customer_id, version: 0, entry_count: 0, wallets }
+        WalletSet {
+            customer_id,
+            version: 0,
+            entry_count: 0,
+            wallets,
+        }
     }
 }
 

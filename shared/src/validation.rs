@@ -26,11 +26,19 @@ pub struct NewCustomer {
 pub fn email(raw: &str) -> Result<String, ValidationError> {
     let email = bounded_text("email", raw, EMAIL_LENGTH_MAX)?;
     let valid = match email.split_once('@') {
-        Some((local, domain)) => !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !email.chars().any(char::is_whitespace),
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !email.chars().any(char::is_whitespace)
+        }
         None => false,
     };
     if !valid {
-        return Err(ValidationError::new("invalid_email", format!("`{raw}` is not an email address")));
+        return Err(ValidationError::new(
+            "invalid_email",
+            format!("`{raw}` is not an email address"),
+        ));
     }
     Ok(email)
 }
@@ -38,15 +46,25 @@ pub fn email(raw: &str) -> Result<String, ValidationError> {
 pub fn name(raw: &str) -> Result<String, ValidationError> {
     let name = bounded_text("name", raw, NAME_LENGTH_MAX)?;
     if name.trim().is_empty() {
-        return Err(ValidationError::new("invalid_name", "name must not be empty"));
+        return Err(ValidationError::new(
+            "invalid_name",
+            "name must not be empty",
+        ));
     }
     Ok(name)
 }
 
 pub fn phone_number(raw: &str) -> Result<String, ValidationError> {
     let phone = bounded_text("phone_number", raw, PHONE_LENGTH_MAX)?;
-    if phone.is_empty() || !phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
-        return Err(ValidationError::new("invalid_phone_number", "phone_number may hold only digits, spaces and + - ( ) ."));
+    if phone.is_empty()
+        || !phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+    {
+        return Err(ValidationError::new(
+            "invalid_phone_number",
+            "phone_number may hold only digits, spaces and + - ( ) .",
+        ));
     }
     Ok(phone)
 }
@@ -54,11 +72,17 @@ pub fn phone_number(raw: &str) -> Result<String, ValidationError> {
 /// Metadata: at most 50 keys; values are strings, finite numbers or booleans.
 pub fn metadata(raw: Metadata) -> Result<Metadata, ValidationError> {
     if raw.len() > METADATA_KEYS_MAX {
-        return Err(ValidationError::new("invalid_metadata", format!("metadata may have at most {METADATA_KEYS_MAX} keys")));
+        return Err(ValidationError::new(
+            "invalid_metadata",
+            format!("metadata may have at most {METADATA_KEYS_MAX} keys"),
+        ));
     }
     for (key, value) in &raw {
         if key.is_empty() || key.len() > METADATA_KEY_LENGTH_MAX {
-            return Err(ValidationError::new("invalid_metadata", format!("metadata keys must be 1 to {METADATA_KEY_LENGTH_MAX} bytes")));
+            return Err(ValidationError::new(
+                "invalid_metadata",
+                format!("metadata keys must be 1 to {METADATA_KEY_LENGTH_MAX} bytes"),
+            ));
         }
         let valid = match value {
             serde_json::Value::String(s) => s.len() <= METADATA_VALUE_LENGTH_MAX,
@@ -84,14 +108,23 @@ pub fn reference_object_id(raw: &str) -> Result<String, ValidationError> {
 }
 
 /// Page number (from 0) and size (1 to 100, default 10).
-pub fn page(page_number: Option<i64>, page_size: Option<i64>) -> Result<(u32, u32), ValidationError> {
+pub fn page(
+    page_number: Option<i64>,
+    page_size: Option<i64>,
+) -> Result<(u32, u32), ValidationError> {
     let number = page_number.unwrap_or(0);
     let size = page_size.unwrap_or(i64::from(PAGE_SIZE_DEFAULT));
     if !(0..=i64::from(PAGE_NUMBER_MAX)).contains(&number) {
-        return Err(ValidationError::new("invalid_page_number", format!("page_number must be between 0 and {PAGE_NUMBER_MAX}; got {number}")));
+        return Err(ValidationError::new(
+            "invalid_page_number",
+            format!("page_number must be between 0 and {PAGE_NUMBER_MAX}; got {number}"),
+        ));
     }
     if !(1..=i64::from(PAGE_SIZE_MAX)).contains(&size) {
-        return Err(ValidationError::new("invalid_page_size", format!("page_size must be between 1 and {PAGE_SIZE_MAX}; got {size}")));
+        return Err(ValidationError::new(
+            "invalid_page_size",
+            format!("page_size must be between 1 and {PAGE_SIZE_MAX}; got {size}"),
+        ));
     }
     Ok((number as u32, size as u32))
 }
@@ -103,7 +136,15 @@ mod tests {
     #[test]
     fn emails_need_one_at_and_no_spaces() {
         assert!(email("a@b.co").is_ok());
-        for bad in ["", "ab", "a@", "@b", "a b@c", "a@b@c", &format!("{}@x.io", "a".repeat(260))] {
+        for bad in [
+            "",
+            "ab",
+            "a@",
+            "@b",
+            "a b@c",
+            "a@b@c",
+            &format!("{}@x.io", "a".repeat(260)),
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }
@@ -112,9 +153,12 @@ mod tests {
     fn metadata_rejects_nested_values_and_too_many_keys() {
         let nested: Metadata = serde_json::from_str(r#"{"a": {"b": 1}}"#).unwrap();
         assert!(metadata(nested).is_err());
-        let flat: Metadata = serde_json::from_str(r#"{"plan": "pro", "seats": 3, "vip": true}"#).unwrap();
+        let flat: Metadata =
+            serde_json::from_str(r#"{"plan": "pro", "seats": 3, "vip": true}"#).unwrap();
         assert!(metadata(flat).is_ok());
-        let many: Metadata = (0..51).map(|i| (format!("k{i}"), serde_json::Value::Bool(true))).collect();
+        let many: Metadata = (0..51)
+            .map(|i| (format!("k{i}"), serde_json::Value::Bool(true)))
+            .collect();
         assert!(metadata(many).is_err());
     }
 

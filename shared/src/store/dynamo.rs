@@ -43,7 +43,10 @@ pub struct DynamoStore {
     table: String,
 }
 
-fn storage<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(context: &str, err: SdkError<E, R>) -> DomainError {
+fn storage<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
+    context: &str,
+    err: SdkError<E, R>,
+) -> DomainError {
     DomainError::Storage(format!("{context}: {}", DisplayErrorContext(err)))
 }
 
@@ -88,7 +91,10 @@ fn to_doc<T: Serialize>(record: &T) -> AttributeValue {
 }
 
 fn from_doc<T: DeserializeOwned>(item: &Item) -> DomainResult<T> {
-    let doc = item.get(DOC).and_then(|v| v.as_s().ok()).ok_or_else(|| DomainError::Storage("item without doc".into()))?;
+    let doc = item
+        .get(DOC)
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| DomainError::Storage("item without doc".into()))?;
     serde_json::from_str(doc).map_err(|e| DomainError::Storage(format!("corrupt doc: {e}")))
 }
 
@@ -140,15 +146,23 @@ fn wallet_set_item(business_id: &BusinessId, set: &WalletSet) -> Item {
             .collect(),
     };
     let mut item = key_of(customer_pk(business_id, &set.customer_id), WALLETS_SK);
-    item.insert(VERSION.to_owned(), AttributeValue::N(set.version.to_string()));
+    item.insert(
+        VERSION.to_owned(),
+        AttributeValue::N(set.version.to_string()),
+    );
     item.insert(DOC.to_owned(), to_doc(&doc));
     item
 }
 
 fn wallet_set_from(item: &Item) -> DomainResult<WalletSet> {
     let doc: WalletSetDoc = from_doc(item)?;
-    let version = item.get(VERSION).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).ok_or_else(|| DomainError::Storage("wallet set without version".into()))?;
-    let customer_id = CustomerId::parse(&doc.customer_id).map_err(|e| DomainError::Storage(e.message))?;
+    let version = item
+        .get(VERSION)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| DomainError::Storage("wallet set without version".into()))?;
+    let customer_id =
+        CustomerId::parse(&doc.customer_id).map_err(|e| DomainError::Storage(e.message))?;
     let wallets = doc
         .wallets
         .into_iter()
@@ -164,39 +178,69 @@ fn wallet_set_from(item: &Item) -> DomainResult<WalletSet> {
             (c, state)
         })
         .collect();
-    Ok(WalletSet { customer_id, version, entry_count: doc.entry_count, wallets })
+    Ok(WalletSet {
+        customer_id,
+        version,
+        entry_count: doc.entry_count,
+        wallets,
+    })
 }
 
 fn entry_item(business_id: &BusinessId, entry: &LedgerEntry) -> DomainResult<Item> {
     let customer_id = CustomerId::parse(&entry.customer_id)?;
-    let mut item = key_of(customer_pk(business_id, &customer_id), &entry_sk(entry.customer_seq));
-    item.insert(LSI_CURRENCY_SK.to_owned(), s(currency_sk(&entry.currency, entry.currency_seq)));
-    let doc = EntryDoc { entry: entry.clone(), customer_seq: entry.customer_seq, currency_seq: entry.currency_seq };
+    let mut item = key_of(
+        customer_pk(business_id, &customer_id),
+        &entry_sk(entry.customer_seq),
+    );
+    item.insert(
+        LSI_CURRENCY_SK.to_owned(),
+        s(currency_sk(&entry.currency, entry.currency_seq)),
+    );
+    let doc = EntryDoc {
+        entry: entry.clone(),
+        customer_seq: entry.customer_seq,
+        currency_seq: entry.currency_seq,
+    };
     item.insert(DOC.to_owned(), to_doc(&doc));
     Ok(item)
 }
 
 fn entry_from(item: &Item) -> DomainResult<LedgerEntry> {
     let doc: EntryDoc = from_doc(item)?;
-    Ok(LedgerEntry { customer_seq: doc.customer_seq, currency_seq: doc.currency_seq, ..doc.entry })
+    Ok(LedgerEntry {
+        customer_seq: doc.customer_seq,
+        currency_seq: doc.currency_seq,
+        ..doc.entry
+    })
 }
 
 fn customer_item(business_id: &BusinessId, customer: &Customer) -> DomainResult<Item> {
     let customer_id = CustomerId::parse(&customer.customer_id)?;
     let mut item = key_of(business_pk(business_id), &customer_sk(&customer_id));
-    item.insert(GSI_EMAIL_PK.to_owned(), s(email_key(business_id, &customer.email)));
+    item.insert(
+        GSI_EMAIL_PK.to_owned(),
+        s(email_key(business_id, &customer.email)),
+    );
     item.insert(DOC.to_owned(), to_doc(customer));
     Ok(item)
 }
 
 fn put(item: Item, condition: &str) -> TransactWriteItem {
-    let put = Put::builder().table_name("").set_item(Some(item)).condition_expression(condition).build().expect("put has table, item");
+    let put = Put::builder()
+        .table_name("")
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .build()
+        .expect("put has table, item");
     TransactWriteItem::builder().put(put).build()
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
-        DynamoStore { client, table: table.into() }
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -229,12 +273,21 @@ impl DynamoStore {
     }
 
     /// Cancellation reason codes of a failed transaction, in item order; `None` for other errors.
-    fn cancellation_codes<R: std::fmt::Debug>(err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>) -> Option<Vec<String>> {
+    fn cancellation_codes<R: std::fmt::Debug>(
+        err: &SdkError<
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+            R,
+        >,
+    ) -> Option<Vec<String>> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
         match err.as_service_error()? {
-            E::TransactionCanceledException(cancelled) => {
-                Some(cancelled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect())
-            }
+            E::TransactionCanceledException(cancelled) => Some(
+                cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().unwrap_or("None").to_owned())
+                    .collect(),
+            ),
             _ => None,
         }
     }
@@ -242,14 +295,28 @@ impl DynamoStore {
 
 impl Store for DynamoStore {
     async fn business_of_key(&self, key_hash: &str) -> DomainResult<Option<BusinessId>> {
-        let Some(item) = self.get(key_of(format!("KEY#{key_hash}"), KEY_SK), false).await? else {
+        let Some(item) = self
+            .get(key_of(format!("KEY#{key_hash}"), KEY_SK), false)
+            .await?
+        else {
             return Ok(None);
         };
-        let raw = item.get("business_id").and_then(|v| v.as_s().ok()).ok_or_else(|| DomainError::Storage("key without business".into()))?;
-        Ok(Some(BusinessId::parse(raw).map_err(|e| DomainError::Storage(e.message))?))
+        let raw = item
+            .get("business_id")
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| DomainError::Storage("key without business".into()))?;
+        Ok(Some(
+            BusinessId::parse(raw).map_err(|e| DomainError::Storage(e.message))?,
+        ))
     }
 
-    async fn create_business(&self, business_id: &BusinessId, name: &str, key_hash: &str, now: &str) -> DomainResult<()> {
+    async fn create_business(
+        &self,
+        business_id: &BusinessId,
+        name: &str,
+        key_hash: &str,
+        now: &str,
+    ) -> DomainResult<()> {
         let mut business = key_of(business_pk(business_id), BUSINESS_SK);
         business.insert("name".into(), s(name));
         business.insert("created_at".into(), s(now));
@@ -272,24 +339,51 @@ impl Store for DynamoStore {
         // Condition: a new customer id never replaces an existing customer or wallet set.
         self.client
             .transact_write_items()
-            .transact_items(self.in_table(put(customer_item(&business_id, customer)?, "attribute_not_exists(pk)")))
-            .transact_items(self.in_table(put(wallet_set_item(&business_id, wallets), "attribute_not_exists(pk)")))
+            .transact_items(self.in_table(put(
+                customer_item(&business_id, customer)?,
+                "attribute_not_exists(pk)",
+            )))
+            .transact_items(self.in_table(put(
+                wallet_set_item(&business_id, wallets),
+                "attribute_not_exists(pk)",
+            )))
             .send()
             .await
             .map_err(|e| storage("create customer", e))?;
         Ok(())
     }
 
-    async fn get_customer(&self, business_id: &BusinessId, customer_id: &CustomerId) -> DomainResult<Option<Customer>> {
-        match self.get(key_of(business_pk(business_id), &customer_sk(customer_id)), false).await? {
+    async fn get_customer(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> DomainResult<Option<Customer>> {
+        match self
+            .get(
+                key_of(business_pk(business_id), &customer_sk(customer_id)),
+                false,
+            )
+            .await?
+        {
             Some(item) => Ok(Some(from_doc(&item)?)),
             None => Ok(None),
         }
     }
 
-    async fn update_customer(&self, business_id: &BusinessId, customer_id: &CustomerId, patch: &CustomerPatch) -> DomainResult<Option<Customer>> {
+    async fn update_customer(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        patch: &CustomerPatch,
+    ) -> DomainResult<Option<Customer>> {
         loop {
-            let Some(item) = self.get(key_of(business_pk(business_id), &customer_sk(customer_id)), true).await? else {
+            let Some(item) = self
+                .get(
+                    key_of(business_pk(business_id), &customer_sk(customer_id)),
+                    true,
+                )
+                .await?
+            else {
                 return Ok(None);
             };
             let previous_doc = item.get(DOC).cloned().expect("from_doc below checks doc");
@@ -320,20 +414,34 @@ impl Store for DynamoStore {
                 .await;
             match result {
                 Ok(_) => return Ok(Some(customer)),
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => continue,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    continue
+                }
                 Err(e) => return Err(storage("update customer", e)),
             }
         }
     }
 
-    async fn list_customers(&self, business_id: &BusinessId, query: &CustomerQuery) -> DomainResult<Vec<Customer>> {
+    async fn list_customers(
+        &self,
+        business_id: &BusinessId,
+        query: &CustomerQuery,
+    ) -> DomainResult<Vec<Customer>> {
         let skip = u64::from(query.page_number) * u64::from(query.page_size);
         let want = u64::from(query.page_size);
         let mut seen: u64 = 0;
         let mut page = Vec::new();
         let mut start_key = None;
         loop {
-            let mut request = self.client.query().table_name(&self.table).scan_index_forward(false).limit(CUSTOMER_QUERY_BATCH_MAX);
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .scan_index_forward(false)
+                .limit(CUSTOMER_QUERY_BATCH_MAX);
             request = match &query.email {
                 Some(email) => request
                     .index_name(GSI_EMAIL)
@@ -345,7 +453,11 @@ impl Store for DynamoStore {
                     .expression_attribute_values(":pk", s(business_pk(business_id)))
                     .expression_attribute_values(":cus", s("CUS#")),
             };
-            let out = request.set_exclusive_start_key(start_key).send().await.map_err(|e| storage("list customers", e))?;
+            let out = request
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| storage("list customers", e))?;
             for item in out.items() {
                 if seen >= skip && (page.len() as u64) < want {
                     page.push(from_doc(item)?);
@@ -359,16 +471,38 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn get_wallets(&self, business_id: &BusinessId, customer_id: &CustomerId) -> DomainResult<Option<WalletSet>> {
-        match self.get(key_of(customer_pk(business_id, customer_id), WALLETS_SK), true).await? {
+    async fn get_wallets(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> DomainResult<Option<WalletSet>> {
+        match self
+            .get(
+                key_of(customer_pk(business_id, customer_id), WALLETS_SK),
+                true,
+            )
+            .await?
+        {
             Some(item) => Ok(Some(wallet_set_from(&item)?)),
             None => Ok(None),
         }
     }
 
-    async fn commit_entry(&self, business_id: &BusinessId, next: &WalletSet, entry: &LedgerEntry, key: Option<&IdempotencyKey>) -> DomainResult<Result<(), CommitRejected>> {
-        assert_eq!(next.entry_count, entry.customer_seq, "entry numbered from the wallet set it updates");
-        let previous_version = next.version.checked_sub(1).expect("a committed wallet set has a version above zero");
+    async fn commit_entry(
+        &self,
+        business_id: &BusinessId,
+        next: &WalletSet,
+        entry: &LedgerEntry,
+        key: Option<&IdempotencyKey>,
+    ) -> DomainResult<Result<(), CommitRejected>> {
+        assert_eq!(
+            next.entry_count, entry.customer_seq,
+            "entry numbered from the wallet set it updates"
+        );
+        let previous_version = next
+            .version
+            .checked_sub(1)
+            .expect("a committed wallet set has a version above zero");
         // Condition: the wallet set is the version the entry was computed from (no lost update;
         // balances and entry positions stay a gapless chain).
         let wallets = Put::builder()
@@ -376,7 +510,10 @@ impl Store for DynamoStore {
             .set_item(Some(wallet_set_item(business_id, next)))
             .condition_expression("#ver = :previous")
             .expression_attribute_names("#ver", VERSION)
-            .expression_attribute_values(":previous", AttributeValue::N(previous_version.to_string()))
+            .expression_attribute_values(
+                ":previous",
+                AttributeValue::N(previous_version.to_string()),
+            )
             .build()
             .expect("put has table, item");
         let mut request = self
@@ -385,11 +522,21 @@ impl Store for DynamoStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .transact_items(TransactWriteItem::builder().put(wallets).build())
             // Condition: an entry position is written once (guards the chain even if versions were reused).
-            .transact_items(self.in_table(put(entry_item(business_id, entry)?, "attribute_not_exists(pk)")));
+            .transact_items(self.in_table(put(
+                entry_item(business_id, entry)?,
+                "attribute_not_exists(pk)",
+            )));
         if let Some(key) = key {
             let mut claim = key_of(idem_pk(business_id, key), IDEM_SK);
             claim.insert("customer_id".into(), s(entry.customer_id.clone()));
-            claim.insert(DOC.to_owned(), to_doc(&EntryDoc { entry: entry.clone(), customer_seq: entry.customer_seq, currency_seq: entry.currency_seq }));
+            claim.insert(
+                DOC.to_owned(),
+                to_doc(&EntryDoc {
+                    entry: entry.clone(),
+                    customer_seq: entry.customer_seq,
+                    currency_seq: entry.currency_seq,
+                }),
+            );
             // Condition: an idempotency key takes effect at most once per business, forever.
             request = request.transact_items(self.in_table(put(claim, "attribute_not_exists(pk)")));
         }
@@ -399,23 +546,48 @@ impl Store for DynamoStore {
                 Ok(Ok(()))
             }
             Err(err) => match Self::cancellation_codes(&err) {
-                Some(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => Ok(Err(CommitRejected::KeyTaken)),
-                Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict") => Ok(Err(CommitRejected::Raced)),
+                Some(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => {
+                    Ok(Err(CommitRejected::KeyTaken))
+                }
+                Some(codes)
+                    if codes
+                        .iter()
+                        .any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict") =>
+                {
+                    Ok(Err(CommitRejected::Raced))
+                }
                 _ => Err(storage("commit ledger entry", err)),
             },
         }
     }
 
-    async fn entry_for_key(&self, business_id: &BusinessId, key: &IdempotencyKey) -> DomainResult<Option<LedgerEntry>> {
-        match self.get(key_of(idem_pk(business_id, key), IDEM_SK), true).await? {
+    async fn entry_for_key(
+        &self,
+        business_id: &BusinessId,
+        key: &IdempotencyKey,
+    ) -> DomainResult<Option<LedgerEntry>> {
+        match self
+            .get(key_of(idem_pk(business_id, key), IDEM_SK), true)
+            .await?
+        {
             Some(item) => Ok(Some(entry_from(&item)?)),
             None => Ok(None),
         }
     }
 
-    async fn list_entries(&self, business_id: &BusinessId, customer_id: &CustomerId, range: EntryRange) -> DomainResult<Vec<LedgerEntry>> {
+    async fn list_entries(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        range: EntryRange,
+    ) -> DomainResult<Vec<LedgerEntry>> {
         let (sort_key, low, high, index) = match range.currency {
-            Some(c) => (LSI_CURRENCY_SK, currency_sk(c.code(), range.oldest), currency_sk(c.code(), range.newest), Some(LSI_CURRENCY)),
+            Some(c) => (
+                LSI_CURRENCY_SK,
+                currency_sk(c.code(), range.oldest),
+                currency_sk(c.code(), range.newest),
+                Some(LSI_CURRENCY),
+            ),
             None => (SK, entry_sk(range.oldest), entry_sk(range.newest), None),
         };
         let out = self

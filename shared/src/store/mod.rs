@@ -36,18 +36,48 @@ pub struct CustomerQuery {
 }
 
 pub trait Store: Send + Sync {
-    fn business_of_key(&self, key_hash: &str) -> impl Future<Output = DomainResult<Option<BusinessId>>> + Send;
-    fn create_business(&self, business_id: &BusinessId, name: &str, key_hash: &str, now: &str) -> impl Future<Output = DomainResult<()>> + Send;
+    fn business_of_key(
+        &self,
+        key_hash: &str,
+    ) -> impl Future<Output = DomainResult<Option<BusinessId>>> + Send;
+    fn create_business(
+        &self,
+        business_id: &BusinessId,
+        name: &str,
+        key_hash: &str,
+        now: &str,
+    ) -> impl Future<Output = DomainResult<()>> + Send;
 
     /// Writes the customer and its wallets atomically.
-    fn create_customer(&self, customer: &Customer, wallets: &WalletSet) -> impl Future<Output = DomainResult<()>> + Send;
-    fn get_customer(&self, business_id: &BusinessId, customer_id: &CustomerId) -> impl Future<Output = DomainResult<Option<Customer>>> + Send;
+    fn create_customer(
+        &self,
+        customer: &Customer,
+        wallets: &WalletSet,
+    ) -> impl Future<Output = DomainResult<()>> + Send;
+    fn get_customer(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> impl Future<Output = DomainResult<Option<Customer>>> + Send;
     /// Applies the patch if the customer exists; `None` if it does not.
-    fn update_customer(&self, business_id: &BusinessId, customer_id: &CustomerId, patch: &CustomerPatch) -> impl Future<Output = DomainResult<Option<Customer>>> + Send;
-    fn list_customers(&self, business_id: &BusinessId, query: &CustomerQuery) -> impl Future<Output = DomainResult<Vec<Customer>>> + Send;
+    fn update_customer(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        patch: &CustomerPatch,
+    ) -> impl Future<Output = DomainResult<Option<Customer>>> + Send;
+    fn list_customers(
+        &self,
+        business_id: &BusinessId,
+        query: &CustomerQuery,
+    ) -> impl Future<Output = DomainResult<Vec<Customer>>> + Send;
 
     /// The customer's wallets, read consistently; `None` if the customer does not exist.
-    fn get_wallets(&self, business_id: &BusinessId, customer_id: &CustomerId) -> impl Future<Output = DomainResult<Option<WalletSet>>> + Send;
+    fn get_wallets(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> impl Future<Output = DomainResult<Option<WalletSet>>> + Send;
     /// Writes `next` (conditional on the version read) and `entry`, and claims the idempotency
     /// key if there is one, all in one transaction.
     fn commit_entry(
@@ -58,6 +88,15 @@ pub trait Store: Send + Sync {
         key: Option<&IdempotencyKey>,
     ) -> impl Future<Output = DomainResult<Result<(), CommitRejected>>> + Send;
     /// The entry that first used an idempotency key, if any.
-    fn entry_for_key(&self, business_id: &BusinessId, key: &IdempotencyKey) -> impl Future<Output = DomainResult<Option<LedgerEntry>>> + Send;
-    fn list_entries(&self, business_id: &BusinessId, customer_id: &CustomerId, range: EntryRange) -> impl Future<Output = DomainResult<Vec<LedgerEntry>>> + Send;
+    fn entry_for_key(
+        &self,
+        business_id: &BusinessId,
+        key: &IdempotencyKey,
+    ) -> impl Future<Output = DomainResult<Option<LedgerEntry>>> + Send;
+    fn list_entries(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        range: EntryRange,
+    ) -> impl Future<Output = DomainResult<Vec<LedgerEntry>>> + Send;
 }

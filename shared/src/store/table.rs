@@ -1,8 +1,8 @@
 //! The one DynamoDB table: its key schema and indexes. `template.yaml` declares the same.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection, ProjectionType,
-    ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -20,15 +20,25 @@ pub const GSI_EMAIL: &str = "by_email";
 pub const GSI_EMAIL_PK: &str = "email_key";
 
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("static key schema")
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .expect("static key schema")
 }
 
 fn string_attribute(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().expect("static attribute")
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("static attribute")
 }
 
 fn all() -> Projection {
-    Projection::builder().projection_type(ProjectionType::All).build()
+    Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build()
 }
 
 /// Creates the table (on-demand billing) unless it already exists.
@@ -67,7 +77,16 @@ pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<boo
         .await;
     match result {
         Ok(_) => Ok(true),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(false),
-        Err(err) => Err(DomainError::Storage(format!("create table {table_name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(err)))),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(DomainError::Storage(format!(
+            "create table {table_name}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(err)
+        ))),
     }
 }

@@ -1,0 +1,55 @@
+//! `wallets-admin`: operator commands against the table named by `TABLE_NAME`
+//! (and `DYNAMODB_ENDPOINT` for DynamoDB Local).
+//!
+//! ```text
+//! wallets-admin create-table
+//! wallets-admin create-business "<name>"    # prints BUSINESS_ID=... and API_KEY=...
+//! ```
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: wallets-admin create-table | create-business <name>";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let app = match shared::from_env().await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let store = app.store();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["create-table"] => shared::store::table::create_table(store.client(), store.table())
+            .await
+            .map(|created| {
+                println!(
+                    "table {} {}",
+                    store.table(),
+                    if created { "created" } else { "already exists" }
+                );
+            }),
+        ["create-business", name] => app.create_business(name).await.map(|(business_id, key)| {
+            println!("BUSINESS_ID={business_id}");
+            println!("API_KEY={key}");
+        }),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

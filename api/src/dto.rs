@@ -1,0 +1,117 @@
+//! Request bodies as the Dodo SDKs send them, and their parsing into domain values.
+
+use serde::{Deserialize, Deserializer};
+use shared::ids::IdempotencyKey;
+use shared::model::{CustomerPatch, EntryCommand, EntryType, EventType, Metadata};
+use shared::money::{Amount, Currency};
+use shared::validation::{self, NewCustomer};
+use shared::ValidationError;
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Deserialize)]
+pub struct CreateCustomerBody {
+    email: String,
+    name: String,
+    phone_number: Option<String>,
+    metadata: Option<Metadata>,
+}
+
+impl CreateCustomerBody {
+    pub fn parse(self) -> Result<NewCustomer, ValidationError> {
+        Ok(NewCustomer {
+            email: validation::email(&self.email)?,
+            name: validation::name(&self.name)?,
+            phone_number: self
+                .phone_number
+                .as_deref()
+                .map(validation::phone_number)
+                .transpose()?,
+            metadata: validation::metadata(self.metadata.unwrap_or_default())?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct UpdateCustomerBody {
+    #[serde(default, deserialize_with = "nullable")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    phone_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    metadata: Option<Option<Metadata>>,
+}
+
+fn required(field: &str, value: Option<Option<String>>) -> Result<Option<String>, ValidationError> {
+    match value {
+        Some(None) => Err(ValidationError::new(
+            "invalid_field",
+            format!("`{field}` cannot be null; leave it out to keep it"),
+        )),
+        Some(Some(v)) => Ok(Some(v)),
+        None => Ok(None),
+    }
+}
+
+impl UpdateCustomerBody {
+    pub fn parse(self) -> Result<CustomerPatch, ValidationError> {
+        Ok(CustomerPatch {
+            email: required("email", self.email)?
+                .as_deref()
+                .map(validation::email)
+                .transpose()?,
+            name: required("name", self.name)?
+                .as_deref()
+                .map(validation::name)
+                .transpose()?,
+            phone_number: self
+                .phone_number
+                .map(|p| p.as_deref().map(validation::phone_number).transpose())
+                .transpose()?,
+            metadata: self
+                .metadata
+                .map(|m| validation::metadata(m.unwrap_or_default()))
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LedgerEntryBody {
+    amount: i64,
+    currency: String,
+    entry_type: EntryType,
+    reason: Option<String>,
+    idempotency_key: Option<String>,
+    event_type: Option<EventType>,
+    reference_object_id: Option<String>,
+}
+
+impl LedgerEntryBody {
+    pub fn parse(self) -> Result<EntryCommand, ValidationError> {
+        Ok(EntryCommand {
+            currency: Currency::parse(&self.currency)?,
+            amount: Amount::new(self.amount)?,
+            entry_type: self.entry_type,
+            event_type: self.event_type.unwrap_or(EventType::MerchantAdjustment),
+            reason: self.reason.as_deref().map(validation::reason).transpose()?,
+            reference_object_id: self
+                .reference_object_id
+                .as_deref()
+                .map(validation::reference_object_id)
+                .transpose()?,
+            idempotency_key: self
+                .idempotency_key
+                .as_deref()
+                .map(IdempotencyKey::parse)
+                .transpose()?,
+        })
+    }
+}

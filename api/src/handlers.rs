@@ -1,0 +1,191 @@
+//! One function per route: authenticate, parse, call the domain, answer JSON.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use shared::model::Tenant;
+use shared::money::Currency;
+use shared::store::CustomerQuery;
+use shared::validation;
+
+use crate::dto::{CreateCustomerBody, LedgerEntryBody, UpdateCustomerBody};
+use crate::errors::ApiError;
+use crate::{App, Route, BODY_LENGTH_MAX};
+
+type Answer = Result<Response<Body>, ApiError>;
+
+pub async fn dispatch(app: &App, route: Route, request: Request) -> Answer {
+    let tenant = authenticate(app, &request).await?;
+    match route {
+        Route::CreateCustomer => {
+            let new = body::<CreateCustomerBody>(&request)?.parse()?;
+            json(StatusCode::OK, &app.create_customer(&tenant, new).await?)
+        }
+        Route::GetCustomer => json(
+            StatusCode::OK,
+            &app.get_customer(&tenant, &customer_id(&request)).await?,
+        ),
+        Route::UpdateCustomer => {
+            let patch = body::<UpdateCustomerBody>(&request)?.parse()?;
+            json(
+                StatusCode::OK,
+                &app.update_customer(&tenant, &customer_id(&request), patch)
+                    .await?,
+            )
+        }
+        Route::ListCustomers => list_customers(app, &tenant, &request).await,
+        Route::ListWallets => json(
+            StatusCode::OK,
+            &app.list_wallets(&tenant, &customer_id(&request)).await?,
+        ),
+        Route::CreateLedgerEntry => {
+            let command = body::<LedgerEntryBody>(&request)?.parse()?;
+            json(
+                StatusCode::OK,
+                &app.create_entry(&tenant, &customer_id(&request), command)
+                    .await?,
+            )
+        }
+        Route::ListLedgerEntries => {
+            let (page_number, page_size) = page(&request)?;
+            let currency = query(&request, "currency")
+                .map(|c| Currency::parse(&c))
+                .transpose()?;
+            let items = app
+                .list_entries(
+                    &tenant,
+                    &customer_id(&request),
+                    currency,
+                    page_number,
+                    page_size,
+                )
+                .await?;
+            json(StatusCode::OK, &serde_json::json!({ "items": items }))
+        }
+    }
+}
+
+async fn list_customers(app: &App, tenant: &Tenant, request: &Request) -> Answer {
+    let (page_number, page_size) = page(request)?;
+    let email = query(request, "email")
+        .map(|e| validation::email(&e))
+        .transpose()?;
+    let items = app
+        .list_customers(
+            tenant,
+            CustomerQuery {
+                email,
+                page_number,
+                page_size,
+            },
+        )
+        .await?;
+    json(StatusCode::OK, &serde_json::json!({ "items": items }))
+}
+
+async fn authenticate(app: &App, request: &Request) -> Result<Tenant, ApiError> {
+    let header = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let token = header
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    app.authenticate(token).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "send a valid API key as `Authorization: Bearer <key>`",
+        )
+    })
+}
+
+fn body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > BODY_LENGTH_MAX {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body must be at most {BODY_LENGTH_MAX} bytes"),
+        ));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "request body must be a JSON object",
+        ));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid("invalid_body", format!("request body is not valid: {e}")))
+}
+
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn customer_id(request: &Request) -> String {
+    request
+        .path_parameters()
+        .first("customer_id")
+        .map(percent_decode)
+        .unwrap_or_default()
+}
+
+fn query(request: &Request, name: &str) -> Option<String> {
+    request
+        .query_string_parameters()
+        .first(name)
+        .map(str::to_owned)
+}
+
+fn integer(request: &Request, name: &'static str) -> Result<Option<i64>, ApiError> {
+    query(request, name)
+        .map(|raw| {
+            raw.parse::<i64>().map_err(|_| {
+                ApiError::invalid(
+                    "invalid_query",
+                    format!("`{name}` must be an integer; got `{raw}`"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn page(request: &Request) -> Result<(u32, u32), ApiError> {
+    Ok(validation::page(
+        integer(request, "page_number")?,
+        integer(request, "page_size")?,
+    )?)
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Answer {
+    Ok(Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            serde_json::to_string(value).expect("responses serialise"),
+        ))
+        .expect("static headers are valid"))
+}

@@ -1,0 +1,53 @@
+//! HTTP adapter between API Gateway (HTTP API) and the wallet operations. Each Lambda function
+//! serves one [`Route`]; tests call [`handle`] with the same routes.
+
+mod dto;
+mod errors;
+mod handlers;
+pub mod routes;
+
+use lambda_http::{Body, Request, Response};
+pub use routes::{Route, ROUTES};
+
+pub use shared::DynamoWallets as App;
+
+/// Largest request body accepted, in bytes.
+pub const BODY_LENGTH_MAX: usize = 64 * 1024;
+
+/// Answers one request for `route`. Never fails: every error becomes a `{code, message}` response.
+pub async fn handle(app: &App, route: Route, request: Request) -> Response<Body> {
+    match handlers::dispatch(app, route, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// JSON logs on stderr with the Lambda request id of the span they belong to.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The whole `main` of a function binary: tracing, the service (built once), then the runtime.
+pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let app = shared::from_env()
+        .await
+        .map_err(|e| format!("configuration: {e}"))?;
+    let app = &app;
+    lambda_http::run(lambda_http::service_fn(
+        move |request: Request| async move {
+            Ok::<_, std::convert::Infallible>(handle(app, route, request).await)
+        },
+    ))
+    .await
+}

