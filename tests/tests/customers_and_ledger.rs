@@ -1,0 +1,242 @@
+//! The Dodo-compatible routes end to end: shapes, paging, filters, totals.
+
+use api::Route;
+use integration_tests::{assert_chain, json, Harness};
+use lambda_http::http::StatusCode;
+
+#[tokio::test]
+async fn a_customer_is_created_with_zero_wallets_and_can_be_read_and_patched() {
+    let h = Harness::new().await;
+    let created = h.call(Route::CreateCustomer, None, &[], Some(json!({"email": "Grace@Example.com", "name": "Grace", "phone_number": "+1 555 0100", "metadata": {"plan": "pro", "seats": 3}}))).await;
+    assert_eq!(created.status, StatusCode::OK);
+    let id = created.body["customer_id"].as_str().unwrap();
+    assert!(id.starts_with("cus_"));
+    assert_eq!(created.body["business_id"], h.business_id);
+    assert_eq!(created.body["metadata"], json!({"plan": "pro", "seats": 3}));
+    assert_eq!(
+        h.call(Route::GetCustomer, Some(id), &[], None).await.body,
+        created.body
+    );
+
+    let wallets = h.wallets(id).await;
+    let currencies: Vec<_> = wallets["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["currency"].as_str().unwrap(),
+                w["balance"].as_i64().unwrap(),
+                w["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(currencies, [("INR", 0, "active"), ("USD", 0, "active")]);
+    assert_eq!(wallets["total_balance_usd"], 0);
+
+    let patched = h
+        .call(
+            Route::UpdateCustomer,
+            Some(id),
+            &[],
+            Some(json!({"name": "Grace H.", "phone_number": null})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    assert_eq!(
+        (
+            patched.body["name"].as_str(),
+            patched.body["phone_number"].is_null(),
+            patched.body["email"].as_str()
+        ),
+        (Some("Grace H."), true, Some("Grace@Example.com"))
+    );
+    assert_eq!(
+        h.call(Route::GetCustomer, Some(id), &[], None).await.body,
+        patched.body
+    );
+}
+
+#[tokio::test]
+async fn customers_list_newest_first_with_paging_and_an_email_filter() {
+    let h = Harness::new().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let reply = h
+            .call(
+                Route::CreateCustomer,
+                None,
+                &[],
+                Some(json!({"email": format!("user{i}@example.com"), "name": format!("User {i}")})),
+            )
+            .await;
+        ids.push(reply.body["customer_id"].as_str().unwrap().to_owned());
+    }
+    let mut listed: Vec<Vec<String>> = Vec::new();
+    for n in ["0", "1", "2", "3"] {
+        let reply = h
+            .call(
+                Route::ListCustomers,
+                None,
+                &[("page_number", n), ("page_size", "2")],
+                None,
+            )
+            .await;
+        listed.push(
+            reply.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["customer_id"].as_str().unwrap().to_owned())
+                .collect(),
+        );
+    }
+    ids.reverse();
+    assert_eq!(
+        listed,
+        vec![
+            ids[0..2].to_vec(),
+            ids[2..4].to_vec(),
+            ids[4..5].to_vec(),
+            vec![]
+        ]
+    );
+    let found = h
+        .call(
+            Route::ListCustomers,
+            None,
+            &[("email", "USER3@example.com")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        found.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["User 3"]
+    );
+}
+
+#[tokio::test]
+async fn ledger_entries_page_newest_first_and_filter_by_currency() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    for amount in 1..=25 {
+        let currency = if amount % 5 == 0 { "INR" } else { "USD" };
+        let reply = h.entry(&customer, json!({"amount": amount, "currency": currency, "entry_type": "credit", "reason": format!("credit {amount}")})).await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    let page = |query: Vec<(&'static str, &'static str)>| {
+        let h = h.clone();
+        let customer = customer.clone();
+        async move {
+            let reply = h
+                .call(Route::ListLedgerEntries, Some(&customer), &query, None)
+                .await;
+            reply.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["amount"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        page(vec![]).await,
+        (16..=25).rev().collect::<Vec<_>>(),
+        "default page size is 10, newest first"
+    );
+    assert_eq!(
+        page(vec![("page_number", "2"), ("page_size", "10")]).await,
+        (1..=5).rev().collect::<Vec<_>>()
+    );
+    assert_eq!(page(vec![("page_number", "3")]).await, Vec::<i64>::new());
+    assert_eq!(
+        page(vec![("currency", "INR"), ("page_size", "2")]).await,
+        [25, 20]
+    );
+    assert_eq!(
+        page(vec![
+            ("currency", "INR"),
+            ("page_size", "2"),
+            ("page_number", "2")
+        ])
+        .await,
+        [5]
+    );
+    assert_eq!(
+        page(vec![
+            ("currency", "USD"),
+            ("page_size", "3"),
+            ("page_number", "1")
+        ])
+        .await,
+        [21, 19, 18],
+        "USD skips the multiples of 5"
+    );
+
+    let entries = h.all_entries(&customer, Some("USD")).await;
+    assert_chain(&entries, h.balance(&customer, "USD").await);
+    let newest = &entries[0];
+    for field in [
+        "id",
+        "customer_id",
+        "business_id",
+        "currency",
+        "amount",
+        "is_credit",
+        "before_balance",
+        "after_balance",
+        "event_type",
+        "reason",
+        "reference_object_id",
+        "created_at",
+    ] {
+        assert!(
+            newest.get(field).is_some(),
+            "ledger entry has `{field}`: {newest}"
+        );
+    }
+    assert_eq!(newest["event_type"], "merchant_adjustment");
+}
+
+#[tokio::test]
+async fn a_ledger_entry_answers_with_the_wallet_after_it_and_totals_convert_to_usd() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let credit = h.entry(&customer, json!({"amount": 1_000, "currency": "USD", "entry_type": "credit", "event_type": "refund", "reference_object_id": "pay_123"})).await;
+    assert_eq!(credit.status, StatusCode::OK);
+    assert_eq!(
+        (
+            credit.body["currency"].as_str(),
+            credit.body["balance"].as_i64(),
+            credit.body["available_balance"].as_i64()
+        ),
+        (Some("USD"), Some(1_000), Some(1_000))
+    );
+    let debit = h
+        .entry(
+            &customer,
+            json!({"amount": 250, "currency": "USD", "entry_type": "debit"}),
+        )
+        .await;
+    assert_eq!(debit.body["balance"], 750);
+    h.entry(
+        &customer,
+        json!({"amount": 100_000, "currency": "INR", "entry_type": "credit"}),
+    )
+    .await;
+    // 7.50 USD + 1,000.00 INR at 0.012 USD = 12.00 USD
+    assert_eq!(h.wallets(&customer).await["total_balance_usd"], 750 + 1_200);
+    let refund = &h.all_entries(&customer, Some("USD")).await[1];
+    assert_eq!(
+        (
+            refund["event_type"].as_str(),
+            refund["reference_object_id"].as_str()
+        ),
+        (Some("refund"), Some("pay_123"))
+    );
+}

@@ -1,0 +1,307 @@
+//! Bad input: a 4xx with `{code, message}`, and nothing written.
+
+use api::Route;
+use integration_tests::{assert_error, json, Harness};
+use lambda_http::http::StatusCode;
+use shared::money::{AMOUNT_MAX_MINOR, BALANCE_MAX_MINOR};
+
+const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+
+#[tokio::test]
+async fn every_invalid_ledger_entry_is_refused_with_a_code_and_writes_nothing() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    h.credit(&customer, 100).await;
+    let huge = format!(
+        r#"{{"amount": 1, "currency": "USD", "entry_type": "credit", "reason": "{}"}}"#,
+        "x".repeat(70_000)
+    );
+    let cases: Vec<(&str, String, StatusCode, &str)> = vec![
+        (
+            "amount zero",
+            r#"{"amount": 0, "currency": "USD", "entry_type": "credit"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_amount",
+        ),
+        (
+            "negative amount",
+            r#"{"amount": -5, "currency": "USD", "entry_type": "debit"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_amount",
+        ),
+        (
+            "amount above maximum",
+            format!(
+                r#"{{"amount": {}, "currency": "USD", "entry_type": "credit"}}"#,
+                AMOUNT_MAX_MINOR + 1
+            ),
+            UNPROCESSABLE,
+            "amount_too_large",
+        ),
+        (
+            "amount beyond i64",
+            r#"{"amount": 99999999999999999999, "currency": "USD", "entry_type": "credit"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_body",
+        ),
+        (
+            "fractional amount",
+            r#"{"amount": 1.5, "currency": "USD", "entry_type": "credit"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_body",
+        ),
+        (
+            "amount as string",
+            r#"{"amount": "100", "currency": "USD", "entry_type": "credit"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_body",
+        ),
+        (
+            "unknown currency",
+            r#"{"amount": 1, "currency": "XYZ", "entry_type": "credit"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_currency",
+        ),
+        (
+            "lower-case currency",
+            r#"{"amount": 1, "currency": "usd", "entry_type": "credit"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_currency",
+        ),
+        (
+            "currency without wallet",
+            r#"{"amount": 1, "currency": "EUR", "entry_type": "credit"}"#.into(),
+            UNPROCESSABLE,
+            "currency_not_enabled",
+        ),
+        (
+            "currency as number",
+            r#"{"amount": 1, "currency": 840, "entry_type": "credit"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_body",
+        ),
+        (
+            "bad entry_type",
+            r#"{"amount": 1, "currency": "USD", "entry_type": "refund"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_body",
+        ),
+        (
+            "bad event_type",
+            r#"{"amount": 1, "currency": "USD", "entry_type": "credit", "event_type": "gift"}"#
+                .into(),
+            UNPROCESSABLE,
+            "invalid_body",
+        ),
+        (
+            "missing amount",
+            r#"{"currency": "USD", "entry_type": "credit"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_body",
+        ),
+        (
+            "missing currency",
+            r#"{"amount": 1, "entry_type": "credit"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_body",
+        ),
+        (
+            "missing entry_type",
+            r#"{"amount": 1, "currency": "USD"}"#.into(),
+            UNPROCESSABLE,
+            "invalid_body",
+        ),
+        (
+            "empty idempotency key",
+            r#"{"amount": 1, "currency": "USD", "entry_type": "credit", "idempotency_key": ""}"#
+                .into(),
+            UNPROCESSABLE,
+            "invalid_idempotency_key",
+        ),
+        (
+            "long idempotency key",
+            format!(
+                r#"{{"amount": 1, "currency": "USD", "entry_type": "credit", "idempotency_key": "{}"}}"#,
+                "k".repeat(256)
+            ),
+            UNPROCESSABLE,
+            "invalid_idempotency_key",
+        ),
+        (
+            "long reason",
+            format!(
+                r#"{{"amount": 1, "currency": "USD", "entry_type": "credit", "reason": "{}"}}"#,
+                "r".repeat(501)
+            ),
+            UNPROCESSABLE,
+            "field_too_long",
+        ),
+        (
+            "malformed JSON",
+            r#"{"amount": 1, "currency": "#.into(),
+            UNPROCESSABLE,
+            "invalid_body",
+        ),
+        ("JSON array", "[]".into(), UNPROCESSABLE, "invalid_body"),
+        ("JSON null", "null".into(), UNPROCESSABLE, "invalid_body"),
+        ("empty body", "".into(), UNPROCESSABLE, "invalid_body"),
+        (
+            "huge body",
+            huge,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "debit above balance",
+            r#"{"amount": 101, "currency": "USD", "entry_type": "debit"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "insufficient_balance",
+        ),
+        (
+            "debit in an empty wallet",
+            r#"{"amount": 1, "currency": "INR", "entry_type": "debit"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "insufficient_balance",
+        ),
+    ];
+    for (what, body, status, code) in cases {
+        let reply = h
+            .call_raw(
+                Route::CreateLedgerEntry,
+                Some(&customer),
+                &[],
+                Some(&body),
+                Some(&h.key),
+            )
+            .await;
+        assert_eq!(reply.status, status, "{what}: {}", reply.body);
+        assert_error(&reply, status, code);
+    }
+    assert_eq!(h.balance(&customer, "USD").await, 100, "nothing written");
+    assert_eq!(h.balance(&customer, "INR").await, 0, "nothing written");
+    assert_eq!(
+        h.all_entries(&customer, None).await.len(),
+        1,
+        "only the setup credit"
+    );
+}
+
+#[tokio::test]
+async fn unknown_or_malformed_customers_answer_404_and_nothing_is_written() {
+    let h = Harness::new().await;
+    let credit = json!({"amount": 1, "currency": "USD", "entry_type": "credit"});
+    for customer in ["cus_01jdoesnotexist", "../etc", "cus_%2e%2e", "x"] {
+        assert_error(
+            &h.entry(customer, credit.clone()).await,
+            StatusCode::NOT_FOUND,
+            "customer_not_found",
+        );
+        assert_error(
+            &h.call(Route::GetCustomer, Some(customer), &[], None).await,
+            StatusCode::NOT_FOUND,
+            "customer_not_found",
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_credit_past_the_balance_maximum_is_refused() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    for _ in 0..(BALANCE_MAX_MINOR / AMOUNT_MAX_MINOR) {
+        h.credit(&customer, AMOUNT_MAX_MINOR).await;
+    }
+    let reply = h
+        .entry(
+            &customer,
+            json!({"amount": 1, "currency": "USD", "entry_type": "credit"}),
+        )
+        .await;
+    assert_error(&reply, UNPROCESSABLE, "balance_limit_exceeded");
+    assert_eq!(h.balance(&customer, "USD").await, BALANCE_MAX_MINOR);
+}
+
+#[tokio::test]
+async fn invalid_customers_are_refused_and_not_created() {
+    let h = Harness::new().await;
+    let cases = [
+        (r#"{"name": "No email"}"#, "invalid_body"),
+        (r#"{"email": "a@b.co"}"#, "invalid_body"),
+        (r#"{"email": "not-an-email", "name": "A"}"#, "invalid_email"),
+        (r#"{"email": "a@b.co", "name": "   "}"#, "invalid_name"),
+        (
+            r#"{"email": "a@b.co", "name": "A", "phone_number": "call me"}"#,
+            "invalid_phone_number",
+        ),
+        (
+            r#"{"email": "a@b.co", "name": "A", "metadata": {"nested": {"x": 1}}}"#,
+            "invalid_metadata",
+        ),
+        (
+            r#"{"email": "a@b.co", "name": "A", "metadata": ["list"]}"#,
+            "invalid_body",
+        ),
+        (r#"{"email": 5, "name": "A"}"#, "invalid_body"),
+        ("{", "invalid_body"),
+    ];
+    for (body, code) in cases {
+        let reply = h
+            .call_raw(Route::CreateCustomer, None, &[], Some(body), Some(&h.key))
+            .await;
+        assert_error(&reply, UNPROCESSABLE, code);
+    }
+    let long_name = json!({"email": "a@b.co", "name": "n".repeat(256)});
+    assert_error(
+        &h.call(Route::CreateCustomer, None, &[], Some(long_name))
+            .await,
+        UNPROCESSABLE,
+        "field_too_long",
+    );
+    let listed = h.call(Route::ListCustomers, None, &[], None).await;
+    assert_eq!(listed.body["items"], json!([]), "no customer was created");
+}
+
+#[tokio::test]
+async fn invalid_updates_and_queries_are_refused() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    for (body, code) in [
+        (json!({"name": null}), "invalid_field"),
+        (json!({"email": "nope"}), "invalid_email"),
+        (json!({"metadata": {"a": [1]}}), "invalid_metadata"),
+    ] {
+        assert_error(
+            &h.call(Route::UpdateCustomer, Some(&customer), &[], Some(body))
+                .await,
+            UNPROCESSABLE,
+            code,
+        );
+    }
+    assert_eq!(
+        h.call(Route::GetCustomer, Some(&customer), &[], None)
+            .await
+            .body["name"],
+        "Ada",
+        "unchanged"
+    );
+    for (query, code) in [
+        (("page_size", "0"), "invalid_page_size"),
+        (("page_size", "101"), "invalid_page_size"),
+        (("page_size", "ten"), "invalid_query"),
+        (("page_number", "-1"), "invalid_page_number"),
+        (("currency", "dollars"), "invalid_currency"),
+    ] {
+        assert_error(
+            &h.call(Route::ListLedgerEntries, Some(&customer), &[query], None)
+                .await,
+            UNPROCESSABLE,
+            code,
+        );
+    }
+    assert_error(
+        &h.call(Route::ListCustomers, None, &[("page_size", "1000")], None)
+            .await,
+        UNPROCESSABLE,
+        "invalid_page_size",
+    );
+}
