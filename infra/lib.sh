@@ -66,15 +66,23 @@ start_dynamodb_local() {
   export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 }
 
-# start_api PORT: every function behind one base URL with cargo lambda watch. Sets API_PID.
+# start_api PORT [EXTRA ARGS]: every function behind one base URL with cargo lambda watch. Sets API_PID.
 start_api() {
-  local port="$1"
+  local port="$1" env_file="$LOCAL/api.env"
+  # An env file, not --env-var: that flag splits values on commas (ENABLED_CURRENCIES=USD,INR).
+  {
+    echo "TABLE_NAME=$TABLE_NAME"
+    echo "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT"
+    echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
+    echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
+    echo "AWS_REGION=$AWS_REGION"
+    echo "AWS_EC2_METADATA_DISABLED=true"
+    echo "RUST_LOG=${RUST_LOG:-info}"
+    [ -z "${ENABLED_CURRENCIES:-}" ] || echo "ENABLED_CURRENCIES=$ENABLED_CURRENCIES"
+    [ -z "${FX_RATES_USD:-}" ] || echo "FX_RATES_USD=$FX_RATES_USD"
+  } >"$env_file"
   log "serving the API at http://127.0.0.1:$port (cargo lambda watch)"
-  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --disable-cors \
-    --env-var "TABLE_NAME=$TABLE_NAME" --env-var "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT" \
-    --env-var "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" --env-var "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY" \
-    --env-var "AWS_REGION=$AWS_REGION" --env-var "AWS_EC2_METADATA_DISABLED=true" \
-    --env-var "RUST_LOG=${RUST_LOG:-info}" "${@:2}" &
+  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --disable-cors --env-file "$env_file" "${@:2}" &
   API_PID=$!
   wait_for_port "$port" 120 "$API_PID"
 }

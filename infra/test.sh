@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# README command 2: installs what is missing, starts DynamoDB Local on a free port, runs the unit
+# and integration tests, then the official Dodo Python SDK against the API served by
+# `cargo lambda watch`, and stops everything it started.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+DDB_PID="" API_PID=""
+trap 'stop $API_PID $DDB_PID' EXIT
+trap 'exit 130' INT TERM
+
+ensure_tools
+start_dynamodb_local "$(free_port)"
+
+log "unit and integration tests (cargo test --workspace)"
+cargo test --workspace --all-targets
+
+log "Dodo Python SDK against the local API"
+export TABLE_NAME="customer-wallets-sdk"
+cargo build --quiet --workspace --bins
+cargo run --quiet -p admin -- create-table
+eval "$(cargo run --quiet -p admin -- create-business "SDK test business")"
+API_PORT="$(free_port)"
+start_api "$API_PORT" --ignore-changes --quiet
+DODO_BASE_URL="http://127.0.0.1:$API_PORT" DODO_API_KEY="$API_KEY" "$VENV/bin/python" tests/sdk/dodo_sdk_test.py
+
+log "all tests passed"
