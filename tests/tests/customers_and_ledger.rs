@@ -240,3 +240,34 @@ async fn a_ledger_entry_answers_with_the_wallet_after_it_and_totals_convert_to_u
         (Some("refund"), Some("pay_123"))
     );
 }
+
+#[tokio::test]
+async fn a_deep_ledger_page_costs_the_same_reads_as_the_first() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    for _ in 0..60 {
+        h.credit(&customer, 1).await;
+    }
+    let mut costs = Vec::new();
+    for (page, currency) in [
+        ("0", None),
+        ("25", None),
+        ("0", Some("USD")),
+        ("29", Some("USD")),
+    ] {
+        let mut query = vec![("page_number", page), ("page_size", "2")];
+        query.extend(currency.map(|c| ("currency", c)));
+        h.app.store().take_usage();
+        let reply = h
+            .call(Route::ListLedgerEntries, Some(&customer), &query, None)
+            .await;
+        assert_eq!(reply.body["items"].as_array().unwrap().len(), 2);
+        let usage = h.app.store().take_usage();
+        costs.push((usage.calls, usage.read_units));
+    }
+    assert!(
+        costs.iter().all(|c| *c == costs[0]),
+        "same calls and read units on every page: {costs:?}"
+    );
+    assert_eq!(costs[0].0, 3, "key lookup, wallet read, one query");
+}

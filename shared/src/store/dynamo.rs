@@ -12,9 +12,12 @@
 //! Records are stored as a JSON `doc` attribute beside the key and condition attributes.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity, TransactWriteItem,
+};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -27,6 +30,10 @@ use crate::model::{Customer, CustomerPatch, LedgerEntry, WalletSet, WalletState,
 use crate::money::Currency;
 
 type Item = HashMap<String, AttributeValue>;
+type TransactError = SdkError<
+    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+    aws_sdk_dynamodb::config::http::HttpResponse,
+>;
 
 const DOC: &str = "doc";
 const VERSION: &str = "ver";
@@ -41,6 +48,65 @@ const CUSTOMER_QUERY_BATCH_MAX: i32 = 100;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    meter: Arc<Mutex<Usage>>,
+}
+
+/// Capacity DynamoDB reported, and the items written in transactions with their sizes, since the
+/// last [`DynamoStore::take_usage`]. Feeds the capacity benchmark and debug logs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    pub calls: u32,
+    pub read_units: f64,
+    pub write_units: f64,
+    /// What DynamoDB reported for transactions (DynamoDB Local under-reports these).
+    pub transaction_units_reported: f64,
+    /// (item kind, size in bytes, secondary indexes it is written to), per transactional write.
+    pub transaction_items: Vec<(String, usize, u32)>,
+}
+
+impl Usage {
+    /// Write units billed on AWS: non-transactional writes as reported, plus transactions
+    /// computed from their items.
+    pub fn billed_wcu(&self) -> f64 {
+        self.write_units + self.transactional_wcu() as f64
+    }
+
+    /// Write units a transaction is billed on AWS: 2 per KB (rounded up) per item and per
+    /// secondary-index copy of it.
+    pub fn transactional_wcu(&self) -> u64 {
+        self.transaction_items
+            .iter()
+            .map(|(_, size, indexes)| 2 * size.div_ceil(1024) as u64 * (1 + u64::from(*indexes)))
+            .sum()
+    }
+}
+
+/// DynamoDB's item size: attribute names plus values (strings by UTF-8 length, numbers about one
+/// byte per two digits plus one).
+fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(text) => text.len(),
+                    AttributeValue::N(number) => number.len().div_ceil(2) + 1,
+                    _ => 1,
+                }
+        })
+        .sum()
+}
+
+fn item_kind(item: &Item) -> String {
+    let sk = item
+        .get(SK)
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str);
+    let kind = sk.split('#').find(|part| !part.is_empty()).unwrap_or("?");
+    kind.to_lowercase()
+}
+
+fn secondary_indexes(item: &Item) -> u32 {
+    u32::from(item.contains_key(LSI_CURRENCY_SK)) + u32::from(item.contains_key(GSI_EMAIL_PK))
 }
 
 fn storage<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
@@ -240,6 +306,41 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            meter: Arc::default(),
+        }
+    }
+
+    /// Usage since the previous call, and resets it.
+    pub fn take_usage(&self) -> Usage {
+        std::mem::take(&mut *self.meter.lock().expect("meter lock"))
+    }
+
+    fn record(
+        &self,
+        write: bool,
+        consumed: &[ConsumedCapacity],
+        transaction: &[TransactWriteItem],
+    ) {
+        let units: f64 = consumed.iter().filter_map(|c| c.capacity_units()).sum();
+        let mut usage = self.meter.lock().expect("meter lock");
+        usage.calls += 1;
+        if !transaction.is_empty() {
+            usage.transaction_units_reported += units;
+        } else if write {
+            usage.write_units += units;
+        } else {
+            usage.read_units += units;
+        }
+        for item in transaction
+            .iter()
+            .filter_map(|t| t.put.as_ref())
+            .map(|p| &p.item)
+        {
+            usage.transaction_items.push((
+                item_kind(item),
+                item_size(item),
+                secondary_indexes(item),
+            ));
         }
     }
 
@@ -266,10 +367,31 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key))
             .consistent_read(consistent)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| storage("get item", e))?;
+        self.record(
+            false,
+            out.consumed_capacity()
+                .map(std::slice::from_ref)
+                .unwrap_or_default(),
+            &[],
+        );
         Ok(out.item)
+    }
+
+    /// Runs one transaction, metering it.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
+        let out = self
+            .client
+            .transact_write_items()
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await?;
+        self.record(true, out.consumed_capacity(), &items);
+        Ok(())
     }
 
     /// Cancellation reason codes of a failed transaction, in item order; `None` for other errors.
@@ -324,32 +446,30 @@ impl Store for DynamoStore {
         key.insert("business_id".into(), s(business_id.as_str()));
         key.insert("created_at".into(), s(now));
         // Condition: ids and key hashes are fresh; never overwrite an existing business or key.
-        self.client
-            .transact_write_items()
-            .transact_items(self.in_table(put(business, "attribute_not_exists(pk)")))
-            .transact_items(self.in_table(put(key, "attribute_not_exists(pk)")))
-            .send()
-            .await
-            .map_err(|e| storage("create business", e))?;
+        self.transact(vec![
+            self.in_table(put(business, "attribute_not_exists(pk)")),
+            self.in_table(put(key, "attribute_not_exists(pk)")),
+        ])
+        .await
+        .map_err(|e| storage("create business", e))?;
         Ok(())
     }
 
     async fn create_customer(&self, customer: &Customer, wallets: &WalletSet) -> DomainResult<()> {
         let business_id = BusinessId::parse(&customer.business_id)?;
         // Condition: a new customer id never replaces an existing customer or wallet set.
-        self.client
-            .transact_write_items()
-            .transact_items(self.in_table(put(
+        self.transact(vec![
+            self.in_table(put(
                 customer_item(&business_id, customer)?,
                 "attribute_not_exists(pk)",
-            )))
-            .transact_items(self.in_table(put(
+            )),
+            self.in_table(put(
                 wallet_set_item(&business_id, wallets),
                 "attribute_not_exists(pk)",
-            )))
-            .send()
-            .await
-            .map_err(|e| storage("create customer", e))?;
+            )),
+        ])
+        .await
+        .map_err(|e| storage("create customer", e))?;
         Ok(())
     }
 
@@ -410,10 +530,20 @@ impl Store for DynamoStore {
                 .condition_expression("#doc = :previous")
                 .expression_attribute_names("#doc", DOC)
                 .expression_attribute_values(":previous", previous_doc)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
             match result {
-                Ok(_) => return Ok(Some(customer)),
+                Ok(out) => {
+                    self.record(
+                        true,
+                        out.consumed_capacity()
+                            .map(std::slice::from_ref)
+                            .unwrap_or_default(),
+                        &[],
+                    );
+                    return Ok(Some(customer));
+                }
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
@@ -454,10 +584,18 @@ impl Store for DynamoStore {
                     .expression_attribute_values(":cus", s("CUS#")),
             };
             let out = request
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await
                 .map_err(|e| storage("list customers", e))?;
+            self.record(
+                false,
+                out.consumed_capacity()
+                    .map(std::slice::from_ref)
+                    .unwrap_or_default(),
+                &[],
+            );
             for item in out.items() {
                 if seen >= skip && (page.len() as u64) < want {
                     page.push(from_doc(item)?);
@@ -516,16 +654,14 @@ impl Store for DynamoStore {
             )
             .build()
             .expect("put has table, item");
-        let mut request = self
-            .client
-            .transact_write_items()
-            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
-            .transact_items(TransactWriteItem::builder().put(wallets).build())
+        let mut items = vec![
+            TransactWriteItem::builder().put(wallets).build(),
             // Condition: an entry position is written once (guards the chain even if versions were reused).
-            .transact_items(self.in_table(put(
+            self.in_table(put(
                 entry_item(business_id, entry)?,
                 "attribute_not_exists(pk)",
-            )));
+            )),
+        ];
         if let Some(key) = key {
             let mut claim = key_of(idem_pk(business_id, key), IDEM_SK);
             claim.insert("customer_id".into(), s(entry.customer_id.clone()));
@@ -538,13 +674,10 @@ impl Store for DynamoStore {
                 }),
             );
             // Condition: an idempotency key takes effect at most once per business, forever.
-            request = request.transact_items(self.in_table(put(claim, "attribute_not_exists(pk)")));
+            items.push(self.in_table(put(claim, "attribute_not_exists(pk)")));
         }
-        match request.send().await {
-            Ok(out) => {
-                tracing::debug!(consumed = ?out.consumed_capacity(), "ledger entry committed");
-                Ok(Ok(()))
-            }
+        match self.transact(items).await {
+            Ok(()) => Ok(Ok(())),
             Err(err) => match Self::cancellation_codes(&err) {
                 Some(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => {
                     Ok(Err(CommitRejected::KeyTaken))
@@ -602,9 +735,17 @@ impl Store for DynamoStore {
             .expression_attribute_values(":pk", s(customer_pk(business_id, customer_id)))
             .expression_attribute_values(":low", s(low))
             .expression_attribute_values(":high", s(high))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| storage("list ledger entries", e))?;
+        self.record(
+            false,
+            out.consumed_capacity()
+                .map(std::slice::from_ref)
+                .unwrap_or_default(),
+            &[],
+        );
         out.items().iter().map(entry_from).collect()
     }
 }
