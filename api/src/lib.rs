@@ -46,7 +46,13 @@ pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
     let app = &app;
     lambda_http::run(lambda_http::service_fn(
         move |request: Request| async move {
-            Ok::<_, std::convert::Infallible>(handle(app, route, request).await)
+            let response = handle(app, route, request).await;
+            tracing::info!(
+                route = route.spec().function,
+                status = response.status().as_u16(),
+                "answered"
+            );
+            Ok::<_, std::convert::Infallible>(response)
         },
     ))
     .await

@@ -271,3 +271,40 @@ async fn a_deep_ledger_page_costs_the_same_reads_as_the_first() {
     );
     assert_eq!(costs[0].0, 3, "key lookup, wallet read, one query");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_patches_of_different_fields_lose_neither() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (h, customer) = (h.clone(), customer.clone());
+            let body = if i % 2 == 0 {
+                json!({"name": format!("Name {i}")})
+            } else {
+                json!({"phone_number": format!("+1 555 01{i:02}")})
+            };
+            tokio::spawn(async move {
+                h.call(Route::UpdateCustomer, Some(&customer), &[], Some(body))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().status, StatusCode::OK);
+    }
+    let after = h
+        .call(Route::GetCustomer, Some(&customer), &[], None)
+        .await
+        .body;
+    assert!(
+        after["name"].as_str().unwrap().starts_with("Name "),
+        "a name patch survived: {after}"
+    );
+    assert!(
+        after["phone_number"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("+1 555 01")),
+        "a phone patch survived: {after}"
+    );
+}

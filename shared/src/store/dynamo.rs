@@ -28,6 +28,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{BusinessId, CustomerId, IdempotencyKey};
 use crate::model::{Customer, CustomerPatch, LedgerEntry, WalletSet, WalletState, WalletStatus};
 use crate::money::Currency;
+use crate::retry::{backoff, ATTEMPTS_MAX};
 
 type Item = HashMap<String, AttributeValue>;
 type TransactError = SdkError<
@@ -315,13 +316,16 @@ impl DynamoStore {
         std::mem::take(&mut *self.meter.lock().expect("meter lock"))
     }
 
-    fn record(
+    fn record<'a>(
         &self,
         write: bool,
-        consumed: &[ConsumedCapacity],
+        consumed: impl IntoIterator<Item = &'a ConsumedCapacity>,
         transaction: &[TransactWriteItem],
     ) {
-        let units: f64 = consumed.iter().filter_map(|c| c.capacity_units()).sum();
+        let units: f64 = consumed
+            .into_iter()
+            .filter_map(|c| c.capacity_units())
+            .sum();
         let mut usage = self.meter.lock().expect("meter lock");
         usage.calls += 1;
         if !transaction.is_empty() {
@@ -371,13 +375,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| storage("get item", e))?;
-        self.record(
-            false,
-            out.consumed_capacity()
-                .map(std::slice::from_ref)
-                .unwrap_or_default(),
-            &[],
-        );
+        self.record(false, out.consumed_capacity(), &[]);
         Ok(out.item)
     }
 
@@ -496,7 +494,7 @@ impl Store for DynamoStore {
         customer_id: &CustomerId,
         patch: &CustomerPatch,
     ) -> DomainResult<Option<Customer>> {
-        loop {
+        for attempt in 0..ATTEMPTS_MAX {
             let Some(item) = self
                 .get(
                     key_of(business_pk(business_id), &customer_sk(customer_id)),
@@ -535,24 +533,19 @@ impl Store for DynamoStore {
                 .await;
             match result {
                 Ok(out) => {
-                    self.record(
-                        true,
-                        out.consumed_capacity()
-                            .map(std::slice::from_ref)
-                            .unwrap_or_default(),
-                        &[],
-                    );
+                    self.record(true, out.consumed_capacity(), &[]);
                     return Ok(Some(customer));
                 }
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
                 {
-                    continue
+                    backoff(attempt).await
                 }
                 Err(e) => return Err(storage("update customer", e)),
             }
         }
+        Err(DomainError::Contention)
     }
 
     async fn list_customers(
@@ -589,13 +582,7 @@ impl Store for DynamoStore {
                 .send()
                 .await
                 .map_err(|e| storage("list customers", e))?;
-            self.record(
-                false,
-                out.consumed_capacity()
-                    .map(std::slice::from_ref)
-                    .unwrap_or_default(),
-                &[],
-            );
+            self.record(false, out.consumed_capacity(), &[]);
             for item in out.items() {
                 if seen >= skip && (page.len() as u64) < want {
                     page.push(from_doc(item)?);
@@ -739,13 +726,7 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(|e| storage("list ledger entries", e))?;
-        self.record(
-            false,
-            out.consumed_capacity()
-                .map(std::slice::from_ref)
-                .unwrap_or_default(),
-            &[],
-        );
+        self.record(false, out.consumed_capacity(), &[]);
         out.items().iter().map(entry_from).collect()
     }
 }
