@@ -20,6 +20,7 @@ pub struct CreateCustomerBody {
     name: String,
     phone_number: Option<String>,
     metadata: Option<Metadata>,
+    preferred_locale: Option<String>,
 }
 
 impl CreateCustomerBody {
@@ -33,6 +34,11 @@ impl CreateCustomerBody {
                 .map(validation::phone_number)
                 .transpose()?,
             metadata: validation::metadata(self.metadata.unwrap_or_default())?,
+            preferred_locale: self
+                .preferred_locale
+                .as_deref()
+                .map(validation::preferred_locale)
+                .transpose()?,
         })
     }
 }
@@ -47,6 +53,8 @@ pub struct UpdateCustomerBody {
     phone_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     metadata: Option<Option<Metadata>>,
+    #[serde(default, deserialize_with = "nullable")]
+    preferred_locale: Option<Option<String>>,
 }
 
 fn required(field: &str, value: Option<Option<String>>) -> Result<Option<String>, ValidationError> {
@@ -60,6 +68,16 @@ fn required(field: &str, value: Option<Option<String>>) -> Result<Option<String>
     }
 }
 
+/// A field that `null` clears: absent stays absent, `null` clears, a value is parsed.
+fn clearable(
+    value: Option<Option<String>>,
+    parse: fn(&str) -> Result<String, ValidationError>,
+) -> Result<Option<Option<String>>, ValidationError> {
+    value
+        .map(|v| v.as_deref().map(parse).transpose())
+        .transpose()
+}
+
 impl UpdateCustomerBody {
     pub fn parse(self) -> Result<CustomerPatch, ValidationError> {
         Ok(CustomerPatch {
@@ -71,14 +89,12 @@ impl UpdateCustomerBody {
                 .as_deref()
                 .map(validation::name)
                 .transpose()?,
-            phone_number: self
-                .phone_number
-                .map(|p| p.as_deref().map(validation::phone_number).transpose())
-                .transpose()?,
+            phone_number: clearable(self.phone_number, validation::phone_number)?,
             metadata: self
                 .metadata
                 .map(|m| validation::metadata(m.unwrap_or_default()))
                 .transpose()?,
+            preferred_locale: clearable(self.preferred_locale, validation::preferred_locale)?,
         })
     }
 }

@@ -4,6 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use shared::clock::{parse_instant, Round};
 use shared::model::Tenant;
 use shared::money::Currency;
 use shared::store::CustomerQuery;
@@ -68,19 +69,24 @@ pub async fn dispatch(app: &App, route: Route, request: Request) -> Answer {
 
 async fn list_customers(app: &App, tenant: &Tenant, request: &Request) -> Answer {
     let (page_number, page_size) = page(request)?;
-    let email = query(request, "email")
-        .map(|e| validation::email(&e))
-        .transpose()?;
-    let items = app
-        .list_customers(
-            tenant,
-            CustomerQuery {
-                email,
-                page_number,
-                page_size,
-            },
-        )
-        .await?;
+    let instant = |field: &'static str, round: Round| {
+        query(request, field)
+            .map(|raw| parse_instant(field, &raw, round))
+            .transpose()
+    };
+    let customers = CustomerQuery {
+        email: query(request, "email")
+            .map(|e| validation::email(&e))
+            .transpose()?,
+        name_contains: query(request, "name")
+            .map(|n| validation::name(&n))
+            .transpose()?,
+        created_from_ms: instant("created_at_gte", Round::Up)?,
+        created_to_ms: instant("created_at_lte", Round::Down)?,
+        page_number,
+        page_size,
+    };
+    let items = app.list_customers(tenant, customers).await?;
     json(StatusCode::OK, &serde_json::json!({ "items": items }))
 }
 

@@ -2,6 +2,8 @@
 
 use crate::error::ValidationError;
 
+/// Largest millisecond a ULID can carry (48 bits).
+pub const ULID_TIME_MAX_MS: u64 = (1 << 48) - 1;
 /// Longest id or key accepted from a caller.
 pub const ID_LENGTH_MAX: usize = 128;
 /// Longest idempotency key accepted from a caller.
@@ -21,11 +23,27 @@ macro_rules! prefixed_id {
             pub const PREFIX: &'static str = $prefix;
 
             pub fn generate() -> $name {
-                $name(format!(
-                    "{}{}",
-                    $prefix,
-                    ulid::Ulid::new().to_string().to_lowercase()
-                ))
+                $name::generate_at(crate::clock::Timestamp::now().unix_ms)
+            }
+
+            /// A new id whose ULID carries the given millisecond, so ids sort by creation time.
+            pub fn generate_at(unix_ms: u64) -> $name {
+                let mut random = [0u8; 16];
+                getrandom::fill(&mut random).expect("the operating system provides randomness");
+                $name::from_ulid(ulid::Ulid::from_parts(unix_ms, u128::from_le_bytes(random)))
+            }
+
+            /// The smallest and the largest id created within `[from_ms, to_ms]`.
+            pub fn bounds(from_ms: u64, to_ms: u64) -> ($name, $name) {
+                let to_ms = to_ms.min(ULID_TIME_MAX_MS);
+                (
+                    $name::from_ulid(ulid::Ulid::from_parts(from_ms.min(to_ms), 0)),
+                    $name::from_ulid(ulid::Ulid::from_parts(to_ms, u128::MAX)),
+                )
+            }
+
+            fn from_ulid(ulid: ulid::Ulid) -> $name {
+                $name(format!("{}{}", $prefix, ulid.to_string().to_lowercase()))
             }
 
             /// Accepts any id of the right shape; whether it exists is the store's question.
@@ -121,6 +139,19 @@ mod tests {
         let id = CustomerId::generate();
         assert_eq!(CustomerId::parse(id.as_str()).unwrap(), id);
         assert!(id.as_str().starts_with("cus_"));
+    }
+
+    #[test]
+    fn ids_sort_by_their_millisecond_and_bounds_enclose_them() {
+        let (early, late) = (
+            CustomerId::generate_at(1_000),
+            CustomerId::generate_at(2_000),
+        );
+        assert!(early < late);
+        let (low, high) = CustomerId::bounds(1_000, 1_999);
+        assert!(low <= early && early <= high && high < late);
+        let (low, high) = CustomerId::bounds(0, u64::MAX);
+        assert!(low < early && late < high);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! DynamoDB adapter. Knows nothing of Lambda or HTTP.
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod fx;

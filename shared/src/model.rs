@@ -18,6 +18,7 @@ pub struct Customer {
     pub name: String,
     pub phone_number: Option<String>,
     pub metadata: Metadata,
+    pub preferred_locale: Option<String>,
     pub created_at: String,
 }
 
@@ -29,6 +30,8 @@ pub struct CustomerPatch {
     /// `Some(None)` clears the phone number.
     pub phone_number: Option<Option<String>>,
     pub metadata: Option<Metadata>,
+    /// `Some(None)` removes the preferred locale.
+    pub preferred_locale: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

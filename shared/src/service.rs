@@ -1,6 +1,7 @@
 //! The wallet operations: what each API route does, over the storage port.
 
 use crate::auth::{hash_key, KEY_LENGTH_MAX};
+use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{BusinessId, CustomerId};
@@ -20,11 +21,9 @@ pub struct WalletList {
     pub total_balance_usd: i64,
 }
 
-/// Now, as an RFC 3339 UTC timestamp.
+/// Now, as an RFC 3339 UTC timestamp with milliseconds.
 pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("UTC timestamps format")
+    Timestamp::now().rfc3339()
 }
 
 pub struct Wallets<S> {
@@ -79,21 +78,20 @@ impl<S: Store> Wallets<S> {
         tenant: &Tenant,
         new: NewCustomer,
     ) -> DomainResult<Customer> {
-        let created_at = now();
+        // The id's ULID carries the creation millisecond: listing by date is a key range.
+        let created = Timestamp::now();
+        let customer_id = CustomerId::generate_at(created.unix_ms);
         let customer = Customer {
-            customer_id: CustomerId::generate().to_string(),
+            customer_id: customer_id.to_string(),
             business_id: tenant.business_id.to_string(),
             email: new.email,
             name: new.name,
             phone_number: new.phone_number,
             metadata: new.metadata,
-            created_at: created_at.clone(),
+            preferred_locale: new.preferred_locale,
+            created_at: created.rfc3339(),
         };
-        let wallets = WalletSet::open(
-            Self::customer_id(&customer.customer_id)?,
-            &self.config.currencies,
-            &created_at,
-        );
+        let wallets = WalletSet::open(customer_id, &self.config.currencies, &customer.created_at);
         self.store.create_customer(&customer, &wallets).await?;
         Ok(customer)
     }

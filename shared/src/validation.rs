@@ -21,6 +21,26 @@ pub struct NewCustomer {
     pub name: String,
     pub phone_number: Option<String>,
     pub metadata: Metadata,
+    pub preferred_locale: Option<String>,
+}
+
+/// Locales Dodo accepts for `preferred_locale`.
+pub const LOCALES: &[&str] = &[
+    "ar", "ca", "de", "en", "es", "fr", "he", "id", "it", "ja", "ka", "ko", "ms", "nl", "pl", "pt",
+    "ro", "ru", "sv", "th", "tr", "zh",
+];
+
+pub fn preferred_locale(raw: &str) -> Result<String, ValidationError> {
+    if !LOCALES.contains(&raw) {
+        return Err(ValidationError::new(
+            "invalid_locale",
+            format!(
+                "preferred_locale must be one of {}; got `{raw}`",
+                LOCALES.join(", ")
+            ),
+        ));
+    }
+    Ok(raw.to_owned())
 }
 
 pub fn email(raw: &str) -> Result<String, ValidationError> {

@@ -3,6 +3,7 @@
 Run by infra/test.sh with DODO_BASE_URL and DODO_API_KEY set; exits non-zero on the first failure.
 """
 
+import datetime
 import os
 import sys
 import uuid
@@ -45,6 +46,12 @@ updated = strict.customers.update(customer.customer_id, name="SDK Customer Renam
 check(updated.name == "SDK Customer Renamed" and updated.phone_number is None, "customers.update (PATCH, null clears)")
 found = strict.customers.list(email=f"sdk-{run}@example.com", page_size=10)
 check([c.customer_id for c in found.items] == [customer.customer_id], "customers.list with email filter")
+named = strict.customers.list(name=f"renamed", created_at_gte=customer.created_at, created_at_lte=customer.created_at)
+check([c.customer_id for c in named.items] == [customer.customer_id], "customers.list with name and created_at filters")
+later = strict.customers.list(created_at_gte=customer.created_at + datetime.timedelta(milliseconds=1), email=f"sdk-{run}@example.com")
+check(later.items == [], "customers.list created_at_gte after the customer")
+localed = strict.customers.update(customer.customer_id, preferred_locale="de")
+check(localed.preferred_locale == "de", "customers.update preferred_locale")
 
 # Wallets
 wallets = strict.customers.wallets.list(customer.customer_id)

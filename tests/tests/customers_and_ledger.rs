@@ -308,3 +308,145 @@ async fn concurrent_patches_of_different_fields_lose_neither() {
         "a phone patch survived: {after}"
     );
 }
+
+#[tokio::test]
+async fn customers_filter_by_name_part_and_creation_time_like_dodo() {
+    let h = Harness::new().await;
+    let mut created = Vec::new();
+    for name in [
+        "Ada Lovelace",
+        "Grace Hopper",
+        "Alan Turing",
+        "Adele Goldberg",
+    ] {
+        let reply = h
+            .call(
+                Route::CreateCustomer,
+                None,
+                &[],
+                Some(json!({"email": "x@example.com", "name": name, "preferred_locale": "en"})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        created.push(reply.body.clone());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let names = |reply: integration_tests::Reply| {
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(
+            h.call(Route::ListCustomers, None, &[("name", "AD")], None)
+                .await
+        ),
+        ["Adele Goldberg", "Ada Lovelace"]
+    );
+    assert_eq!(
+        names(
+            h.call(
+                Route::ListCustomers,
+                None,
+                &[("name", "ad"), ("page_size", "1"), ("page_number", "1")],
+                None
+            )
+            .await
+        ),
+        ["Ada Lovelace"]
+    );
+
+    let (second, third) = (
+        created[1]["created_at"].as_str().unwrap(),
+        created[2]["created_at"].as_str().unwrap(),
+    );
+    let between = h
+        .call(
+            Route::ListCustomers,
+            None,
+            &[("created_at_gte", second), ("created_at_lte", third)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        names(between),
+        ["Alan Turing", "Grace Hopper"],
+        "both bounds are inclusive"
+    );
+    let after = h
+        .call(
+            Route::ListCustomers,
+            None,
+            &[("created_at_gte", third), ("email", "x@example.com")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        names(after),
+        ["Adele Goldberg", "Alan Turing"],
+        "date range and email filter together"
+    );
+    let inverted = h
+        .call(
+            Route::ListCustomers,
+            None,
+            &[("created_at_gte", third), ("created_at_lte", second)],
+            None,
+        )
+        .await;
+    assert_eq!(names(inverted), Vec::<String>::new());
+    let bad = h
+        .call(
+            Route::ListCustomers,
+            None,
+            &[("created_at_gte", "2024-01-01")],
+            None,
+        )
+        .await;
+    integration_tests::assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_timestamp");
+}
+
+#[tokio::test]
+async fn preferred_locale_is_kept_changed_and_cleared() {
+    let h = Harness::new().await;
+    let created = h
+        .call(
+            Route::CreateCustomer,
+            None,
+            &[],
+            Some(json!({"email": "l@example.com", "name": "L", "preferred_locale": "ja"})),
+        )
+        .await;
+    let id = created.body["customer_id"].as_str().unwrap();
+    assert_eq!(created.body["preferred_locale"], "ja");
+    let changed = h
+        .call(
+            Route::UpdateCustomer,
+            Some(id),
+            &[],
+            Some(json!({"preferred_locale": "fr"})),
+        )
+        .await;
+    assert_eq!(changed.body["preferred_locale"], "fr");
+    let cleared = h
+        .call(
+            Route::UpdateCustomer,
+            Some(id),
+            &[],
+            Some(json!({"preferred_locale": null})),
+        )
+        .await;
+    assert!(cleared.body["preferred_locale"].is_null());
+    let bad = h
+        .call(
+            Route::UpdateCustomer,
+            Some(id),
+            &[],
+            Some(json!({"preferred_locale": "klingon"})),
+        )
+        .await;
+    integration_tests::assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_locale");
+}

@@ -37,6 +37,8 @@ type TransactError = SdkError<
 >;
 
 const DOC: &str = "doc";
+/// Lower-case name on customer items, for the case-insensitive name filter.
+const NAME_LOWER: &str = "name_lc";
 const VERSION: &str = "ver";
 const WALLETS_SK: &str = "#WALLETS";
 const IDEM_SK: &str = "#IDEM";
@@ -288,6 +290,7 @@ fn customer_item(business_id: &BusinessId, customer: &Customer) -> DomainResult<
         GSI_EMAIL_PK.to_owned(),
         s(email_key(business_id, &customer.email)),
     );
+    item.insert(NAME_LOWER.to_owned(), s(customer.name.to_lowercase()));
     item.insert(DOC.to_owned(), to_doc(customer));
     Ok(item)
 }
@@ -518,6 +521,9 @@ impl Store for DynamoStore {
             if let Some(metadata) = &patch.metadata {
                 customer.metadata = metadata.clone();
             }
+            if let Some(locale) = &patch.preferred_locale {
+                customer.preferred_locale = locale.clone();
+            }
             // Condition: the customer is unchanged since read (compare-and-set on the document),
             // so two concurrent patches never lose each other's fields.
             let result = self
@@ -553,6 +559,13 @@ impl Store for DynamoStore {
         business_id: &BusinessId,
         query: &CustomerQuery,
     ) -> DomainResult<Vec<Customer>> {
+        let (created_from_ms, created_to_ms) = (
+            query.created_from_ms.unwrap_or(0),
+            query.created_to_ms.unwrap_or(u64::MAX),
+        );
+        if created_from_ms > created_to_ms {
+            return Ok(Vec::new());
+        }
         let skip = u64::from(query.page_number) * u64::from(query.page_size);
         let want = u64::from(query.page_size);
         let mut seen: u64 = 0;
@@ -565,17 +578,27 @@ impl Store for DynamoStore {
                 .table_name(&self.table)
                 .scan_index_forward(false)
                 .limit(CUSTOMER_QUERY_BATCH_MAX);
+            // Customer ids carry their creation millisecond, so a date range is a key range.
+            let (oldest, newest) = CustomerId::bounds(created_from_ms, created_to_ms);
+            request = request
+                .expression_attribute_values(":oldest", s(customer_sk(&oldest)))
+                .expression_attribute_values(":newest", s(customer_sk(&newest)));
             request = match &query.email {
                 Some(email) => request
                     .index_name(GSI_EMAIL)
-                    .key_condition_expression("#ek = :ek")
+                    .key_condition_expression("#ek = :ek AND sk BETWEEN :oldest AND :newest")
                     .expression_attribute_names("#ek", GSI_EMAIL_PK)
                     .expression_attribute_values(":ek", s(email_key(business_id, email))),
                 None => request
-                    .key_condition_expression("pk = :pk AND begins_with(sk, :cus)")
-                    .expression_attribute_values(":pk", s(business_pk(business_id)))
-                    .expression_attribute_values(":cus", s("CUS#")),
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :oldest AND :newest")
+                    .expression_attribute_values(":pk", s(business_pk(business_id))),
             };
+            if let Some(part) = &query.name_contains {
+                request = request
+                    .filter_expression("contains(#name, :name)")
+                    .expression_attribute_names("#name", NAME_LOWER)
+                    .expression_attribute_values(":name", s(part.to_lowercase()));
+            }
             let out = request
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .set_exclusive_start_key(start_key)

@@ -31,6 +31,12 @@ pub struct EntryRange {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerQuery {
     pub email: Option<String>,
+    /// Case-insensitive part of the name.
+    pub name_contains: Option<String>,
+    /// Created at or after this millisecond.
+    pub created_from_ms: Option<u64>,
+    /// Created at or before this millisecond.
+    pub created_to_ms: Option<u64>,
     pub page_number: u32,
     pub page_size: u32,
 }
