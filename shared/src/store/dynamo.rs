@@ -295,16 +295,6 @@ fn customer_item(business_id: &BusinessId, customer: &Customer) -> DomainResult<
     Ok(item)
 }
 
-fn put(item: Item, condition: &str) -> TransactWriteItem {
-    let put = Put::builder()
-        .table_name("")
-        .set_item(Some(item))
-        .condition_expression(condition)
-        .build()
-        .expect("put has table, item");
-    TransactWriteItem::builder().put(put).build()
-}
-
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
         DynamoStore {
@@ -359,12 +349,15 @@ impl DynamoStore {
         &self.table
     }
 
-    /// Names the table in a transaction item built without one.
-    fn in_table(&self, mut item: TransactWriteItem) -> TransactWriteItem {
-        if let Some(put) = item.put.as_mut() {
-            put.table_name = self.table.clone();
-        }
-        item
+    /// A transactional put that only creates: condition `attribute_not_exists(pk)`.
+    fn put_new(&self, item: Item) -> TransactWriteItem {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("put has table, item");
+        TransactWriteItem::builder().put(put).build()
     }
 
     async fn get(&self, key: Item, consistent: bool) -> DomainResult<Option<Item>> {
@@ -447,12 +440,9 @@ impl Store for DynamoStore {
         key.insert("business_id".into(), s(business_id.as_str()));
         key.insert("created_at".into(), s(now));
         // Condition: ids and key hashes are fresh; never overwrite an existing business or key.
-        self.transact(vec![
-            self.in_table(put(business, "attribute_not_exists(pk)")),
-            self.in_table(put(key, "attribute_not_exists(pk)")),
-        ])
-        .await
-        .map_err(|e| storage("create business", e))?;
+        self.transact(vec![self.put_new(business), self.put_new(key)])
+            .await
+            .map_err(|e| storage("create business", e))?;
         Ok(())
     }
 
@@ -460,14 +450,8 @@ impl Store for DynamoStore {
         let business_id = BusinessId::parse(&customer.business_id)?;
         // Condition: a new customer id never replaces an existing customer or wallet set.
         self.transact(vec![
-            self.in_table(put(
-                customer_item(&business_id, customer)?,
-                "attribute_not_exists(pk)",
-            )),
-            self.in_table(put(
-                wallet_set_item(&business_id, wallets),
-                "attribute_not_exists(pk)",
-            )),
+            self.put_new(customer_item(&business_id, customer)?),
+            self.put_new(wallet_set_item(&business_id, wallets)),
         ])
         .await
         .map_err(|e| storage("create customer", e))?;
@@ -667,10 +651,7 @@ impl Store for DynamoStore {
         let mut items = vec![
             TransactWriteItem::builder().put(wallets).build(),
             // Condition: an entry position is written once (guards the chain even if versions were reused).
-            self.in_table(put(
-                entry_item(business_id, entry)?,
-                "attribute_not_exists(pk)",
-            )),
+            self.put_new(entry_item(business_id, entry)?),
         ];
         if let Some(key) = key {
             let mut claim = key_of(idem_pk(business_id, key), IDEM_SK);
@@ -684,7 +665,7 @@ impl Store for DynamoStore {
                 }),
             );
             // Condition: an idempotency key takes effect at most once per business, forever.
-            items.push(self.in_table(put(claim, "attribute_not_exists(pk)")));
+            items.push(self.put_new(claim));
         }
         match self.transact(items).await {
             Ok(()) => Ok(Ok(())),
