@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BusinessId, CustomerId, EntryId, IdempotencyKey};
+use crate::ids::{BusinessId, CustomerId, IdempotencyKey};
 use crate::money::{Amount, Currency};
 
 /// Customer metadata: string keys to string, number or boolean values (Dodo's shape).
@@ -174,9 +174,4 @@ pub struct LedgerEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub business_id: BusinessId,
-}
-
-/// A new ledger entry id, so the pure ledger code stays deterministic under test.
-pub fn new_entry_id() -> EntryId {
-    EntryId::generate()
 }

@@ -4,11 +4,9 @@ use crate::auth::{hash_key, KEY_LENGTH_MAX};
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{BusinessId, CustomerId};
+use crate::ids::{BusinessId, CustomerId, EntryId};
 use crate::ledger::{apply_entry, page_range};
-use crate::model::{
-    new_entry_id, Customer, CustomerPatch, EntryCommand, LedgerEntry, Tenant, Wallet, WalletSet,
-};
+use crate::model::{Customer, CustomerPatch, EntryCommand, LedgerEntry, Tenant, Wallet, WalletSet};
 use crate::money::Currency;
 use crate::retry::{backoff, ATTEMPTS_MAX};
 use crate::store::{CommitRejected, CustomerQuery, EntryRange, Store};
@@ -168,7 +166,7 @@ impl<S: Store> Wallets<S> {
         customer_id: &str,
         command: EntryCommand,
     ) -> DomainResult<Wallet> {
-        let entry_id = new_entry_id();
+        let entry_id = EntryId::generate();
         for attempt in 0..ATTEMPTS_MAX {
             let (id, current) = self.wallet_set(tenant, customer_id).await?;
             let applied = match apply_entry(
