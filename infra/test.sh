@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # README command 2: installs what is missing, starts DynamoDB Local on a free port, runs the unit
-# and integration tests, then the official Dodo Python SDK against the API served by
+# and integration tests, then the official Dodo Python and Node SDKs against the API served by
 # `cargo lambda watch`, and stops everything it started.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,6 +23,10 @@ cargo run --quiet -p admin -- create-table
 eval "$(cargo run --quiet -p admin -- create-business "SDK test business")"
 API_PORT="$(free_port)"
 start_api "$API_PORT" --ignore-changes --quiet
-DODO_BASE_URL="http://127.0.0.1:$API_PORT" DODO_API_KEY="$API_KEY" "$VENV/bin/python" tests/sdk/dodo_sdk_test.py
+export DODO_BASE_URL="http://127.0.0.1:$API_PORT" DODO_API_KEY="$API_KEY"
+"$VENV/bin/python" tests/sdk/dodo_sdk_test.py
+log "Dodo Node SDK against the local API"
+# ES modules resolve imports next to the script, so run a copy beside the installed SDK.
+cp tests/sdk/dodo_sdk_test.mjs "$LOCAL/node-sdk/" && node "$LOCAL/node-sdk/dodo_sdk_test.mjs"
 
 log "all tests passed"
