@@ -41,8 +41,8 @@ pub enum WalletStatus {
     Closed,
 }
 
-/// One currency's wallet inside a customer's wallet set.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One currency's wallet inside a customer's wallet set (also its stored shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WalletState {
     pub balance: i64,
     pub pending_charges: i64,

@@ -26,7 +26,7 @@ use super::table::{GSI_EMAIL, GSI_EMAIL_PK, LSI_CURRENCY, LSI_CURRENCY_SK, PK, S
 use super::{CommitRejected, CustomerQuery, EntryRange, Store};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{BusinessId, CustomerId, IdempotencyKey};
-use crate::model::{Customer, CustomerPatch, LedgerEntry, WalletSet, WalletState, WalletStatus};
+use crate::model::{Customer, CustomerPatch, LedgerEntry, WalletSet, WalletState};
 use crate::money::Currency;
 use crate::retry::{backoff, ATTEMPTS_MAX};
 
@@ -61,8 +61,6 @@ pub struct Usage {
     pub calls: u32,
     pub read_units: f64,
     pub write_units: f64,
-    /// What DynamoDB reported for transactions (DynamoDB Local under-reports these).
-    pub transaction_units_reported: f64,
     /// (item kind, size in bytes, secondary indexes it is written to), per transactional write.
     pub transaction_items: Vec<(String, usize, u32)>,
 }
@@ -167,22 +165,11 @@ fn from_doc<T: DeserializeOwned>(item: &Item) -> DomainResult<T> {
     serde_json::from_str(doc).map_err(|e| DomainError::Storage(format!("corrupt doc: {e}")))
 }
 
-/// Stored shape of one wallet inside the wallet-set item.
-#[derive(Serialize, Deserialize)]
-struct WalletDoc {
-    balance: i64,
-    pending_charges: i64,
-    entry_count: u64,
-    status: WalletStatus,
-    created_at: String,
-    updated_at: String,
-}
-
 #[derive(Serialize, Deserialize)]
 struct WalletSetDoc {
     customer_id: String,
     entry_count: u64,
-    wallets: std::collections::BTreeMap<Currency, WalletDoc>,
+    wallets: std::collections::BTreeMap<Currency, WalletState>,
 }
 
 /// Stored shape of a ledger entry: the API record plus its positions.
@@ -198,21 +185,7 @@ fn wallet_set_item(business_id: &BusinessId, set: &WalletSet) -> Item {
     let doc = WalletSetDoc {
         customer_id: set.customer_id.to_string(),
         entry_count: set.entry_count,
-        wallets: set
-            .wallets
-            .iter()
-            .map(|(c, w)| {
-                let doc = WalletDoc {
-                    balance: w.balance,
-                    pending_charges: w.pending_charges,
-                    entry_count: w.entry_count,
-                    status: w.status,
-                    created_at: w.created_at.clone(),
-                    updated_at: w.updated_at.clone(),
-                };
-                (*c, doc)
-            })
-            .collect(),
+        wallets: set.wallets.clone(),
     };
     let mut item = key_of(customer_pk(business_id, &set.customer_id), WALLETS_SK);
     item.insert(
@@ -232,26 +205,11 @@ fn wallet_set_from(item: &Item) -> DomainResult<WalletSet> {
         .ok_or_else(|| DomainError::Storage("wallet set without version".into()))?;
     let customer_id =
         CustomerId::parse(&doc.customer_id).map_err(|e| DomainError::Storage(e.message))?;
-    let wallets = doc
-        .wallets
-        .into_iter()
-        .map(|(c, w)| {
-            let state = WalletState {
-                balance: w.balance,
-                pending_charges: w.pending_charges,
-                entry_count: w.entry_count,
-                status: w.status,
-                created_at: w.created_at,
-                updated_at: w.updated_at,
-            };
-            (c, state)
-        })
-        .collect();
     Ok(WalletSet {
         customer_id,
         version,
         entry_count: doc.entry_count,
-        wallets,
+        wallets: doc.wallets,
     })
 }
 
@@ -265,13 +223,17 @@ fn entry_item(business_id: &BusinessId, entry: &LedgerEntry) -> DomainResult<Ite
         LSI_CURRENCY_SK.to_owned(),
         s(currency_sk(&entry.currency, entry.currency_seq)),
     );
-    let doc = EntryDoc {
+    item.insert(DOC.to_owned(), entry_doc(entry));
+    Ok(item)
+}
+
+/// The stored document of an entry, in the entry item and in its idempotency item.
+fn entry_doc(entry: &LedgerEntry) -> AttributeValue {
+    to_doc(&EntryDoc {
         entry: entry.clone(),
         customer_seq: entry.customer_seq,
         currency_seq: entry.currency_seq,
-    };
-    item.insert(DOC.to_owned(), to_doc(&doc));
-    Ok(item)
+    })
 }
 
 fn entry_from(item: &Item) -> DomainResult<LedgerEntry> {
@@ -321,12 +283,13 @@ impl DynamoStore {
             .sum();
         let mut usage = self.meter.lock().expect("meter lock");
         usage.calls += 1;
-        if !transaction.is_empty() {
-            usage.transaction_units_reported += units;
-        } else if write {
-            usage.write_units += units;
-        } else {
-            usage.read_units += units;
+        // Transactions are priced from their items (DynamoDB Local under-reports them).
+        if transaction.is_empty() {
+            if write {
+                usage.write_units += units;
+            } else {
+                usage.read_units += units;
+            }
         }
         for item in transaction
             .iter()
@@ -656,14 +619,7 @@ impl Store for DynamoStore {
         if let Some(key) = key {
             let mut claim = key_of(idem_pk(business_id, key), IDEM_SK);
             claim.insert("customer_id".into(), s(entry.customer_id.clone()));
-            claim.insert(
-                DOC.to_owned(),
-                to_doc(&EntryDoc {
-                    entry: entry.clone(),
-                    customer_seq: entry.customer_seq,
-                    currency_seq: entry.currency_seq,
-                }),
-            );
+            claim.insert(DOC.to_owned(), entry_doc(entry));
             // Condition: an idempotency key takes effect at most once per business, forever.
             items.push(self.put_new(claim));
         }
