@@ -18,6 +18,13 @@ pub const LSI_CURRENCY_SK: &str = "csk";
 /// Customers by email within a business: `<business>#<lower-case email>`.
 pub const GSI_EMAIL: &str = "by_email";
 pub const GSI_EMAIL_PK: &str = "email_key";
+/// Pending holds by expiry, for the sweep (sparse: only pending holds carry these attributes).
+/// Partition `EXP#<shard 0..HOLD_EXPIRY_SHARDS>`, sort key `<expires_at>#<hold key>`.
+pub const GSI_EXPIRY: &str = "by_expiry";
+pub const GSI_EXPIRY_PK: &str = "exp_shard";
+pub const GSI_EXPIRY_SK: &str = "exp_at";
+/// Partitions of the expiry index, so that hold writes never meet a single hot index key.
+pub const HOLD_EXPIRY_SHARDS: u32 = 8;
 
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder()
@@ -35,9 +42,9 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .expect("static attribute")
 }
 
-fn all() -> Projection {
+fn projection(projection_type: ProjectionType) -> Projection {
     Projection::builder()
-        .projection_type(ProjectionType::All)
+        .projection_type(projection_type)
         .build()
 }
 
@@ -52,6 +59,8 @@ pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<boo
             string_attribute(SK),
             string_attribute(LSI_CURRENCY_SK),
             string_attribute(GSI_EMAIL_PK),
+            string_attribute(GSI_EXPIRY_PK),
+            string_attribute(GSI_EXPIRY_SK),
         ]))
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
@@ -60,7 +69,7 @@ pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<boo
                 .index_name(LSI_CURRENCY)
                 .key_schema(key(PK, KeyType::Hash))
                 .key_schema(key(LSI_CURRENCY_SK, KeyType::Range))
-                .projection(all())
+                .projection(projection(ProjectionType::All))
                 .build()
                 .expect("static index"),
         )
@@ -69,7 +78,16 @@ pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<boo
                 .index_name(GSI_EMAIL)
                 .key_schema(key(GSI_EMAIL_PK, KeyType::Hash))
                 .key_schema(key(SK, KeyType::Range))
-                .projection(all())
+                .projection(projection(ProjectionType::All))
+                .build()
+                .expect("static index"),
+        )
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(GSI_EXPIRY)
+                .key_schema(key(GSI_EXPIRY_PK, KeyType::Hash))
+                .key_schema(key(GSI_EXPIRY_SK, KeyType::Range))
+                .projection(projection(ProjectionType::KeysOnly))
                 .build()
                 .expect("static index"),
         )
