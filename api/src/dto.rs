@@ -1,8 +1,12 @@
 //! Request bodies as the Dodo SDKs send them, and their parsing into domain values.
 
 use serde::{Deserialize, Deserializer};
+use shared::clock::{parse_instant, Round};
 use shared::ids::IdempotencyKey;
-use shared::model::{CustomerPatch, EntryCommand, EntryType, EventType, Metadata};
+use shared::model::{
+    CaptureCommand, CloseCommand, CustomerPatch, EntryCommand, EntryType, EventType, HoldCommand,
+    InvoiceCommand, Metadata, ReversalCommand,
+};
 use shared::money::{Amount, Currency};
 use shared::validation::{self, NewCustomer};
 use shared::ValidationError;
@@ -117,17 +121,126 @@ impl LedgerEntryBody {
             amount: Amount::new(self.amount)?,
             entry_type: self.entry_type,
             event_type: self.event_type.unwrap_or(EventType::MerchantAdjustment),
-            reason: self.reason.as_deref().map(validation::reason).transpose()?,
-            reference_object_id: self
-                .reference_object_id
+            reason: optional_reason(self.reason.as_deref())?,
+            reference_object_id: optional_reference(self.reference_object_id.as_deref())?,
+            idempotency_key: optional_key(self.idempotency_key.as_deref())?,
+        })
+    }
+}
+
+fn optional_key(raw: Option<&str>) -> Result<Option<IdempotencyKey>, ValidationError> {
+    raw.map(IdempotencyKey::parse).transpose()
+}
+
+fn optional_reason(raw: Option<&str>) -> Result<Option<String>, ValidationError> {
+    raw.map(validation::reason).transpose()
+}
+
+fn optional_reference(raw: Option<&str>) -> Result<Option<String>, ValidationError> {
+    raw.map(validation::reference_object_id).transpose()
+}
+
+#[derive(Deserialize)]
+pub struct HoldBody {
+    amount: i64,
+    currency: String,
+    reason: Option<String>,
+    reference_object_id: Option<String>,
+    idempotency_key: Option<String>,
+    /// RFC 3339; default and maximum in `shared::holds`.
+    expires_at: Option<String>,
+}
+
+impl HoldBody {
+    pub fn parse(self) -> Result<HoldCommand, ValidationError> {
+        Ok(HoldCommand {
+            currency: Currency::parse(&self.currency)?,
+            amount: Amount::new(self.amount)?,
+            reason: optional_reason(self.reason.as_deref())?,
+            reference_object_id: optional_reference(self.reference_object_id.as_deref())?,
+            idempotency_key: optional_key(self.idempotency_key.as_deref())?,
+            expires_at_ms: self
+                .expires_at
                 .as_deref()
-                .map(validation::reference_object_id)
+                .map(|raw| parse_instant("expires_at", raw, Round::Down))
                 .transpose()?,
-            idempotency_key: self
-                .idempotency_key
-                .as_deref()
-                .map(IdempotencyKey::parse)
-                .transpose()?,
+        })
+    }
+}
+
+/// Capture body; an empty body captures the whole hold.
+#[derive(Deserialize, Default)]
+pub struct CaptureBody {
+    amount: Option<i64>,
+    reason: Option<String>,
+}
+
+impl CaptureBody {
+    pub fn parse(self) -> Result<CaptureCommand, ValidationError> {
+        Ok(CaptureCommand {
+            amount: self.amount.map(Amount::new).transpose()?,
+            reason: optional_reason(self.reason.as_deref())?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct InvoicePaymentBody {
+    invoice_id: String,
+    currency: String,
+    amount_due: i64,
+}
+
+impl InvoicePaymentBody {
+    pub fn parse(self) -> Result<InvoiceCommand, ValidationError> {
+        Ok(InvoiceCommand {
+            invoice_id: validation::invoice_id(&self.invoice_id)?,
+            currency: Currency::parse(&self.currency)?,
+            amount_due: Amount::new(self.amount_due).map_err(|e| ValidationError {
+                message: e.message.replacen("amount", "amount_due", 1),
+                ..e
+            })?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReversalBody {
+    amount: i64,
+    reason: Option<String>,
+    idempotency_key: Option<String>,
+}
+
+impl ReversalBody {
+    pub fn parse(self) -> Result<ReversalCommand, ValidationError> {
+        Ok(ReversalCommand {
+            amount: Amount::new(self.amount)?,
+            reason: optional_reason(self.reason.as_deref())?,
+            idempotency_key: optional_key(self.idempotency_key.as_deref())?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CloseBody {
+    currency: String,
+    reason: String,
+    reference_object_id: Option<String>,
+}
+
+impl CloseBody {
+    pub fn parse(self) -> Result<CloseCommand, ValidationError> {
+        let reason = validation::reason(&self.reason)?;
+        if reason.trim().is_empty() {
+            return Err(ValidationError::new(
+                "invalid_reason",
+                "reason must say why the wallet is closed",
+            ));
+        }
+        Ok(CloseCommand {
+            currency: Currency::parse(&self.currency)?,
+            reason,
+            reference_object_id: optional_reference(self.reference_object_id.as_deref())?,
         })
     }
 }

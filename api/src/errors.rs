@@ -3,7 +3,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
-use shared::DomainError;
+use shared::error::original_field;
+use shared::{DomainError, Original};
 
 /// An error answer: status, stable code, message, and optional extra fields.
 #[derive(Debug)]
@@ -64,22 +65,39 @@ impl From<DomainError> for ApiError {
         let status = match &error {
             DomainError::Invalid(_)
             | DomainError::CurrencyNotEnabled { .. }
-            | DomainError::BalanceLimitExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            | DomainError::BalanceLimitExceeded { .. }
+            | DomainError::CaptureExceedsHold { .. }
+            | DomainError::ReversalExceedsApplied { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             DomainError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            DomainError::CustomerNotFound(_) => StatusCode::NOT_FOUND,
+            DomainError::CustomerNotFound(_)
+            | DomainError::HoldNotFound(_)
+            | DomainError::InvoicePaymentNotFound(_) => StatusCode::NOT_FOUND,
             DomainError::InsufficientBalance { .. } => StatusCode::BAD_REQUEST,
-            DomainError::IdempotencyKeyReused { .. } | DomainError::Contention => {
-                StatusCode::CONFLICT
-            }
+            DomainError::IdempotencyKeyReused { .. }
+            | DomainError::Contention
+            | DomainError::WalletClosed { .. }
+            | DomainError::HoldsPending { .. }
+            | DomainError::HoldNotPending { .. }
+            | DomainError::HoldExpired { .. }
+            | DomainError::InvoiceAlreadyPaid { .. } => StatusCode::CONFLICT,
             DomainError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut api = ApiError::new(status, code, message);
+        let record = |value: Result<Value, serde_json::Error>| value.expect("records serialise");
         match error {
             DomainError::IdempotencyKeyReused { original, .. } => {
-                api.extra = Some((
-                    "ledger_entry",
-                    serde_json::to_value(*original).expect("entries serialise"),
-                ));
+                let field = original_field(&original);
+                let value = match *original {
+                    Original::Entry(entry) => serde_json::to_value(entry),
+                    Original::Hold(hold) => serde_json::to_value(hold),
+                };
+                api.extra = Some((field, record(value)));
+            }
+            DomainError::HoldNotPending { hold } | DomainError::HoldExpired { hold } => {
+                api.extra = Some(("hold", record(serde_json::to_value(*hold))));
+            }
+            DomainError::InvoiceAlreadyPaid { original } => {
+                api.extra = Some(("invoice_payment", record(serde_json::to_value(*original))));
             }
             DomainError::Contention | DomainError::Storage(_) => api.should_retry = true,
             _ => {}

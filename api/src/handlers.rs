@@ -5,12 +5,15 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared::clock::{parse_instant, Round};
-use shared::model::Tenant;
+use shared::model::{HoldStatus, Tenant};
 use shared::money::Currency;
-use shared::store::CustomerQuery;
+use shared::store::{CustomerQuery, HoldQuery};
 use shared::validation;
 
-use crate::dto::{CreateCustomerBody, LedgerEntryBody, UpdateCustomerBody};
+use crate::dto::{
+    CaptureBody, CloseBody, CreateCustomerBody, HoldBody, InvoicePaymentBody, LedgerEntryBody,
+    ReversalBody, UpdateCustomerBody,
+};
 use crate::errors::ApiError;
 use crate::{App, Route, BODY_LENGTH_MAX};
 
@@ -64,7 +67,111 @@ pub async fn dispatch(app: &App, route: Route, request: Request) -> Answer {
                 .await?;
             json(StatusCode::OK, &serde_json::json!({ "items": items }))
         }
+        Route::CreateHold => {
+            let command = body::<HoldBody>(&request)?.parse()?;
+            json(
+                StatusCode::OK,
+                &app.create_hold(&tenant, &customer_id(&request), command)
+                    .await?,
+            )
+        }
+        Route::ListHolds => list_holds(app, &tenant, &request).await,
+        Route::GetHold => json(
+            StatusCode::OK,
+            &app.get_hold(
+                &tenant,
+                &customer_id(&request),
+                &path_parameter(&request, "hold_id"),
+            )
+            .await?,
+        ),
+        Route::CaptureHold => {
+            let command = optional_body::<CaptureBody>(&request)?.parse()?;
+            json(
+                StatusCode::OK,
+                &app.capture_hold(
+                    &tenant,
+                    &customer_id(&request),
+                    &path_parameter(&request, "hold_id"),
+                    command,
+                )
+                .await?,
+            )
+        }
+        Route::ReleaseHold => json(
+            StatusCode::OK,
+            &app.release_hold(
+                &tenant,
+                &customer_id(&request),
+                &path_parameter(&request, "hold_id"),
+            )
+            .await?,
+        ),
+        Route::PayInvoice => {
+            let command = body::<InvoicePaymentBody>(&request)?.parse()?;
+            json(
+                StatusCode::OK,
+                &app.pay_invoice(&tenant, &customer_id(&request), command)
+                    .await?,
+            )
+        }
+        Route::GetInvoicePayment => json(
+            StatusCode::OK,
+            &app.get_invoice_payment(
+                &tenant,
+                &customer_id(&request),
+                &path_parameter(&request, "invoice_id"),
+            )
+            .await?,
+        ),
+        Route::ReverseInvoicePayment => {
+            let command = body::<ReversalBody>(&request)?.parse()?;
+            json(
+                StatusCode::OK,
+                &app.reverse_invoice_payment(
+                    &tenant,
+                    &customer_id(&request),
+                    &path_parameter(&request, "invoice_id"),
+                    command,
+                )
+                .await?,
+            )
+        }
+        Route::CloseWallet => {
+            let command = body::<CloseBody>(&request)?.parse()?;
+            json(
+                StatusCode::OK,
+                &app.close_wallet(&tenant, &customer_id(&request), command)
+                    .await?,
+            )
+        }
     }
+}
+
+async fn list_holds(app: &App, tenant: &Tenant, request: &Request) -> Answer {
+    let (page_number, page_size) = page(request)?;
+    let status = query(request, "status")
+        .map(|raw| {
+            serde_json::from_value::<HoldStatus>(serde_json::Value::String(raw.clone())).map_err(
+                |_| {
+                    ApiError::invalid(
+                        "invalid_query",
+                        format!("`status` must be one of pending, captured, released, expired; got `{raw}`"),
+                    )
+                },
+            )
+        })
+        .transpose()?;
+    let holds = HoldQuery {
+        status,
+        currency: query(request, "currency")
+            .map(|c| Currency::parse(&c))
+            .transpose()?,
+        page_number,
+        page_size,
+    };
+    let items = app.list_holds(tenant, &customer_id(request), holds).await?;
+    json(StatusCode::OK, &serde_json::json!({ "items": items }))
 }
 
 async fn list_customers(app: &App, tenant: &Tenant, request: &Request) -> Answer {
@@ -127,6 +234,15 @@ fn body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
         .map_err(|e| ApiError::invalid("invalid_body", format!("request body is not valid: {e}")))
 }
 
+/// A body that may be left out entirely (then every field takes its default).
+fn optional_body<T: DeserializeOwned + Default>(request: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    body(request)
+}
+
 fn percent_decode(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -151,12 +267,16 @@ fn percent_decode(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn customer_id(request: &Request) -> String {
+fn path_parameter(request: &Request, name: &str) -> String {
     request
         .path_parameters()
-        .first("customer_id")
+        .first(name)
         .map(percent_decode)
         .unwrap_or_default()
+}
+
+fn customer_id(request: &Request) -> String {
+    path_parameter(request, "customer_id")
 }
 
 fn query(request: &Request, name: &str) -> Option<String> {

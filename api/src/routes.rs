@@ -11,6 +11,15 @@ pub enum Route {
     ListWallets,
     CreateLedgerEntry,
     ListLedgerEntries,
+    CreateHold,
+    ListHolds,
+    GetHold,
+    CaptureHold,
+    ReleaseHold,
+    PayInvoice,
+    GetInvoicePayment,
+    ReverseInvoicePayment,
+    CloseWallet,
 }
 
 /// A route's HTTP method, path template and function (binary) name.
@@ -64,6 +73,60 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: "/customers/{customer_id}/wallets/ledger-entries",
         function: "list-ledger-entries",
+    },
+    RouteSpec {
+        route: Route::CreateHold,
+        method: "POST",
+        path: "/customers/{customer_id}/wallets/holds",
+        function: "create-hold",
+    },
+    RouteSpec {
+        route: Route::ListHolds,
+        method: "GET",
+        path: "/customers/{customer_id}/wallets/holds",
+        function: "list-holds",
+    },
+    RouteSpec {
+        route: Route::GetHold,
+        method: "GET",
+        path: "/customers/{customer_id}/wallets/holds/{hold_id}",
+        function: "get-hold",
+    },
+    RouteSpec {
+        route: Route::CaptureHold,
+        method: "POST",
+        path: "/customers/{customer_id}/wallets/holds/{hold_id}/capture",
+        function: "capture-hold",
+    },
+    RouteSpec {
+        route: Route::ReleaseHold,
+        method: "POST",
+        path: "/customers/{customer_id}/wallets/holds/{hold_id}/release",
+        function: "release-hold",
+    },
+    RouteSpec {
+        route: Route::PayInvoice,
+        method: "POST",
+        path: "/customers/{customer_id}/wallets/invoice-payments",
+        function: "pay-invoice",
+    },
+    RouteSpec {
+        route: Route::GetInvoicePayment,
+        method: "GET",
+        path: "/customers/{customer_id}/wallets/invoice-payments/{invoice_id}",
+        function: "get-invoice-payment",
+    },
+    RouteSpec {
+        route: Route::ReverseInvoicePayment,
+        method: "POST",
+        path: "/customers/{customer_id}/wallets/invoice-payments/{invoice_id}/reversals",
+        function: "reverse-invoice-payment",
+    },
+    RouteSpec {
+        route: Route::CloseWallet,
+        method: "POST",
+        path: "/customers/{customer_id}/wallets/close",
+        function: "close-wallet",
     },
 ];
 

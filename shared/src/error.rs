@@ -1,6 +1,13 @@
 //! Typed domain errors. The HTTP layer maps each variant to a status and a `{code, message}` body.
 
-use crate::model::LedgerEntry;
+use crate::model::{Hold, InvoicePayment, LedgerEntry};
+
+/// The record an idempotency key first produced, returned when the key is repeated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Original {
+    Entry(LedgerEntry),
+    Hold(Hold),
+}
 
 /// A rejected input: a stable machine `code` and a message that says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,10 +48,44 @@ pub enum DomainError {
     },
     #[error("the {currency} balance would exceed the maximum of {max} minor units")]
     BalanceLimitExceeded { currency: String, max: i64 },
-    #[error("idempotency key `{key}` was already used; the original ledger entry is returned in `ledger_entry`")]
+    #[error(
+        "idempotency key `{key}` was already used; the original {} is returned in `{}`",
+        original_noun(original),
+        original_field(original)
+    )]
     IdempotencyKeyReused {
         key: String,
-        original: Box<LedgerEntry>,
+        original: Box<Original>,
+    },
+    #[error("the {currency} wallet is closed: it takes no more credits, debits or holds (it can still be read)")]
+    WalletClosed { currency: String },
+    #[error("the {currency} wallet has {pending_charges} in pending holds; capture or release them before closing it")]
+    HoldsPending {
+        currency: String,
+        pending_charges: i64,
+    },
+    #[error("hold `{0}` not found")]
+    HoldNotFound(String),
+    #[error("hold `{}` is {}, not pending; it is returned in `hold`", hold.id, hold.status.as_str())]
+    HoldNotPending { hold: Box<Hold> },
+    #[error("hold `{}` expired at {}; it can no longer be captured (it is returned in `hold`)", hold.id, hold.expires_at)]
+    HoldExpired { hold: Box<Hold> },
+    #[error("cannot capture {requested}: hold `{hold_id}` reserves only {held}")]
+    CaptureExceedsHold {
+        hold_id: String,
+        held: i64,
+        requested: i64,
+    },
+    #[error("invoice `{}` was already paid from this customer's wallet; the original payment is returned in `invoice_payment`", original.invoice_id)]
+    InvoiceAlreadyPaid { original: Box<InvoicePayment> },
+    #[error("no wallet payment of invoice `{0}` for this customer")]
+    InvoicePaymentNotFound(String),
+    #[error("cannot reverse {requested}: invoice `{invoice_id}` had {applied} applied from the wallet and {reversed} already reversed")]
+    ReversalExceedsApplied {
+        invoice_id: String,
+        applied: i64,
+        reversed: i64,
+        requested: i64,
     },
     #[error("too many concurrent updates to this customer's wallets; retry the request")]
     Contention,
@@ -63,9 +104,33 @@ impl DomainError {
             DomainError::InsufficientBalance { .. } => "insufficient_balance",
             DomainError::BalanceLimitExceeded { .. } => "balance_limit_exceeded",
             DomainError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
+            DomainError::WalletClosed { .. } => "wallet_closed",
+            DomainError::HoldsPending { .. } => "holds_pending",
+            DomainError::HoldNotFound(_) => "hold_not_found",
+            DomainError::HoldNotPending { .. } => "hold_not_pending",
+            DomainError::HoldExpired { .. } => "hold_expired",
+            DomainError::CaptureExceedsHold { .. } => "capture_exceeds_hold",
+            DomainError::InvoiceAlreadyPaid { .. } => "invoice_already_paid",
+            DomainError::InvoicePaymentNotFound(_) => "invoice_payment_not_found",
+            DomainError::ReversalExceedsApplied { .. } => "reversal_exceeds_applied",
             DomainError::Contention => "concurrent_update",
             DomainError::Storage(_) => "internal_error",
         }
+    }
+}
+
+fn original_noun(original: &Original) -> &'static str {
+    match original {
+        Original::Entry(_) => "ledger entry",
+        Original::Hold(_) => "hold",
+    }
+}
+
+/// The response field that carries the original record of a repeated idempotency key.
+pub fn original_field(original: &Original) -> &'static str {
+    match original {
+        Original::Entry(_) => "ledger_entry",
+        Original::Hold(_) => "hold",
     }
 }
 

@@ -89,6 +89,7 @@ macro_rules! prefixed_id {
 prefixed_id!(BusinessId, "bus_", "business");
 prefixed_id!(CustomerId, "cus_", "customer");
 prefixed_id!(EntryId, "wle_", "ledger entry");
+prefixed_id!(HoldId, "hld_", "hold");
 
 /// A caller's idempotency key: 1 to 255 printable characters, unique per business forever.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

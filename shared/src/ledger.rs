@@ -1,9 +1,11 @@
 //! Pure ledger arithmetic: applying an entry to a wallet set, and mapping pages to entry numbers.
 
-use crate::error::{DomainError, DomainResult};
+use crate::error::{DomainError, DomainResult, ValidationError};
 use crate::ids::{BusinessId, EntryId};
-use crate::model::{EntryCommand, EntryType, LedgerEntry, WalletSet, WalletStatus};
-use crate::money::BALANCE_MAX_MINOR;
+use crate::model::{
+    EntryCommand, EntryType, EventType, LedgerEntry, WalletSet, WalletState, WalletStatus,
+};
+use crate::money::{Currency, BALANCE_MAX_MINOR};
 
 /// Largest page a list request may ask for.
 pub const PAGE_SIZE_MAX: u32 = 100;
@@ -19,6 +21,98 @@ pub struct Applied {
     pub entry: LedgerEntry,
 }
 
+/// The wallet of `currency` in `set`, or why there is none.
+pub fn wallet_of(set: &WalletSet, currency: Currency) -> DomainResult<&WalletState> {
+    set.wallets.get(&currency).ok_or_else(|| {
+        let enabled = set
+            .wallets
+            .keys()
+            .map(|c| c.code())
+            .collect::<Vec<_>>()
+            .join(", ");
+        DomainError::CurrencyNotEnabled {
+            customer_id: set.customer_id.to_string(),
+            currency: currency.code().to_owned(),
+            enabled,
+        }
+    })
+}
+
+/// The open wallet of `currency` in `set`: a closed wallet takes no credits, debits or holds.
+pub fn open_wallet_of(set: &WalletSet, currency: Currency) -> DomainResult<&WalletState> {
+    let wallet = wallet_of(set, currency)?;
+    debug_assert!(
+        wallet.balance >= 0
+            && wallet.pending_charges >= 0
+            && wallet.pending_charges <= wallet.balance
+    );
+    if wallet.status == WalletStatus::Closed {
+        return Err(DomainError::WalletClosed {
+            currency: currency.code().to_owned(),
+        });
+    }
+    Ok(wallet)
+}
+
+/// `set` as the next version, with the wallet of `currency` changed by `change` at `now`.
+pub fn next_version(
+    set: &WalletSet,
+    currency: Currency,
+    now: &str,
+    change: impl FnOnce(&mut WalletState),
+) -> WalletSet {
+    let mut next = set.clone();
+    next.version += 1;
+    let wallet = next
+        .wallets
+        .get_mut(&currency)
+        .expect("callers checked the wallet exists");
+    change(wallet);
+    wallet.updated_at = now.to_owned();
+    next
+}
+
+/// Which way each event type moves money, seen from the wallet; `None` when both make sense.
+pub fn direction_of(event_type: EventType) -> Option<EntryType> {
+    match event_type {
+        EventType::PaymentReversal | EventType::Refund | EventType::DisputeReversal => {
+            Some(EntryType::Credit)
+        }
+        EventType::Payment | EventType::RefundReversal | EventType::Dispute => {
+            Some(EntryType::Debit)
+        }
+        EventType::MerchantAdjustment => None,
+    }
+}
+
+/// Refuses typed entries that make no sense: a `refund` that debits, a `payment` that credits, or
+/// any event other than a merchant adjustment without the object it refers to.
+pub fn check_event_type(command: &EntryCommand) -> Result<(), ValidationError> {
+    if let Some(direction) = direction_of(command.event_type) {
+        if direction != command.entry_type {
+            return Err(ValidationError::new(
+                "invalid_event_type",
+                format!(
+                    "event_type `{}` is always a {}; got entry_type `{}`",
+                    command.event_type.as_str(),
+                    direction.as_str(),
+                    command.entry_type.as_str()
+                ),
+            ));
+        }
+        if command.reference_object_id.is_none() {
+            return Err(ValidationError::new(
+                "missing_reference_object_id",
+                format!(
+                    "event_type `{}` needs reference_object_id: the id of the payment, refund or dispute it records",
+                    command.event_type.as_str()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Applies one credit or debit to `current`, or says why it cannot be applied.
 /// Never yields a negative balance, a negative available balance, or a balance above the maximum.
 pub fn apply_entry(
@@ -29,30 +123,7 @@ pub fn apply_entry(
     now: &str,
 ) -> DomainResult<Applied> {
     let currency = command.currency;
-    let Some(wallet) = current.wallets.get(&currency) else {
-        let enabled = current
-            .wallets
-            .keys()
-            .map(|c| c.code())
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(DomainError::CurrencyNotEnabled {
-            customer_id: current.customer_id.to_string(),
-            currency: currency.code().to_owned(),
-            enabled,
-        });
-    };
-    debug_assert!(
-        wallet.balance >= 0
-            && wallet.pending_charges >= 0
-            && wallet.pending_charges <= wallet.balance
-    );
-    if wallet.status == WalletStatus::Closed {
-        return Err(DomainError::Invalid(crate::error::ValidationError::new(
-            "wallet_closed",
-            format!("the {currency} wallet is closed"),
-        )));
-    }
+    let wallet = open_wallet_of(current, currency)?;
     let amount_minor = command.amount.minor();
     let before_balance = wallet.balance;
     let after_balance = match command.entry_type {
@@ -82,16 +153,12 @@ pub fn apply_entry(
         "balance out of bounds after entry"
     );
 
-    let mut next = current.clone();
-    next.version += 1;
+    let mut next = next_version(current, currency, now, |wallet| {
+        wallet.balance = after_balance;
+        wallet.entry_count += 1;
+    });
     next.entry_count += 1;
-    let next_wallet = next
-        .wallets
-        .get_mut(&currency)
-        .expect("wallet present: checked above");
-    next_wallet.balance = after_balance;
-    next_wallet.entry_count += 1;
-    next_wallet.updated_at = now.to_owned();
+    let currency_seq = next.wallets[&currency].entry_count;
 
     let entry = LedgerEntry {
         id: entry_id.to_string(),
@@ -111,7 +178,7 @@ pub fn apply_entry(
             .map(|k| k.as_str().to_owned()),
         created_at: now.to_owned(),
         customer_seq: next.entry_count,
-        currency_seq: next_wallet.entry_count,
+        currency_seq,
     };
     Ok(Applied { next, entry })
 }
@@ -132,8 +199,7 @@ pub fn page_range(entry_count: u64, page_number: u32, page_size: u32) -> Option<
 mod tests {
     use super::*;
     use crate::ids::CustomerId;
-    use crate::model::EventType;
-    use crate::money::{Amount, Currency};
+    use crate::money::Amount;
 
     fn wallets(balance: i64, pending: i64) -> WalletSet {
         let mut set = WalletSet::open(CustomerId::generate(), &[Currency::USD], "t0");

@@ -3,10 +3,13 @@
 
 pub mod auth;
 pub mod clock;
+pub mod closing;
 pub mod config;
 pub mod error;
 pub mod fx;
+pub mod holds;
 pub mod ids;
+pub mod invoices;
 pub mod ledger;
 pub mod model;
 pub mod money;
@@ -16,7 +19,7 @@ pub mod store;
 pub mod validation;
 
 pub use config::Config;
-pub use error::{DomainError, DomainResult, ValidationError};
+pub use error::{DomainError, DomainResult, Original, ValidationError};
 pub use service::Wallets;
 pub use store::dynamo::DynamoStore;
 

@@ -121,6 +121,15 @@ pub enum EntryType {
     Debit,
 }
 
+impl EntryType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryType::Credit => "credit",
+            EntryType::Debit => "debit",
+        }
+    }
+}
+
 /// Why a balance changed; Dodo's event types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -132,6 +141,20 @@ pub enum EventType {
     Dispute,
     DisputeReversal,
     MerchantAdjustment,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Payment => "payment",
+            EventType::PaymentReversal => "payment_reversal",
+            EventType::Refund => "refund",
+            EventType::RefundReversal => "refund_reversal",
+            EventType::Dispute => "dispute",
+            EventType::DisputeReversal => "dispute_reversal",
+            EventType::MerchantAdjustment => "merchant_adjustment",
+        }
+    }
 }
 
 /// A validated request to change one wallet's balance.
@@ -174,4 +197,116 @@ pub struct LedgerEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub business_id: BusinessId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatus {
+    /// Reserved: counted in the wallet's `pending_charges`.
+    Pending,
+    /// Charged (all or part) by one debit; the rest was released.
+    Captured,
+    /// Given back by the caller.
+    Released,
+    /// Given back because it reached `expires_at` before it was captured.
+    Expired,
+}
+
+impl HoldStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldStatus::Pending => "pending",
+            HoldStatus::Captured => "captured",
+            HoldStatus::Released => "released",
+            HoldStatus::Expired => "expired",
+        }
+    }
+}
+
+/// A reservation of part of a wallet (a pending charge), as stored and as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub id: String,
+    pub customer_id: String,
+    pub business_id: String,
+    pub currency: String,
+    /// Reserved amount, in minor units.
+    pub amount: i64,
+    pub status: HoldStatus,
+    /// Charged by the capture (0 unless captured).
+    pub captured_amount: i64,
+    pub reason: Option<String>,
+    pub reference_object_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// The capture's debit.
+    pub ledger_entry_id: Option<String>,
+    pub expires_at: String,
+    /// `expires_at` in milliseconds since the epoch.
+    #[serde(skip)]
+    pub expires_at_ms: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A validated request to reserve part of a wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldCommand {
+    pub currency: Currency,
+    pub amount: Amount,
+    pub reason: Option<String>,
+    pub reference_object_id: Option<String>,
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// When the hold lapses, in milliseconds since the epoch; `None` for the default.
+    pub expires_at_ms: Option<u64>,
+}
+
+/// A validated request to capture a hold: all of it (`amount: None`) or part.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CaptureCommand {
+    pub amount: Option<Amount>,
+    pub reason: Option<String>,
+}
+
+/// Wallet money applied to one invoice, as stored (one per customer and invoice id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoicePayment {
+    pub invoice_id: String,
+    pub customer_id: String,
+    pub business_id: String,
+    pub currency: String,
+    pub amount_due: i64,
+    /// Taken from the wallet: `min(available balance, amount_due)` at the time.
+    pub applied: i64,
+    /// Left to charge elsewhere: `amount_due - applied`.
+    pub remaining: i64,
+    /// Credited back by reversals so far (never above `applied`).
+    pub reversed: i64,
+    /// The debit that applied the money (`None` when nothing was available).
+    pub ledger_entry_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A validated request to pay an invoice from the wallet of its currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceCommand {
+    pub invoice_id: String,
+    pub currency: Currency,
+    pub amount_due: Amount,
+}
+
+/// A validated request to credit back part of an invoice payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReversalCommand {
+    pub amount: Amount,
+    pub reason: Option<String>,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// A validated request to close one wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseCommand {
+    pub currency: Currency,
+    pub reason: String,
+    pub reference_object_id: Option<String>,
 }

@@ -227,6 +227,15 @@ impl Amount {
         Ok(Amount(minor))
     }
 
+    /// A whole positive balance as an amount (a payout may exceed the per-request maximum).
+    pub(crate) fn whole_balance(minor: i64) -> Amount {
+        assert!(
+            (1..=BALANCE_MAX_MINOR).contains(&minor),
+            "a positive balance within bounds"
+        );
+        Amount(minor)
+    }
+
     pub fn minor(self) -> i64 {
         self.0
     }

@@ -127,6 +127,17 @@ pub fn reference_object_id(raw: &str) -> Result<String, ValidationError> {
     bounded_text("reference_object_id", raw, REFERENCE_LENGTH_MAX)
 }
 
+/// An invoice id of the caller's billing system: 1 to 255 bytes, no control characters.
+pub fn invoice_id(raw: &str) -> Result<String, ValidationError> {
+    if raw.is_empty() {
+        return Err(ValidationError::new(
+            "invalid_invoice_id",
+            "invoice_id must not be empty",
+        ));
+    }
+    bounded_text("invoice_id", raw, REFERENCE_LENGTH_MAX)
+}
+
 /// Page number (from 0) and size (1 to 100, default 10).
 pub fn page(
     page_number: Option<i64>,

@@ -7,6 +7,8 @@
 //! | customer        | `BIZ#<business>`      | `CUS#<customer>`   | `email_key` (GSI `by_email`)      |
 //! | wallet set      | `CUS#<business>#<id>` | `#WALLETS`         |                                   |
 //! | ledger entry    | `CUS#<business>#<id>` | `LED#<n:020>`      | `csk` = `<CUR>#<n:020>` (LSI)     |
+//! | hold            | `CUS#<business>#<id>` | `HLD#<hold>`       | pending: `exp_shard`, `exp_at` (GSI `by_expiry`) |
+//! | invoice payment | `CUS#<business>#<id>` | `INV#<invoice>`    |                                   |
 //! | idempotency key | `IDEM#<business>#<k>` | `#IDEM`            |                                   |
 //!
 //! Records are stored as a JSON `doc` attribute beside the key and condition attributes.
@@ -22,11 +24,19 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::table::{GSI_EMAIL, GSI_EMAIL_PK, LSI_CURRENCY, LSI_CURRENCY_SK, PK, SK};
-use super::{CommitRejected, CustomerQuery, EntryRange, Store};
-use crate::error::{DomainError, DomainResult};
-use crate::ids::{BusinessId, CustomerId, IdempotencyKey};
-use crate::model::{Customer, CustomerPatch, LedgerEntry, WalletSet, WalletState};
+use super::table::{
+    GSI_EMAIL, GSI_EMAIL_PK, GSI_EXPIRY, GSI_EXPIRY_PK, GSI_EXPIRY_SK, HOLD_EXPIRY_SHARDS,
+    LSI_CURRENCY, LSI_CURRENCY_SK, PK, SK,
+};
+use super::{
+    Commit, CommitRejected, CustomerQuery, EntryRange, HoldQuery, HoldRef, HoldWrite, InvoiceWrite,
+    Store,
+};
+use crate::error::{DomainError, DomainResult, Original};
+use crate::ids::{BusinessId, CustomerId, HoldId, IdempotencyKey};
+use crate::model::{
+    Customer, CustomerPatch, Hold, HoldStatus, InvoicePayment, LedgerEntry, WalletSet, WalletState,
+};
 use crate::money::Currency;
 use crate::retry::{backoff, ATTEMPTS_MAX};
 
@@ -42,6 +52,15 @@ const NAME_LOWER: &str = "name_lc";
 const VERSION: &str = "ver";
 const WALLETS_SK: &str = "#WALLETS";
 const IDEM_SK: &str = "#IDEM";
+/// On idempotency items: what the key produced (absent for ledger entries).
+const KIND: &str = "kind";
+const KIND_HOLD: &str = "hold";
+const HOLD_SK_PREFIX: &str = "HLD#";
+/// On hold items: the status (condition and filter) and currency (filter).
+const HOLD_STATUS: &str = "st";
+const HOLD_CURRENCY: &str = "cur";
+/// On invoice payment items: the amount reversed so far (condition of the next reversal).
+const REVERSED: &str = "rev";
 const KEY_SK: &str = "#KEY";
 const BUSINESS_SK: &str = "#BUSINESS";
 /// Customers read per page when skipping to a page of the customer list.
@@ -107,7 +126,10 @@ fn item_kind(item: &Item) -> String {
 }
 
 fn secondary_indexes(item: &Item) -> u32 {
-    u32::from(item.contains_key(LSI_CURRENCY_SK)) + u32::from(item.contains_key(GSI_EMAIL_PK))
+    [LSI_CURRENCY_SK, GSI_EMAIL_PK, GSI_EXPIRY_PK]
+        .iter()
+        .map(|index_key| u32::from(item.contains_key(*index_key)))
+        .sum()
 }
 
 fn storage<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
@@ -245,6 +267,95 @@ fn entry_from(item: &Item) -> DomainResult<LedgerEntry> {
     })
 }
 
+fn hold_sk(hold_id: &HoldId) -> String {
+    format!("{HOLD_SK_PREFIX}{hold_id}")
+}
+
+fn invoice_sk(invoice_id: &str) -> String {
+    format!("INV#{invoice_id}")
+}
+
+fn expiry_shard(shard: u32) -> String {
+    format!("EXP#{shard}")
+}
+
+/// Stored shape of a hold: the API record plus its expiry in milliseconds.
+#[derive(Serialize, Deserialize)]
+struct HoldDoc {
+    #[serde(flatten)]
+    hold: Hold,
+    expires_at_ms: u64,
+}
+
+fn hold_doc(hold: &Hold) -> AttributeValue {
+    to_doc(&HoldDoc {
+        hold: hold.clone(),
+        expires_at_ms: hold.expires_at_ms,
+    })
+}
+
+fn hold_from(item: &Item) -> DomainResult<Hold> {
+    let doc: HoldDoc = from_doc(item)?;
+    Ok(Hold {
+        expires_at_ms: doc.expires_at_ms,
+        ..doc.hold
+    })
+}
+
+/// A hold item; while pending it is also in the sparse expiry index, in a shard picked by its id.
+fn hold_item(business_id: &BusinessId, hold: &Hold) -> DomainResult<Item> {
+    let customer_id = CustomerId::parse(&hold.customer_id)?;
+    let hold_id = HoldId::parse(&hold.id)?;
+    let mut item = key_of(customer_pk(business_id, &customer_id), &hold_sk(&hold_id));
+    item.insert(HOLD_STATUS.to_owned(), s(hold.status.as_str()));
+    item.insert(HOLD_CURRENCY.to_owned(), s(hold.currency.clone()));
+    if hold.status == HoldStatus::Pending {
+        let shard = hold.id.bytes().map(u32::from).sum::<u32>() % HOLD_EXPIRY_SHARDS;
+        item.insert(GSI_EXPIRY_PK.to_owned(), s(expiry_shard(shard)));
+        item.insert(
+            GSI_EXPIRY_SK.to_owned(),
+            s(format!("{:013}#{}", hold.expires_at_ms, hold.id)),
+        );
+    }
+    item.insert(DOC.to_owned(), hold_doc(hold));
+    Ok(item)
+}
+
+/// The hold an expiry-index item (keys only) points at.
+fn hold_ref_from(item: &Item) -> DomainResult<HoldRef> {
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| DomainError::Storage(format!("expiry index item without {name}")))
+    };
+    let corrupt = || DomainError::Storage("expiry index points at a non-hold item".into());
+    let (business, customer) = text(PK)?
+        .strip_prefix("CUS#")
+        .and_then(|rest| rest.split_once('#'))
+        .ok_or_else(corrupt)?;
+    let hold = text(SK)?.strip_prefix(HOLD_SK_PREFIX).ok_or_else(corrupt)?;
+    let parsed = |e: crate::ValidationError| DomainError::Storage(e.message);
+    Ok(HoldRef {
+        business_id: BusinessId::parse(business).map_err(parsed)?,
+        customer_id: CustomerId::parse(customer).map_err(parsed)?,
+        hold_id: HoldId::parse(hold).map_err(parsed)?,
+    })
+}
+
+fn invoice_item(business_id: &BusinessId, payment: &InvoicePayment) -> DomainResult<Item> {
+    let customer_id = CustomerId::parse(&payment.customer_id)?;
+    let mut item = key_of(
+        customer_pk(business_id, &customer_id),
+        &invoice_sk(&payment.invoice_id),
+    );
+    item.insert(
+        REVERSED.to_owned(),
+        AttributeValue::N(payment.reversed.to_string()),
+    );
+    item.insert(DOC.to_owned(), to_doc(payment));
+    Ok(item)
+}
+
 fn customer_item(business_id: &BusinessId, customer: &Customer) -> DomainResult<Item> {
     let customer_id = CustomerId::parse(&customer.customer_id)?;
     let mut item = key_of(business_pk(business_id), &customer_sk(&customer_id));
@@ -310,6 +421,28 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// A transactional put on condition that `attribute` of the stored item equals `expected`.
+    fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        attribute: &str,
+        expected: AttributeValue,
+    ) -> TransactWriteItem {
+        let (name, value) = condition
+            .split_once(" = ")
+            .expect("condition of the form `#name = :value`");
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names(name, attribute)
+            .expression_attribute_values(value, expected)
+            .build()
+            .expect("put has table, item");
+        TransactWriteItem::builder().put(put).build()
     }
 
     /// A transactional put that only creates: condition `attribute_not_exists(pk)`.
@@ -583,23 +716,18 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn commit_entry(
+    async fn commit(
         &self,
         business_id: &BusinessId,
-        next: &WalletSet,
-        entry: &LedgerEntry,
-        key: Option<&IdempotencyKey>,
+        commit: &Commit,
     ) -> DomainResult<Result<(), CommitRejected>> {
-        assert_eq!(
-            next.entry_count, entry.customer_seq,
-            "entry numbered from the wallet set it updates"
-        );
+        let next = &commit.wallets;
         let previous_version = next
             .version
             .checked_sub(1)
             .expect("a committed wallet set has a version above zero");
-        // Condition: the wallet set is the version the entry was computed from (no lost update;
-        // balances and entry positions stay a gapless chain).
+        // Condition: the wallet set is the version the change was computed from (no lost update;
+        // balances, pending charges and entry positions stay consistent).
         let wallets = Put::builder()
             .table_name(&self.table)
             .set_item(Some(wallet_set_item(business_id, next)))
@@ -611,48 +739,235 @@ impl Store for DynamoStore {
             )
             .build()
             .expect("put has table, item");
-        let mut items = vec![
-            TransactWriteItem::builder().put(wallets).build(),
+        let mut items = vec![TransactWriteItem::builder().put(wallets).build()];
+        if let Some(entry) = &commit.entry {
+            assert_eq!(
+                next.entry_count, entry.customer_seq,
+                "entry numbered from the wallet set it updates"
+            );
             // Condition: an entry position is written once (guards the chain even if versions were reused).
-            self.put_new(entry_item(business_id, entry)?),
-        ];
-        if let Some(key) = key {
+            items.push(self.put_new(entry_item(business_id, entry)?));
+        }
+        match &commit.hold {
+            // Condition: a hold id is used once.
+            Some(HoldWrite::New(hold)) => items.push(self.put_new(hold_item(business_id, hold)?)),
+            // Condition: only a pending hold is resolved, and only once.
+            Some(HoldWrite::Resolved(hold)) => items.push(self.put_if(
+                hold_item(business_id, hold)?,
+                "#st = :expected",
+                HOLD_STATUS,
+                s(HoldStatus::Pending.as_str()),
+            )),
+            None => {}
+        }
+        let invoice_at = items.len();
+        match &commit.invoice {
+            // Condition: an invoice is paid from a customer's wallet once.
+            Some(InvoiceWrite::New(payment)) => {
+                items.push(self.put_new(invoice_item(business_id, payment)?))
+            }
+            // Condition: no other reversal landed since this one was computed.
+            Some(InvoiceWrite::Reversed {
+                payment,
+                reversed_before,
+            }) => items.push(self.put_if(
+                invoice_item(business_id, payment)?,
+                "#rev = :expected",
+                REVERSED,
+                AttributeValue::N(reversed_before.to_string()),
+            )),
+            None => {}
+        }
+        let claim_at = items.len();
+        if let Some((key, original)) = &commit.claim {
             let mut claim = key_of(idem_pk(business_id, key), IDEM_SK);
-            claim.insert("customer_id".into(), s(entry.customer_id.clone()));
-            claim.insert(DOC.to_owned(), entry_doc(entry));
+            let (customer_id, doc) = match original {
+                Original::Entry(entry) => (&entry.customer_id, entry_doc(entry)),
+                Original::Hold(hold) => {
+                    claim.insert(KIND.to_owned(), s(KIND_HOLD));
+                    (&hold.customer_id, hold_doc(hold))
+                }
+            };
+            claim.insert("customer_id".into(), s(customer_id.clone()));
+            claim.insert(DOC.to_owned(), doc);
             // Condition: an idempotency key takes effect at most once per business, forever.
             items.push(self.put_new(claim));
         }
+        let new_invoice = matches!(commit.invoice, Some(InvoiceWrite::New(_)));
         match self.transact(items).await {
             Ok(()) => Ok(Ok(())),
             Err(err) => match Self::cancellation_codes(&err) {
-                Some(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => {
-                    Ok(Err(CommitRejected::KeyTaken))
-                }
-                Some(codes)
-                    if codes
+                Some(codes) => {
+                    let failed =
+                        |at: usize| codes.get(at).is_some_and(|c| c == "ConditionalCheckFailed");
+                    if commit.claim.is_some() && failed(claim_at) {
+                        Ok(Err(CommitRejected::KeyTaken))
+                    } else if new_invoice && failed(invoice_at) {
+                        Ok(Err(CommitRejected::InvoiceTaken))
+                    } else if codes
                         .iter()
-                        .any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict") =>
-                {
-                    Ok(Err(CommitRejected::Raced))
+                        .any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict")
+                    {
+                        Ok(Err(CommitRejected::Raced))
+                    } else {
+                        Err(storage("commit wallet change", err))
+                    }
                 }
-                _ => Err(storage("commit ledger entry", err)),
+                None => Err(storage("commit wallet change", err)),
             },
         }
     }
 
-    async fn entry_for_key(
+    async fn original_for_key(
         &self,
         business_id: &BusinessId,
         key: &IdempotencyKey,
-    ) -> DomainResult<Option<LedgerEntry>> {
-        match self
+    ) -> DomainResult<Option<Original>> {
+        let Some(item) = self
             .get(key_of(idem_pk(business_id, key), IDEM_SK), true)
             .await?
-        {
-            Some(item) => Ok(Some(entry_from(&item)?)),
-            None => Ok(None),
+        else {
+            return Ok(None);
+        };
+        let is_hold = item
+            .get(KIND)
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|k| k == KIND_HOLD);
+        Ok(Some(if is_hold {
+            Original::Hold(hold_from(&item)?)
+        } else {
+            Original::Entry(entry_from(&item)?)
+        }))
+    }
+
+    async fn get_hold(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        hold_id: &HoldId,
+    ) -> DomainResult<Option<Hold>> {
+        self.get(
+            key_of(customer_pk(business_id, customer_id), &hold_sk(hold_id)),
+            true,
+        )
+        .await?
+        .map(|item| hold_from(&item))
+        .transpose()
+    }
+
+    async fn list_holds(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        query: &HoldQuery,
+    ) -> DomainResult<Vec<Hold>> {
+        let skip = u64::from(query.page_number) * u64::from(query.page_size);
+        let want = u64::from(query.page_size);
+        let mut seen: u64 = 0;
+        let mut page = Vec::new();
+        let mut start_key = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .scan_index_forward(false)
+                .limit(CUSTOMER_QUERY_BATCH_MAX)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :holds)")
+                .expression_attribute_values(":pk", s(customer_pk(business_id, customer_id)))
+                .expression_attribute_values(":holds", s(HOLD_SK_PREFIX));
+            let mut filters = Vec::new();
+            if let Some(status) = query.status {
+                filters.push("#st = :st");
+                request = request
+                    .expression_attribute_names("#st", HOLD_STATUS)
+                    .expression_attribute_values(":st", s(status.as_str()));
+            }
+            if let Some(currency) = query.currency {
+                filters.push("#cur = :cur");
+                request = request
+                    .expression_attribute_names("#cur", HOLD_CURRENCY)
+                    .expression_attribute_values(":cur", s(currency.code()));
+            }
+            if !filters.is_empty() {
+                request = request.filter_expression(filters.join(" AND "));
+            }
+            let out = request
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| storage("list holds", e))?;
+            self.record(false, out.consumed_capacity(), &[]);
+            for item in out.items() {
+                if seen >= skip && (page.len() as u64) < want {
+                    page.push(hold_from(item)?);
+                }
+                seen += 1;
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() || page.len() as u64 >= want {
+                return Ok(page);
+            }
         }
+    }
+
+    async fn expired_holds(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<HoldRef>> {
+        let mut found = Vec::new();
+        for shard in 0..HOLD_EXPIRY_SHARDS {
+            let mut start_key = None;
+            loop {
+                let remaining = limit.saturating_sub(found.len());
+                if remaining == 0 {
+                    return Ok(found);
+                }
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(GSI_EXPIRY)
+                    .key_condition_expression("#shard = :shard AND #at < :after")
+                    .expression_attribute_names("#shard", GSI_EXPIRY_PK)
+                    .expression_attribute_names("#at", GSI_EXPIRY_SK)
+                    .expression_attribute_values(":shard", s(expiry_shard(shard)))
+                    // Every expiry at or before `now_ms` sorts before the next millisecond.
+                    .expression_attribute_values(":after", s(format!("{:013}", now_ms + 1)))
+                    .limit(i32::try_from(remaining.min(1000)).expect("at most 1000"))
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .set_exclusive_start_key(start_key)
+                    .send()
+                    .await
+                    .map_err(|e| storage("find expired holds", e))?;
+                self.record(false, out.consumed_capacity(), &[]);
+                for item in out.items() {
+                    found.push(hold_ref_from(item)?);
+                }
+                start_key = out.last_evaluated_key;
+                if start_key.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn get_invoice_payment(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        invoice_id: &str,
+    ) -> DomainResult<Option<InvoicePayment>> {
+        self.get(
+            key_of(
+                customer_pk(business_id, customer_id),
+                &invoice_sk(invoice_id),
+            ),
+            true,
+        )
+        .await?
+        .map(|item| from_doc(&item))
+        .transpose()
     }
 
     async fn list_entries(

@@ -1,0 +1,112 @@
+//! Closing a wallet: pay out what is left as one debit and refuse everything after. Pure.
+
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{BusinessId, EntryId};
+use crate::ledger::{apply_entry, next_version, open_wallet_of, Applied};
+use crate::model::{
+    CloseCommand, EntryCommand, EntryType, EventType, LedgerEntry, WalletSet, WalletStatus,
+};
+use crate::money::Amount;
+
+/// The wallet set with the wallet closed, and the payout entry when there was a balance to pay
+/// out. Refused while holds are pending.
+pub fn close(
+    current: &WalletSet,
+    business_id: &BusinessId,
+    command: &CloseCommand,
+    entry_id: EntryId,
+    now: &str,
+) -> DomainResult<(WalletSet, Option<LedgerEntry>)> {
+    let currency = command.currency;
+    let wallet = open_wallet_of(current, currency)?;
+    if wallet.pending_charges > 0 {
+        return Err(DomainError::HoldsPending {
+            currency: currency.code().to_owned(),
+            pending_charges: wallet.pending_charges,
+        });
+    }
+    let (paid_out, entry) = if wallet.balance > 0 {
+        let payout = EntryCommand {
+            currency,
+            amount: Amount::whole_balance(wallet.balance),
+            entry_type: EntryType::Debit,
+            // Dodo's event types have no payout; a merchant adjustment with the reason is closest.
+            event_type: EventType::MerchantAdjustment,
+            reason: Some(command.reason.clone()),
+            reference_object_id: command.reference_object_id.clone(),
+            idempotency_key: None,
+        };
+        let Applied { next, entry } = apply_entry(current, business_id, &payout, entry_id, now)?;
+        (next, Some(entry))
+    } else {
+        (current.clone(), None)
+    };
+    // The payout (if any) took this change's version step; a close without payout takes it here.
+    let mut next = next_version(&paid_out, currency, now, |w| {
+        w.status = WalletStatus::Closed
+    });
+    next.version = current.version + 1;
+    Ok((next, entry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::CustomerId;
+    use crate::money::Currency;
+
+    fn wallets(balance: i64, pending: i64) -> WalletSet {
+        let mut set = WalletSet::open(CustomerId::generate(), &[Currency::USD], "t0");
+        let usd = set.wallets.get_mut(&Currency::USD).unwrap();
+        usd.balance = balance;
+        usd.pending_charges = pending;
+        set
+    }
+
+    fn command() -> CloseCommand {
+        CloseCommand {
+            currency: Currency::USD,
+            reason: "account closed".into(),
+            reference_object_id: Some("po_1".into()),
+        }
+    }
+
+    fn closing(set: &WalletSet) -> DomainResult<(WalletSet, Option<LedgerEntry>)> {
+        close(
+            set,
+            &BusinessId::generate(),
+            &command(),
+            EntryId::generate(),
+            "t1",
+        )
+    }
+
+    #[test]
+    fn closing_pays_out_the_balance_in_one_debit_and_refuses_a_second_close() {
+        let (next, entry) = closing(&wallets(1234, 0)).unwrap();
+        let usd = &next.wallets[&Currency::USD];
+        assert_eq!((usd.balance, usd.status), (0, WalletStatus::Closed));
+        assert_eq!(next.version, 1);
+        let entry = entry.unwrap();
+        assert_eq!((entry.amount, entry.is_credit), (1234, false));
+        assert_eq!(entry.reference_object_id.as_deref(), Some("po_1"));
+        assert!(matches!(
+            closing(&next),
+            Err(DomainError::WalletClosed { .. })
+        ));
+    }
+
+    #[test]
+    fn an_empty_wallet_closes_without_an_entry_and_pending_holds_refuse_the_close() {
+        let (next, entry) = closing(&wallets(0, 0)).unwrap();
+        assert!(entry.is_none());
+        assert_eq!(next.version, 1);
+        assert!(matches!(
+            closing(&wallets(100, 1)),
+            Err(DomainError::HoldsPending {
+                pending_charges: 1,
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,325 @@
+//! Pure hold arithmetic: reserving part of a wallet, capturing it as one debit, giving it back.
+//! A hold's amount is counted in its wallet's `pending_charges` exactly while it is pending.
+
+use crate::clock::Timestamp;
+use crate::error::{DomainError, DomainResult, ValidationError};
+use crate::ids::{BusinessId, EntryId, HoldId};
+use crate::ledger::{apply_entry, next_version, open_wallet_of, wallet_of, Applied};
+use crate::model::{
+    CaptureCommand, EntryCommand, EntryType, EventType, Hold, HoldCommand, HoldStatus, WalletSet,
+};
+use crate::money::{Amount, Currency};
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+/// How long a hold lasts when the request names no expiry.
+pub const HOLD_TTL_DEFAULT_MS: u64 = 7 * DAY_MS;
+/// The latest expiry a hold may have, from its creation.
+pub const HOLD_TTL_MAX_MS: u64 = 30 * DAY_MS;
+
+/// The hold's expiry: the requested one if it is in the future and within the maximum, else the
+/// default.
+pub fn expiry(now_ms: u64, requested_ms: Option<u64>) -> Result<u64, ValidationError> {
+    let Some(at) = requested_ms else {
+        return Ok(now_ms + HOLD_TTL_DEFAULT_MS);
+    };
+    if at <= now_ms {
+        return Err(ValidationError::new(
+            "invalid_expires_at",
+            "expires_at must be in the future",
+        ));
+    }
+    if at - now_ms > HOLD_TTL_MAX_MS {
+        return Err(ValidationError::new(
+            "invalid_expires_at",
+            format!(
+                "expires_at must be at most {} days from now",
+                HOLD_TTL_MAX_MS / DAY_MS
+            ),
+        ));
+    }
+    Ok(at)
+}
+
+/// Reserves `command.amount` of the available balance: the wallet set after it and the new hold.
+pub fn create(
+    current: &WalletSet,
+    business_id: &BusinessId,
+    command: &HoldCommand,
+    hold_id: &HoldId,
+    now: Timestamp,
+) -> DomainResult<(WalletSet, Hold)> {
+    let currency = command.currency;
+    let wallet = open_wallet_of(current, currency)?;
+    let amount = command.amount.minor();
+    let available = wallet.balance - wallet.pending_charges;
+    if amount > available {
+        return Err(DomainError::InsufficientBalance {
+            currency: currency.code().to_owned(),
+            available,
+            requested: amount,
+        });
+    }
+    let expires_at_ms = expiry(now.unix_ms, command.expires_at_ms)?;
+    let stamp = now.rfc3339();
+    let next = next_version(current, currency, &stamp, |w| w.pending_charges += amount);
+    let hold = Hold {
+        id: hold_id.to_string(),
+        customer_id: current.customer_id.to_string(),
+        business_id: business_id.to_string(),
+        currency: currency.code().to_owned(),
+        amount,
+        status: HoldStatus::Pending,
+        captured_amount: 0,
+        reason: command.reason.clone(),
+        reference_object_id: command.reference_object_id.clone(),
+        idempotency_key: command
+            .idempotency_key
+            .as_ref()
+            .map(|k| k.as_str().to_owned()),
+        ledger_entry_id: None,
+        expires_at: Timestamp {
+            unix_ms: expires_at_ms,
+        }
+        .rfc3339(),
+        expires_at_ms,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+    };
+    Ok((next, hold))
+}
+
+fn currency_of(hold: &Hold) -> Currency {
+    Currency::parse(&hold.currency).expect("holds are created in a valid currency")
+}
+
+fn still_pending(hold: &Hold) -> DomainResult<()> {
+    if hold.status == HoldStatus::Pending {
+        Ok(())
+    } else {
+        Err(DomainError::HoldNotPending {
+            hold: Box::new(hold.clone()),
+        })
+    }
+}
+
+/// `current` with the hold's reservation given back.
+fn without_reservation(current: &WalletSet, hold: &Hold, now: &str) -> DomainResult<WalletSet> {
+    let currency = currency_of(hold);
+    let pending = wallet_of(current, currency)?.pending_charges;
+    assert!(
+        pending >= hold.amount,
+        "a pending hold is counted in its wallet's pending charges"
+    );
+    Ok(next_version(current, currency, now, |w| {
+        w.pending_charges -= hold.amount
+    }))
+}
+
+/// Charges all or part of a pending, unexpired hold as one debit and gives back the rest.
+pub fn capture(
+    current: &WalletSet,
+    hold: &Hold,
+    command: &CaptureCommand,
+    entry_id: EntryId,
+    now: Timestamp,
+) -> DomainResult<(Applied, Hold)> {
+    still_pending(hold)?;
+    if now.unix_ms >= hold.expires_at_ms {
+        return Err(DomainError::HoldExpired {
+            hold: Box::new(hold.clone()),
+        });
+    }
+    let amount = command.amount.map_or(hold.amount, Amount::minor);
+    if amount > hold.amount {
+        return Err(DomainError::CaptureExceedsHold {
+            hold_id: hold.id.clone(),
+            held: hold.amount,
+            requested: amount,
+        });
+    }
+    let stamp = now.rfc3339();
+    let mut released = without_reservation(current, hold, &stamp)?;
+    // One version step for the whole capture: the debit below takes the next one.
+    released.version = current.version;
+    let debit = EntryCommand {
+        currency: currency_of(hold),
+        amount: Amount::new(amount)?,
+        entry_type: EntryType::Debit,
+        event_type: EventType::Payment,
+        reason: command.reason.clone().or_else(|| hold.reason.clone()),
+        reference_object_id: Some(
+            hold.reference_object_id
+                .clone()
+                .unwrap_or_else(|| hold.id.clone()),
+        ),
+        idempotency_key: None,
+    };
+    let business_id = BusinessId::parse(&hold.business_id)?;
+    let applied = apply_entry(&released, &business_id, &debit, entry_id, &stamp)?;
+    let captured = Hold {
+        status: HoldStatus::Captured,
+        captured_amount: amount,
+        ledger_entry_id: Some(applied.entry.id.clone()),
+        updated_at: stamp,
+        ..hold.clone()
+    };
+    Ok((applied, captured))
+}
+
+/// Gives a pending hold back: `Released` by the caller (even once expired) or `Expired` by the
+/// sweep.
+pub fn release(
+    current: &WalletSet,
+    hold: &Hold,
+    outcome: HoldStatus,
+    now: Timestamp,
+) -> DomainResult<(WalletSet, Hold)> {
+    debug_assert!(matches!(
+        outcome,
+        HoldStatus::Released | HoldStatus::Expired
+    ));
+    still_pending(hold)?;
+    let stamp = now.rfc3339();
+    let next = without_reservation(current, hold, &stamp)?;
+    let resolved = Hold {
+        status: outcome,
+        updated_at: stamp,
+        ..hold.clone()
+    };
+    Ok((next, resolved))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::CustomerId;
+
+    const T0: Timestamp = Timestamp {
+        unix_ms: 1_800_000_000_000,
+    };
+
+    fn wallets(balance: i64) -> WalletSet {
+        let mut set = WalletSet::open(CustomerId::generate(), &[Currency::USD], "t0");
+        set.wallets.get_mut(&Currency::USD).unwrap().balance = balance;
+        set
+    }
+
+    fn hold_of(set: &WalletSet, amount: i64) -> (WalletSet, Hold) {
+        let command = HoldCommand {
+            currency: Currency::USD,
+            amount: Amount::new(amount).unwrap(),
+            reason: None,
+            reference_object_id: Some("inv_1".into()),
+            idempotency_key: None,
+            expires_at_ms: None,
+        };
+        create(
+            set,
+            &BusinessId::generate(),
+            &command,
+            &HoldId::generate(),
+            T0,
+        )
+        .unwrap()
+    }
+
+    fn usd(set: &WalletSet) -> (i64, i64) {
+        let w = &set.wallets[&Currency::USD];
+        (w.balance, w.pending_charges)
+    }
+
+    #[test]
+    fn a_hold_reserves_available_balance_and_a_second_cannot_overdraw_it() {
+        let (set, hold) = hold_of(&wallets(100), 70);
+        assert_eq!(usd(&set), (100, 70));
+        assert_eq!(hold.expires_at_ms, T0.unix_ms + HOLD_TTL_DEFAULT_MS);
+        let command = HoldCommand {
+            currency: Currency::USD,
+            amount: Amount::new(31).unwrap(),
+            reason: None,
+            reference_object_id: None,
+            idempotency_key: None,
+            expires_at_ms: None,
+        };
+        let err = create(
+            &set,
+            &BusinessId::generate(),
+            &command,
+            &HoldId::generate(),
+            T0,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, DomainError::InsufficientBalance { available: 30, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_partial_capture_debits_what_was_captured_and_releases_the_rest() {
+        let (set, hold) = hold_of(&wallets(100), 70);
+        let command = CaptureCommand {
+            amount: Some(Amount::new(40).unwrap()),
+            reason: None,
+        };
+        let (applied, captured) = capture(&set, &hold, &command, EntryId::generate(), T0).unwrap();
+        assert_eq!(usd(&applied.next), (60, 0));
+        assert_eq!(applied.next.version, set.version + 1);
+        assert_eq!((applied.entry.amount, applied.entry.is_credit), (40, false));
+        assert_eq!(applied.entry.reference_object_id.as_deref(), Some("inv_1"));
+        assert_eq!(captured.status, HoldStatus::Captured);
+        assert_eq!(captured.captured_amount, 40);
+        assert_eq!(captured.ledger_entry_id, Some(applied.entry.id));
+    }
+
+    #[test]
+    fn capture_refuses_more_than_held_a_resolved_hold_and_an_expired_one() {
+        let (set, hold) = hold_of(&wallets(100), 70);
+        let more = CaptureCommand {
+            amount: Some(Amount::new(71).unwrap()),
+            reason: None,
+        };
+        assert!(matches!(
+            capture(&set, &hold, &more, EntryId::generate(), T0),
+            Err(DomainError::CaptureExceedsHold { held: 70, .. })
+        ));
+        let late = Timestamp {
+            unix_ms: hold.expires_at_ms,
+        };
+        assert!(matches!(
+            capture(
+                &set,
+                &hold,
+                &CaptureCommand::default(),
+                EntryId::generate(),
+                late
+            ),
+            Err(DomainError::HoldExpired { .. })
+        ));
+        let (released, hold) = release(&set, &hold, HoldStatus::Released, T0).unwrap();
+        assert_eq!(usd(&released), (100, 0));
+        assert!(matches!(
+            capture(
+                &released,
+                &hold,
+                &CaptureCommand::default(),
+                EntryId::generate(),
+                T0
+            ),
+            Err(DomainError::HoldNotPending { .. })
+        ));
+        assert!(matches!(
+            release(&released, &hold, HoldStatus::Released, T0),
+            Err(DomainError::HoldNotPending { .. })
+        ));
+    }
+
+    #[test]
+    fn expiry_defaults_and_is_bounded() {
+        assert_eq!(expiry(10, None).unwrap(), 10 + HOLD_TTL_DEFAULT_MS);
+        assert_eq!(expiry(10, Some(11)).unwrap(), 11);
+        assert!(expiry(10, Some(10)).is_err());
+        assert!(expiry(10, Some(10 + HOLD_TTL_MAX_MS)).is_ok());
+        assert!(expiry(10, Some(11 + HOLD_TTL_MAX_MS)).is_err());
+    }
+}
