@@ -400,13 +400,8 @@ impl<S: Store> Wallets<S> {
         let (command, entry_id) = (&command, &EntryId::generate());
         until_committed(|| async move {
             let (current, hold) = self.wallets_and_hold(tenant, customer_id, hold_id).await?;
-            let (applied, captured) = holds::capture(
-                &current,
-                &hold,
-                command,
-                entry_id.clone(),
-                Timestamp::now(),
-            )?;
+            let (applied, captured) =
+                holds::capture(&current, &hold, command, entry_id.clone(), Timestamp::now())?;
             let commit = Commit {
                 entry: Some(applied.entry),
                 hold: Some(HoldWrite::Resolved(captured.clone())),

@@ -101,28 +101,60 @@ impl Harness {
         body: Option<&str>,
         key: Option<&str>,
     ) -> Reply {
+        let params: Vec<(&str, &str)> = customer_id
+            .map(|id| ("customer_id", id))
+            .into_iter()
+            .collect();
+        self.send(route, &params, query, body, key).await
+    }
+
+    /// Calls a route with path parameters (`customer_id`, `hold_id`, `invoice_id`).
+    pub async fn call_at(
+        &self,
+        route: Route,
+        params: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
+        let raw = body.map(|b| b.to_string());
+        self.send(route, params, &[], raw.as_deref(), Some(&self.key))
+            .await
+    }
+
+    /// Sends one request through the real handler.
+    pub async fn send(
+        &self,
+        route: Route,
+        params: &[(&str, &str)],
+        query: &[(&str, &str)],
+        body: Option<&str>,
+        key: Option<&str>,
+    ) -> Reply {
         let spec = route.spec();
-        let path = spec
-            .path
-            .replace("{customer_id}", customer_id.unwrap_or(""));
+        let path = params
+            .iter()
+            .fold(spec.path.to_owned(), |path, (name, value)| {
+                path.replace(&format!("{{{name}}}"), value)
+            });
         let mut builder = lambda_http::http::Request::builder()
             .method(Method::from_bytes(spec.method.as_bytes()).expect("route method"))
             .uri(path);
         if let Some(key) = key {
             builder = builder.header("authorization", format!("Bearer {key}"));
         }
-        let mut request: Request = builder
+        let request: Request = builder
             .body(Body::from(body.unwrap_or("").to_owned()))
             .expect("request");
-        if let Some(id) = customer_id {
-            request = request
-                .with_path_parameters(HashMap::from([("customer_id".to_owned(), id.to_owned())]));
-        }
+        let params: HashMap<String, String> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let query: HashMap<String, String> = query
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        request = request.with_query_string_parameters(query);
+        let request = request
+            .with_path_parameters(params)
+            .with_query_string_parameters(query);
         let response = api::handle(&self.app, route, request).await;
         let status = response.status();
         let body = match response.body() {
@@ -131,6 +163,63 @@ impl Harness {
             _ => Value::Null,
         };
         Reply { status, body }
+    }
+
+    /// Places a hold on the customer's USD wallet.
+    pub async fn hold(&self, customer_id: &str, amount: i64) -> Reply {
+        self.call_at(
+            Route::CreateHold,
+            &[("customer_id", customer_id)],
+            Some(json!({"amount": amount, "currency": "USD"})),
+        )
+        .await
+    }
+
+    /// Captures a hold (all of it when `amount` is `None`).
+    pub async fn capture(&self, customer_id: &str, hold_id: &str, amount: Option<i64>) -> Reply {
+        let body = amount.map(|a| json!({ "amount": a }));
+        self.call_at(
+            Route::CaptureHold,
+            &[("customer_id", customer_id), ("hold_id", hold_id)],
+            body,
+        )
+        .await
+    }
+
+    /// The USD wallet as the API shows it.
+    pub async fn usd_wallet(&self, customer_id: &str) -> Value {
+        let wallets = self.wallets(customer_id).await;
+        wallets["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|w| w["currency"] == "USD")
+            .expect("USD wallet")
+            .clone()
+    }
+
+    /// Every hold of the customer (all pages).
+    pub async fn all_holds(&self, customer_id: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        for page in 0.. {
+            let page = page.to_string();
+            let reply = self
+                .send(
+                    Route::ListHolds,
+                    &[("customer_id", customer_id)],
+                    &[("page_number", page.as_str()), ("page_size", "100")],
+                    None,
+                    Some(&self.key),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+            let items = reply.body["items"].as_array().expect("items").clone();
+            if items.is_empty() {
+                return all;
+            }
+            all.extend(items);
+        }
+        unreachable!()
     }
 
     /// Creates a customer and returns its id.
@@ -210,6 +299,20 @@ impl Harness {
         }
         unreachable!()
     }
+}
+
+/// Runs `count` requests at once (each on its own task) and returns their replies in order.
+pub async fn race<F, Fut>(count: usize, make: F) -> Vec<Reply>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Reply> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..count).map(|i| tokio::spawn(make(i))).collect();
+    let mut replies = Vec::with_capacity(count);
+    for task in tasks {
+        replies.push(task.await.expect("request task"));
+    }
+    replies
 }
 
 /// Asserts an error reply: the status, a `code` and a non-empty `message`.

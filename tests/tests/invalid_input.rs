@@ -305,3 +305,178 @@ async fn invalid_updates_and_queries_are_refused() {
         "invalid_page_size",
     );
 }
+
+#[tokio::test]
+async fn every_invalid_body_of_the_hold_invoice_and_close_routes_is_refused_and_writes_nothing() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    h.credit(&customer, 100).await;
+    let hold = h.hold(&customer, 10).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let paid = h
+        .call_at(
+            Route::PayInvoice,
+            &[("customer_id", &customer)],
+            Some(json!({"invoice_id": "in_1", "currency": "USD", "amount_due": 20})),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    let past = "2020-01-01T00:00:00Z";
+    let far = "2099-01-01T00:00:00Z";
+    let cases: Vec<(Route, &str, String)> = vec![
+        (Route::CreateHold, "invalid_body", "".into()),
+        (Route::CreateHold, "invalid_body", "[1]".into()),
+        (
+            Route::CreateHold,
+            "invalid_body",
+            r#"{"currency": "USD"}"#.into(),
+        ),
+        (
+            Route::CreateHold,
+            "invalid_amount",
+            r#"{"amount": 0, "currency": "USD"}"#.into(),
+        ),
+        (
+            Route::CreateHold,
+            "invalid_amount",
+            r#"{"amount": -3, "currency": "USD"}"#.into(),
+        ),
+        (
+            Route::CreateHold,
+            "invalid_currency",
+            r#"{"amount": 1, "currency": "usd"}"#.into(),
+        ),
+        (
+            Route::CreateHold,
+            "currency_not_enabled",
+            r#"{"amount": 1, "currency": "EUR"}"#.into(),
+        ),
+        (
+            Route::CreateHold,
+            "invalid_timestamp",
+            r#"{"amount": 1, "currency": "USD", "expires_at": "tomorrow"}"#.into(),
+        ),
+        (
+            Route::CreateHold,
+            "invalid_expires_at",
+            format!(r#"{{"amount": 1, "currency": "USD", "expires_at": "{past}"}}"#),
+        ),
+        (
+            Route::CreateHold,
+            "invalid_expires_at",
+            format!(r#"{{"amount": 1, "currency": "USD", "expires_at": "{far}"}}"#),
+        ),
+        (
+            Route::CreateHold,
+            "invalid_idempotency_key",
+            r#"{"amount": 1, "currency": "USD", "idempotency_key": ""}"#.into(),
+        ),
+        (
+            Route::CreateHold,
+            "field_too_long",
+            format!(
+                r#"{{"amount": 1, "currency": "USD", "reason": "{}"}}"#,
+                "r".repeat(501)
+            ),
+        ),
+        (
+            Route::CaptureHold,
+            "invalid_amount",
+            r#"{"amount": 0}"#.into(),
+        ),
+        (
+            Route::CaptureHold,
+            "invalid_body",
+            r#"{"amount": "5"}"#.into(),
+        ),
+        (
+            Route::CaptureHold,
+            "capture_exceeds_hold",
+            r#"{"amount": 11}"#.into(),
+        ),
+        (
+            Route::PayInvoice,
+            "invalid_body",
+            r#"{"currency": "USD", "amount_due": 5}"#.into(),
+        ),
+        (
+            Route::PayInvoice,
+            "invalid_invoice_id",
+            r#"{"invoice_id": "", "currency": "USD", "amount_due": 5}"#.into(),
+        ),
+        (
+            Route::PayInvoice,
+            "invalid_amount",
+            r#"{"invoice_id": "in_2", "currency": "USD", "amount_due": 0}"#.into(),
+        ),
+        (
+            Route::PayInvoice,
+            "invalid_currency",
+            r#"{"invoice_id": "in_2", "currency": "XXX", "amount_due": 5}"#.into(),
+        ),
+        (
+            Route::PayInvoice,
+            "invalid_characters",
+            "{\"invoice_id\": \"in\\u0000\", \"currency\": \"USD\", \"amount_due\": 5}".into(),
+        ),
+        (Route::ReverseInvoicePayment, "invalid_body", r#"{}"#.into()),
+        (
+            Route::ReverseInvoicePayment,
+            "invalid_amount",
+            r#"{"amount": -1}"#.into(),
+        ),
+        (
+            Route::ReverseInvoicePayment,
+            "reversal_exceeds_applied",
+            r#"{"amount": 21}"#.into(),
+        ),
+        (
+            Route::CloseWallet,
+            "invalid_body",
+            r#"{"currency": "USD"}"#.into(),
+        ),
+        (
+            Route::CloseWallet,
+            "invalid_reason",
+            r#"{"currency": "USD", "reason": " "}"#.into(),
+        ),
+        (
+            Route::CloseWallet,
+            "invalid_currency",
+            r#"{"currency": "dollars", "reason": "bye"}"#.into(),
+        ),
+        (
+            Route::CloseWallet,
+            "currency_not_enabled",
+            r#"{"currency": "JPY", "reason": "bye"}"#.into(),
+        ),
+    ];
+    let params = [
+        ("customer_id", customer.as_str()),
+        ("hold_id", hold.as_str()),
+        ("invoice_id", "in_1"),
+    ];
+    for (route, code, body) in &cases {
+        let reply = h.send(*route, &params, &[], Some(body), Some(&h.key)).await;
+        assert_eq!(
+            reply.status, UNPROCESSABLE,
+            "{route:?} {body}: {}",
+            reply.body
+        );
+        assert_error(&reply, UNPROCESSABLE, code);
+    }
+    let wallet = h.usd_wallet(&customer).await;
+    assert_eq!(
+        (
+            &wallet["balance"],
+            &wallet["pending_charges"],
+            &wallet["status"]
+        ),
+        (&json!(80), &json!(10), &json!("active")),
+        "nothing changed: {wallet}"
+    );
+    assert_eq!(h.all_holds(&customer).await.len(), 1);
+    assert_eq!(h.all_entries(&customer, None).await.len(), 2);
+}

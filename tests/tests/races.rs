@@ -1,21 +1,8 @@
 //! Concurrency: real requests racing through the handlers against DynamoDB Local.
 
 use api::Route;
-use integration_tests::{assert_chain, json, Harness};
+use integration_tests::{assert_chain, json, race, Harness};
 use lambda_http::http::StatusCode;
-
-async fn race<F, Fut>(count: usize, make: F) -> Vec<integration_tests::Reply>
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = integration_tests::Reply> + Send + 'static,
-{
-    let tasks: Vec<_> = (0..count).map(|i| tokio::spawn(make(i))).collect();
-    let mut replies = Vec::with_capacity(count);
-    for task in tasks {
-        replies.push(task.await.expect("request task"));
-    }
-    replies
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_debits_of_one_against_one_hundred_leave_zero_and_a_gapless_chain() {

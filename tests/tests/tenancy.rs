@@ -11,7 +11,19 @@ fn body_for(route: Route) -> Option<&'static str> {
         Route::CreateLedgerEntry => {
             Some(r#"{"amount": 1, "currency": "USD", "entry_type": "debit"}"#)
         }
-        _ => None,
+        Route::CreateHold => Some(r#"{"amount": 1, "currency": "USD"}"#),
+        Route::CaptureHold => Some(r#"{"amount": 1}"#),
+        Route::PayInvoice => Some(r#"{"invoice_id": "in_1", "currency": "USD", "amount_due": 1}"#),
+        Route::ReverseInvoicePayment => Some(r#"{"amount": 1}"#),
+        Route::CloseWallet => Some(r#"{"currency": "USD", "reason": "closing"}"#),
+        Route::GetCustomer
+        | Route::ListCustomers
+        | Route::ListWallets
+        | Route::ListLedgerEntries
+        | Route::ListHolds
+        | Route::GetHold
+        | Route::ReleaseHold
+        | Route::GetInvoicePayment => None,
     }
 }
 
@@ -45,20 +57,79 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
     let intruder = owner.other_business().await;
     let customer = owner.customer().await;
     owner.credit(&customer, 5).await;
+    let hold = owner.hold(&customer, 2).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let paid = owner
+        .call_at(
+            Route::PayInvoice,
+            &[("customer_id", &customer)],
+            Some(json!({"invoice_id": "in_owner", "currency": "USD", "amount_due": 1})),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    let owners = [
+        ("customer_id", customer.as_str()),
+        ("hold_id", hold.as_str()),
+        ("invoice_id", "in_owner"),
+    ];
+    // The intruder's own customer with the owner's hold and invoice: still nothing to find.
+    let intruders_customer = intruder.customer().await;
+    intruder.credit(&intruders_customer, 5).await;
+    let with_own_customer = [
+        ("customer_id", intruders_customer.as_str()),
+        ("hold_id", hold.as_str()),
+        ("invoice_id", "in_owner"),
+    ];
     for spec in ROUTES.iter().filter(|s| s.path.contains("{customer_id}")) {
         let reply = intruder
-            .call_raw(
+            .send(
                 spec.route,
-                Some(&customer),
+                &owners,
                 &[],
                 body_for(spec.route),
                 Some(&intruder.key),
             )
             .await;
         assert_error(&reply, StatusCode::NOT_FOUND, "customer_not_found");
+        let expected = match spec.route {
+            Route::GetHold | Route::CaptureHold | Route::ReleaseHold => "hold_not_found",
+            Route::GetInvoicePayment | Route::ReverseInvoicePayment => "invoice_payment_not_found",
+            _ => continue,
+        };
+        let reply = intruder
+            .send(
+                spec.route,
+                &with_own_customer,
+                &[],
+                body_for(spec.route),
+                Some(&intruder.key),
+            )
+            .await;
+        assert_error(&reply, StatusCode::NOT_FOUND, expected);
     }
+    let wallet = owner.usd_wallet(&customer).await;
+    assert_eq!(
+        (
+            &wallet["balance"],
+            &wallet["pending_charges"],
+            &wallet["status"]
+        ),
+        (&json!(4), &json!(2), &json!("active")),
+        "the owner's wallet, hold and invoice are untouched"
+    );
+    assert_eq!(intruder.balance(&intruders_customer, "USD").await, 5);
+    let ids = |reply: integration_tests::Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["customer_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
     let intruder_list = intruder.call(Route::ListCustomers, None, &[], None).await;
-    assert_eq!(intruder_list.body["items"], json!([]));
+    assert_eq!(ids(intruder_list), vec![intruders_customer.clone()]);
     let by_email = intruder
         .call(
             Route::ListCustomers,
@@ -68,11 +139,10 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
         )
         .await;
     assert_eq!(
-        by_email.body["items"],
-        json!([]),
-        "the email index is per business"
+        ids(by_email),
+        vec![intruders_customer.clone()],
+        "the email index is per business (both customers share the email)"
     );
-    assert_eq!(owner.balance(&customer, "USD").await, 5);
     assert_eq!(
         owner
             .call(Route::GetCustomer, Some(&customer), &[], None)
