@@ -205,3 +205,33 @@ async fn no_credit_lands_after_a_racing_close() {
         (Some(0), Some("closed"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_concurrent_payments_of_one_invoice_pay_it_once_and_the_rest_get_the_original() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    h.credit(&customer, 1000).await;
+    let replies = race(10, |_| {
+        let (h, customer) = (h.clone(), customer.clone());
+        async move {
+            h.call_at(
+                Route::PayInvoice,
+                &[("customer_id", &customer)],
+                Some(json!({"invoice_id": "in_same", "currency": "USD", "amount_due": 300})),
+            )
+            .await
+        }
+    })
+    .await;
+    assert_only(&replies, &[(StatusCode::CONFLICT, "invoice_already_paid")]);
+    let paid = ok(&replies);
+    assert_eq!(paid.len(), 1, "one payment per invoice");
+    for reply in replies.iter().filter(|r| r.status == StatusCode::CONFLICT) {
+        assert_eq!(
+            reply.body["invoice_payment"]["ledger_entry_id"],
+            paid[0].body["ledger_entry_id"]
+        );
+    }
+    assert_eq!(h.balance(&customer, "USD").await, 700);
+    assert_eq!(h.all_entries(&customer, None).await.len(), 2);
+}

@@ -424,22 +424,13 @@ impl DynamoStore {
     }
 
     /// A transactional put on condition that `attribute` of the stored item equals `expected`.
-    fn put_if(
-        &self,
-        item: Item,
-        condition: &str,
-        attribute: &str,
-        expected: AttributeValue,
-    ) -> TransactWriteItem {
-        let (name, value) = condition
-            .split_once(" = ")
-            .expect("condition of the form `#name = :value`");
+    fn put_if(&self, item: Item, attribute: &str, expected: AttributeValue) -> TransactWriteItem {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(condition)
-            .expression_attribute_names(name, attribute)
-            .expression_attribute_values(value, expected)
+            .condition_expression("#guard = :expected")
+            .expression_attribute_names("#guard", attribute)
+            .expression_attribute_values(":expected", expected)
             .build()
             .expect("put has table, item");
         TransactWriteItem::builder().put(put).build()
@@ -754,7 +745,6 @@ impl Store for DynamoStore {
             // Condition: only a pending hold is resolved, and only once.
             Some(HoldWrite::Resolved(hold)) => items.push(self.put_if(
                 hold_item(business_id, hold)?,
-                "#st = :expected",
                 HOLD_STATUS,
                 s(HoldStatus::Pending.as_str()),
             )),
@@ -772,7 +762,6 @@ impl Store for DynamoStore {
                 reversed_before,
             }) => items.push(self.put_if(
                 invoice_item(business_id, payment)?,
-                "#rev = :expected",
                 REVERSED,
                 AttributeValue::N(reversed_before.to_string()),
             )),
