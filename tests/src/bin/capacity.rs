@@ -78,6 +78,23 @@ async fn main() {
         }
     };
 
+    let measure_at = |operation: &'static str,
+                      route: Route,
+                      params: Vec<(&'static str, String)>,
+                      body: Option<serde_json::Value>| {
+        let h = h.clone();
+        async move {
+            h.app.store().take_usage();
+            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let raw = body.map(|b| b.to_string());
+            let reply = h
+                .send(route, &params, &[], raw.as_deref(), Some(&h.key))
+                .await;
+            row(operation, &reply, &h.app.store().take_usage());
+            reply
+        }
+    };
+
     let created = measure("POST /customers", Route::CreateCustomer, None, vec![], Some(json!({"email": "bench@example.com", "name": "Bench Customer", "metadata": {"plan": "pro"}}))).await;
     let customer = created.body["customer_id"]
         .as_str()
@@ -179,6 +196,88 @@ async fn main() {
     )
     .await;
 
+    let cus = || ("customer_id", customer.clone());
+    let first_hold = measure_at(
+        "POST holds, no idempotency key",
+        Route::CreateHold,
+        vec![cus()],
+        Some(json!({"amount": 700, "currency": "USD", "reason": "Pending usage", "reference_object_id": "inv_0123456789"})),
+    )
+    .await;
+    let hold = measure_at(
+        "POST holds, idempotency key",
+        Route::CreateHold,
+        vec![cus()],
+        Some(json!({"amount": 700, "currency": "USD", "reason": "Pending usage", "reference_object_id": "inv_0123456789", "idempotency_key": "hold_inv_0123456789"})),
+    )
+    .await;
+    let hold_id = hold.body["id"].as_str().expect("hold").to_owned();
+    let at_hold = || vec![cus(), ("hold_id", hold_id.clone())];
+    measure_at("GET holds/{id}", Route::GetHold, at_hold(), None).await;
+    measure_at("GET holds (2 holds)", Route::ListHolds, vec![cus()], None).await;
+    measure_at(
+        "POST holds/{id}/capture (part)",
+        Route::CaptureHold,
+        at_hold(),
+        Some(json!({"amount": 450})),
+    )
+    .await;
+    measure_at(
+        "POST holds/{id}/capture again (409)",
+        Route::CaptureHold,
+        at_hold(),
+        None,
+    )
+    .await;
+    let other = h.hold(&customer, 100).await.body["id"]
+        .as_str()
+        .expect("hold")
+        .to_owned();
+    measure_at(
+        "POST holds/{id}/release",
+        Route::ReleaseHold,
+        vec![cus(), ("hold_id", other)],
+        None,
+    )
+    .await;
+    let invoice = json!({"invoice_id": "in_2026_000123", "currency": "USD", "amount_due": 2500});
+    measure_at(
+        "POST invoice-payments",
+        Route::PayInvoice,
+        vec![cus()],
+        Some(invoice.clone()),
+    )
+    .await;
+    measure_at(
+        "POST invoice-payments repeated (409)",
+        Route::PayInvoice,
+        vec![cus()],
+        Some(invoice),
+    )
+    .await;
+    let at_invoice = || vec![cus(), ("invoice_id", "in_2026_000123".to_owned())];
+    measure_at(
+        "GET invoice-payments/{id}",
+        Route::GetInvoicePayment,
+        at_invoice(),
+        None,
+    )
+    .await;
+    measure_at(
+        "POST invoice-payments/{id}/reversals, no key",
+        Route::ReverseInvoicePayment,
+        at_invoice(),
+        Some(json!({"amount": 1000, "reason": "Refund"})),
+    )
+    .await;
+    measure_at(
+        "POST invoice-payments/{id}/reversals, key",
+        Route::ReverseInvoicePayment,
+        at_invoice(),
+        Some(json!({"amount": 1000, "reason": "Refund", "idempotency_key": "refund_0123456789"})),
+    )
+    .await;
+
     for i in 0..1_000 {
         let currency = if i % 2 == 0 { "USD" } else { "INR" };
         let reply = h
@@ -215,4 +314,25 @@ async fn main() {
         }
         measure(operation, Route::ListLedgerEntries, c(), query, None).await;
     }
+    let first_hold = first_hold.body["id"].as_str().expect("hold").to_owned();
+    h.call_at(
+        Route::ReleaseHold,
+        &[("customer_id", &customer), ("hold_id", &first_hold)],
+        None,
+    )
+    .await;
+    measure_at(
+        "POST wallets/close (pays out the balance)",
+        Route::CloseWallet,
+        vec![cus()],
+        Some(json!({"currency": "USD", "reason": "Customer left", "reference_object_id": "po_0123456789"})),
+    )
+    .await;
+    measure_at(
+        "POST wallets/close, empty wallet (no payout)",
+        Route::CloseWallet,
+        vec![("customer_id", h.customer().await)],
+        Some(json!({"currency": "INR", "reason": "Customer left"})),
+    )
+    .await;
 }
