@@ -4,11 +4,14 @@
 //! ```text
 //! wallets-admin create-table
 //! wallets-admin create-business "<name>"    # prints BUSINESS_ID=... and API_KEY=...
+//! wallets-admin expire-holds                 # releases pending holds past their expiry
 //! ```
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: wallets-admin create-table | create-business <name>";
+const USAGE: &str = "usage: wallets-admin create-table | create-business <name> | expire-holds";
+/// Holds one `expire-holds` run expires at most (run it again for more).
+const EXPIRE_BATCH: usize = 10_000;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -40,6 +43,10 @@ async fn main() -> ExitCode {
             println!("BUSINESS_ID={business_id}");
             println!("API_KEY={key}");
         }),
+        ["expire-holds"] => app
+            .expire_holds(shared::clock::Timestamp::now(), EXPIRE_BATCH)
+            .await
+            .map(|expired| println!("expired {expired} holds")),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
