@@ -52,15 +52,10 @@ pub fn close(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::CustomerId;
     use crate::money::Currency;
 
     fn wallets(balance: i64, pending: i64) -> WalletSet {
-        let mut set = WalletSet::open(CustomerId::generate(), &[Currency::USD], "t0");
-        let usd = set.wallets.get_mut(&Currency::USD).unwrap();
-        usd.balance = balance;
-        usd.pending_charges = pending;
-        set
+        crate::model::usd_wallets(balance, pending)
     }
 
     fn command() -> CloseCommand {

@@ -192,16 +192,13 @@ pub fn release(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::CustomerId;
 
     const T0: Timestamp = Timestamp {
         unix_ms: 1_800_000_000_000,
     };
 
     fn wallets(balance: i64) -> WalletSet {
-        let mut set = WalletSet::open(CustomerId::generate(), &[Currency::USD], "t0");
-        set.wallets.get_mut(&Currency::USD).unwrap().balance = balance;
-        set
+        crate::model::usd_wallets(balance, 0)
     }
 
     fn hold_of(set: &WalletSet, amount: i64) -> (WalletSet, Hold) {

@@ -198,15 +198,10 @@ pub fn page_range(entry_count: u64, page_number: u32, page_size: u32) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::CustomerId;
     use crate::money::Amount;
 
     fn wallets(balance: i64, pending: i64) -> WalletSet {
-        let mut set = WalletSet::open(CustomerId::generate(), &[Currency::USD], "t0");
-        let usd = set.wallets.get_mut(&Currency::USD).unwrap();
-        usd.balance = balance;
-        usd.pending_charges = pending;
-        set
+        crate::model::usd_wallets(balance, pending)
     }
 
     fn command(entry_type: EntryType, amount: i64) -> EntryCommand {

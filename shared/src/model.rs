@@ -86,6 +86,16 @@ impl WalletSet {
     }
 }
 
+/// A USD-only wallet set with this balance and pending charges, for unit tests.
+#[cfg(test)]
+pub(crate) fn usd_wallets(balance: i64, pending_charges: i64) -> WalletSet {
+    let mut set = WalletSet::open(CustomerId::generate(), &[Currency::USD], "t0");
+    let usd = set.wallets.get_mut(&Currency::USD).expect("USD wallet");
+    usd.balance = balance;
+    usd.pending_charges = pending_charges;
+    set
+}
+
 /// The wallet as the API shows it (Dodo's CustomerWallet plus extension fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Wallet {

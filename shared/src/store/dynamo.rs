@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity, TransactWriteItem,
 };
@@ -63,8 +64,8 @@ const HOLD_CURRENCY: &str = "cur";
 const REVERSED: &str = "rev";
 const KEY_SK: &str = "#KEY";
 const BUSINESS_SK: &str = "#BUSINESS";
-/// Customers read per page when skipping to a page of the customer list.
-const CUSTOMER_QUERY_BATCH_MAX: i32 = 100;
+/// Items read per query call when skipping to a page of customers or holds.
+const QUERY_BATCH_MAX: i32 = 100;
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -475,6 +476,43 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Page `page_number` of `page_size` items of a query: skips the earlier pages' items
+    /// (O(page number) reads), reading in batches of [`QUERY_BATCH_MAX`].
+    async fn query_page<T>(
+        &self,
+        request: QueryFluentBuilder,
+        what: &str,
+        (page_number, page_size): (u32, u32),
+        parse: impl Fn(&Item) -> DomainResult<T>,
+    ) -> DomainResult<Vec<T>> {
+        let skip = u64::from(page_number) * u64::from(page_size);
+        let want = u64::from(page_size);
+        let mut seen: u64 = 0;
+        let mut page = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = request
+                .clone()
+                .limit(QUERY_BATCH_MAX)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| storage(what, e))?;
+            self.record(false, out.consumed_capacity(), &[]);
+            for item in out.items() {
+                if seen >= skip && (page.len() as u64) < want {
+                    page.push(parse(item)?);
+                }
+                seen += 1;
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() || page.len() as u64 >= want {
+                return Ok(page);
+            }
+        }
+    }
+
     /// Cancellation reason codes of a failed transaction, in item order; `None` for other errors.
     fn cancellation_codes<R: std::fmt::Debug>(
         err: &SdkError<
@@ -637,57 +675,39 @@ impl Store for DynamoStore {
         if created_from_ms > created_to_ms {
             return Ok(Vec::new());
         }
-        let skip = u64::from(query.page_number) * u64::from(query.page_size);
-        let want = u64::from(query.page_size);
-        let mut seen: u64 = 0;
-        let mut page = Vec::new();
-        let mut start_key = None;
-        loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .scan_index_forward(false)
-                .limit(CUSTOMER_QUERY_BATCH_MAX);
-            // Customer ids carry their creation millisecond, so a date range is a key range.
-            let (oldest, newest) = CustomerId::bounds(created_from_ms, created_to_ms);
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .scan_index_forward(false);
+        // Customer ids carry their creation millisecond, so a date range is a key range.
+        let (oldest, newest) = CustomerId::bounds(created_from_ms, created_to_ms);
+        request = request
+            .expression_attribute_values(":oldest", s(customer_sk(&oldest)))
+            .expression_attribute_values(":newest", s(customer_sk(&newest)));
+        request = match &query.email {
+            Some(email) => request
+                .index_name(GSI_EMAIL)
+                .key_condition_expression("#ek = :ek AND sk BETWEEN :oldest AND :newest")
+                .expression_attribute_names("#ek", GSI_EMAIL_PK)
+                .expression_attribute_values(":ek", s(email_key(business_id, email))),
+            None => request
+                .key_condition_expression("pk = :pk AND sk BETWEEN :oldest AND :newest")
+                .expression_attribute_values(":pk", s(business_pk(business_id))),
+        };
+        if let Some(part) = &query.name_contains {
             request = request
-                .expression_attribute_values(":oldest", s(customer_sk(&oldest)))
-                .expression_attribute_values(":newest", s(customer_sk(&newest)));
-            request = match &query.email {
-                Some(email) => request
-                    .index_name(GSI_EMAIL)
-                    .key_condition_expression("#ek = :ek AND sk BETWEEN :oldest AND :newest")
-                    .expression_attribute_names("#ek", GSI_EMAIL_PK)
-                    .expression_attribute_values(":ek", s(email_key(business_id, email))),
-                None => request
-                    .key_condition_expression("pk = :pk AND sk BETWEEN :oldest AND :newest")
-                    .expression_attribute_values(":pk", s(business_pk(business_id))),
-            };
-            if let Some(part) = &query.name_contains {
-                request = request
-                    .filter_expression("contains(#name, :name)")
-                    .expression_attribute_names("#name", NAME_LOWER)
-                    .expression_attribute_values(":name", s(part.to_lowercase()));
-            }
-            let out = request
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| storage("list customers", e))?;
-            self.record(false, out.consumed_capacity(), &[]);
-            for item in out.items() {
-                if seen >= skip && (page.len() as u64) < want {
-                    page.push(from_doc(item)?);
-                }
-                seen += 1;
-            }
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() || page.len() as u64 >= want {
-                return Ok(page);
-            }
+                .filter_expression("contains(#name, :name)")
+                .expression_attribute_names("#name", NAME_LOWER)
+                .expression_attribute_values(":name", s(part.to_lowercase()));
         }
+        self.query_page(
+            request,
+            "list customers",
+            (query.page_number, query.page_size),
+            from_doc,
+        )
+        .await
     }
 
     async fn get_wallets(
@@ -850,56 +870,38 @@ impl Store for DynamoStore {
         customer_id: &CustomerId,
         query: &HoldQuery,
     ) -> DomainResult<Vec<Hold>> {
-        let skip = u64::from(query.page_number) * u64::from(query.page_size);
-        let want = u64::from(query.page_size);
-        let mut seen: u64 = 0;
-        let mut page = Vec::new();
-        let mut start_key = None;
-        loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .scan_index_forward(false)
-                .limit(CUSTOMER_QUERY_BATCH_MAX)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :holds)")
-                .expression_attribute_values(":pk", s(customer_pk(business_id, customer_id)))
-                .expression_attribute_values(":holds", s(HOLD_SK_PREFIX));
-            let mut filters = Vec::new();
-            if let Some(status) = query.status {
-                filters.push("#st = :st");
-                request = request
-                    .expression_attribute_names("#st", HOLD_STATUS)
-                    .expression_attribute_values(":st", s(status.as_str()));
-            }
-            if let Some(currency) = query.currency {
-                filters.push("#cur = :cur");
-                request = request
-                    .expression_attribute_names("#cur", HOLD_CURRENCY)
-                    .expression_attribute_values(":cur", s(currency.code()));
-            }
-            if !filters.is_empty() {
-                request = request.filter_expression(filters.join(" AND "));
-            }
-            let out = request
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| storage("list holds", e))?;
-            self.record(false, out.consumed_capacity(), &[]);
-            for item in out.items() {
-                if seen >= skip && (page.len() as u64) < want {
-                    page.push(hold_from(item)?);
-                }
-                seen += 1;
-            }
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() || page.len() as u64 >= want {
-                return Ok(page);
-            }
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .scan_index_forward(false)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :holds)")
+            .expression_attribute_values(":pk", s(customer_pk(business_id, customer_id)))
+            .expression_attribute_values(":holds", s(HOLD_SK_PREFIX));
+        let mut filters = Vec::new();
+        if let Some(status) = query.status {
+            filters.push("#st = :st");
+            request = request
+                .expression_attribute_names("#st", HOLD_STATUS)
+                .expression_attribute_values(":st", s(status.as_str()));
         }
+        if let Some(currency) = query.currency {
+            filters.push("#cur = :cur");
+            request = request
+                .expression_attribute_names("#cur", HOLD_CURRENCY)
+                .expression_attribute_values(":cur", s(currency.code()));
+        }
+        if !filters.is_empty() {
+            request = request.filter_expression(filters.join(" AND "));
+        }
+        self.query_page(
+            request,
+            "list holds",
+            (query.page_number, query.page_size),
+            hold_from,
+        )
+        .await
     }
 
     async fn expired_holds(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<HoldRef>> {
