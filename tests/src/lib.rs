@@ -200,14 +200,26 @@ impl Harness {
 
     /// Every hold of the customer (all pages).
     pub async fn all_holds(&self, customer_id: &str) -> Vec<Value> {
+        self.all_pages(Route::ListHolds, customer_id, &[]).await
+    }
+
+    /// Every item of a paged list route, page by page.
+    pub async fn all_pages(
+        &self,
+        route: Route,
+        customer_id: &str,
+        filters: &[(&str, &str)],
+    ) -> Vec<Value> {
         let mut all = Vec::new();
         for page in 0.. {
             let page = page.to_string();
+            let mut query = vec![("page_number", page.as_str()), ("page_size", "100")];
+            query.extend_from_slice(filters);
             let reply = self
                 .send(
-                    Route::ListHolds,
+                    route,
                     &[("customer_id", customer_id)],
-                    &[("page_number", page.as_str()), ("page_size", "100")],
+                    &query,
                     None,
                     Some(&self.key),
                 )
@@ -280,24 +292,9 @@ impl Harness {
 
     /// Every ledger entry of the customer, newest first, read page by page.
     pub async fn all_entries(&self, customer_id: &str, currency: Option<&str>) -> Vec<Value> {
-        let mut all = Vec::new();
-        for page in 0.. {
-            let page = page.to_string();
-            let mut query = vec![("page_number", page.as_str()), ("page_size", "100")];
-            if let Some(c) = currency {
-                query.push(("currency", c));
-            }
-            let reply = self
-                .call(Route::ListLedgerEntries, Some(customer_id), &query, None)
-                .await;
-            assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-            let items = reply.body["items"].as_array().expect("items").clone();
-            if items.is_empty() {
-                return all;
-            }
-            all.extend(items);
-        }
-        unreachable!()
+        let filters: Vec<(&str, &str)> = currency.map(|c| ("currency", c)).into_iter().collect();
+        self.all_pages(Route::ListLedgerEntries, customer_id, &filters)
+            .await
     }
 }
 
