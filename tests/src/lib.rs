@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use api::{App, Route};
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, RequestExt};
+pub use lambda_http::Body;
+use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 use shared::{Config, DynamoStore, Wallets};
 
@@ -101,6 +102,21 @@ impl Harness {
         body: Option<&str>,
         key: Option<&str>,
     ) -> Reply {
+        let body = Body::from(body.unwrap_or("").to_owned());
+        self.call_with_body(route, customer_id, query, body, key)
+            .await
+    }
+
+    /// Calls a route with any body, e.g. bytes that are not UTF-8 (`Body::Binary`, as API Gateway
+    /// delivers a base64-encoded body).
+    pub async fn call_with_body(
+        &self,
+        route: Route,
+        customer_id: Option<&str>,
+        query: &[(&str, &str)],
+        body: Body,
+        key: Option<&str>,
+    ) -> Reply {
         let spec = route.spec();
         let path = spec
             .path
@@ -111,9 +127,7 @@ impl Harness {
         if let Some(key) = key {
             builder = builder.header("authorization", format!("Bearer {key}"));
         }
-        let mut request: Request = builder
-            .body(Body::from(body.unwrap_or("").to_owned()))
-            .expect("request");
+        let mut request: Request = builder.body(body).expect("request");
         if let Some(id) = customer_id {
             request = request
                 .with_path_parameters(HashMap::from([("customer_id".to_owned(), id.to_owned())]));
