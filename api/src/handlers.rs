@@ -224,7 +224,8 @@ fn body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
             format!("request body must be at most {BODY_LENGTH_MAX} bytes"),
         ));
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // serde would also read a struct from an array of its fields in order: only `{` may start.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid(
             "invalid_body",
             "request body must be a JSON object",

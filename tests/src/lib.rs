@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use api::{App, Route};
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, RequestExt};
+pub use lambda_http::Body;
+use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 use shared::{Config, DynamoStore, Wallets};
 
@@ -101,11 +102,26 @@ impl Harness {
         body: Option<&str>,
         key: Option<&str>,
     ) -> Reply {
+        let body = Body::from(body.unwrap_or("").to_owned());
+        self.call_with_body(route, customer_id, query, body, key)
+            .await
+    }
+
+    /// Calls a route with any body, e.g. bytes that are not UTF-8 (`Body::Binary`, as API Gateway
+    /// delivers a base64-encoded body).
+    pub async fn call_with_body(
+        &self,
+        route: Route,
+        customer_id: Option<&str>,
+        query: &[(&str, &str)],
+        body: Body,
+        key: Option<&str>,
+    ) -> Reply {
         let params: Vec<(&str, &str)> = customer_id
             .map(|id| ("customer_id", id))
             .into_iter()
             .collect();
-        self.send(route, &params, query, body, key).await
+        self.send_body(route, &params, query, body, key).await
     }
 
     /// Calls a route with path parameters (`customer_id`, `hold_id`, `invoice_id`).
@@ -120,13 +136,26 @@ impl Harness {
             .await
     }
 
-    /// Sends one request through the real handler.
+    /// Sends one request with a text body through the real handler.
     pub async fn send(
         &self,
         route: Route,
         params: &[(&str, &str)],
         query: &[(&str, &str)],
         body: Option<&str>,
+        key: Option<&str>,
+    ) -> Reply {
+        let body = Body::from(body.unwrap_or("").to_owned());
+        self.send_body(route, params, query, body, key).await
+    }
+
+    /// Sends one request through the real handler.
+    pub async fn send_body(
+        &self,
+        route: Route,
+        params: &[(&str, &str)],
+        query: &[(&str, &str)],
+        body: Body,
         key: Option<&str>,
     ) -> Reply {
         let spec = route.spec();
@@ -141,9 +170,7 @@ impl Harness {
         if let Some(key) = key {
             builder = builder.header("authorization", format!("Bearer {key}"));
         }
-        let request: Request = builder
-            .body(Body::from(body.unwrap_or("").to_owned()))
-            .expect("request");
+        let request: Request = builder.body(body).expect("request");
         let params: HashMap<String, String> = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -1,7 +1,7 @@
 //! Bad input: a 4xx with `{code, message}`, and nothing written.
 
 use api::Route;
-use integration_tests::{assert_error, json, Harness};
+use integration_tests::{assert_error, json, Body, Harness};
 use lambda_http::http::StatusCode;
 use shared::money::{AMOUNT_MAX_MINOR, BALANCE_MAX_MINOR};
 
@@ -184,6 +184,58 @@ async fn every_invalid_ledger_entry_is_refused_with_a_code_and_writes_nothing() 
         1,
         "only the setup credit"
     );
+}
+
+/// serde reads a struct from a JSON array of its fields in order; a body must be an object.
+#[tokio::test]
+async fn arrays_of_the_fields_in_order_are_refused_and_change_nothing() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let cases = [
+        (
+            Route::CreateCustomer,
+            None,
+            r#"["array@example.com", "Array", null, null, null]"#,
+        ),
+        (
+            Route::UpdateCustomer,
+            Some(customer.as_str()),
+            r#"["array@example.com"]"#,
+        ),
+        (Route::UpdateCustomer, Some(customer.as_str()), "[]"),
+        (
+            Route::CreateLedgerEntry,
+            Some(customer.as_str()),
+            r#"[100, "USD", "credit", null, null, null, null]"#,
+        ),
+    ];
+    for (route, id, body) in cases {
+        let reply = h.call_raw(route, id, &[], Some(body), Some(&h.key)).await;
+        assert_error(&reply, UNPROCESSABLE, "invalid_body");
+    }
+    let customers = h.call(Route::ListCustomers, None, &[], None).await;
+    assert_eq!(customers.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(customers.body["items"][0]["email"], "ada@example.com");
+    assert_eq!(h.balance(&customer, "USD").await, 0);
+    assert_eq!(h.all_entries(&customer, None).await.len(), 0);
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_utf8_are_refused_as_invalid_body() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let not_utf8 = || Body::Binary(vec![0xf7, b'{', 0xff, b'}']);
+    for (route, id) in [
+        (Route::CreateCustomer, None),
+        (Route::UpdateCustomer, Some(customer.as_str())),
+        (Route::CreateLedgerEntry, Some(customer.as_str())),
+    ] {
+        let reply = h
+            .call_with_body(route, id, &[], not_utf8(), Some(&h.key))
+            .await;
+        assert_error(&reply, UNPROCESSABLE, "invalid_body");
+    }
+    assert_eq!(h.all_entries(&customer, None).await.len(), 0);
 }
 
 #[tokio::test]
