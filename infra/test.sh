@@ -36,7 +36,7 @@ log "schemathesis against the local API (openapi.yaml)"
 # Not checked: positive_data_acceptance (valid requests rightly get 400, 404, 409 or 422 for the
 # state they meet) and unsupported_method (routing is API Gateway's, which answers 404, not 405).
 mkdir -p "$LOCAL/fuzz"
-python3 tests/fuzz/seed.py "$DODO_BASE_URL" "$API_KEY" "$LOCAL/fuzz/customer_ids.dict"
+python3 tests/fuzz/seed.py "$DODO_BASE_URL" "$API_KEY" "$LOCAL/fuzz"
 FUZZ_BASE_URL="$DODO_BASE_URL" FUZZ_API_KEY="$API_KEY" HYPOTHESIS_STORAGE_DIRECTORY="$LOCAL/fuzz/hypothesis" \
   "$FUZZ_VENV/bin/st" --no-color --config-file tests/fuzz/schemathesis.toml run openapi.yaml \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,ignored_auth,missing_required_header \

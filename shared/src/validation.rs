@@ -13,6 +13,9 @@ pub const REFERENCE_LENGTH_MAX: usize = 255;
 pub const METADATA_KEYS_MAX: usize = 50;
 pub const METADATA_KEY_LENGTH_MAX: usize = 40;
 pub const METADATA_VALUE_LENGTH_MAX: usize = 500;
+/// Metadata as JSON, at most: keeps a page of 100 customers far below Lambda's 6 MB response
+/// limit (a page of the largest customers is about 1 MB, 2 MB in API Gateway's envelope).
+pub const METADATA_JSON_LENGTH_MAX: usize = 8 * 1024;
 
 /// A new customer's validated fields.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +119,15 @@ pub fn metadata(raw: Metadata) -> Result<Metadata, ValidationError> {
             ));
         }
     }
+    let json_length = serde_json::to_string(&raw)
+        .expect("metadata serialises")
+        .len();
+    if json_length > METADATA_JSON_LENGTH_MAX {
+        return Err(ValidationError::new(
+            "invalid_metadata",
+            format!("metadata must be at most {METADATA_JSON_LENGTH_MAX} bytes as JSON; got {json_length}"),
+        ));
+    }
     Ok(raw)
 }
 
@@ -191,6 +203,20 @@ mod tests {
             .map(|i| (format!("k{i}"), serde_json::Value::Bool(true)))
             .collect();
         assert!(metadata(many).is_err());
+    }
+
+    #[test]
+    fn metadata_is_bounded_as_a_whole_including_json_escapes() {
+        let values = |value: &str, keys: usize| -> Metadata {
+            (0..keys)
+                .map(|i| (format!("k{i}"), serde_json::Value::from(value)))
+                .collect()
+        };
+        // 15 values of 500 bytes fit; 17 do not; 3 of 500 control characters (6 bytes each as
+        // JSON) do not either.
+        assert!(metadata(values(&"v".repeat(500), 15)).is_ok());
+        assert!(metadata(values(&"v".repeat(500), 17)).is_err());
+        assert!(metadata(values(&"\u{1}".repeat(500), 3)).is_err());
     }
 
     #[test]
