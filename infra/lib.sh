@@ -15,8 +15,11 @@ VENV="$LOCAL/venv"
 SAM_VENV="$LOCAL/sam-venv"      # its own venv: the SAM CLI's many pins stay away from the SDK test's
 
 # The AWS SDK needs credentials and a region even for DynamoDB Local; never the EC2 metadata service.
-export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
-export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_EC2_METADATA_DISABLED=true
+# Not for infra/sam.sh (REAL_AWS=1): a deploy uses your own credentials.
+if [ -z "${REAL_AWS:-}" ]; then
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+  export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_EC2_METADATA_DISABLED=true
+fi
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -41,6 +44,13 @@ ensure_tools() {
     mkdir -p "$LOCAL/node-sdk"
     npm install --prefix "$LOCAL/node-sdk" --no-audit --no-fund --loglevel=error "dodopayments@$DODO_NODE_SDK_VERSION" >&2
   fi
+  ensure_venv
+}
+
+# ensure_venv: cargo-lambda, zig and the Dodo Python SDK, pinned, in .local/venv, first on PATH.
+ensure_venv() {
+  require python3 "install Python 3.11 (pip fetches cargo-lambda and the Dodo SDK)"
+  require cargo "install Rust (rustup.rs)"
   local pins="$CARGO_LAMBDA_VERSION-$ZIGLANG_VERSION-$DODO_SDK_VERSION"
   if [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -f "$VENV/.pins-$pins" ]; then
     log "installing cargo-lambda $CARGO_LAMBDA_VERSION, ziglang $ZIGLANG_VERSION and dodopayments $DODO_SDK_VERSION (PyPI, into .local/venv)"
@@ -51,6 +61,14 @@ ensure_tools() {
   fi
   # First on PATH: cargo-lambda runs zig as `python3 -m ziglang`, so this venv's python3.
   export PATH="$VENV/bin:$PATH"
+}
+
+# ensure_rust_target TRIPLE: the standard library for TRIPLE (rustup downloads it once).
+ensure_rust_target() {
+  if ! rustup target list --installed | grep -qx "$1"; then
+    log "adding the Rust target $1 (rustup)"
+    rustup target add "$1" >&2
+  fi
 }
 
 # ensure_sam_tools: the SAM CLI and cfn-lint, pinned, in .local/sam-venv. Not put on PATH (its
