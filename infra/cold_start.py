@@ -76,8 +76,16 @@ class Run:
 
 
 class RuntimeApi(http.server.ThreadingHTTPServer):
+    """One per run: a killed process's last request, still unread, can never reach the next run."""
+
     daemon_threads = True
-    run = None
+
+    def __init__(self, run):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.run = run
+
+    def handle_error(self, request, client_address):
+        pass  # the killed process's connection resets; nothing to report
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -138,19 +146,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         run.done.set()
 
 
-def measure(binary, payload, server, port, env):
+def measure(binary, payload, env):
     run = Run(payload)
-    server.run = run
-    env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}")
+    server = RuntimeApi(run)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}")
     spawned = time.perf_counter()
     process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
-    try:
-        if not run.done.wait(30):
-            raise SystemExit(f"no answer within 30 s; stderr: {process.stderr.read1(4096)!r}")
-    finally:
-        process.kill()
-        stderr = process.communicate()[1]
+    answered = run.done.wait(30)
+    process.kill()
+    stderr = process.communicate()[1]
+    server.shutdown()
+    server.server_close()
+    if not answered:
+        raise SystemExit(f"no answer within 30 s\n{stderr.decode()}")
     if run.error:
         raise SystemExit(f"the function reported an error: {run.error!r}\n{stderr.decode()}")
     answer = json.loads(run.answer)
@@ -162,9 +172,6 @@ def measure(binary, payload, server, port, env):
 def main():
     binary, method, path, customer_id, api_key = sys.argv[1:6]
     runs = int(sys.argv[6]) if len(sys.argv) > 6 else 10
-    server = RuntimeApi(("127.0.0.1", 0), Handler)
-    port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     env = dict(os.environ,
                AWS_LAMBDA_FUNCTION_NAME="cold-start",
                AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
@@ -173,8 +180,8 @@ def main():
                AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/cold-start")
     payload = event(method, path, customer_id, api_key)
     # One unmeasured run first: the binary's pages into the page cache, as on a warm Lambda host.
-    measure(binary, payload, server, port, env)
-    results = [measure(binary, payload, server, port, env) for _ in range(runs)]
+    measure(binary, payload, env)
+    results = [measure(binary, payload, env) for _ in range(runs)]
     ms = lambda values: [round(v * 1000, 1) for v in values]
     init, first, total = (ms(column) for column in zip(*results))
     print(f"{os.path.basename(binary)}: {runs} cold starts, {os.path.getsize(binary)} bytes")
