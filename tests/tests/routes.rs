@@ -1,7 +1,12 @@
-//! The route table, the cargo-lambda router, `template.yaml` and the function crates agree.
+//! The route table, the cargo-lambda router, `template.yaml` and the function crates agree, and
+//! the template's table is the one `shared::store::table` creates.
 
 use std::collections::BTreeSet;
 use std::path::Path;
+
+use aws_sdk_dynamodb::types::{KeySchemaElement, Projection};
+use shared::store::table;
+use yaml_rust2::{Yaml, YamlLoader};
 
 type RouteSet = BTreeSet<(String, String, String)>;
 
@@ -48,30 +53,57 @@ fn from_cargo_router() -> RouteSet {
     routes
 }
 
-/// Reads (Method, Path, Binary) of every `AWS::Serverless::Function` in the template.
+/// `template.yaml`, parsed. CloudFormation's short tags (`!Ref X`, `!Sub "..."`) read as their
+/// plain values (`X`, `...`).
+fn template() -> Yaml {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    YamlLoader::load_from_str(&text)
+        .expect("template.yaml is YAML")
+        .remove(0)
+}
+
+fn text(value: &Yaml, what: &str) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: expected a string, found {value:?}"))
+        .to_owned()
+}
+
+fn list<'a>(value: &'a Yaml, what: &str) -> &'a [Yaml] {
+    value
+        .as_vec()
+        .unwrap_or_else(|| panic!("{what}: expected a list, found {value:?}"))
+}
+
+/// (logical id, resource) of every resource of `kind`.
+fn resources(template: &Yaml, kind: &str) -> Vec<(String, Yaml)> {
+    template["Resources"]
+        .as_hash()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, resource)| resource["Type"].as_str() == Some(kind))
+        .map(|(id, resource)| (text(id, "logical id"), resource.clone()))
+        .collect()
+}
+
+/// (Method, Path, Binary) of every `AWS::Serverless::Function` in the template.
 fn from_template() -> RouteSet {
-    let template = std::fs::read_to_string(root().join("template.yaml")).unwrap();
-    let value = |line: &str, key: &str| {
-        line.trim()
-            .strip_prefix(key)
-            .map(|v| v.trim().trim_matches('"').to_owned())
-    };
     let mut routes = RouteSet::new();
-    let (mut binary, mut method) = (None, None);
-    for line in template.lines() {
-        if line.starts_with("  ") && !line.starts_with("   ") {
-            (binary, method) = (None, None); // a new resource
-        }
-        if let Some(b) = value(line, "Binary:") {
-            binary = Some(b);
-        } else if let Some(m) = value(line, "Method:") {
-            method = Some(m);
-        } else if let Some(path) = value(line, "Path:") {
-            let (b, m) = (
-                binary.clone().expect("Binary before Path"),
-                method.clone().expect("Method before Path"),
-            );
-            routes.insert((m, path, b));
+    for (id, function) in resources(&template(), "AWS::Serverless::Function") {
+        assert_eq!(
+            function["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{id} is built by cargo-lambda"
+        );
+        let binary = text(&function["Metadata"]["BuildProperties"]["Binary"], &id);
+        for (_, event) in function["Properties"]["Events"].as_hash().expect("Events") {
+            assert_eq!(event["Type"].as_str(), Some("HttpApi"), "{id}'s event");
+            let properties = &event["Properties"];
+            routes.insert((
+                text(&properties["Method"], &id),
+                text(&properties["Path"], &id),
+                binary.clone(),
+            ));
         }
     }
     routes
@@ -113,5 +145,217 @@ fn every_function_crate_serves_one_route_and_every_route_has_a_crate() {
             spec.function,
             spec.route
         );
+    }
+}
+
+/// A table or index definition in the vocabulary both sides share (DynamoDB's API names, which
+/// CloudFormation uses too); lists sorted where order carries no meaning.
+#[derive(Debug, PartialEq)]
+struct TableShape {
+    billing_mode: String,
+    /// (AttributeName, AttributeType)
+    attributes: Vec<(String, String)>,
+    /// (AttributeName, KeyType), in order: HASH first.
+    key: Vec<(String, String)>,
+    local_indexes: Vec<IndexShape>,
+    global_indexes: Vec<IndexShape>,
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct IndexShape {
+    name: String,
+    key: Vec<(String, String)>,
+    projection_type: String,
+    non_key_attributes: Vec<String>,
+}
+
+fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.into_iter().collect();
+    items.sort();
+    items
+}
+
+fn code_key(key: &[KeySchemaElement]) -> Vec<(String, String)> {
+    key.iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_owned(),
+                k.key_type().as_str().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn code_index(name: &str, key: &[KeySchemaElement], projection: Option<&Projection>) -> IndexShape {
+    let projection = projection.expect("every index has a projection");
+    IndexShape {
+        name: name.to_owned(),
+        key: code_key(key),
+        projection_type: projection
+            .projection_type()
+            .expect("projection type")
+            .as_str()
+            .to_owned(),
+        non_key_attributes: sorted(projection.non_key_attributes().iter().cloned()),
+    }
+}
+
+/// What `table::create_table` sends.
+fn table_from_code() -> TableShape {
+    TableShape {
+        billing_mode: table::BILLING_MODE.as_str().to_owned(),
+        attributes: sorted(table::attribute_definitions().iter().map(|a| {
+            (
+                a.attribute_name().to_owned(),
+                a.attribute_type().as_str().to_owned(),
+            )
+        })),
+        key: code_key(&table::key_schema()),
+        local_indexes: sorted(
+            table::local_secondary_indexes()
+                .iter()
+                .map(|i| code_index(i.index_name(), i.key_schema(), i.projection())),
+        ),
+        global_indexes: sorted(
+            table::global_secondary_indexes()
+                .iter()
+                .map(|i| code_index(i.index_name(), i.key_schema(), i.projection())),
+        ),
+    }
+}
+
+fn template_key(key: &Yaml) -> Vec<(String, String)> {
+    list(key, "KeySchema")
+        .iter()
+        .map(|k| {
+            (
+                text(&k["AttributeName"], "AttributeName"),
+                text(&k["KeyType"], "KeyType"),
+            )
+        })
+        .collect()
+}
+
+fn template_indexes(indexes: &Yaml) -> Vec<IndexShape> {
+    if indexes.is_badvalue() {
+        return Vec::new(); // none declared
+    }
+    sorted(list(indexes, "indexes").iter().map(|index| {
+        IndexShape {
+            name: text(&index["IndexName"], "IndexName"),
+            key: template_key(&index["KeySchema"]),
+            projection_type: text(&index["Projection"]["ProjectionType"], "ProjectionType"),
+            non_key_attributes: match &index["Projection"]["NonKeyAttributes"] {
+                Yaml::BadValue => Vec::new(),
+                names => sorted(
+                    list(names, "NonKeyAttributes")
+                        .iter()
+                        .map(|n| text(n, "name")),
+                ),
+            },
+        }
+    }))
+}
+
+/// The template's one `AWS::DynamoDB::Table`.
+fn template_table() -> Yaml {
+    let tables = resources(&template(), "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1, "one table: {tables:?}");
+    tables.into_iter().next().unwrap().1
+}
+
+fn table_from_template() -> TableShape {
+    let properties = &template_table()["Properties"];
+    TableShape {
+        billing_mode: text(&properties["BillingMode"], "BillingMode"),
+        attributes: sorted(
+            list(&properties["AttributeDefinitions"], "AttributeDefinitions")
+                .iter()
+                .map(|a| {
+                    (
+                        text(&a["AttributeName"], "AttributeName"),
+                        text(&a["AttributeType"], "AttributeType"),
+                    )
+                }),
+        ),
+        key: template_key(&properties["KeySchema"]),
+        local_indexes: template_indexes(&properties["LocalSecondaryIndexes"]),
+        global_indexes: template_indexes(&properties["GlobalSecondaryIndexes"]),
+    }
+}
+
+#[test]
+fn sam_template_declares_the_table_that_the_code_creates() {
+    assert_eq!(table_from_template(), table_from_code());
+}
+
+#[test]
+fn sam_template_table_keeps_its_data() {
+    let template = template();
+    let table = template_table();
+    let properties = &table["Properties"];
+    assert_eq!(
+        properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        Yaml::Boolean(true),
+        "point-in-time recovery"
+    );
+    // `!Ref DeletionProtection`, a parameter that defaults to on.
+    let parameter = text(
+        &properties["DeletionProtectionEnabled"],
+        "DeletionProtectionEnabled",
+    );
+    assert_eq!(
+        template["Parameters"][parameter.as_str()]["Default"].as_str(),
+        Some("true"),
+        "deletion protection is on unless the deployer turns it off"
+    );
+}
+
+/// Least privilege: every function names its DynamoDB actions one by one, on the table and on
+/// indexes that exist, never `*`.
+#[test]
+fn sam_template_policies_name_actions_and_existing_indexes() {
+    let indexes: BTreeSet<String> = table::local_secondary_indexes()
+        .iter()
+        .map(|i| i.index_name().to_owned())
+        .chain(
+            table::global_secondary_indexes()
+                .iter()
+                .map(|i| i.index_name().to_owned()),
+        )
+        .collect();
+    let known_actions = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:Query",
+    ];
+    let functions = resources(&template(), "AWS::Serverless::Function");
+    assert!(!functions.is_empty());
+    for (id, function) in functions {
+        let policies = list(&function["Properties"]["Policies"], &id);
+        assert!(!policies.is_empty(), "{id} has a policy");
+        for policy in policies {
+            for statement in list(&policy["Statement"], &id) {
+                assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{id}");
+                for action in list(&statement["Action"], &id) {
+                    let action = text(action, &id);
+                    assert!(
+                        known_actions.contains(&action.as_str()),
+                        "{id}: action {action}"
+                    );
+                }
+                for resource in list(&statement["Resource"], &id) {
+                    let resource = text(resource, &id);
+                    let ok = resource == "WalletsTable.Arn"
+                        || resource
+                            .strip_prefix("${WalletsTable.Arn}/index/")
+                            .is_some_and(|index| indexes.contains(index));
+                    assert!(ok, "{id}: resource {resource} (indexes: {indexes:?})");
+                }
+            }
+        }
     }
 }

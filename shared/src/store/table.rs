@@ -1,4 +1,5 @@
-//! The one DynamoDB table: its key schema and indexes. `template.yaml` declares the same.
+//! The one DynamoDB table: its key schema and indexes, as data that [`create_table`] sends and
+//! that a test compares with `template.yaml`.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
@@ -48,49 +49,71 @@ fn projection(projection_type: ProjectionType) -> Projection {
         .build()
 }
 
-/// Creates the table (on-demand billing) unless it already exists.
+/// Billing of the table: on-demand.
+pub const BILLING_MODE: BillingMode = BillingMode::PayPerRequest;
+
+/// The attributes that a key of the table or of an index uses; all strings.
+pub fn attribute_definitions() -> Vec<AttributeDefinition> {
+    [
+        PK,
+        SK,
+        LSI_CURRENCY_SK,
+        GSI_EMAIL_PK,
+        GSI_EXPIRY_PK,
+        GSI_EXPIRY_SK,
+    ]
+    .into_iter()
+    .map(string_attribute)
+    .collect()
+}
+
+/// The table's key: `pk` (hash), `sk` (range).
+pub fn key_schema() -> Vec<KeySchemaElement> {
+    vec![key(PK, KeyType::Hash), key(SK, KeyType::Range)]
+}
+
+/// `by_currency`: the ledger of one currency, in the customer's partition.
+pub fn local_secondary_indexes() -> Vec<LocalSecondaryIndex> {
+    vec![LocalSecondaryIndex::builder()
+        .index_name(LSI_CURRENCY)
+        .key_schema(key(PK, KeyType::Hash))
+        .key_schema(key(LSI_CURRENCY_SK, KeyType::Range))
+        .projection(projection(ProjectionType::All))
+        .build()
+        .expect("static index")]
+}
+
+/// `by_email` (customers by email) and `by_expiry` (pending holds by expiry, keys only).
+pub fn global_secondary_indexes() -> Vec<GlobalSecondaryIndex> {
+    vec![
+        GlobalSecondaryIndex::builder()
+            .index_name(GSI_EMAIL)
+            .key_schema(key(GSI_EMAIL_PK, KeyType::Hash))
+            .key_schema(key(SK, KeyType::Range))
+            .projection(projection(ProjectionType::All))
+            .build()
+            .expect("static index"),
+        GlobalSecondaryIndex::builder()
+            .index_name(GSI_EXPIRY)
+            .key_schema(key(GSI_EXPIRY_PK, KeyType::Hash))
+            .key_schema(key(GSI_EXPIRY_SK, KeyType::Range))
+            .projection(projection(ProjectionType::KeysOnly))
+            .build()
+            .expect("static index"),
+    ]
+}
+
+/// Creates the table from the definition above unless it already exists. `template.yaml` declares
+/// the same definition (tests/tests/routes.rs compares the two).
 pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<bool> {
     let result = client
         .create_table()
         .table_name(table_name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(vec![
-            string_attribute(PK),
-            string_attribute(SK),
-            string_attribute(LSI_CURRENCY_SK),
-            string_attribute(GSI_EMAIL_PK),
-            string_attribute(GSI_EXPIRY_PK),
-            string_attribute(GSI_EXPIRY_SK),
-        ]))
-        .key_schema(key(PK, KeyType::Hash))
-        .key_schema(key(SK, KeyType::Range))
-        .local_secondary_indexes(
-            LocalSecondaryIndex::builder()
-                .index_name(LSI_CURRENCY)
-                .key_schema(key(PK, KeyType::Hash))
-                .key_schema(key(LSI_CURRENCY_SK, KeyType::Range))
-                .projection(projection(ProjectionType::All))
-                .build()
-                .expect("static index"),
-        )
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(GSI_EMAIL)
-                .key_schema(key(GSI_EMAIL_PK, KeyType::Hash))
-                .key_schema(key(SK, KeyType::Range))
-                .projection(projection(ProjectionType::All))
-                .build()
-                .expect("static index"),
-        )
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(GSI_EXPIRY)
-                .key_schema(key(GSI_EXPIRY_PK, KeyType::Hash))
-                .key_schema(key(GSI_EXPIRY_SK, KeyType::Range))
-                .projection(projection(ProjectionType::KeysOnly))
-                .build()
-                .expect("static index"),
-        )
+        .billing_mode(BILLING_MODE)
+        .set_attribute_definitions(Some(attribute_definitions()))
+        .set_key_schema(Some(key_schema()))
+        .set_local_secondary_indexes(Some(local_secondary_indexes()))
+        .set_global_secondary_indexes(Some(global_secondary_indexes()))
         .send()
         .await;
     match result {
