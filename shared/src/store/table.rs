@@ -123,11 +123,68 @@ pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<boo
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
+            add_missing_indexes(client, table_name).await?;
             Ok(false)
         }
-        Err(err) => Err(DomainError::Storage(format!(
-            "create table {table_name}: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(err)
-        ))),
+        Err(err) => Err(storage(table_name, err)),
     }
+}
+
+fn storage<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
+    table_name: &str,
+    err: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> DomainError {
+    DomainError::Storage(format!(
+        "table {table_name}: {}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(err)
+    ))
+}
+
+/// Adds the global indexes a table made by an earlier version lacks (e.g. a local table kept in
+/// `.local/data` from before `by_expiry`), one at a time as DynamoDB requires.
+async fn add_missing_indexes(client: &Client, table_name: &str) -> DomainResult<()> {
+    let described = client
+        .describe_table()
+        .table_name(table_name)
+        .send()
+        .await
+        .map_err(|e| storage(table_name, e))?;
+    let existing: Vec<String> = described
+        .table()
+        .map(|t| {
+            t.global_secondary_indexes()
+                .iter()
+                .filter_map(|i| i.index_name().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for index in global_secondary_indexes() {
+        if existing.iter().any(|name| name == index.index_name()) {
+            continue;
+        }
+        let create = aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+            .index_name(index.index_name())
+            .set_key_schema(Some(index.key_schema().to_vec()))
+            .set_projection(index.projection().cloned())
+            .build()
+            .expect("static index");
+        client
+            .update_table()
+            .table_name(table_name)
+            .set_attribute_definitions(Some(attribute_definitions()))
+            .global_secondary_index_updates(
+                aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                    .create(create)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| storage(table_name, e))?;
+        tracing::info!(
+            table = table_name,
+            index = index.index_name(),
+            "added index"
+        );
+    }
+    Ok(())
 }
