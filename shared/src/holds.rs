@@ -4,7 +4,9 @@
 use crate::clock::Timestamp;
 use crate::error::{DomainError, DomainResult, ValidationError};
 use crate::ids::{BusinessId, EntryId, HoldId};
-use crate::ledger::{apply_entry, next_version, open_wallet_of, wallet_of, Applied};
+use crate::ledger::{
+    apply_entry, next_version, open_wallet_of, require_available, wallet_of, Applied,
+};
 use crate::model::{
     CaptureCommand, EntryCommand, EntryType, EventType, Hold, HoldCommand, HoldStatus, WalletSet,
 };
@@ -51,14 +53,7 @@ pub fn create(
     let currency = command.currency;
     let wallet = open_wallet_of(current, currency)?;
     let amount = command.amount.minor();
-    let available = wallet.balance - wallet.pending_charges;
-    if amount > available {
-        return Err(DomainError::InsufficientBalance {
-            currency: currency.code().to_owned(),
-            available,
-            requested: amount,
-        });
-    }
+    require_available(wallet, currency, amount)?;
     let expires_at_ms = expiry(now.unix_ms, command.expires_at_ms)?;
     let stamp = now.rfc3339();
     let next = next_version(current, currency, &stamp, |w| w.pending_charges += amount);

@@ -54,6 +54,24 @@ pub fn open_wallet_of(set: &WalletSet, currency: Currency) -> DomainResult<&Wall
     Ok(wallet)
 }
 
+/// Refuses to take `amount` from a wallet whose available balance (balance less pending
+/// charges) is smaller.
+pub fn require_available(
+    wallet: &WalletState,
+    currency: Currency,
+    amount: i64,
+) -> DomainResult<()> {
+    let available = wallet.balance - wallet.pending_charges;
+    if amount > available {
+        return Err(DomainError::InsufficientBalance {
+            currency: currency.code().to_owned(),
+            available,
+            requested: amount,
+        });
+    }
+    Ok(())
+}
+
 /// `set` as the next version, with the wallet of `currency` changed by `change` at `now`.
 pub fn next_version(
     set: &WalletSet,
@@ -137,14 +155,7 @@ pub fn apply_entry(
             }
         },
         EntryType::Debit => {
-            let available = wallet.balance - wallet.pending_charges;
-            if amount_minor > available {
-                return Err(DomainError::InsufficientBalance {
-                    currency: currency.code().to_owned(),
-                    available,
-                    requested: amount_minor,
-                });
-            }
+            require_available(wallet, currency, amount_minor)?;
             before_balance - amount_minor
         }
     };
