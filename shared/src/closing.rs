@@ -2,9 +2,10 @@
 
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{BusinessId, EntryId};
-use crate::ledger::{apply_entry, next_version, open_wallet_of, Applied};
+use crate::ledger::{apply_entry, next_version, open_wallet_of, with_wallet, Applied};
 use crate::model::{
-    CloseCommand, EntryCommand, EntryType, EventType, LedgerEntry, WalletSet, WalletStatus,
+    CloseCommand, EntryCommand, EntryType, EventType, LedgerEntry, WalletSet, WalletState,
+    WalletStatus,
 };
 use crate::money::Amount;
 
@@ -25,7 +26,8 @@ pub fn close(
             pending_charges: wallet.pending_charges,
         });
     }
-    let (paid_out, entry) = if wallet.balance > 0 {
+    let close = |w: &mut WalletState| w.status = WalletStatus::Closed;
+    let (next, entry) = if wallet.balance > 0 {
         let payout = EntryCommand {
             currency,
             amount: Amount::whole_balance(wallet.balance),
@@ -37,15 +39,11 @@ pub fn close(
             idempotency_key: None,
         };
         let Applied { next, entry } = apply_entry(current, business_id, &payout, entry_id, now)?;
-        (next, Some(entry))
+        // The payout took this change's version step.
+        (with_wallet(&next, currency, now, close), Some(entry))
     } else {
-        (current.clone(), None)
+        (next_version(current, currency, now, close), None)
     };
-    // The payout (if any) took this change's version step; a close without payout takes it here.
-    let mut next = next_version(&paid_out, currency, now, |w| {
-        w.status = WalletStatus::Closed
-    });
-    next.version = current.version + 1;
     Ok((next, entry))
 }
 

@@ -5,7 +5,7 @@ use crate::clock::Timestamp;
 use crate::error::{DomainError, DomainResult, ValidationError};
 use crate::ids::{BusinessId, EntryId, HoldId};
 use crate::ledger::{
-    apply_entry, next_version, open_wallet_of, require_available, wallet_of, Applied,
+    apply_entry, next_version, open_wallet_of, require_available, wallet_of, with_wallet, Applied,
 };
 use crate::model::{
     CaptureCommand, EntryCommand, EntryType, EventType, Hold, HoldCommand, HoldStatus, WalletSet,
@@ -97,7 +97,7 @@ fn still_pending(hold: &Hold) -> DomainResult<()> {
     }
 }
 
-/// `current` with the hold's reservation given back.
+/// `current` with the hold's reservation given back, at the same version.
 fn without_reservation(current: &WalletSet, hold: &Hold, now: &str) -> DomainResult<WalletSet> {
     let currency = currency_of(hold);
     let pending = wallet_of(current, currency)?.pending_charges;
@@ -105,7 +105,7 @@ fn without_reservation(current: &WalletSet, hold: &Hold, now: &str) -> DomainRes
         pending >= hold.amount,
         "a pending hold is counted in its wallet's pending charges"
     );
-    Ok(next_version(current, currency, now, |w| {
+    Ok(with_wallet(current, currency, now, |w| {
         w.pending_charges -= hold.amount
     }))
 }
@@ -133,9 +133,8 @@ pub fn capture(
         });
     }
     let stamp = now.rfc3339();
-    let mut released = without_reservation(current, hold, &stamp)?;
-    // One version step for the whole capture: the debit below takes the next one.
-    released.version = current.version;
+    // One version step for the whole capture: the debit below takes it.
+    let released = without_reservation(current, hold, &stamp)?;
     let debit = EntryCommand {
         currency: currency_of(hold),
         amount: Amount::new(amount)?,
@@ -175,7 +174,8 @@ pub fn release(
     ));
     still_pending(hold)?;
     let stamp = now.rfc3339();
-    let next = without_reservation(current, hold, &stamp)?;
+    let mut next = without_reservation(current, hold, &stamp)?;
+    next.version += 1;
     let resolved = Hold {
         status: outcome,
         updated_at: stamp,

@@ -72,6 +72,23 @@ pub fn require_available(
     Ok(())
 }
 
+/// `set` with the wallet of `currency` changed by `change` at `now`, at the same version.
+pub fn with_wallet(
+    set: &WalletSet,
+    currency: Currency,
+    now: &str,
+    change: impl FnOnce(&mut WalletState),
+) -> WalletSet {
+    let mut next = set.clone();
+    let wallet = next
+        .wallets
+        .get_mut(&currency)
+        .expect("callers checked the wallet exists");
+    change(wallet);
+    wallet.updated_at = now.to_owned();
+    next
+}
+
 /// `set` as the next version, with the wallet of `currency` changed by `change` at `now`.
 pub fn next_version(
     set: &WalletSet,
@@ -79,14 +96,8 @@ pub fn next_version(
     now: &str,
     change: impl FnOnce(&mut WalletState),
 ) -> WalletSet {
-    let mut next = set.clone();
+    let mut next = with_wallet(set, currency, now, change);
     next.version += 1;
-    let wallet = next
-        .wallets
-        .get_mut(&currency)
-        .expect("callers checked the wallet exists");
-    change(wallet);
-    wallet.updated_at = now.to_owned();
     next
 }
 
