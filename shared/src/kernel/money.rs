@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::error::ValidationError;
+use super::codes::ValidationError;
 
 /// Largest amount one request may move, in minor units (10^14: one trillion USD in cents).
 pub const AMOUNT_MAX_MINOR: i64 = 100_000_000_000_000;
@@ -228,7 +228,7 @@ impl Amount {
     }
 
     /// A whole positive balance as an amount (a payout may exceed the per-request maximum).
-    pub(crate) fn whole_balance(minor: i64) -> Amount {
+    pub fn whole_balance(minor: i64) -> Amount {
         assert!(
             (1..=BALANCE_MAX_MINOR).contains(&minor),
             "a positive balance within bounds"

@@ -1,28 +1,24 @@
-//! Pure ledger arithmetic: applying an entry to a wallet set, and mapping pages to entry numbers.
+//! Pure ledger arithmetic: applying an entry to a customer's wallets, and mapping pages to entry
+//! numbers.
 
-use crate::error::{DomainError, DomainResult, ValidationError};
-use crate::ids::{BusinessId, EntryId};
-use crate::model::{
-    EntryCommand, EntryType, EventType, LedgerEntry, WalletSet, WalletState, WalletStatus,
+use super::model::{
+    CustomerWallets, EntryCommand, EntryRange, EntryType, EventType, LedgerEntry, Wallet,
+    WalletStatus,
 };
-use crate::money::{Currency, BALANCE_MAX_MINOR};
+use crate::error::{DomainError, DomainResult};
+use crate::kernel::money::BALANCE_MAX_MINOR;
+use crate::kernel::paging::PageRequest;
+use crate::kernel::{BusinessId, Currency, EntryId, Timestamp, ValidationError};
 
-/// Largest page a list request may ask for.
-pub const PAGE_SIZE_MAX: u32 = 100;
-/// Page size when the caller gives none (Dodo's default).
-pub const PAGE_SIZE_DEFAULT: u32 = 10;
-/// Largest page number accepted (far beyond any real ledger at the largest page size).
-pub const PAGE_NUMBER_MAX: u32 = 10_000_000;
-
-/// The wallet set after an entry, and the entry itself, both ready to be written together.
+/// The wallets after an entry, and the entry itself, both ready to be written together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
-    pub next: WalletSet,
+    pub next: CustomerWallets,
     pub entry: LedgerEntry,
 }
 
 /// The wallet of `currency` in `set`, or why there is none.
-pub fn wallet_of(set: &WalletSet, currency: Currency) -> DomainResult<&WalletState> {
+pub fn wallet_of(set: &CustomerWallets, currency: Currency) -> DomainResult<&Wallet> {
     set.wallets.get(&currency).ok_or_else(|| {
         let enabled = set
             .wallets
@@ -39,7 +35,7 @@ pub fn wallet_of(set: &WalletSet, currency: Currency) -> DomainResult<&WalletSta
 }
 
 /// The open wallet of `currency` in `set`: a closed wallet takes no credits, debits or holds.
-pub fn open_wallet_of(set: &WalletSet, currency: Currency) -> DomainResult<&WalletState> {
+pub fn open_wallet_of(set: &CustomerWallets, currency: Currency) -> DomainResult<&Wallet> {
     let wallet = wallet_of(set, currency)?;
     debug_assert!(
         wallet.balance >= 0
@@ -56,12 +52,8 @@ pub fn open_wallet_of(set: &WalletSet, currency: Currency) -> DomainResult<&Wall
 
 /// Refuses to take `amount` from a wallet whose available balance (balance less pending
 /// charges) is smaller.
-pub fn require_available(
-    wallet: &WalletState,
-    currency: Currency,
-    amount: i64,
-) -> DomainResult<()> {
-    let available = wallet.balance - wallet.pending_charges;
+pub fn require_available(wallet: &Wallet, currency: Currency, amount: i64) -> DomainResult<()> {
+    let available = wallet.available_balance();
     if amount > available {
         return Err(DomainError::InsufficientBalance {
             currency: currency.code().to_owned(),
@@ -74,28 +66,28 @@ pub fn require_available(
 
 /// `set` with the wallet of `currency` changed by `change` at `now`, at the same version.
 pub fn with_wallet(
-    set: &WalletSet,
+    set: &CustomerWallets,
     currency: Currency,
-    now: &str,
-    change: impl FnOnce(&mut WalletState),
-) -> WalletSet {
+    now: Timestamp,
+    change: impl FnOnce(&mut Wallet),
+) -> CustomerWallets {
     let mut next = set.clone();
     let wallet = next
         .wallets
         .get_mut(&currency)
         .expect("callers checked the wallet exists");
     change(wallet);
-    wallet.updated_at = now.to_owned();
+    wallet.updated_at = now;
     next
 }
 
 /// `set` as the next version, with the wallet of `currency` changed by `change` at `now`.
 pub fn next_version(
-    set: &WalletSet,
+    set: &CustomerWallets,
     currency: Currency,
-    now: &str,
-    change: impl FnOnce(&mut WalletState),
-) -> WalletSet {
+    now: Timestamp,
+    change: impl FnOnce(&mut Wallet),
+) -> CustomerWallets {
     let mut next = with_wallet(set, currency, now, change);
     next.version += 1;
     next
@@ -145,11 +137,11 @@ pub fn check_event_type(command: &EntryCommand) -> Result<(), ValidationError> {
 /// Applies one credit or debit to `current`, or says why it cannot be applied.
 /// Never yields a negative balance, a negative available balance, or a balance above the maximum.
 pub fn apply_entry(
-    current: &WalletSet,
+    current: &CustomerWallets,
     business_id: &BusinessId,
     command: &EntryCommand,
     entry_id: EntryId,
-    now: &str,
+    now: Timestamp,
 ) -> DomainResult<Applied> {
     let currency = command.currency;
     let wallet = open_wallet_of(current, currency)?;
@@ -183,10 +175,10 @@ pub fn apply_entry(
     let currency_seq = next.wallets[&currency].entry_count;
 
     let entry = LedgerEntry {
-        id: entry_id.to_string(),
-        customer_id: current.customer_id.to_string(),
-        business_id: business_id.to_string(),
-        currency: currency.code().to_owned(),
+        id: entry_id,
+        customer_id: current.customer_id.clone(),
+        business_id: business_id.clone(),
+        currency,
         amount: amount_minor,
         is_credit: command.entry_type == EntryType::Credit,
         before_balance,
@@ -194,36 +186,57 @@ pub fn apply_entry(
         event_type: command.event_type,
         reason: command.reason.clone(),
         reference_object_id: command.reference_object_id.clone(),
-        idempotency_key: command
-            .idempotency_key
-            .as_ref()
-            .map(|k| k.as_str().to_owned()),
-        created_at: now.to_owned(),
+        idempotency_key: command.idempotency_key.clone(),
+        created_at: now,
         customer_seq: next.entry_count,
         currency_seq,
     };
     Ok(Applied { next, entry })
 }
 
-/// The inclusive range of entry numbers on page `page_number` (0-based) of `page_size`, newest
-/// first, in a ledger of `entry_count` entries; `None` when the page is past the end.
-pub fn page_range(entry_count: u64, page_number: u32, page_size: u32) -> Option<(u64, u64)> {
-    let skipped = u64::from(page_number) * u64::from(page_size);
-    if page_size == 0 || skipped >= entry_count {
+/// The inclusive range of entry numbers on `page`, newest first, in a ledger of `entry_count`
+/// entries; `None` when the page is past the end.
+pub fn page_range(entry_count: u64, page: PageRequest) -> Option<(u64, u64)> {
+    let skipped = page.skipped();
+    if page.size == 0 || skipped >= entry_count {
         return None;
     }
     let newest = entry_count - skipped;
-    let oldest = newest.saturating_sub(u64::from(page_size) - 1).max(1);
+    let oldest = newest.saturating_sub(u64::from(page.size) - 1).max(1);
     Some((oldest, newest))
+}
+
+/// The entries on `page` of the customer's whole ledger or of one currency's.
+pub fn entry_range(
+    wallets: &CustomerWallets,
+    currency: Option<Currency>,
+    page: PageRequest,
+) -> Option<EntryRange> {
+    let entry_count = match currency {
+        Some(c) => wallets.wallets.get(&c).map_or(0, |w| w.entry_count),
+        None => wallets.entry_count,
+    };
+    page_range(entry_count, page).map(|(oldest, newest)| EntryRange {
+        currency,
+        oldest,
+        newest,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::Amount;
+    use crate::kernel::paging::{PAGE_NUMBER_MAX, PAGE_SIZE_MAX};
+    use crate::kernel::Amount;
 
-    fn wallets(balance: i64, pending: i64) -> WalletSet {
-        crate::model::usd_wallets(balance, pending)
+    fn wallets(balance: i64, pending: i64) -> CustomerWallets {
+        crate::ledger::model::usd_wallets(balance, pending)
+    }
+
+    const T1: Timestamp = Timestamp::from_unix_ms(1);
+
+    fn page(number: u32, size: u32) -> PageRequest {
+        PageRequest { number, size }
     }
 
     fn command(entry_type: EntryType, amount: i64) -> EntryCommand {
@@ -238,13 +251,13 @@ mod tests {
         }
     }
 
-    fn apply(set: &WalletSet, entry_type: EntryType, amount: i64) -> DomainResult<Applied> {
+    fn apply(set: &CustomerWallets, entry_type: EntryType, amount: i64) -> DomainResult<Applied> {
         apply_entry(
             set,
             &BusinessId::generate(),
             &command(entry_type, amount),
             EntryId::generate(),
-            "t1",
+            T1,
         )
     }
 
@@ -303,7 +316,7 @@ mod tests {
             &BusinessId::generate(),
             &cmd,
             EntryId::generate(),
-            "t",
+            T1,
         )
         .unwrap_err();
         assert!(matches!(err, DomainError::CurrencyNotEnabled { .. }));
@@ -311,14 +324,14 @@ mod tests {
 
     #[test]
     fn pages_map_to_entry_numbers_newest_first() {
-        assert_eq!(page_range(25, 0, 10), Some((16, 25)));
-        assert_eq!(page_range(25, 1, 10), Some((6, 15)));
-        assert_eq!(page_range(25, 2, 10), Some((1, 5)));
-        assert_eq!(page_range(25, 3, 10), None);
-        assert_eq!(page_range(0, 0, 10), None);
-        assert_eq!(page_range(1, 0, 100), Some((1, 1)));
+        assert_eq!(page_range(25, page(0, 10)), Some((16, 25)));
+        assert_eq!(page_range(25, page(1, 10)), Some((6, 15)));
+        assert_eq!(page_range(25, page(2, 10)), Some((1, 5)));
+        assert_eq!(page_range(25, page(3, 10)), None);
+        assert_eq!(page_range(0, page(0, 10)), None);
+        assert_eq!(page_range(1, page(0, 100)), Some((1, 1)));
         assert_eq!(
-            page_range(u64::MAX, PAGE_NUMBER_MAX, PAGE_SIZE_MAX).map(|(lo, hi)| hi - lo),
+            page_range(u64::MAX, page(PAGE_NUMBER_MAX, PAGE_SIZE_MAX)).map(|(lo, hi)| hi - lo),
             Some(99)
         );
     }

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::ValidationError;
-use crate::money::Currency;
+use super::codes::ValidationError;
+use super::money::Currency;
 
 /// Default rates, used for any currency the setting does not name. Operators should set their own.
 pub const DEFAULT_RATES_USD: &str = "USD=1,INR=0.012,EUR=1.08,GBP=1.27,JPY=0.0067,KWD=3.25";

@@ -1,16 +1,13 @@
 //! Pure hold arithmetic: reserving part of a wallet, capturing it as one debit, giving it back.
 //! A hold's amount is counted in its wallet's `pending_charges` exactly while it is pending.
 
-use crate::clock::Timestamp;
-use crate::error::{DomainError, DomainResult, ValidationError};
-use crate::ids::{BusinessId, EntryId, HoldId};
-use crate::ledger::{
+use super::model::{CaptureCommand, Hold, HoldCommand, HoldStatus};
+use crate::error::{DomainError, DomainResult};
+use crate::kernel::{Amount, BusinessId, EntryId, HoldId, Timestamp, ValidationError};
+use crate::ledger::model::{CustomerWallets, EntryCommand, EntryType, EventType};
+use crate::ledger::rules::{
     apply_entry, next_version, open_wallet_of, require_available, wallet_of, with_wallet, Applied,
 };
-use crate::model::{
-    CaptureCommand, EntryCommand, EntryType, EventType, Hold, HoldCommand, HoldStatus, WalletSet,
-};
-use crate::money::{Amount, Currency};
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 /// How long a hold lasts when the request names no expiry.
@@ -20,17 +17,17 @@ pub const HOLD_TTL_MAX_MS: u64 = 30 * DAY_MS;
 
 /// The hold's expiry: the requested one if it is in the future and within the maximum, else the
 /// default.
-pub fn expiry(now_ms: u64, requested_ms: Option<u64>) -> Result<u64, ValidationError> {
-    let Some(at) = requested_ms else {
-        return Ok(now_ms + HOLD_TTL_DEFAULT_MS);
+pub fn expiry(now: Timestamp, requested: Option<Timestamp>) -> Result<Timestamp, ValidationError> {
+    let Some(at) = requested else {
+        return Ok(Timestamp::from_unix_ms(now.unix_ms + HOLD_TTL_DEFAULT_MS));
     };
-    if at <= now_ms {
+    if at <= now {
         return Err(ValidationError::new(
             "invalid_expires_at",
             "expires_at must be in the future",
         ));
     }
-    if at - now_ms > HOLD_TTL_MAX_MS {
+    if at.unix_ms - now.unix_ms > HOLD_TTL_MAX_MS {
         return Err(ValidationError::new(
             "invalid_expires_at",
             format!(
@@ -44,47 +41,35 @@ pub fn expiry(now_ms: u64, requested_ms: Option<u64>) -> Result<u64, ValidationE
 
 /// Reserves `command.amount` of the available balance: the wallet set after it and the new hold.
 pub fn create(
-    current: &WalletSet,
+    current: &CustomerWallets,
     business_id: &BusinessId,
     command: &HoldCommand,
     hold_id: &HoldId,
     now: Timestamp,
-) -> DomainResult<(WalletSet, Hold)> {
+) -> DomainResult<(CustomerWallets, Hold)> {
     let currency = command.currency;
     let wallet = open_wallet_of(current, currency)?;
     let amount = command.amount.minor();
     require_available(wallet, currency, amount)?;
-    let expires_at_ms = expiry(now.unix_ms, command.expires_at_ms)?;
-    let stamp = now.rfc3339();
-    let next = next_version(current, currency, &stamp, |w| w.pending_charges += amount);
+    let expires_at = expiry(now, command.expires_at)?;
+    let next = next_version(current, currency, now, |w| w.pending_charges += amount);
     let hold = Hold {
-        id: hold_id.to_string(),
-        customer_id: current.customer_id.to_string(),
-        business_id: business_id.to_string(),
-        currency: currency.code().to_owned(),
+        id: hold_id.clone(),
+        customer_id: current.customer_id.clone(),
+        business_id: business_id.clone(),
+        currency,
         amount,
         status: HoldStatus::Pending,
         captured_amount: 0,
         reason: command.reason.clone(),
         reference_object_id: command.reference_object_id.clone(),
-        idempotency_key: command
-            .idempotency_key
-            .as_ref()
-            .map(|k| k.as_str().to_owned()),
+        idempotency_key: command.idempotency_key.clone(),
         ledger_entry_id: None,
-        expires_at: Timestamp {
-            unix_ms: expires_at_ms,
-        }
-        .rfc3339(),
-        expires_at_ms,
-        created_at: stamp.clone(),
-        updated_at: stamp,
+        expires_at,
+        created_at: now,
+        updated_at: now,
     };
     Ok((next, hold))
-}
-
-fn currency_of(hold: &Hold) -> Currency {
-    Currency::parse(&hold.currency).expect("holds are created in a valid currency")
 }
 
 fn still_pending(hold: &Hold) -> DomainResult<()> {
@@ -98,8 +83,12 @@ fn still_pending(hold: &Hold) -> DomainResult<()> {
 }
 
 /// `current` with the hold's reservation given back, at the same version.
-fn without_reservation(current: &WalletSet, hold: &Hold, now: &str) -> DomainResult<WalletSet> {
-    let currency = currency_of(hold);
+fn without_reservation(
+    current: &CustomerWallets,
+    hold: &Hold,
+    now: Timestamp,
+) -> DomainResult<CustomerWallets> {
+    let currency = hold.currency;
     let pending = wallet_of(current, currency)?.pending_charges;
     assert!(
         pending >= hold.amount,
@@ -112,14 +101,14 @@ fn without_reservation(current: &WalletSet, hold: &Hold, now: &str) -> DomainRes
 
 /// Charges all or part of a pending, unexpired hold as one debit and gives back the rest.
 pub fn capture(
-    current: &WalletSet,
+    current: &CustomerWallets,
     hold: &Hold,
     command: &CaptureCommand,
     entry_id: EntryId,
     now: Timestamp,
 ) -> DomainResult<(Applied, Hold)> {
     still_pending(hold)?;
-    if now.unix_ms >= hold.expires_at_ms {
+    if now >= hold.expires_at {
         return Err(DomainError::HoldExpired {
             hold: Box::new(hold.clone()),
         });
@@ -127,16 +116,15 @@ pub fn capture(
     let amount = command.amount.map_or(hold.amount, Amount::minor);
     if amount > hold.amount {
         return Err(DomainError::CaptureExceedsHold {
-            hold_id: hold.id.clone(),
+            hold_id: hold.id.to_string(),
             held: hold.amount,
             requested: amount,
         });
     }
-    let stamp = now.rfc3339();
     // One version step for the whole capture: the debit below takes it.
-    let released = without_reservation(current, hold, &stamp)?;
+    let released = without_reservation(current, hold, now)?;
     let debit = EntryCommand {
-        currency: currency_of(hold),
+        currency: hold.currency,
         amount: Amount::new(amount)?,
         entry_type: EntryType::Debit,
         event_type: EventType::Payment,
@@ -144,17 +132,16 @@ pub fn capture(
         reference_object_id: Some(
             hold.reference_object_id
                 .clone()
-                .unwrap_or_else(|| hold.id.clone()),
+                .unwrap_or_else(|| hold.id.to_string()),
         ),
         idempotency_key: None,
     };
-    let business_id = BusinessId::parse(&hold.business_id)?;
-    let applied = apply_entry(&released, &business_id, &debit, entry_id, &stamp)?;
+    let applied = apply_entry(&released, &hold.business_id, &debit, entry_id, now)?;
     let captured = Hold {
         status: HoldStatus::Captured,
         captured_amount: amount,
         ledger_entry_id: Some(applied.entry.id.clone()),
-        updated_at: stamp,
+        updated_at: now,
         ..hold.clone()
     };
     Ok((applied, captured))
@@ -163,22 +150,21 @@ pub fn capture(
 /// Gives a pending hold back: `Released` by the caller (even once expired) or `Expired` by the
 /// sweep.
 pub fn release(
-    current: &WalletSet,
+    current: &CustomerWallets,
     hold: &Hold,
     outcome: HoldStatus,
     now: Timestamp,
-) -> DomainResult<(WalletSet, Hold)> {
+) -> DomainResult<(CustomerWallets, Hold)> {
     debug_assert!(matches!(
         outcome,
         HoldStatus::Released | HoldStatus::Expired
     ));
     still_pending(hold)?;
-    let stamp = now.rfc3339();
-    let mut next = without_reservation(current, hold, &stamp)?;
+    let mut next = without_reservation(current, hold, now)?;
     next.version += 1;
     let resolved = Hold {
         status: outcome,
-        updated_at: stamp,
+        updated_at: now,
         ..hold.clone()
     };
     Ok((next, resolved))
@@ -187,23 +173,24 @@ pub fn release(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::Currency;
 
     const T0: Timestamp = Timestamp {
         unix_ms: 1_800_000_000_000,
     };
 
-    fn wallets(balance: i64) -> WalletSet {
-        crate::model::usd_wallets(balance, 0)
+    fn wallets(balance: i64) -> CustomerWallets {
+        crate::ledger::model::usd_wallets(balance, 0)
     }
 
-    fn hold_of(set: &WalletSet, amount: i64) -> (WalletSet, Hold) {
+    fn hold_of(set: &CustomerWallets, amount: i64) -> (CustomerWallets, Hold) {
         let command = HoldCommand {
             currency: Currency::USD,
             amount: Amount::new(amount).unwrap(),
             reason: None,
             reference_object_id: Some("inv_1".into()),
             idempotency_key: None,
-            expires_at_ms: None,
+            expires_at: None,
         };
         create(
             set,
@@ -215,7 +202,7 @@ mod tests {
         .unwrap()
     }
 
-    fn usd(set: &WalletSet) -> (i64, i64) {
+    fn usd(set: &CustomerWallets) -> (i64, i64) {
         let w = &set.wallets[&Currency::USD];
         (w.balance, w.pending_charges)
     }
@@ -224,14 +211,14 @@ mod tests {
     fn a_hold_reserves_available_balance_and_a_second_cannot_overdraw_it() {
         let (set, hold) = hold_of(&wallets(100), 70);
         assert_eq!(usd(&set), (100, 70));
-        assert_eq!(hold.expires_at_ms, T0.unix_ms + HOLD_TTL_DEFAULT_MS);
+        assert_eq!(hold.expires_at.unix_ms, T0.unix_ms + HOLD_TTL_DEFAULT_MS);
         let command = HoldCommand {
             currency: Currency::USD,
             amount: Amount::new(31).unwrap(),
             reason: None,
             reference_object_id: None,
             idempotency_key: None,
-            expires_at_ms: None,
+            expires_at: None,
         };
         let err = create(
             &set,
@@ -275,9 +262,7 @@ mod tests {
             capture(&set, &hold, &more, EntryId::generate(), T0),
             Err(DomainError::CaptureExceedsHold { held: 70, .. })
         ));
-        let late = Timestamp {
-            unix_ms: hold.expires_at_ms,
-        };
+        let late = hold.expires_at;
         assert!(matches!(
             capture(
                 &set,
@@ -308,10 +293,11 @@ mod tests {
 
     #[test]
     fn expiry_defaults_and_is_bounded() {
-        assert_eq!(expiry(10, None).unwrap(), 10 + HOLD_TTL_DEFAULT_MS);
-        assert_eq!(expiry(10, Some(11)).unwrap(), 11);
-        assert!(expiry(10, Some(10)).is_err());
-        assert!(expiry(10, Some(10 + HOLD_TTL_MAX_MS)).is_ok());
-        assert!(expiry(10, Some(11 + HOLD_TTL_MAX_MS)).is_err());
+        let at = Timestamp::from_unix_ms;
+        assert_eq!(expiry(at(10), None).unwrap(), at(10 + HOLD_TTL_DEFAULT_MS));
+        assert_eq!(expiry(at(10), Some(at(11))).unwrap(), at(11));
+        assert!(expiry(at(10), Some(at(10))).is_err());
+        assert!(expiry(at(10), Some(at(10 + HOLD_TTL_MAX_MS))).is_ok());
+        assert!(expiry(at(10), Some(at(11 + HOLD_TTL_MAX_MS))).is_err());
     }
 }

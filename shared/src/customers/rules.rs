@@ -1,9 +1,8 @@
-//! Parsing caller input into domain values ("parse, don't validate").
+//! Customer fields parsed from caller input ("parse, don't validate"), and patching. Pure.
 
-use crate::error::ValidationError;
-use crate::ids::bounded_text;
-use crate::ledger::{PAGE_NUMBER_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
-use crate::model::Metadata;
+use super::model::{Customer, CustomerPatch, Metadata};
+use crate::kernel::text::bounded_text;
+use crate::kernel::ValidationError;
 
 pub const EMAIL_LENGTH_MAX: usize = 254;
 pub const NAME_LENGTH_MAX: usize = 255;
@@ -16,16 +15,6 @@ pub const METADATA_VALUE_LENGTH_MAX: usize = 500;
 /// Metadata as JSON, at most: keeps a page of 100 customers far below Lambda's 6 MB response
 /// limit (a page of the largest customers is about 1 MB, 2 MB in API Gateway's envelope).
 pub const METADATA_JSON_LENGTH_MAX: usize = 8 * 1024;
-
-/// A new customer's validated fields.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewCustomer {
-    pub email: String,
-    pub name: String,
-    pub phone_number: Option<String>,
-    pub metadata: Metadata,
-    pub preferred_locale: Option<String>,
-}
 
 /// Locales Dodo accepts for `preferred_locale`.
 pub const LOCALES: &[&str] = &[
@@ -131,45 +120,25 @@ pub fn metadata(raw: Metadata) -> Result<Metadata, ValidationError> {
     Ok(raw)
 }
 
-pub fn reason(raw: &str) -> Result<String, ValidationError> {
-    bounded_text("reason", raw, REASON_LENGTH_MAX)
-}
-
-pub fn reference_object_id(raw: &str) -> Result<String, ValidationError> {
-    bounded_text("reference_object_id", raw, REFERENCE_LENGTH_MAX)
-}
-
-/// An invoice id of the caller's billing system: 1 to 255 bytes, no control characters.
-pub fn invoice_id(raw: &str) -> Result<String, ValidationError> {
-    if raw.is_empty() {
-        return Err(ValidationError::new(
-            "invalid_invoice_id",
-            "invoice_id must not be empty",
-        ));
+/// The customer with the patch's fields changed and the others as they were.
+pub fn patched(customer: &Customer, patch: &CustomerPatch) -> Customer {
+    let mut next = customer.clone();
+    if let Some(email) = &patch.email {
+        next.email = email.clone();
     }
-    bounded_text("invoice_id", raw, REFERENCE_LENGTH_MAX)
-}
-
-/// Page number (from 0) and size (1 to 100, default 10).
-pub fn page(
-    page_number: Option<i64>,
-    page_size: Option<i64>,
-) -> Result<(u32, u32), ValidationError> {
-    let number = page_number.unwrap_or(0);
-    let size = page_size.unwrap_or(i64::from(PAGE_SIZE_DEFAULT));
-    if !(0..=i64::from(PAGE_NUMBER_MAX)).contains(&number) {
-        return Err(ValidationError::new(
-            "invalid_page_number",
-            format!("page_number must be between 0 and {PAGE_NUMBER_MAX}; got {number}"),
-        ));
+    if let Some(name) = &patch.name {
+        next.name = name.clone();
     }
-    if !(1..=i64::from(PAGE_SIZE_MAX)).contains(&size) {
-        return Err(ValidationError::new(
-            "invalid_page_size",
-            format!("page_size must be between 1 and {PAGE_SIZE_MAX}; got {size}"),
-        ));
+    if let Some(phone_number) = &patch.phone_number {
+        next.phone_number = phone_number.clone();
     }
-    Ok((number as u32, size as u32))
+    if let Some(metadata) = &patch.metadata {
+        next.metadata = metadata.clone();
+    }
+    if let Some(locale) = &patch.preferred_locale {
+        next.preferred_locale = locale.clone();
+    }
+    next
 }
 
 #[cfg(test)]
@@ -217,14 +186,5 @@ mod tests {
         assert!(metadata(values(&"v".repeat(500), 15)).is_ok());
         assert!(metadata(values(&"v".repeat(500), 17)).is_err());
         assert!(metadata(values(&"\u{1}".repeat(500), 3)).is_err());
-    }
-
-    #[test]
-    fn pages_default_and_are_bounded() {
-        assert_eq!(page(None, None).unwrap(), (0, 10));
-        assert_eq!(page(Some(3), Some(100)).unwrap(), (3, 100));
-        assert!(page(Some(-1), None).is_err());
-        assert!(page(None, Some(0)).is_err());
-        assert!(page(None, Some(101)).is_err());
     }
 }

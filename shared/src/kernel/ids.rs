@@ -1,6 +1,7 @@
 //! Identifiers and keys, each only constructible valid.
 
-use crate::error::ValidationError;
+use super::codes::ValidationError;
+use super::text::{bounded_text, printable, REFERENCE_LENGTH_MAX};
 
 /// Largest millisecond a ULID can carry (48 bits).
 pub const ULID_TIME_MAX_MS: u64 = (1 << 48) - 1;
@@ -8,10 +9,6 @@ pub const ULID_TIME_MAX_MS: u64 = (1 << 48) - 1;
 pub const ID_LENGTH_MAX: usize = 128;
 /// Longest idempotency key accepted from a caller.
 pub const IDEMPOTENCY_KEY_LENGTH_MAX: usize = 255;
-
-fn printable(s: &str) -> bool {
-    s.chars().all(|c| !c.is_control())
-}
 
 macro_rules! prefixed_id {
     ($name:ident, $prefix:literal, $what:literal) => {
@@ -23,7 +20,7 @@ macro_rules! prefixed_id {
             pub const PREFIX: &'static str = $prefix;
 
             pub fn generate() -> $name {
-                $name::generate_at(crate::clock::Timestamp::now().unix_ms)
+                $name::generate_at(super::clock::Timestamp::now().unix_ms)
             }
 
             /// A new id whose ULID carries the given millisecond, so ids sort by creation time.
@@ -83,6 +80,28 @@ macro_rules! prefixed_id {
                 f.write_str(&self.0)
             }
         }
+
+        string_serde!($name);
+    };
+}
+
+/// Serialises a validated string type as its text, and parses it back through `parse`.
+macro_rules! string_serde {
+    ($name:ident) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<$name, D::Error> {
+                let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                $name::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
@@ -111,25 +130,35 @@ impl IdempotencyKey {
     }
 }
 
-/// Free text bounded in length with no control characters (reasons, names, references).
-pub fn bounded_text(field: &str, raw: &str, length_max: usize) -> Result<String, ValidationError> {
-    if raw.len() > length_max {
-        return Err(ValidationError::new(
-            "field_too_long",
-            format!(
-                "`{field}` must be at most {length_max} bytes; got {}",
-                raw.len()
-            ),
-        ));
+string_serde!(IdempotencyKey);
+
+/// An invoice id of the caller's billing system: 1 to 255 bytes, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InvoiceId(String);
+
+impl InvoiceId {
+    pub fn parse(raw: &str) -> Result<InvoiceId, ValidationError> {
+        if raw.is_empty() {
+            return Err(ValidationError::new(
+                "invalid_invoice_id",
+                "invoice_id must not be empty",
+            ));
+        }
+        bounded_text("invoice_id", raw, REFERENCE_LENGTH_MAX).map(InvoiceId)
     }
-    if !printable(raw) {
-        return Err(ValidationError::new(
-            "invalid_characters",
-            format!("`{field}` must not contain control characters"),
-        ));
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    Ok(raw.to_owned())
 }
+
+impl std::fmt::Display for InvoiceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+string_serde!(InvoiceId);
 
 #[cfg(test)]
 mod tests {

@@ -5,15 +5,55 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::OffsetDateTime;
 
-use crate::error::ValidationError;
+use super::codes::ValidationError;
 
-/// An instant, in milliseconds since the Unix epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Where "now" comes from: the system clock in the functions, a fixed or stepped one in tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The machine's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// An instant, in milliseconds since the Unix epoch. Serialised as RFC 3339 with milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp {
     pub unix_ms: u64,
 }
 
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.rfc3339())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        parse_instant("timestamp", &raw, Round::Down)
+            .map(|unix_ms| Timestamp { unix_ms })
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.rfc3339())
+    }
+}
+
 impl Timestamp {
+    pub const fn from_unix_ms(unix_ms: u64) -> Timestamp {
+        Timestamp { unix_ms }
+    }
+
     pub fn now() -> Timestamp {
         let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
         Timestamp {

@@ -1,23 +1,22 @@
 //! Closing a wallet: pay out what is left as one debit and refuse everything after. Pure.
 
+use super::model::CloseCommand;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{BusinessId, EntryId};
-use crate::ledger::{apply_entry, next_version, open_wallet_of, with_wallet, Applied};
-use crate::model::{
-    CloseCommand, EntryCommand, EntryType, EventType, LedgerEntry, WalletSet, WalletState,
-    WalletStatus,
+use crate::kernel::{Amount, BusinessId, EntryId, Timestamp};
+use crate::ledger::model::{
+    CustomerWallets, EntryCommand, EntryType, EventType, LedgerEntry, Wallet, WalletStatus,
 };
-use crate::money::Amount;
+use crate::ledger::rules::{apply_entry, next_version, open_wallet_of, with_wallet, Applied};
 
 /// The wallet set with the wallet closed, and the payout entry when there was a balance to pay
 /// out. Refused while holds are pending.
 pub fn close(
-    current: &WalletSet,
+    current: &CustomerWallets,
     business_id: &BusinessId,
     command: &CloseCommand,
     entry_id: EntryId,
-    now: &str,
-) -> DomainResult<(WalletSet, Option<LedgerEntry>)> {
+    now: Timestamp,
+) -> DomainResult<(CustomerWallets, Option<LedgerEntry>)> {
     let currency = command.currency;
     let wallet = open_wallet_of(current, currency)?;
     if wallet.pending_charges > 0 {
@@ -26,7 +25,7 @@ pub fn close(
             pending_charges: wallet.pending_charges,
         });
     }
-    let close = |w: &mut WalletState| w.status = WalletStatus::Closed;
+    let close = |w: &mut Wallet| w.status = WalletStatus::Closed;
     let (next, entry) = if wallet.balance > 0 {
         let payout = EntryCommand {
             currency,
@@ -50,10 +49,10 @@ pub fn close(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::Currency;
+    use crate::kernel::Currency;
 
-    fn wallets(balance: i64, pending: i64) -> WalletSet {
-        crate::model::usd_wallets(balance, pending)
+    fn wallets(balance: i64, pending: i64) -> CustomerWallets {
+        crate::ledger::model::usd_wallets(balance, pending)
     }
 
     fn command() -> CloseCommand {
@@ -64,13 +63,13 @@ mod tests {
         }
     }
 
-    fn closing(set: &WalletSet) -> DomainResult<(WalletSet, Option<LedgerEntry>)> {
+    fn closing(set: &CustomerWallets) -> DomainResult<(CustomerWallets, Option<LedgerEntry>)> {
         close(
             set,
             &BusinessId::generate(),
             &command(),
             EntryId::generate(),
-            "t1",
+            Timestamp::from_unix_ms(1),
         )
     }
 

@@ -1,28 +1,25 @@
 //! Paying invoices from a wallet (partial payment) and reversing such payments. Pure arithmetic.
 
+use super::model::{InvoiceCommand, InvoicePayment, ReversalCommand};
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{BusinessId, EntryId};
-use crate::ledger::{apply_entry, next_version, open_wallet_of, Applied};
-use crate::model::{
-    EntryCommand, EntryType, EventType, InvoiceCommand, InvoicePayment, LedgerEntry,
-    ReversalCommand, WalletSet,
-};
-use crate::money::{Amount, Currency};
+use crate::kernel::{Amount, BusinessId, EntryId, Timestamp};
+use crate::ledger::model::{CustomerWallets, EntryCommand, EntryType, EventType, LedgerEntry};
+use crate::ledger::rules::{apply_entry, next_version, open_wallet_of, Applied};
 
 /// Applies `min(available balance, amount due)` of the invoice's currency as one debit. Only the
 /// wallet of the invoice's currency is ever used. When nothing is available, nothing is debited,
 /// but the payment is still recorded (so a repeat is recognised).
 pub fn apply(
-    current: &WalletSet,
+    current: &CustomerWallets,
     business_id: &BusinessId,
     command: &InvoiceCommand,
     entry_id: EntryId,
-    now: &str,
-) -> DomainResult<(WalletSet, Option<LedgerEntry>, InvoicePayment)> {
+    now: Timestamp,
+) -> DomainResult<(CustomerWallets, Option<LedgerEntry>, InvoicePayment)> {
     let currency = command.currency;
     let wallet = open_wallet_of(current, currency)?;
     let amount_due = command.amount_due.minor();
-    let applied = (wallet.balance - wallet.pending_charges).min(amount_due);
+    let applied = wallet.available_balance().min(amount_due);
     let (next, entry) = if applied > 0 {
         let debit = EntryCommand {
             currency,
@@ -30,7 +27,7 @@ pub fn apply(
             entry_type: EntryType::Debit,
             event_type: EventType::Payment,
             reason: Some(format!("invoice {}", command.invoice_id)),
-            reference_object_id: Some(command.invoice_id.clone()),
+            reference_object_id: Some(command.invoice_id.to_string()),
             idempotency_key: None,
         };
         let Applied { next, entry } = apply_entry(current, business_id, &debit, entry_id, now)?;
@@ -41,16 +38,16 @@ pub fn apply(
     };
     let payment = InvoicePayment {
         invoice_id: command.invoice_id.clone(),
-        customer_id: current.customer_id.to_string(),
-        business_id: business_id.to_string(),
-        currency: currency.code().to_owned(),
+        customer_id: current.customer_id.clone(),
+        business_id: business_id.clone(),
+        currency,
         amount_due,
         applied,
         remaining: amount_due - applied,
         reversed: 0,
         ledger_entry_id: entry.as_ref().map(|e| e.id.clone()),
-        created_at: now.to_owned(),
-        updated_at: now.to_owned(),
+        created_at: now,
+        updated_at: now,
     };
     Ok((next, entry, payment))
 }
@@ -58,23 +55,23 @@ pub fn apply(
 /// Credits back part of what an invoice payment took from the wallet; never more than was applied,
 /// across all reversals.
 pub fn reverse(
-    current: &WalletSet,
+    current: &CustomerWallets,
     payment: &InvoicePayment,
     command: &ReversalCommand,
     entry_id: EntryId,
-    now: &str,
+    now: Timestamp,
 ) -> DomainResult<(Applied, InvoicePayment)> {
     let requested = command.amount.minor();
     if requested > payment.applied - payment.reversed {
         return Err(DomainError::ReversalExceedsApplied {
-            invoice_id: payment.invoice_id.clone(),
+            invoice_id: payment.invoice_id.to_string(),
             applied: payment.applied,
             reversed: payment.reversed,
             requested,
         });
     }
     let credit = EntryCommand {
-        currency: Currency::parse(&payment.currency)?,
+        currency: payment.currency,
         amount: command.amount,
         entry_type: EntryType::Credit,
         event_type: EventType::PaymentReversal,
@@ -82,14 +79,13 @@ pub fn reverse(
             .reason
             .clone()
             .or_else(|| Some(format!("reversal of invoice {}", payment.invoice_id))),
-        reference_object_id: Some(payment.invoice_id.clone()),
+        reference_object_id: Some(payment.invoice_id.to_string()),
         idempotency_key: command.idempotency_key.clone(),
     };
-    let business_id = BusinessId::parse(&payment.business_id)?;
-    let applied = apply_entry(current, &business_id, &credit, entry_id, now)?;
+    let applied = apply_entry(current, &payment.business_id, &credit, entry_id, now)?;
     let reversed = InvoicePayment {
         reversed: payment.reversed + requested,
-        updated_at: now.to_owned(),
+        updated_at: now,
         ..payment.clone()
     };
     Ok((applied, reversed))
@@ -98,14 +94,20 @@ pub fn reverse(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::{Currency, InvoiceId};
 
-    fn wallets(balance: i64, pending: i64) -> WalletSet {
-        crate::model::usd_wallets(balance, pending)
+    const T1: Timestamp = Timestamp::from_unix_ms(1);
+
+    fn wallets(balance: i64, pending: i64) -> CustomerWallets {
+        crate::ledger::model::usd_wallets(balance, pending)
     }
 
-    fn pay(set: &WalletSet, due: i64) -> (WalletSet, Option<LedgerEntry>, InvoicePayment) {
+    fn pay(
+        set: &CustomerWallets,
+        due: i64,
+    ) -> (CustomerWallets, Option<LedgerEntry>, InvoicePayment) {
         let command = InvoiceCommand {
-            invoice_id: "inv_7".into(),
+            invoice_id: InvoiceId::parse("inv_7").unwrap(),
             currency: Currency::USD,
             amount_due: Amount::new(due).unwrap(),
         };
@@ -114,7 +116,7 @@ mod tests {
             &BusinessId::generate(),
             &command,
             EntryId::generate(),
-            "t1",
+            T1,
         )
         .unwrap()
     }
@@ -152,7 +154,7 @@ mod tests {
     fn reversals_credit_back_at_most_what_was_applied() {
         let (next, _, payment) = pay(&wallets(100, 0), 80);
         let (applied, payment) =
-            reverse(&next, &payment, &reversal(50), EntryId::generate(), "t2").unwrap();
+            reverse(&next, &payment, &reversal(50), EntryId::generate(), T1).unwrap();
         assert_eq!(applied.entry.event_type, EventType::PaymentReversal);
         assert!(applied.entry.is_credit);
         assert_eq!(payment.reversed, 50);
@@ -161,7 +163,7 @@ mod tests {
             &payment,
             &reversal(31),
             EntryId::generate(),
-            "t3",
+            T1,
         )
         .unwrap_err();
         assert!(
@@ -181,7 +183,7 @@ mod tests {
             &payment,
             &reversal(30),
             EntryId::generate(),
-            "t3"
+            T1
         )
         .is_ok());
     }
