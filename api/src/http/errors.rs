@@ -3,8 +3,11 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
-use shared::error::original_field;
 use shared::{DomainError, Original};
+
+use crate::routes::holds::HoldView;
+use crate::routes::invoices::InvoicePaymentRecordView;
+use crate::routes::ledger::EntryView;
 
 /// An error answer: status, stable code, message, and optional extra fields.
 #[derive(Debug)]
@@ -83,21 +86,21 @@ impl From<DomainError> for ApiError {
             DomainError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut api = ApiError::new(status, code, message);
-        let record = |value: Result<Value, serde_json::Error>| value.expect("records serialise");
+        let record = |value: Result<Value, serde_json::Error>| value.expect("views serialise");
         match error {
             DomainError::IdempotencyKeyReused { original, .. } => {
-                let field = original_field(&original);
-                let value = match *original {
-                    Original::Entry(entry) => serde_json::to_value(entry),
-                    Original::Hold(hold) => serde_json::to_value(hold),
+                let value = match &*original {
+                    Original::Entry(entry) => serde_json::to_value(EntryView::of(entry)),
+                    Original::Hold(hold) => serde_json::to_value(HoldView::of(hold)),
                 };
-                api.extra = Some((field, record(value)));
+                api.extra = Some((original.field(), record(value)));
             }
             DomainError::HoldNotPending { hold } | DomainError::HoldExpired { hold } => {
-                api.extra = Some(("hold", record(serde_json::to_value(*hold))));
+                api.extra = Some(("hold", record(serde_json::to_value(HoldView::of(&hold)))));
             }
             DomainError::InvoiceAlreadyPaid { original } => {
-                api.extra = Some(("invoice_payment", record(serde_json::to_value(*original))));
+                let view = InvoicePaymentRecordView::of(&original);
+                api.extra = Some(("invoice_payment", record(serde_json::to_value(view))));
             }
             DomainError::Contention | DomainError::Storage(_) => api.should_retry = true,
             _ => {}
