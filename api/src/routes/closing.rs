@@ -1,16 +1,15 @@
 //! `POST /customers/{id}/wallets/close`.
 
 use serde::Deserialize;
-use shared::access::model::Tenant;
 use shared::closing::model::CloseCommand;
 use shared::kernel::text::reason;
 use shared::kernel::{Clock, Currency};
 use shared::ports::Store;
-use shared::{Service, ValidationError};
+use shared::ValidationError;
 
 use super::ledger::{optional_reference, WalletView};
 use crate::http::request::{body, customer_id};
-use crate::http::{json, Answer, Request};
+use crate::http::{json, Answer, Call};
 
 #[derive(Deserialize)]
 struct CloseBody {
@@ -36,11 +35,12 @@ impl CloseBody {
     }
 }
 
-pub async fn close<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn close<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let command = body::<CloseBody>(request)?.parse()?;
     let wallet = app
         .close_wallet(tenant, &customer_id(request)?, command)

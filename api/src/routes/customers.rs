@@ -1,16 +1,15 @@
 //! `/customers`: create, get, patch, list (Dodo's customer routes).
 
 use serde::{Deserialize, Deserializer, Serialize};
-use shared::access::model::Tenant;
 use shared::customers::model::{Customer, CustomerPatch, CustomerQuery, Metadata, NewCustomer};
 use shared::customers::rules as fields;
 use shared::kernel::clock::{parse_instant, Round};
 use shared::kernel::{BusinessId, Clock, CustomerId, Timestamp};
 use shared::ports::Store;
-use shared::{Service, ValidationError};
+use shared::ValidationError;
 
 use crate::http::request::{body, customer_id, page, query};
-use crate::http::{json, Answer, Page, Request};
+use crate::http::{json, Answer, Call, Page};
 
 /// A customer as the API shows it (Dodo's Customer).
 #[derive(Debug, Serialize)]
@@ -132,29 +131,32 @@ impl UpdateCustomerBody {
     }
 }
 
-pub async fn create<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn create<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let new = body::<CreateCustomerBody>(request)?.parse()?;
     json(&CustomerView::of(&app.create_customer(tenant, new).await?))
 }
 
-pub async fn get<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let customer = app.get_customer(tenant, &customer_id(request)?).await?;
     json(&CustomerView::of(&customer))
 }
 
-pub async fn update<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn update<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let patch = body::<UpdateCustomerBody>(request)?.parse()?;
     let customer = app
         .update_customer(tenant, &customer_id(request)?, patch)
@@ -162,11 +164,12 @@ pub async fn update<S: Store, C: Clock>(
     json(&CustomerView::of(&customer))
 }
 
-pub async fn list<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn list<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let page = page(request)?;
     let instant = |field: &'static str, round: Round| {
         query(request, field)

@@ -1,18 +1,17 @@
 //! `/customers/{id}/wallets/holds`: create, list, get, capture, release.
 
 use serde::{Deserialize, Serialize};
-use shared::access::model::Tenant;
 use shared::holds::model::{CaptureCommand, Hold, HoldCommand, HoldQuery, HoldStatus};
 use shared::kernel::clock::{parse_instant, Round};
 use shared::kernel::{
     Amount, BusinessId, Clock, Currency, CustomerId, EntryId, HoldId, IdempotencyKey, Timestamp,
 };
 use shared::ports::Store;
-use shared::{Service, ValidationError};
+use shared::ValidationError;
 
 use super::ledger::{optional_key, optional_reason, optional_reference};
 use crate::http::request::{body, currency, customer_id, hold_id, optional_body, page, query};
-use crate::http::{json, Answer, ApiError, Page, Request};
+use crate::http::{json, Answer, ApiError, Call, Page, Request};
 
 /// A hold as the API shows it.
 #[derive(Debug, Serialize)]
@@ -115,11 +114,12 @@ fn status_filter(request: &Request) -> Result<Option<HoldStatus>, ApiError> {
         .transpose()
 }
 
-pub async fn create<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn create<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let command = body::<HoldBody>(request)?.parse()?;
     let hold = app
         .create_hold(tenant, &customer_id(request)?, command)
@@ -127,11 +127,12 @@ pub async fn create<S: Store, C: Clock>(
     json(&HoldView::of(&hold))
 }
 
-pub async fn list<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn list<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let page = page(request)?;
     let query = HoldQuery {
         status: status_filter(request)?,
@@ -144,22 +145,24 @@ pub async fn list<S: Store, C: Clock>(
     json(&Page::of(&holds, HoldView::of))
 }
 
-pub async fn get<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let hold = app
         .get_hold(tenant, &customer_id(request)?, &hold_id(request)?)
         .await?;
     json(&HoldView::of(&hold))
 }
 
-pub async fn capture<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn capture<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let command = optional_body::<CaptureBody>(request)?.parse()?;
     let hold = app
         .capture_hold(tenant, &customer_id(request)?, &hold_id(request)?, command)
@@ -167,11 +170,12 @@ pub async fn capture<S: Store, C: Clock>(
     json(&HoldView::of(&hold))
 }
 
-pub async fn release<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn release<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let hold = app
         .release_hold(tenant, &customer_id(request)?, &hold_id(request)?)
         .await?;

@@ -1,17 +1,16 @@
 //! `/customers/{id}/wallets/invoice-payments`: pay, get, reverse.
 
 use serde::{Deserialize, Serialize};
-use shared::access::model::Tenant;
 use shared::invoices::model::{InvoiceCommand, InvoicePayment, PaymentAndWallet, ReversalCommand};
 use shared::kernel::{
     Amount, BusinessId, Clock, Currency, CustomerId, EntryId, InvoiceId, Timestamp,
 };
 use shared::ports::Store;
-use shared::{Service, ValidationError};
+use shared::ValidationError;
 
 use super::ledger::{optional_key, optional_reason, WalletView};
 use crate::http::request::{body, customer_id, invoice_id};
-use crate::http::{json, Answer, Request};
+use crate::http::{json, Answer, Call};
 
 /// An invoice payment record as the API shows it (also the `invoice_payment` of a 409).
 #[derive(Debug, Serialize)]
@@ -101,11 +100,12 @@ impl ReversalBody {
     }
 }
 
-pub async fn pay<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn pay<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let command = body::<InvoicePaymentBody>(request)?.parse()?;
     let paid = app
         .pay_invoice(tenant, &customer_id(request)?, command)
@@ -113,11 +113,12 @@ pub async fn pay<S: Store, C: Clock>(
     json(&InvoicePaymentView::of(&paid))
 }
 
-pub async fn get<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let customer_id = customer_id(request)?;
     let found = app
         .get_invoice_payment(tenant, &customer_id, &invoice_id(request)?)
@@ -125,11 +126,12 @@ pub async fn get<S: Store, C: Clock>(
     json(&InvoicePaymentView::of(&found))
 }
 
-pub async fn reverse<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn reverse<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let command = body::<ReversalBody>(request)?.parse()?;
     let customer_id = customer_id(request)?;
     let reversed = app

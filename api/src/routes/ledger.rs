@@ -1,7 +1,6 @@
 //! `/customers/{id}/wallets` and its ledger entries (Dodo's wallet routes).
 
 use serde::{Deserialize, Serialize};
-use shared::access::model::Tenant;
 use shared::kernel::text::{reason, reference_object_id};
 use shared::kernel::{
     Amount, BusinessId, Clock, Currency, CustomerId, EntryId, IdempotencyKey, Timestamp,
@@ -10,10 +9,10 @@ use shared::ledger::model::{
     CurrencyWallet, EntryCommand, EntryType, EventType, LedgerEntry, WalletStatus,
 };
 use shared::ports::Store;
-use shared::{Service, ValidationError};
+use shared::ValidationError;
 
 use crate::http::request::{body, currency, customer_id, page};
-use crate::http::{json, Answer, Page, Request};
+use crate::http::{json, Answer, Call, Page};
 
 /// One wallet as the API shows it (Dodo's CustomerWallet plus extension fields).
 #[derive(Debug, Serialize)]
@@ -127,11 +126,12 @@ impl LedgerEntryBody {
     }
 }
 
-pub async fn list_wallets<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn list_wallets<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let found = app.list_wallets(tenant, &customer_id(request)?).await?;
     let wallets: Vec<CurrencyWallet> = found
         .wallets
@@ -145,11 +145,12 @@ pub async fn list_wallets<S: Store, C: Clock>(
     })
 }
 
-pub async fn create_entry<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn create_entry<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let command = body::<LedgerEntryBody>(request)?.parse()?;
     let wallet = app
         .create_entry(tenant, &customer_id(request)?, command)
@@ -157,11 +158,12 @@ pub async fn create_entry<S: Store, C: Clock>(
     json(&WalletView::of(&wallet))
 }
 
-pub async fn list_entries<S: Store, C: Clock>(
-    app: &Service<S, C>,
-    tenant: &Tenant,
-    request: &Request,
-) -> Answer {
+pub async fn list_entries<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let Call {
+        app,
+        tenant,
+        request,
+    } = call;
     let (page, currency) = (page(request)?, currency(request)?);
     let entries = app
         .list_entries(tenant, &customer_id(request)?, currency, page)

@@ -13,7 +13,7 @@ use shared::kernel::Clock;
 use shared::ports::Store;
 use shared::Service;
 
-use crate::http::{Answer, Request};
+use crate::http::{Answer, Call, Request};
 
 /// A route's HTTP method, path template and function (binary) name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,7 @@ macro_rules! routes {
             request: &Request,
         ) -> Answer {
             match route {
-                $(Route::$route => $handler(app, tenant, request).await,)*
+                $(Route::$route => $handler(Call { app, tenant, request }).await,)*
             }
         }
     };
