@@ -72,3 +72,13 @@ pub fn pending_and_available(wallet: &Value) -> (i64, i64, i64) {
         wallet["available_balance"].as_i64().unwrap(),
     )
 }
+
+/// One string field of every item of a list reply, in order (`customer_id`, `name`, …).
+pub fn item_strings(reply: &Reply, field: &str) -> Vec<String> {
+    reply.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap().to_owned())
+        .collect()
+}

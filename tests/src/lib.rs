@@ -26,7 +26,9 @@ mod fixtures;
 mod request;
 
 pub use api::Route;
-pub use assertions::{assert_chain, assert_error, assert_only, pending_and_available, successes};
+pub use assertions::{
+    assert_chain, assert_error, assert_only, item_strings, pending_and_available, successes,
+};
 pub use lambda_http::Body;
 pub use request::RequestBuilder;
 pub use serde_json::json;

@@ -1,6 +1,6 @@
 //! The Dodo-compatible routes end to end: shapes, paging, filters, totals.
 
-use integration_tests::{assert_chain, assert_error, json, Harness, Route};
+use integration_tests::{assert_chain, assert_error, item_strings, json, Harness, Reply, Route};
 use lambda_http::http::StatusCode;
 
 #[tokio::test]
@@ -78,14 +78,7 @@ async fn customers_list_newest_first_with_paging_and_an_email_filter() {
             .query("page_size", "2")
             .send()
             .await;
-        listed.push(
-            reply.body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["customer_id"].as_str().unwrap().to_owned())
-                .collect(),
-        );
+        listed.push(item_strings(&reply, "customer_id"));
     }
     ids.reverse();
     assert_eq!(
@@ -102,15 +95,7 @@ async fn customers_list_newest_first_with_paging_and_an_email_filter() {
         .query("email", "USER3@example.com")
         .send()
         .await;
-    assert_eq!(
-        found.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["name"].as_str().unwrap())
-            .collect::<Vec<_>>(),
-        ["User 3"]
-    );
+    assert_eq!(item_strings(&found, "name"), ["User 3"]);
 }
 
 #[tokio::test]
@@ -332,14 +317,7 @@ async fn customers_filter_by_name_part_and_creation_time_like_dodo() {
         created.push(reply.body.clone());
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let names = |reply: integration_tests::Reply| {
-        reply.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["name"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
-    };
+    let names = |reply: Reply| item_strings(&reply, "name");
     assert_eq!(
         names(
             h.request(Route::ListCustomers)

@@ -1,7 +1,7 @@
 //! Auth and tenancy: no key or a wrong key is 401; another business's ids are 404 on every route.
 
 use api::ROUTES;
-use integration_tests::{assert_error, json, Harness, Route};
+use integration_tests::{assert_error, item_strings, json, Harness, Reply, Route};
 use lambda_http::http::StatusCode;
 
 fn body_for(route: Route) -> Option<&'static str> {
@@ -104,14 +104,7 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
         "the owner's wallet, hold and invoice are untouched"
     );
     assert_eq!(intruder.balance(&intruders_customer, "USD").await, 5);
-    let ids = |reply: integration_tests::Reply| -> Vec<String> {
-        reply.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["customer_id"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let ids = |reply: Reply| item_strings(&reply, "customer_id");
     let intruder_list = intruder.request(Route::ListCustomers).send().await;
     assert_eq!(ids(intruder_list), vec![intruders_customer.clone()]);
     let by_email = intruder
