@@ -11,6 +11,7 @@
 //! This file is the only one that touches the service itself: [`service`] builds it, and the
 //! methods beside it ([`Harness::take_usage`], [`Harness::dynamodb_client`], …) reach into it.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use api::App;
@@ -134,4 +135,11 @@ where
         replies.push(task.await.expect("request task"));
     }
     replies
+}
+
+/// The workspace root, for tests that read its files (`Cargo.toml`, `template.yaml`, …).
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
 }
