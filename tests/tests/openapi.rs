@@ -4,14 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use integration_tests::workspace_root as root;
 use serde_json::Value;
 use shared::model::{EntryType, EventType, WalletStatus};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-}
 
 fn document() -> Value {
     let text = std::fs::read_to_string(root().join("openapi.yaml")).expect("openapi.yaml");

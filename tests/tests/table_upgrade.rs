@@ -6,7 +6,7 @@ use shared::store::table::{self, GSI_EXPIRY};
 #[tokio::test]
 async fn create_table_adds_a_missing_global_index_to_an_existing_table() {
     let h = Harness::new().await;
-    let client = h.app.store().client();
+    let client = h.dynamodb_client();
     let name = format!("legacy-{}", shared::ids::CustomerId::generate());
     let older: Vec<_> = table::global_secondary_indexes()
         .into_iter()
