@@ -18,9 +18,11 @@ use api::App;
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, Response};
 use serde_json::Value;
-use shared::clock::Timestamp;
-use shared::store::{HoldRef, Store};
-use shared::{Config, DomainResult, DynamoStore, Wallets};
+use shared::adapters::dynamo::{table, DynamoStore};
+use shared::holds::model::HoldRef;
+use shared::kernel::{SystemClock, Timestamp};
+use shared::ports::HoldStore;
+use shared::{Config, DomainResult, Service};
 
 mod assertions;
 mod fixtures;
@@ -33,7 +35,7 @@ pub use assertions::{
 pub use lambda_http::Body;
 pub use request::RequestBuilder;
 pub use serde_json::json;
-pub use shared::store::dynamo::Usage;
+pub use shared::adapters::dynamo::meter::Usage;
 
 /// Table the integration tests use.
 pub const TEST_TABLE: &str = "customer-wallets-test";
@@ -58,11 +60,11 @@ pub struct Reply {
 async fn service(endpoint: String) -> App {
     let config = Config::build(TEST_TABLE.to_owned(), Some(endpoint), "USD,INR", None)
         .expect("test configuration");
-    let client = config.dynamodb_client().await;
-    shared::store::table::create_table(&client, TEST_TABLE)
+    let store = DynamoStore::connect(&config).await.metered();
+    table::create_table(store.client(), TEST_TABLE)
         .await
         .expect("create test table");
-    Wallets::new(DynamoStore::new(client, TEST_TABLE), config)
+    Service::new(store, SystemClock, config)
 }
 
 impl Harness {

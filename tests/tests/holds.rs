@@ -2,7 +2,7 @@
 
 use integration_tests::{assert_chain, assert_error, json, pending_and_available, Harness, Route};
 use lambda_http::http::StatusCode;
-use shared::clock::Timestamp;
+use shared::kernel::Timestamp;
 
 #[tokio::test]
 async fn a_hold_reserves_balance_that_debits_and_other_holds_cannot_use() {

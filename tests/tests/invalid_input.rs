@@ -2,7 +2,7 @@
 
 use integration_tests::{assert_error, json, Body, Harness, Route};
 use lambda_http::http::StatusCode;
-use shared::money::{AMOUNT_MAX_MINOR, BALANCE_MAX_MINOR};
+use shared::kernel::money::{AMOUNT_MAX_MINOR, BALANCE_MAX_MINOR};
 
 const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 

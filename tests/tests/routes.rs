@@ -1,11 +1,11 @@
 //! The route table, the cargo-lambda router, `template.yaml` and the function crates agree, and
-//! the template's table is the one `shared::store::table` creates.
+//! the template's table is the one `shared::adapters::dynamo::table` creates.
 
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::{KeySchemaElement, Projection};
 use integration_tests::workspace_root as root;
-use shared::store::table;
+use shared::adapters::dynamo::table;
 use yaml_rust2::{Yaml, YamlLoader};
 
 type RouteSet = BTreeSet<(String, String, String)>;
