@@ -12,9 +12,9 @@ use super::http::init_tracing;
 
 /// Runs `job` once per scheduled invocation; its outcome is the invocation's result (an error
 /// makes the invocation fail, which EventBridge retries and an alarm can watch).
-pub async fn run_job<T, F, Fut>(app: &DynamoService, job: F) -> Result<T, lambda_runtime::Error>
+pub async fn run_job<A, T, F, Fut>(app: &A, job: F) -> Result<T, lambda_runtime::Error>
 where
-    F: Fn(&DynamoService) -> Fut,
+    F: Fn(&A) -> Fut,
     Fut: Future<Output = DomainResult<T>>,
 {
     job(app).await.map_err(|e| {
@@ -39,4 +39,23 @@ where
         run_job(app, job).await
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::DomainError;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_answers_its_result_and_a_failed_job_fails_the_invocation() {
+        let done = run_job(&7, |n| {
+            let n = *n;
+            async move { Ok(n * 2) }
+        })
+        .await;
+        assert_eq!(done.unwrap(), 14);
+        let failed = run_job(&(), |_| async { Err::<(), _>(DomainError::Contention) }).await;
+        assert!(failed.unwrap_err().to_string().contains("retry"));
+    }
 }
