@@ -215,3 +215,74 @@ impl<S: WalletStore + InvoiceStore, C: Clock> Service<S, C> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::fixtures::{entry, key, World};
+    use crate::adapters::memory::Commits;
+    use crate::kernel::Currency;
+    use crate::ledger::model::EntryType;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_conflict_is_read_again_and_retried_until_the_change_lands_once() {
+        let w = World::new().await;
+        let c = w.customer().await;
+        let before = w.store.commits();
+        w.store.fail_next_commits(3);
+        let credited = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, key("k")))
+            .await
+            .unwrap();
+        assert_eq!(credited.wallet.balance, 100);
+        assert_eq!(
+            w.store.commits(),
+            Commits {
+                landed: before.landed + 1,
+                rejected: before.rejected + 3
+            }
+        );
+        let ledger = w.ledger(&c).await;
+        assert_eq!(ledger.len(), 1);
+        assert_eq!(
+            (ledger[0].before_balance, ledger[0].after_balance),
+            (0, 100)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_commit_conflicting_gives_up_with_contention_after_the_attempt_budget() {
+        let w = World::new().await;
+        let c = w.customer().await;
+        let before = w.store.commits();
+        w.store.fail_next_commits(ATTEMPTS_MAX);
+        let started = tokio::time::Instant::now();
+        let gave_up = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, key("k")))
+            .await;
+        assert!(
+            matches!(gave_up, Err(DomainError::Contention)),
+            "{gave_up:?}"
+        );
+        assert_eq!(
+            w.store.commits().rejected - before.rejected,
+            u64::from(ATTEMPTS_MAX)
+        );
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "it backed off between attempts"
+        );
+        assert_eq!(w.wallet(&c, Currency::USD).await.balance, 0);
+        assert!(w.ledger(&c).await.is_empty());
+
+        // The key was never claimed: the same request lands once the contention is gone.
+        let credited = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, key("k")))
+            .await
+            .unwrap();
+        assert_eq!(credited.wallet.balance, 100);
+    }
+}

@@ -18,7 +18,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         customer_id: &CustomerId,
         command: CloseCommand,
     ) -> DomainResult<CurrencyWallet> {
-        let (command, entry_id) = (&command, &EntryId::generate());
+        let (command, entry_id) = (&command, &EntryId::generate_at(self.now().unix_ms));
         self.change(&tenant.business_id, None, |now| async move {
             let current = self.wallets_of(tenant, customer_id).await?;
             let (next, payout) = close(
@@ -36,3 +36,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         .await
     }
 }
+
+#[cfg(test)]
+#[path = "operations_tests.rs"]
+mod tests;

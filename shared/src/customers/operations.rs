@@ -90,3 +90,7 @@ impl<S: Store, C: Clock> Service<S, C> {
             .await
     }
 }
+
+#[cfg(test)]
+#[path = "operations_tests.rs"]
+mod tests;

@@ -18,7 +18,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         customer_id: &CustomerId,
         command: HoldCommand,
     ) -> DomainResult<Hold> {
-        let (command, hold_id) = (&command, &HoldId::generate());
+        let (command, hold_id) = (&command, &HoldId::generate_at(self.now().unix_ms));
         let key = command.idempotency_key.as_ref();
         self.change(&tenant.business_id, key, |now| async move {
             let current = self.wallets_of(tenant, customer_id).await?;
@@ -92,7 +92,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         hold_id: &HoldId,
         command: CaptureCommand,
     ) -> DomainResult<Hold> {
-        let (command, entry_id) = (&command, &EntryId::generate());
+        let (command, entry_id) = (&command, &EntryId::generate_at(self.now().unix_ms));
         self.change(&tenant.business_id, None, |now| async move {
             let (current, hold) = self.wallets_and_hold(tenant, customer_id, hold_id).await?;
             let (applied, captured) = capture(&current, &hold, command, entry_id.clone(), now)?;
@@ -157,3 +157,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         Ok(expired)
     }
 }
+
+#[cfg(test)]
+#[path = "operations_tests.rs"]
+mod tests;

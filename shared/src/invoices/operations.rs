@@ -37,7 +37,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         customer_id: &CustomerId,
         command: InvoiceCommand,
     ) -> DomainResult<PaymentAndWallet> {
-        let (command, entry_id) = (&command, &EntryId::generate());
+        let (command, entry_id) = (&command, &EntryId::generate_at(self.now().unix_ms));
         self.change(&tenant.business_id, None, |now| async move {
             let current = self.wallets_of(tenant, customer_id).await?;
             if let Some(original) = self
@@ -87,7 +87,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         invoice_id: &InvoiceId,
         command: ReversalCommand,
     ) -> DomainResult<PaymentAndWallet> {
-        let (command, entry_id) = (&command, &EntryId::generate());
+        let (command, entry_id) = (&command, &EntryId::generate_at(self.now().unix_ms));
         let key = command.idempotency_key.as_ref();
         self.change(&tenant.business_id, key, |now| async move {
             let current = self.wallets_of(tenant, customer_id).await?;
@@ -125,3 +125,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         .await
     }
 }
+
+#[cfg(test)]
+#[path = "operations_tests.rs"]
+mod tests;

@@ -49,7 +49,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         command: EntryCommand,
     ) -> DomainResult<CurrencyWallet> {
         check_event_type(&command)?;
-        let (command, entry_id) = (&command, &EntryId::generate());
+        let (command, entry_id) = (&command, &EntryId::generate_at(self.now().unix_ms));
         let key = command.idempotency_key.as_ref();
         self.change(&tenant.business_id, key, |now| async move {
             let current = self.wallets_of(tenant, customer_id).await?;
@@ -99,3 +99,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         Ok(entries)
     }
 }
+
+#[cfg(test)]
+#[path = "operations_tests.rs"]
+mod tests;
