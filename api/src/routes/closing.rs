@@ -36,11 +36,7 @@ impl CloseBody {
 }
 
 pub async fn close<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let command = body::<CloseBody>(request)?.parse()?;
     let wallet = app
         .close_wallet(tenant, &customer_id(request)?, command)

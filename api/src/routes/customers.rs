@@ -132,31 +132,19 @@ impl UpdateCustomerBody {
 }
 
 pub async fn create<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let new = body::<CreateCustomerBody>(request)?.parse()?;
     json(&CustomerView::of(&app.create_customer(tenant, new).await?))
 }
 
 pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let customer = app.get_customer(tenant, &customer_id(request)?).await?;
     json(&CustomerView::of(&customer))
 }
 
 pub async fn update<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let patch = body::<UpdateCustomerBody>(request)?.parse()?;
     let customer = app
         .update_customer(tenant, &customer_id(request)?, patch)
@@ -165,11 +153,7 @@ pub async fn update<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 }
 
 pub async fn list<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let page = page(request)?;
     let instant = |field: &'static str, round: Round| {
         query(request, field)

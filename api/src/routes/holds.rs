@@ -115,11 +115,7 @@ fn status_filter(request: &Request) -> Result<Option<HoldStatus>, ApiError> {
 }
 
 pub async fn create<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let command = body::<HoldBody>(request)?.parse()?;
     let hold = app
         .create_hold(tenant, &customer_id(request)?, command)
@@ -128,11 +124,7 @@ pub async fn create<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 }
 
 pub async fn list<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let page = page(request)?;
     let query = HoldQuery {
         status: status_filter(request)?,
@@ -146,11 +138,7 @@ pub async fn list<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 }
 
 pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let hold = app
         .get_hold(tenant, &customer_id(request)?, &hold_id(request)?)
         .await?;
@@ -158,11 +146,7 @@ pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 }
 
 pub async fn capture<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let command = optional_body::<CaptureBody>(request)?.parse()?;
     let hold = app
         .capture_hold(tenant, &customer_id(request)?, &hold_id(request)?, command)
@@ -171,11 +155,7 @@ pub async fn capture<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 }
 
 pub async fn release<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let hold = app
         .release_hold(tenant, &customer_id(request)?, &hold_id(request)?)
         .await?;

@@ -101,11 +101,7 @@ impl ReversalBody {
 }
 
 pub async fn pay<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let command = body::<InvoicePaymentBody>(request)?.parse()?;
     let paid = app
         .pay_invoice(tenant, &customer_id(request)?, command)
@@ -114,11 +110,7 @@ pub async fn pay<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 }
 
 pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let customer_id = customer_id(request)?;
     let found = app
         .get_invoice_payment(tenant, &customer_id, &invoice_id(request)?)
@@ -127,11 +119,7 @@ pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 }
 
 pub async fn reverse<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let command = body::<ReversalBody>(request)?.parse()?;
     let customer_id = customer_id(request)?;
     let reversed = app

@@ -127,11 +127,7 @@ impl LedgerEntryBody {
 }
 
 pub async fn list_wallets<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let found = app.list_wallets(tenant, &customer_id(request)?).await?;
     let wallets: Vec<CurrencyWallet> = found
         .wallets
@@ -146,11 +142,7 @@ pub async fn list_wallets<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 }
 
 pub async fn create_entry<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let command = body::<LedgerEntryBody>(request)?.parse()?;
     let wallet = app
         .create_entry(tenant, &customer_id(request)?, command)
@@ -159,11 +151,7 @@ pub async fn create_entry<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 }
 
 pub async fn list_entries<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
-    let Call {
-        app,
-        tenant,
-        request,
-    } = call;
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
     let (page, currency) = (page(request)?, currency(request)?);
     let entries = app
         .list_entries(tenant, &customer_id(request)?, currency, page)

@@ -355,14 +355,9 @@ impl CustomerStore for MemoryStore {
         business_id: &BusinessId,
         query: &CustomerQuery,
     ) -> DomainResult<Vec<Customer>> {
-        let (created_from_ms, created_to_ms) = (
-            query.created_from_ms.unwrap_or(0),
-            query.created_to_ms.unwrap_or(u64::MAX),
-        );
-        if created_from_ms > created_to_ms {
+        let Some((oldest, newest)) = query.id_range() else {
             return Ok(Vec::new());
-        }
-        let (oldest, newest) = CustomerId::bounds(created_from_ms, created_to_ms);
+        };
         let email = query.email.as_ref().map(|e| e.to_lowercase());
         let name_part = query.name_contains.as_ref().map(|n| n.to_lowercase());
         Ok(self

@@ -56,6 +56,16 @@ pub struct CustomerQuery {
     pub page: PageRequest,
 }
 
+impl CustomerQuery {
+    /// The smallest and largest id created in the asked range (an id carries its creation
+    /// millisecond, so a date range is an id range); `None` when the range is empty.
+    pub fn id_range(&self) -> Option<(CustomerId, CustomerId)> {
+        let from_ms = self.created_from_ms.unwrap_or(0);
+        let to_ms = self.created_to_ms.unwrap_or(u64::MAX);
+        (from_ms <= to_ms).then(|| CustomerId::bounds(from_ms, to_ms))
+    }
+}
+
 /// A customer as read for a change, with the revision the write must still find.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomerRevision {

@@ -64,20 +64,15 @@ impl DynamoStore {
         business_id: &BusinessId,
         query: &CustomerQuery,
     ) -> DomainResult<Vec<Customer>> {
-        let (created_from_ms, created_to_ms) = (
-            query.created_from_ms.unwrap_or(0),
-            query.created_to_ms.unwrap_or(u64::MAX),
-        );
-        if created_from_ms > created_to_ms {
+        // Customer ids carry their creation millisecond, so a date range is a key range.
+        let Some((oldest, newest)) = query.id_range() else {
             return Ok(Vec::new());
-        }
+        };
         let mut request = self
             .client
             .query()
             .table_name(&self.table)
             .scan_index_forward(false);
-        // Customer ids carry their creation millisecond, so a date range is a key range.
-        let (oldest, newest) = CustomerId::bounds(created_from_ms, created_to_ms);
         request = request
             .expression_attribute_values(":oldest", s(customer_sk(&oldest)))
             .expression_attribute_values(":newest", s(customer_sk(&newest)));
