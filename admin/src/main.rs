@@ -9,6 +9,8 @@
 
 use std::process::ExitCode;
 
+use shared::adapters::dynamo::table;
+
 const USAGE: &str = "usage: wallets-admin create-table | create-business <name> | expire-holds";
 /// Holds one `expire-holds` run expires at most (run it again for more).
 const EXPIRE_BATCH: usize = 10_000;
@@ -30,7 +32,7 @@ async fn main() -> ExitCode {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["create-table"] => shared::store::table::create_table(store.client(), store.table())
+        ["create-table"] => table::create_table(store.client(), store.table())
             .await
             .map(|created| {
                 println!(
@@ -44,7 +46,7 @@ async fn main() -> ExitCode {
             println!("API_KEY={key}");
         }),
         ["expire-holds"] => app
-            .expire_holds(shared::clock::Timestamp::now(), EXPIRE_BATCH)
+            .expire_holds(app.now(), EXPIRE_BATCH)
             .await
             .map(|expired| println!("expired {expired} holds")),
         _ => {

@@ -1,59 +1,41 @@
-//! HTTP adapter between API Gateway (HTTP API) and the wallet operations. Each Lambda function
-//! serves one [`Route`]; tests call [`handle`] with the same routes.
+//! The edge of the service: HTTP requests from API Gateway (`http/`, `routes/`), and the
+//! entry points of every trigger a function can have (`triggers/`: HTTP, a schedule, a DynamoDB
+//! stream batch). Each Lambda function binary is one call into `triggers`.
 
-mod dto;
-mod errors;
-mod handlers;
+pub mod http;
 pub mod routes;
+pub mod triggers;
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
 pub use routes::{Route, ROUTES};
+use shared::kernel::Clock;
+use shared::ports::Store;
+use shared::Service;
 
-pub use shared::DynamoWallets as App;
+pub use http::request::BODY_LENGTH_MAX;
+use http::{ApiError, Request};
+pub use triggers::serve;
 
-/// Largest request body accepted, in bytes.
-pub const BODY_LENGTH_MAX: usize = 64 * 1024;
+/// The service every function runs: DynamoDB and the system clock.
+pub type App = shared::DynamoService;
 
 /// Answers one request for `route`. Never fails: every error becomes a `{code, message}` response.
-pub async fn handle(app: &App, route: Route, request: Request) -> Response<Body> {
-    match handlers::dispatch(app, route, request).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
-}
-
-/// JSON logs on stderr with the Lambda request id of the span they belong to.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time()
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-/// The whole `main` of a function binary: tracing, the service (built once), then the runtime.
-pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
-    init_tracing();
-    let app = shared::from_env()
+pub async fn handle<S: Store, C: Clock>(
+    app: &Service<S, C>,
+    route: Route,
+    request: Request,
+) -> Response<Body> {
+    let answer = match app
+        .authenticate(http::request::bearer_token(&request))
         .await
-        .map_err(|e| format!("configuration: {e}"))?;
-    let app = &app;
-    lambda_http::run(lambda_http::service_fn(
-        move |request: Request| async move {
-            let response = handle(app, route, request).await;
-            tracing::info!(
-                route = route.spec().function,
-                status = response.status().as_u16(),
-                "answered"
-            );
-            Ok::<_, std::convert::Infallible>(response)
-        },
-    ))
-    .await
+    {
+        Ok(tenant) => routes::dispatch(app, route, &tenant, &request).await,
+        Err(_) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "send a valid API key as `Authorization: Bearer <key>`",
+        )),
+    };
+    answer.unwrap_or_else(ApiError::into_response)
 }

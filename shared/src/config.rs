@@ -1,8 +1,7 @@
 //! Settings read once at start-up from the environment.
 
-use crate::error::ValidationError;
-use crate::fx::{RateTable, DEFAULT_RATES_USD};
-use crate::money::Currency;
+use crate::kernel::fx::{RateTable, DEFAULT_RATES_USD};
+use crate::kernel::{Currency, ValidationError};
 
 /// Currencies whose wallets every new customer gets, unless `ENABLED_CURRENCIES` says otherwise.
 pub const DEFAULT_CURRENCIES: &str = "USD,INR";
@@ -61,14 +60,5 @@ impl Config {
             currencies,
             rates: table,
         })
-    }
-
-    /// A DynamoDB client for this configuration (DynamoDB Local when an endpoint is set).
-    pub async fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(endpoint) = &self.dynamodb_endpoint {
-            loader = loader.endpoint_url(endpoint);
-        }
-        aws_sdk_dynamodb::Client::new(&loader.load().await)
     }
 }

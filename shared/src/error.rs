@@ -1,6 +1,10 @@
 //! Typed domain errors. The HTTP layer maps each variant to a status and a `{code, message}` body.
+//! Sits above the capability models (it carries their records), below their rules.
 
-use crate::model::{Hold, InvoicePayment, LedgerEntry};
+use crate::holds::model::Hold;
+use crate::invoices::model::InvoicePayment;
+use crate::kernel::ValidationError;
+use crate::ledger::model::LedgerEntry;
 
 /// The record an idempotency key first produced, returned when the key is repeated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,19 +13,20 @@ pub enum Original {
     Hold(Hold),
 }
 
-/// A rejected input: a stable machine `code` and a message that says what to fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ValidationError {
-    pub code: &'static str,
-    pub message: String,
-}
+impl Original {
+    /// What the record is, in words.
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Original::Entry(_) => "ledger entry",
+            Original::Hold(_) => "hold",
+        }
+    }
 
-impl ValidationError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> ValidationError {
-        ValidationError {
-            code,
-            message: message.into(),
+    /// The response field that carries it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Original::Entry(_) => "ledger_entry",
+            Original::Hold(_) => "hold",
         }
     }
 }
@@ -50,8 +55,8 @@ pub enum DomainError {
     BalanceLimitExceeded { currency: String, max: i64 },
     #[error(
         "idempotency key `{key}` was already used; the original {} is returned in `{}`",
-        original_noun(original),
-        original_field(original)
+        original.noun(),
+        original.field()
     )]
     IdempotencyKeyReused {
         key: String,
@@ -116,21 +121,6 @@ impl DomainError {
             DomainError::Contention => "concurrent_update",
             DomainError::Storage(_) => "internal_error",
         }
-    }
-}
-
-fn original_noun(original: &Original) -> &'static str {
-    match original {
-        Original::Entry(_) => "ledger entry",
-        Original::Hold(_) => "hold",
-    }
-}
-
-/// The response field that carries the original record of a repeated idempotency key.
-pub fn original_field(original: &Original) -> &'static str {
-    match original {
-        Original::Entry(_) => "ledger_entry",
-        Original::Hold(_) => "hold",
     }
 }
 

@@ -1,35 +1,35 @@
-//! Customer Wallets domain: money rules, wallet operations, and the storage port with its
-//! DynamoDB adapter. Knows nothing of Lambda or HTTP.
+//! Customer Wallets domain: money rules and wallet operations by capability, the ports they
+//! need, and the adapters behind them. Knows nothing of Lambda or HTTP.
+//!
+//! `kernel` is the leaf; each capability folder (`access`, `customers`, `ledger`, `holds`,
+//! `invoices`, `closing`) holds its model, pure rules and operations; every change goes through
+//! the loop in `change`.
 
-pub mod auth;
-pub mod clock;
+pub mod access;
+pub mod adapters;
+pub mod change;
 pub mod closing;
 pub mod config;
+pub mod customers;
 pub mod error;
-pub mod fx;
 pub mod holds;
-pub mod ids;
 pub mod invoices;
+pub mod kernel;
 pub mod ledger;
-pub mod model;
-pub mod money;
-pub mod retry;
+pub mod ports;
 pub mod service;
-pub mod store;
-pub mod validation;
 
 pub use config::Config;
-pub use error::{DomainError, DomainResult, Original, ValidationError};
-pub use service::Wallets;
-pub use store::dynamo::DynamoStore;
+pub use error::{DomainError, DomainResult, Original};
+pub use kernel::ValidationError;
+pub use service::Service;
 
-/// The service wired to DynamoDB, as every function uses it.
-pub type DynamoWallets = Wallets<DynamoStore>;
+/// The service as every function runs it: DynamoDB and the system clock.
+pub type DynamoService = Service<adapters::dynamo::DynamoStore>;
 
 /// Builds the DynamoDB-backed service from the environment.
-pub async fn from_env() -> Result<DynamoWallets, ValidationError> {
+pub async fn from_env() -> Result<DynamoService, ValidationError> {
     let config = Config::from_env()?;
-    let client = config.dynamodb_client().await;
-    let store = DynamoStore::new(client, config.table_name.clone());
-    Ok(Wallets::new(store, config))
+    let store = adapters::dynamo::DynamoStore::connect(&config).await;
+    Ok(Service::new(store, kernel::SystemClock, config))
 }

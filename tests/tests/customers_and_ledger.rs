@@ -1,20 +1,23 @@
 //! The Dodo-compatible routes end to end: shapes, paging, filters, totals.
 
-use api::Route;
-use integration_tests::{assert_chain, json, Harness};
+use integration_tests::{assert_chain, assert_error, item_strings, json, Harness, Reply, Route};
 use lambda_http::http::StatusCode;
 
 #[tokio::test]
 async fn a_customer_is_created_with_zero_wallets_and_can_be_read_and_patched() {
     let h = Harness::new().await;
-    let created = h.call(Route::CreateCustomer, None, &[], Some(json!({"email": "Grace@Example.com", "name": "Grace", "phone_number": "+1 555 0100", "metadata": {"plan": "pro", "seats": 3}}))).await;
+    let created = h
+        .request(Route::CreateCustomer)
+        .json(json!({"email": "Grace@Example.com", "name": "Grace", "phone_number": "+1 555 0100", "metadata": {"plan": "pro", "seats": 3}}))
+        .send()
+        .await;
     assert_eq!(created.status, StatusCode::OK);
     let id = created.body["customer_id"].as_str().unwrap();
     assert!(id.starts_with("cus_"));
     assert_eq!(created.body["business_id"], h.business_id);
     assert_eq!(created.body["metadata"], json!({"plan": "pro", "seats": 3}));
     assert_eq!(
-        h.call(Route::GetCustomer, Some(id), &[], None).await.body,
+        h.request(Route::GetCustomer).customer(id).send().await.body,
         created.body
     );
 
@@ -35,12 +38,10 @@ async fn a_customer_is_created_with_zero_wallets_and_can_be_read_and_patched() {
     assert_eq!(wallets["total_balance_usd"], 0);
 
     let patched = h
-        .call(
-            Route::UpdateCustomer,
-            Some(id),
-            &[],
-            Some(json!({"name": "Grace H.", "phone_number": null})),
-        )
+        .request(Route::UpdateCustomer)
+        .customer(id)
+        .json(json!({"name": "Grace H.", "phone_number": null}))
+        .send()
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     assert_eq!(
@@ -52,7 +53,7 @@ async fn a_customer_is_created_with_zero_wallets_and_can_be_read_and_patched() {
         (Some("Grace H."), true, Some("Grace@Example.com"))
     );
     assert_eq!(
-        h.call(Route::GetCustomer, Some(id), &[], None).await.body,
+        h.request(Route::GetCustomer).customer(id).send().await.body,
         patched.body
     );
 }
@@ -63,33 +64,21 @@ async fn customers_list_newest_first_with_paging_and_an_email_filter() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let reply = h
-            .call(
-                Route::CreateCustomer,
-                None,
-                &[],
-                Some(json!({"email": format!("user{i}@example.com"), "name": format!("User {i}")})),
-            )
+            .request(Route::CreateCustomer)
+            .json(json!({"email": format!("user{i}@example.com"), "name": format!("User {i}")}))
+            .send()
             .await;
         ids.push(reply.body["customer_id"].as_str().unwrap().to_owned());
     }
     let mut listed: Vec<Vec<String>> = Vec::new();
     for n in ["0", "1", "2", "3"] {
         let reply = h
-            .call(
-                Route::ListCustomers,
-                None,
-                &[("page_number", n), ("page_size", "2")],
-                None,
-            )
+            .request(Route::ListCustomers)
+            .query("page_number", n)
+            .query("page_size", "2")
+            .send()
             .await;
-        listed.push(
-            reply.body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["customer_id"].as_str().unwrap().to_owned())
-                .collect(),
-        );
+        listed.push(item_strings(&reply, "customer_id"));
     }
     ids.reverse();
     assert_eq!(
@@ -102,22 +91,11 @@ async fn customers_list_newest_first_with_paging_and_an_email_filter() {
         ]
     );
     let found = h
-        .call(
-            Route::ListCustomers,
-            None,
-            &[("email", "USER3@example.com")],
-            None,
-        )
+        .request(Route::ListCustomers)
+        .query("email", "USER3@example.com")
+        .send()
         .await;
-    assert_eq!(
-        found.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["name"].as_str().unwrap())
-            .collect::<Vec<_>>(),
-        ["User 3"]
-    );
+    assert_eq!(item_strings(&found, "name"), ["User 3"]);
 }
 
 #[tokio::test]
@@ -134,7 +112,10 @@ async fn ledger_entries_page_newest_first_and_filter_by_currency() {
         let customer = customer.clone();
         async move {
             let reply = h
-                .call(Route::ListLedgerEntries, Some(&customer), &query, None)
+                .request(Route::ListLedgerEntries)
+                .customer(&customer)
+                .queries(&query)
+                .send()
                 .await;
             reply.body["items"]
                 .as_array()
@@ -257,12 +238,15 @@ async fn a_deep_ledger_page_costs_the_same_reads_as_the_first() {
     ] {
         let mut query = vec![("page_number", page), ("page_size", "2")];
         query.extend(currency.map(|c| ("currency", c)));
-        h.app.store().take_usage();
+        h.take_usage();
         let reply = h
-            .call(Route::ListLedgerEntries, Some(&customer), &query, None)
+            .request(Route::ListLedgerEntries)
+            .customer(&customer)
+            .queries(&query)
+            .send()
             .await;
         assert_eq!(reply.body["items"].as_array().unwrap().len(), 2);
-        let usage = h.app.store().take_usage();
+        let usage = h.take_usage();
         costs.push((usage.calls, usage.read_units));
     }
     assert!(
@@ -285,7 +269,10 @@ async fn concurrent_patches_of_different_fields_lose_neither() {
                 json!({"phone_number": format!("+1 555 01{i:02}")})
             };
             tokio::spawn(async move {
-                h.call(Route::UpdateCustomer, Some(&customer), &[], Some(body))
+                h.request(Route::UpdateCustomer)
+                    .customer(&customer)
+                    .json(body)
+                    .send()
                     .await
             })
         })
@@ -294,7 +281,9 @@ async fn concurrent_patches_of_different_fields_lose_neither() {
         assert_eq!(task.await.unwrap().status, StatusCode::OK);
     }
     let after = h
-        .call(Route::GetCustomer, Some(&customer), &[], None)
+        .request(Route::GetCustomer)
+        .customer(&customer)
+        .send()
         .await
         .body;
     assert!(
@@ -320,41 +309,32 @@ async fn customers_filter_by_name_part_and_creation_time_like_dodo() {
         "Adele Goldberg",
     ] {
         let reply = h
-            .call(
-                Route::CreateCustomer,
-                None,
-                &[],
-                Some(json!({"email": "x@example.com", "name": name, "preferred_locale": "en"})),
-            )
+            .request(Route::CreateCustomer)
+            .json(json!({"email": "x@example.com", "name": name, "preferred_locale": "en"}))
+            .send()
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         created.push(reply.body.clone());
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let names = |reply: integration_tests::Reply| {
-        reply.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["name"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
-    };
+    let names = |reply: Reply| item_strings(&reply, "name");
     assert_eq!(
         names(
-            h.call(Route::ListCustomers, None, &[("name", "AD")], None)
+            h.request(Route::ListCustomers)
+                .query("name", "AD")
+                .send()
                 .await
         ),
         ["Adele Goldberg", "Ada Lovelace"]
     );
     assert_eq!(
         names(
-            h.call(
-                Route::ListCustomers,
-                None,
-                &[("name", "ad"), ("page_size", "1"), ("page_number", "1")],
-                None
-            )
-            .await
+            h.request(Route::ListCustomers)
+                .query("name", "ad")
+                .query("page_size", "1")
+                .query("page_number", "1")
+                .send()
+                .await
         ),
         ["Ada Lovelace"]
     );
@@ -364,12 +344,10 @@ async fn customers_filter_by_name_part_and_creation_time_like_dodo() {
         created[2]["created_at"].as_str().unwrap(),
     );
     let between = h
-        .call(
-            Route::ListCustomers,
-            None,
-            &[("created_at_gte", second), ("created_at_lte", third)],
-            None,
-        )
+        .request(Route::ListCustomers)
+        .query("created_at_gte", second)
+        .query("created_at_lte", third)
+        .send()
         .await;
     assert_eq!(
         names(between),
@@ -377,12 +355,10 @@ async fn customers_filter_by_name_part_and_creation_time_like_dodo() {
         "both bounds are inclusive"
     );
     let after = h
-        .call(
-            Route::ListCustomers,
-            None,
-            &[("created_at_gte", third), ("email", "x@example.com")],
-            None,
-        )
+        .request(Route::ListCustomers)
+        .query("created_at_gte", third)
+        .query("email", "x@example.com")
+        .send()
         .await;
     assert_eq!(
         names(after),
@@ -390,63 +366,49 @@ async fn customers_filter_by_name_part_and_creation_time_like_dodo() {
         "date range and email filter together"
     );
     let inverted = h
-        .call(
-            Route::ListCustomers,
-            None,
-            &[("created_at_gte", third), ("created_at_lte", second)],
-            None,
-        )
+        .request(Route::ListCustomers)
+        .query("created_at_gte", third)
+        .query("created_at_lte", second)
+        .send()
         .await;
     assert_eq!(names(inverted), Vec::<String>::new());
     let bad = h
-        .call(
-            Route::ListCustomers,
-            None,
-            &[("created_at_gte", "2024-01-01")],
-            None,
-        )
+        .request(Route::ListCustomers)
+        .query("created_at_gte", "2024-01-01")
+        .send()
         .await;
-    integration_tests::assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_timestamp");
+    assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_timestamp");
 }
 
 #[tokio::test]
 async fn preferred_locale_is_kept_changed_and_cleared() {
     let h = Harness::new().await;
     let created = h
-        .call(
-            Route::CreateCustomer,
-            None,
-            &[],
-            Some(json!({"email": "l@example.com", "name": "L", "preferred_locale": "ja"})),
-        )
+        .request(Route::CreateCustomer)
+        .json(json!({"email": "l@example.com", "name": "L", "preferred_locale": "ja"}))
+        .send()
         .await;
     let id = created.body["customer_id"].as_str().unwrap();
     assert_eq!(created.body["preferred_locale"], "ja");
     let changed = h
-        .call(
-            Route::UpdateCustomer,
-            Some(id),
-            &[],
-            Some(json!({"preferred_locale": "fr"})),
-        )
+        .request(Route::UpdateCustomer)
+        .customer(id)
+        .json(json!({"preferred_locale": "fr"}))
+        .send()
         .await;
     assert_eq!(changed.body["preferred_locale"], "fr");
     let cleared = h
-        .call(
-            Route::UpdateCustomer,
-            Some(id),
-            &[],
-            Some(json!({"preferred_locale": null})),
-        )
+        .request(Route::UpdateCustomer)
+        .customer(id)
+        .json(json!({"preferred_locale": null}))
+        .send()
         .await;
     assert!(cleared.body["preferred_locale"].is_null());
     let bad = h
-        .call(
-            Route::UpdateCustomer,
-            Some(id),
-            &[],
-            Some(json!({"preferred_locale": "klingon"})),
-        )
+        .request(Route::UpdateCustomer)
+        .customer(id)
+        .json(json!({"preferred_locale": "klingon"}))
+        .send()
         .await;
-    integration_tests::assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_locale");
+    assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_locale");
 }

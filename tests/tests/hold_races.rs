@@ -1,27 +1,10 @@
 //! Holds, invoice payments and closing under concurrency: real requests racing through the
 //! handlers against DynamoDB Local.
 
-use api::Route;
-use integration_tests::{assert_chain, json, race, Harness, Reply};
+use integration_tests::{
+    assert_chain, assert_only, json, pending_and_available, race, successes, Harness, Route,
+};
 use lambda_http::http::StatusCode;
-
-fn ok(replies: &[Reply]) -> Vec<&Reply> {
-    replies
-        .iter()
-        .filter(|r| r.status == StatusCode::OK)
-        .collect()
-}
-
-/// Every reply is a success or one of the expected refusals; never a 5xx or a retryable 409.
-fn assert_only(replies: &[Reply], refusals: &[(StatusCode, &str)]) {
-    for reply in replies {
-        let expected = reply.status == StatusCode::OK
-            || refusals
-                .iter()
-                .any(|(status, code)| reply.status == *status && reply.body["code"] == *code);
-        assert!(expected, "unexpected reply {} {}", reply.status, reply.body);
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_concurrent_holds_captures_and_debits_never_overdraw_and_pending_matches_the_holds(
@@ -69,11 +52,7 @@ async fn a_hundred_concurrent_holds_captures_and_debits_never_overdraw_and_pendi
     assert_eq!(captures, 20, "a capture is always covered by its own hold");
 
     let wallet = h.usd_wallet(&customer).await;
-    let (balance, pending, available) = (
-        wallet["balance"].as_i64().unwrap(),
-        wallet["pending_charges"].as_i64().unwrap(),
-        wallet["available_balance"].as_i64().unwrap(),
-    );
+    let (balance, pending, available) = pending_and_available(&wallet);
     assert!(balance >= 0 && available >= 0, "{wallet}");
     assert_eq!(available, balance - pending);
     let holds = h.all_holds(&customer).await;
@@ -87,7 +66,7 @@ async fn a_hundred_concurrent_holds_captures_and_debits_never_overdraw_and_pendi
         "pending_charges is the sum of pending holds"
     );
     let new_holds = holds.len() - 20;
-    let debits = ok(&replies).len() - 20 - new_holds;
+    let debits = successes(&replies).len() - 20 - new_holds;
     assert_eq!(
         balance,
         1000 - 20 * 25 - 15 * debits as i64,
@@ -110,7 +89,7 @@ async fn twenty_concurrent_captures_of_one_hold_capture_it_exactly_once() {
     })
     .await;
     assert_only(&replies, &[(StatusCode::CONFLICT, "hold_not_pending")]);
-    assert_eq!(ok(&replies).len(), 1, "exactly one capture wins");
+    assert_eq!(successes(&replies).len(), 1, "exactly one capture wins");
     let entries = h.all_entries(&customer, None).await;
     assert_eq!(entries.len(), 2, "one credit and one capture");
     assert_chain(&entries, 20);
@@ -126,12 +105,8 @@ async fn two_invoices_paid_at_once_never_apply_more_than_the_balance() {
         let replies = race(2, |i| {
             let (h, customer) = (h.clone(), customer.clone());
             async move {
-                h.call_at(
-                    Route::PayInvoice,
-                    &[("customer_id", &customer)],
-                    Some(json!({"invoice_id": format!("inv_{i}"), "currency": "USD", "amount_due": 700})),
-                )
-                .await
+                h.pay_invoice(&customer, &format!("inv_{i}"), "USD", 700)
+                    .await
             }
         })
         .await;
@@ -166,12 +141,11 @@ async fn no_credit_lands_after_a_racing_close() {
         let (h, customer) = (h.clone(), customer.clone());
         async move {
             if i == 20 {
-                h.call_at(
-                    Route::CloseWallet,
-                    &[("customer_id", &customer)],
-                    Some(json!({"currency": "USD", "reason": "customer left", "reference_object_id": "po_1"})),
-                )
-                .await
+                h.request(Route::CloseWallet)
+                    .customer(&customer)
+                    .json(json!({"currency": "USD", "reason": "customer left", "reference_object_id": "po_1"}))
+                    .send()
+                    .await
             } else {
                 h.entry(
                     &customer,
@@ -185,7 +159,7 @@ async fn no_credit_lands_after_a_racing_close() {
     assert_only(&replies, &[(StatusCode::CONFLICT, "wallet_closed")]);
     assert_eq!(replies[20].status, StatusCode::OK, "{}", replies[20].body);
     assert_eq!(replies[20].body["status"], "closed");
-    let credited = ok(&replies).len() - 1;
+    let credited = successes(&replies).len() - 1;
 
     let entries = h.all_entries(&customer, Some("USD")).await;
     let payout = &entries[0];
@@ -213,18 +187,11 @@ async fn ten_concurrent_payments_of_one_invoice_pay_it_once_and_the_rest_get_the
     h.credit(&customer, 1000).await;
     let replies = race(10, |_| {
         let (h, customer) = (h.clone(), customer.clone());
-        async move {
-            h.call_at(
-                Route::PayInvoice,
-                &[("customer_id", &customer)],
-                Some(json!({"invoice_id": "in_same", "currency": "USD", "amount_due": 300})),
-            )
-            .await
-        }
+        async move { h.pay_invoice(&customer, "in_same", "USD", 300).await }
     })
     .await;
     assert_only(&replies, &[(StatusCode::CONFLICT, "invoice_already_paid")]);
-    let paid = ok(&replies);
+    let paid = successes(&replies);
     assert_eq!(paid.len(), 1, "one payment per invoice");
     for reply in replies.iter().filter(|r| r.status == StatusCode::CONFLICT) {
         assert_eq!(

@@ -1,18 +1,8 @@
 //! Holds (pending charges) through the real handlers against DynamoDB Local.
 
-use api::Route;
-use integration_tests::{assert_chain, assert_error, json, Harness};
+use integration_tests::{assert_chain, assert_error, json, pending_and_available, Harness, Route};
 use lambda_http::http::StatusCode;
-use shared::clock::Timestamp;
-use shared::store::Store;
-
-fn pending_and_available(wallet: &serde_json::Value) -> (i64, i64, i64) {
-    (
-        wallet["balance"].as_i64().unwrap(),
-        wallet["pending_charges"].as_i64().unwrap(),
-        wallet["available_balance"].as_i64().unwrap(),
-    )
-}
+use shared::kernel::Timestamp;
 
 #[tokio::test]
 async fn a_hold_reserves_balance_that_debits_and_other_holds_cannot_use() {
@@ -87,13 +77,7 @@ async fn a_partial_capture_is_one_debit_and_gives_back_the_rest_and_a_second_cap
     let again = h.capture(&customer, hold_id, None).await;
     assert_error(&again, StatusCode::CONFLICT, "hold_not_pending");
     assert_eq!(again.body["hold"]["status"], "captured", "carries the hold");
-    let release = h
-        .call_at(
-            Route::ReleaseHold,
-            &[("customer_id", &customer), ("hold_id", hold_id)],
-            None,
-        )
-        .await;
+    let release = h.release(&customer, hold_id).await;
     assert_error(&release, StatusCode::CONFLICT, "hold_not_pending");
     assert_eq!(h.all_entries(&customer, None).await.len(), 2);
 }
@@ -105,9 +89,8 @@ async fn a_released_hold_frees_its_amount_and_cannot_be_captured() {
     h.credit(&customer, 500).await;
     let hold = h.hold(&customer, 500).await.body;
     let hold_id = hold["id"].as_str().unwrap();
-    let params = [("customer_id", customer.as_str()), ("hold_id", hold_id)];
 
-    let released = h.call_at(Route::ReleaseHold, &params, None).await;
+    let released = h.release(&customer, hold_id).await;
     assert_eq!(released.status, StatusCode::OK, "{}", released.body);
     assert_eq!(released.body["status"], "released");
     assert_eq!(
@@ -119,7 +102,12 @@ async fn a_released_hold_frees_its_amount_and_cannot_be_captured() {
         StatusCode::CONFLICT,
         "hold_not_pending",
     );
-    let read = h.call_at(Route::GetHold, &params, None).await;
+    let read = h
+        .request(Route::GetHold)
+        .customer(&customer)
+        .path("hold_id", hold_id)
+        .send()
+        .await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.body, released.body);
     assert_eq!(h.all_entries(&customer, None).await.len(), 1);
@@ -138,43 +126,22 @@ async fn holds_list_newest_first_and_filter_by_status() {
     let all = h.all_holds(&customer).await;
     assert_eq!(
         all,
-        vec![h_get(&h, &customer, &second).await, first.clone()]
+        vec![h.get_hold(&customer, &second).await, first.clone()]
     );
     let pending = h
-        .send(
-            Route::ListHolds,
-            &[("customer_id", &customer)],
-            &[("status", "pending")],
-            None,
-            Some(&h.key),
-        )
+        .request(Route::ListHolds)
+        .customer(&customer)
+        .query("status", "pending")
+        .send()
         .await;
     assert_eq!(pending.body["items"], json!([first]));
     let bad = h
-        .send(
-            Route::ListHolds,
-            &[("customer_id", &customer)],
-            &[("status", "frozen")],
-            None,
-            Some(&h.key),
-        )
+        .request(Route::ListHolds)
+        .customer(&customer)
+        .query("status", "frozen")
+        .send()
         .await;
     assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query");
-}
-
-async fn h_get(h: &Harness, customer: &str, hold: &serde_json::Value) -> serde_json::Value {
-    let reply = h
-        .call_at(
-            Route::GetHold,
-            &[
-                ("customer_id", customer),
-                ("hold_id", hold["id"].as_str().unwrap()),
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.body
 }
 
 #[tokio::test]
@@ -184,15 +151,17 @@ async fn a_repeated_hold_idempotency_key_answers_409_with_the_original_hold() {
     h.credit(&customer, 100).await;
     let body = json!({"amount": 30, "currency": "USD", "idempotency_key": "order-9"});
     let first = h
-        .call_at(
-            Route::CreateHold,
-            &[("customer_id", &customer)],
-            Some(body.clone()),
-        )
+        .request(Route::CreateHold)
+        .customer(&customer)
+        .json(body.clone())
+        .send()
         .await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     let again = h
-        .call_at(Route::CreateHold, &[("customer_id", &customer)], Some(body))
+        .request(Route::CreateHold)
+        .customer(&customer)
+        .json(body)
+        .send()
         .await;
     assert_error(&again, StatusCode::CONFLICT, "idempotency_key_reused");
     assert_eq!(again.body["hold"], first.body);
@@ -219,11 +188,10 @@ async fn an_expired_hold_cannot_be_captured_and_the_sweep_gives_its_amount_back(
     }
     .rfc3339();
     let lapsing = h
-        .call_at(
-            Route::CreateHold,
-            &[("customer_id", &customer)],
-            Some(json!({"amount": 40, "currency": "USD", "expires_at": expires_at})),
-        )
+        .request(Route::CreateHold)
+        .customer(&customer)
+        .json(json!({"amount": 40, "currency": "USD", "expires_at": expires_at}))
+        .send()
         .await;
     assert_eq!(lapsing.status, StatusCode::OK, "{}", lapsing.body);
     assert_eq!(lapsing.body["expires_at"], expires_at);
@@ -240,21 +208,18 @@ async fn an_expired_hold_cannot_be_captured_and_the_sweep_gives_its_amount_back(
     );
 
     let expired = h
-        .app
         .expire_holds(Timestamp::now(), 10_000)
         .await
         .expect("sweep");
     assert!(expired >= 1, "the sweep expired {expired} holds");
-    let read = h_get(&h, &customer, &lapsing.body).await;
+    let read = h.get_hold(&customer, &lapsing.body).await;
     assert_eq!(read["status"], "expired");
-    assert_eq!(h_get(&h, &customer, &lasting).await["status"], "pending");
+    assert_eq!(h.get_hold(&customer, &lasting).await["status"], "pending");
     assert_eq!(
         pending_and_available(&h.usd_wallet(&customer).await),
         (100, 25, 75)
     );
     let still_listed = h
-        .app
-        .store()
         .expired_holds(Timestamp::now().unix_ms, 10_000)
         .await
         .unwrap();

@@ -1,9 +1,8 @@
 //! Bad input: a 4xx with `{code, message}`, and nothing written.
 
-use api::Route;
-use integration_tests::{assert_error, json, Body, Harness};
+use integration_tests::{assert_error, json, Body, Harness, Route};
 use lambda_http::http::StatusCode;
-use shared::money::{AMOUNT_MAX_MINOR, BALANCE_MAX_MINOR};
+use shared::kernel::money::{AMOUNT_MAX_MINOR, BALANCE_MAX_MINOR};
 
 const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 
@@ -166,13 +165,10 @@ async fn every_invalid_ledger_entry_is_refused_with_a_code_and_writes_nothing() 
     ];
     for (what, body, status, code) in cases {
         let reply = h
-            .call_raw(
-                Route::CreateLedgerEntry,
-                Some(&customer),
-                &[],
-                Some(&body),
-                Some(&h.key),
-            )
+            .request(Route::CreateLedgerEntry)
+            .customer(&customer)
+            .raw_body(&body)
+            .send()
             .await;
         assert_eq!(reply.status, status, "{what}: {}", reply.body);
         assert_error(&reply, status, code);
@@ -210,10 +206,15 @@ async fn arrays_of_the_fields_in_order_are_refused_and_change_nothing() {
         ),
     ];
     for (route, id, body) in cases {
-        let reply = h.call_raw(route, id, &[], Some(body), Some(&h.key)).await;
+        let request = h.request(route);
+        let request = match id {
+            Some(id) => request.customer(id),
+            None => request,
+        };
+        let reply = request.raw_body(body).send().await;
         assert_error(&reply, UNPROCESSABLE, "invalid_body");
     }
-    let customers = h.call(Route::ListCustomers, None, &[], None).await;
+    let customers = h.request(Route::ListCustomers).send().await;
     assert_eq!(customers.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(customers.body["items"][0]["email"], "ada@example.com");
     assert_eq!(h.balance(&customer, "USD").await, 0);
@@ -230,9 +231,12 @@ async fn bodies_that_are_not_utf8_are_refused_as_invalid_body() {
         (Route::UpdateCustomer, Some(customer.as_str())),
         (Route::CreateLedgerEntry, Some(customer.as_str())),
     ] {
-        let reply = h
-            .call_with_body(route, id, &[], not_utf8(), Some(&h.key))
-            .await;
+        let request = h.request(route);
+        let request = match id {
+            Some(id) => request.customer(id),
+            None => request,
+        };
+        let reply = request.body(not_utf8()).send().await;
         assert_error(&reply, UNPROCESSABLE, "invalid_body");
     }
     assert_eq!(h.all_entries(&customer, None).await.len(), 0);
@@ -249,7 +253,10 @@ async fn unknown_or_malformed_customers_answer_404_and_nothing_is_written() {
             "customer_not_found",
         );
         assert_error(
-            &h.call(Route::GetCustomer, Some(customer), &[], None).await,
+            &h.request(Route::GetCustomer)
+                .customer(customer)
+                .send()
+                .await,
             StatusCode::NOT_FOUND,
             "customer_not_found",
         );
@@ -297,19 +304,19 @@ async fn invalid_customers_are_refused_and_not_created() {
         ("{", "invalid_body"),
     ];
     for (body, code) in cases {
-        let reply = h
-            .call_raw(Route::CreateCustomer, None, &[], Some(body), Some(&h.key))
-            .await;
+        let reply = h.request(Route::CreateCustomer).raw_body(body).send().await;
         assert_error(&reply, UNPROCESSABLE, code);
     }
     let long_name = json!({"email": "a@b.co", "name": "n".repeat(256)});
     assert_error(
-        &h.call(Route::CreateCustomer, None, &[], Some(long_name))
+        &h.request(Route::CreateCustomer)
+            .json(long_name)
+            .send()
             .await,
         UNPROCESSABLE,
         "field_too_long",
     );
-    let listed = h.call(Route::ListCustomers, None, &[], None).await;
+    let listed = h.request(Route::ListCustomers).send().await;
     assert_eq!(listed.body["items"], json!([]), "no customer was created");
 }
 
@@ -323,20 +330,25 @@ async fn invalid_updates_and_queries_are_refused() {
         (json!({"metadata": {"a": [1]}}), "invalid_metadata"),
     ] {
         assert_error(
-            &h.call(Route::UpdateCustomer, Some(&customer), &[], Some(body))
+            &h.request(Route::UpdateCustomer)
+                .customer(&customer)
+                .json(body)
+                .send()
                 .await,
             UNPROCESSABLE,
             code,
         );
     }
     assert_eq!(
-        h.call(Route::GetCustomer, Some(&customer), &[], None)
+        h.request(Route::GetCustomer)
+            .customer(&customer)
+            .send()
             .await
             .body["name"],
         "Ada",
         "unchanged"
     );
-    for (query, code) in [
+    for ((name, value), code) in [
         (("page_size", "0"), "invalid_page_size"),
         (("page_size", "101"), "invalid_page_size"),
         (("page_size", "ten"), "invalid_query"),
@@ -344,14 +356,19 @@ async fn invalid_updates_and_queries_are_refused() {
         (("currency", "dollars"), "invalid_currency"),
     ] {
         assert_error(
-            &h.call(Route::ListLedgerEntries, Some(&customer), &[query], None)
+            &h.request(Route::ListLedgerEntries)
+                .customer(&customer)
+                .query(name, value)
+                .send()
                 .await,
             UNPROCESSABLE,
             code,
         );
     }
     assert_error(
-        &h.call(Route::ListCustomers, None, &[("page_size", "1000")], None)
+        &h.request(Route::ListCustomers)
+            .query("page_size", "1000")
+            .send()
             .await,
         UNPROCESSABLE,
         "invalid_page_size",
@@ -367,13 +384,7 @@ async fn every_invalid_body_of_the_hold_invoice_and_close_routes_is_refused_and_
         .as_str()
         .unwrap()
         .to_owned();
-    let paid = h
-        .call_at(
-            Route::PayInvoice,
-            &[("customer_id", &customer)],
-            Some(json!({"invoice_id": "in_1", "currency": "USD", "amount_due": 20})),
-        )
-        .await;
+    let paid = h.pay_invoice(&customer, "in_1", "USD", 20).await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
     let past = "2020-01-01T00:00:00Z";
     let far = "2099-01-01T00:00:00Z";
@@ -505,13 +516,15 @@ async fn every_invalid_body_of_the_hold_invoice_and_close_routes_is_refused_and_
             r#"{"currency": "JPY", "reason": "bye"}"#.into(),
         ),
     ];
-    let params = [
-        ("customer_id", customer.as_str()),
-        ("hold_id", hold.as_str()),
-        ("invoice_id", "in_1"),
-    ];
     for (route, code, body) in &cases {
-        let reply = h.send(*route, &params, &[], Some(body), Some(&h.key)).await;
+        let reply = h
+            .request(*route)
+            .customer(&customer)
+            .path("hold_id", &hold)
+            .path("invoice_id", "in_1")
+            .raw_body(body)
+            .send()
+            .await;
         assert_eq!(
             reply.status, UNPROCESSABLE,
             "{route:?} {body}: {}",

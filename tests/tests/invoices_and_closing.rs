@@ -1,37 +1,7 @@
 //! Paying invoices from the wallet, reversing those payments, typed entries, closing a wallet.
 
-use api::Route;
-use integration_tests::{assert_chain, assert_error, json, Harness, Reply};
+use integration_tests::{assert_chain, assert_error, json, Harness, Route};
 use lambda_http::http::StatusCode;
-
-async fn pay(h: &Harness, customer: &str, invoice: &str, currency: &str, due: i64) -> Reply {
-    h.call_at(
-        Route::PayInvoice,
-        &[("customer_id", customer)],
-        Some(json!({"invoice_id": invoice, "currency": currency, "amount_due": due})),
-    )
-    .await
-}
-
-async fn reverse(h: &Harness, customer: &str, invoice: &str, body: serde_json::Value) -> Reply {
-    h.call_at(
-        Route::ReverseInvoicePayment,
-        &[("customer_id", customer), ("invoice_id", invoice)],
-        Some(body),
-    )
-    .await
-}
-
-async fn close(h: &Harness, customer: &str, currency: &str) -> Reply {
-    h.call_at(
-        Route::CloseWallet,
-        &[("customer_id", customer)],
-        Some(
-            json!({"currency": currency, "reason": "customer left", "reference_object_id": "po_9"}),
-        ),
-    )
-    .await
-}
 
 #[tokio::test]
 async fn an_invoice_takes_what_is_available_and_reports_the_remainder() {
@@ -40,7 +10,7 @@ async fn an_invoice_takes_what_is_available_and_reports_the_remainder() {
     h.credit(&customer, 300).await;
     h.hold(&customer, 100).await;
 
-    let paid = pay(&h, &customer, "in_2024_001", "USD", 500).await;
+    let paid = h.pay_invoice(&customer, "in_2024_001", "USD", 500).await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
     assert_eq!(
         (
@@ -59,7 +29,7 @@ async fn an_invoice_takes_what_is_available_and_reports_the_remainder() {
     assert_eq!(entries[0]["amount"], 200);
 
     // Nothing left: applies 0, writes no entry, and the whole amount remains.
-    let empty = pay(&h, &customer, "in_2024_002", "USD", 50).await;
+    let empty = h.pay_invoice(&customer, "in_2024_002", "USD", 50).await;
     assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
     assert_eq!(
         (&empty.body["applied"], &empty.body["remaining"]),
@@ -74,7 +44,7 @@ async fn an_invoice_is_paid_only_from_the_wallet_of_its_currency() {
     let h = Harness::new().await;
     let customer = h.customer().await;
     h.credit(&customer, 1000).await; // USD
-    let paid = pay(&h, &customer, "in_inr", "INR", 400).await;
+    let paid = h.pay_invoice(&customer, "in_inr", "INR", 400).await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
     assert_eq!(
         (&paid.body["applied"], &paid.body["remaining"]),
@@ -82,7 +52,7 @@ async fn an_invoice_is_paid_only_from_the_wallet_of_its_currency() {
     );
     assert_eq!(h.balance(&customer, "USD").await, 1000);
     assert_error(
-        &pay(&h, &customer, "in_eur", "EUR", 400).await,
+        &h.pay_invoice(&customer, "in_eur", "EUR", 400).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "currency_not_enabled",
     );
@@ -93,11 +63,11 @@ async fn a_repeated_invoice_is_a_409_with_the_original_payment_and_reversals_are
     let h = Harness::new().await;
     let customer = h.customer().await;
     h.credit(&customer, 1000).await;
-    let paid = pay(&h, &customer, "in_7", "USD", 400).await;
+    let paid = h.pay_invoice(&customer, "in_7", "USD", 400).await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
 
     h.credit(&customer, 50).await;
-    let again = pay(&h, &customer, "in_7", "USD", 999).await;
+    let again = h.pay_invoice(&customer, "in_7", "USD", 999).await;
     assert_error(&again, StatusCode::CONFLICT, "invoice_already_paid");
     let mut original = paid.body.clone();
     original.as_object_mut().unwrap().remove("wallet");
@@ -108,49 +78,54 @@ async fn a_repeated_invoice_is_a_409_with_the_original_payment_and_reversals_are
         "the repeat took nothing"
     );
 
-    let above = reverse(&h, &customer, "in_7", json!({"amount": 401})).await;
+    let above = h
+        .reverse_payment(&customer, "in_7", json!({"amount": 401}))
+        .await;
     assert_error(
         &above,
         StatusCode::UNPROCESSABLE_ENTITY,
         "reversal_exceeds_applied",
     );
-    let part = reverse(
-        &h,
-        &customer,
-        "in_7",
-        json!({"amount": 150, "idempotency_key": "refund-1"}),
-    )
-    .await;
+    let part = h
+        .reverse_payment(
+            &customer,
+            "in_7",
+            json!({"amount": 150, "idempotency_key": "refund-1"}),
+        )
+        .await;
     assert_eq!(part.status, StatusCode::OK, "{}", part.body);
     assert_eq!(part.body["reversed"], 150);
     assert_eq!(part.body["wallet"]["balance"], 800);
-    let repeat = reverse(
-        &h,
-        &customer,
-        "in_7",
-        json!({"amount": 150, "idempotency_key": "refund-1"}),
-    )
-    .await;
+    let repeat = h
+        .reverse_payment(
+            &customer,
+            "in_7",
+            json!({"amount": 150, "idempotency_key": "refund-1"}),
+        )
+        .await;
     assert_error(&repeat, StatusCode::CONFLICT, "idempotency_key_reused");
     assert_eq!(
         repeat.body["ledger_entry"]["event_type"],
         "payment_reversal"
     );
-    let rest = reverse(&h, &customer, "in_7", json!({"amount": 251})).await;
+    let rest = h
+        .reverse_payment(&customer, "in_7", json!({"amount": 251}))
+        .await;
     assert_error(
         &rest,
         StatusCode::UNPROCESSABLE_ENTITY,
         "reversal_exceeds_applied",
     );
-    let last = reverse(&h, &customer, "in_7", json!({"amount": 250})).await;
+    let last = h
+        .reverse_payment(&customer, "in_7", json!({"amount": 250}))
+        .await;
     assert_eq!(last.status, StatusCode::OK, "{}", last.body);
 
     let read = h
-        .call_at(
-            Route::GetInvoicePayment,
-            &[("customer_id", &customer), ("invoice_id", "in_7")],
-            None,
-        )
+        .request(Route::GetInvoicePayment)
+        .customer(&customer)
+        .path("invoice_id", "in_7")
+        .send()
         .await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(
@@ -162,7 +137,8 @@ async fn a_repeated_invoice_is_a_409_with_the_original_payment_and_reversals_are
     assert_eq!(entries[0]["reference_object_id"], "in_7");
     assert_chain(&entries, 1050);
     assert_error(
-        &reverse(&h, &customer, "in_unknown", json!({"amount": 1})).await,
+        &h.reverse_payment(&customer, "in_unknown", json!({"amount": 1}))
+            .await,
         StatusCode::NOT_FOUND,
         "invoice_payment_not_found",
     );
@@ -230,21 +206,13 @@ async fn closing_pays_out_once_refuses_new_money_and_keeps_history_readable() {
     h.credit(&customer, 900).await;
     let hold = h.hold(&customer, 100).await.body;
     assert_error(
-        &close(&h, &customer, "USD").await,
+        &h.close_wallet(&customer, "USD").await,
         StatusCode::CONFLICT,
         "holds_pending",
     );
-    h.call_at(
-        Route::ReleaseHold,
-        &[
-            ("customer_id", &customer),
-            ("hold_id", hold["id"].as_str().unwrap()),
-        ],
-        None,
-    )
-    .await;
+    h.release(&customer, hold["id"].as_str().unwrap()).await;
 
-    let closed = close(&h, &customer, "USD").await;
+    let closed = h.close_wallet(&customer, "USD").await;
     assert_eq!(closed.status, StatusCode::OK, "{}", closed.body);
     assert_eq!(
         (&closed.body["status"], &closed.body["balance"]),
@@ -272,8 +240,8 @@ async fn closing_pays_out_once_refuses_new_money_and_keeps_history_readable() {
         )
         .await,
         h.hold(&customer, 1).await,
-        pay(&h, &customer, "in_after", "USD", 10).await,
-        close(&h, &customer, "USD").await,
+        h.pay_invoice(&customer, "in_after", "USD", 10).await,
+        h.close_wallet(&customer, "USD").await,
     ] {
         assert_error(&refused, StatusCode::CONFLICT, "wallet_closed");
     }

@@ -4,14 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use integration_tests::workspace_root as root;
 use serde_json::Value;
-use shared::model::{EntryType, EventType, WalletStatus};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-}
+use shared::ledger::model::{EntryType, EventType, WalletStatus};
 
 fn document() -> Value {
     let text = std::fs::read_to_string(root().join("openapi.yaml")).expect("openapi.yaml");
@@ -218,10 +213,11 @@ fn every_operation_declares_the_errors_the_code_can_answer() {
 
 #[test]
 fn the_documented_limits_are_the_limits_of_the_code() {
-    use shared::ids::IDEMPOTENCY_KEY_LENGTH_MAX;
-    use shared::ledger::{PAGE_NUMBER_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
-    use shared::money::{AMOUNT_MAX_MINOR, BALANCE_MAX_MINOR};
-    use shared::validation::*;
+    use shared::customers::rules::*;
+    use shared::kernel::ids::IDEMPOTENCY_KEY_LENGTH_MAX;
+    use shared::kernel::money::{AMOUNT_MAX_MINOR, BALANCE_MAX_MINOR};
+    use shared::kernel::paging::{PAGE_NUMBER_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
+    use shared::kernel::text::{REASON_LENGTH_MAX, REFERENCE_LENGTH_MAX};
 
     let doc = document();
     let param = |name: &str| doc["components"]["parameters"][name]["schema"].clone();
@@ -291,7 +287,7 @@ fn the_documented_enums_are_the_values_the_code_accepts() {
         for b in b'A'..=b'Z' {
             for c in b'A'..=b'Z' {
                 let code = String::from_utf8(vec![a, b, c]).unwrap();
-                if shared::money::Currency::parse(&code).is_ok() {
+                if shared::kernel::Currency::parse(&code).is_ok() {
                     accepted.insert(code);
                 }
             }
@@ -299,7 +295,7 @@ fn the_documented_enums_are_the_values_the_code_accepts() {
     }
     assert_eq!(documented, accepted);
 
-    let locales: BTreeSet<String> = shared::validation::LOCALES
+    let locales: BTreeSet<String> = shared::customers::rules::LOCALES
         .iter()
         .map(|l| (*l).to_owned())
         .collect();
@@ -310,7 +306,7 @@ fn the_documented_enums_are_the_values_the_code_accepts() {
     assert_serde_enum::<WalletStatus>(
         &schema(&doc, "CustomerWalletResponse")["properties"]["status"],
     );
-    assert_serde_enum::<shared::model::HoldStatus>(schema(&doc, "HoldStatus"));
+    assert_serde_enum::<shared::holds::model::HoldStatus>(schema(&doc, "HoldStatus"));
 }
 
 /// The documented values of a string enum are exactly the variants of the serde enum `T`: each
@@ -376,11 +372,12 @@ fn the_documented_error_codes_are_the_codes_of_the_code() {
     use shared::DomainError;
     let doc = document();
     let const_code = |name: &str| schema(&doc, name)["properties"]["code"]["const"].clone();
-    let entry: shared::model::LedgerEntry = serde_json::from_value(serde_json::json!({
+    let entry: shared::ledger::model::LedgerEntry = serde_json::from_value(serde_json::json!({
         "id": "wle_1", "customer_id": "cus_1", "business_id": "bus_1", "currency": "USD",
         "amount": 1, "is_credit": true, "before_balance": 0, "after_balance": 1,
         "event_type": "payment", "reason": null, "reference_object_id": null,
-        "idempotency_key": "k", "created_at": "2024-01-01T00:00:00.000Z"
+        "idempotency_key": "k", "created_at": "2024-01-01T00:00:00.000Z",
+        "customer_seq": 1, "currency_seq": 1
     }))
     .unwrap();
     let cases = [
@@ -431,7 +428,7 @@ fn the_documented_error_codes_are_the_codes_of_the_code() {
     for (name, error) in cases {
         assert_eq!(const_code(name), error.code(), "{name}");
     }
-    let handlers = std::fs::read_to_string(root().join("api/src/handlers.rs")).unwrap();
+    let handlers = std::fs::read_to_string(root().join("api/src/http/request.rs")).unwrap();
     let payload_too_large = const_code("PayloadTooLargeError");
     assert!(handlers.contains(&payload_too_large.to_string()));
 

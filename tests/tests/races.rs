@@ -1,7 +1,6 @@
 //! Concurrency: real requests racing through the handlers against DynamoDB Local.
 
-use api::Route;
-use integration_tests::{assert_chain, json, race, Harness};
+use integration_tests::{assert_chain, json, race, Harness, Route};
 use lambda_http::http::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -128,12 +127,10 @@ async fn concurrent_credits_and_debits_in_two_currencies_keep_each_chain_whole()
     ids.dedup();
     assert_eq!(ids.len(), 121, "no entry listed twice");
     let listing = h
-        .call(
-            Route::ListLedgerEntries,
-            Some(&customer),
-            &[("page_size", "3")],
-            None,
-        )
+        .request(Route::ListLedgerEntries)
+        .customer(&customer)
+        .query("page_size", "3")
+        .send()
         .await;
     assert_eq!(
         listing.body["items"].as_array().unwrap()[..],

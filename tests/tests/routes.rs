@@ -1,20 +1,14 @@
 //! The route table, the cargo-lambda router, `template.yaml` and the function crates agree, and
-//! the template's table is the one `shared::store::table` creates.
+//! the template's table is the one `shared::adapters::dynamo::table` creates.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use aws_sdk_dynamodb::types::{KeySchemaElement, Projection};
-use shared::store::table;
+use integration_tests::workspace_root as root;
+use shared::adapters::dynamo::table;
 use yaml_rust2::{Yaml, YamlLoader};
 
 type RouteSet = BTreeSet<(String, String, String)>;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-}
 
 fn from_code() -> RouteSet {
     api::ROUTES

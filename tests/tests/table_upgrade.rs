@@ -1,13 +1,13 @@
 //! A table made by an earlier version (kept in `.local/data`) gets the indexes it lacks.
 
 use integration_tests::Harness;
-use shared::store::table::{self, GSI_EXPIRY};
+use shared::adapters::dynamo::table::{self, GSI_EXPIRY};
 
 #[tokio::test]
 async fn create_table_adds_a_missing_global_index_to_an_existing_table() {
     let h = Harness::new().await;
-    let client = h.app.store().client();
-    let name = format!("legacy-{}", shared::ids::CustomerId::generate());
+    let client = h.dynamodb_client();
+    let name = format!("legacy-{}", shared::kernel::CustomerId::generate());
     let older: Vec<_> = table::global_secondary_indexes()
         .into_iter()
         .filter(|i| i.index_name() != GSI_EXPIRY)

@@ -1,7 +1,7 @@
 //! Auth and tenancy: no key or a wrong key is 401; another business's ids are 404 on every route.
 
-use api::{Route, ROUTES};
-use integration_tests::{assert_error, json, Harness};
+use api::ROUTES;
+use integration_tests::{assert_error, item_strings, json, Harness, Reply, Route};
 use lambda_http::http::StatusCode;
 
 fn body_for(route: Route) -> Option<&'static str> {
@@ -35,15 +35,21 @@ async fn every_route_refuses_a_missing_or_wrong_key_with_401() {
     let wrong = format!("{}x", h.key);
     for spec in ROUTES {
         for key in [None, Some("cw_0000"), Some(wrong.as_str()), Some("")] {
-            let reply = h
-                .call_raw(spec.route, Some(&customer), &[], body_for(spec.route), key)
-                .await;
+            let request = h
+                .request(spec.route)
+                .customer(&customer)
+                .raw_body(body_for(spec.route).unwrap_or(""));
+            let request = match key {
+                Some(key) => request.key(key),
+                None => request.without_key(),
+            };
+            let reply = request.send().await;
             assert_error(&reply, StatusCode::UNAUTHORIZED, "unauthenticated");
         }
     }
     assert_eq!(h.balance(&customer, "USD").await, 5);
     assert_eq!(
-        h.call(Route::ListCustomers, None, &[], None).await.body["items"]
+        h.request(Route::ListCustomers).send().await.body["items"]
             .as_array()
             .unwrap()
             .len(),
@@ -61,52 +67,30 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
         .as_str()
         .unwrap()
         .to_owned();
-    let paid = owner
-        .call_at(
-            Route::PayInvoice,
-            &[("customer_id", &customer)],
-            Some(json!({"invoice_id": "in_owner", "currency": "USD", "amount_due": 1})),
-        )
-        .await;
+    let paid = owner.pay_invoice(&customer, "in_owner", "USD", 1).await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
-    let owners = [
-        ("customer_id", customer.as_str()),
-        ("hold_id", hold.as_str()),
-        ("invoice_id", "in_owner"),
-    ];
     // The intruder's own customer with the owner's hold and invoice: still nothing to find.
     let intruders_customer = intruder.customer().await;
     intruder.credit(&intruders_customer, 5).await;
-    let with_own_customer = [
-        ("customer_id", intruders_customer.as_str()),
-        ("hold_id", hold.as_str()),
-        ("invoice_id", "in_owner"),
-    ];
+    // Sends the route with the owner's hold and invoice, as the intruder.
+    let send = |route, customer: &str| {
+        intruder
+            .request(route)
+            .customer(customer)
+            .path("hold_id", &hold)
+            .path("invoice_id", "in_owner")
+            .raw_body(body_for(route).unwrap_or(""))
+            .send()
+    };
     for spec in ROUTES.iter().filter(|s| s.path.contains("{customer_id}")) {
-        let reply = intruder
-            .send(
-                spec.route,
-                &owners,
-                &[],
-                body_for(spec.route),
-                Some(&intruder.key),
-            )
-            .await;
+        let reply = send(spec.route, &customer).await;
         assert_error(&reply, StatusCode::NOT_FOUND, "customer_not_found");
         let expected = match spec.route {
             Route::GetHold | Route::CaptureHold | Route::ReleaseHold => "hold_not_found",
             Route::GetInvoicePayment | Route::ReverseInvoicePayment => "invoice_payment_not_found",
             _ => continue,
         };
-        let reply = intruder
-            .send(
-                spec.route,
-                &with_own_customer,
-                &[],
-                body_for(spec.route),
-                Some(&intruder.key),
-            )
-            .await;
+        let reply = send(spec.route, &intruders_customer).await;
         assert_error(&reply, StatusCode::NOT_FOUND, expected);
     }
     let wallet = owner.usd_wallet(&customer).await;
@@ -120,23 +104,13 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
         "the owner's wallet, hold and invoice are untouched"
     );
     assert_eq!(intruder.balance(&intruders_customer, "USD").await, 5);
-    let ids = |reply: integration_tests::Reply| -> Vec<String> {
-        reply.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["customer_id"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    let intruder_list = intruder.call(Route::ListCustomers, None, &[], None).await;
+    let ids = |reply: Reply| item_strings(&reply, "customer_id");
+    let intruder_list = intruder.request(Route::ListCustomers).send().await;
     assert_eq!(ids(intruder_list), vec![intruders_customer.clone()]);
     let by_email = intruder
-        .call(
-            Route::ListCustomers,
-            None,
-            &[("email", "ada@example.com")],
-            None,
-        )
+        .request(Route::ListCustomers)
+        .query("email", "ada@example.com")
+        .send()
         .await;
     assert_eq!(
         ids(by_email),
@@ -145,7 +119,9 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
     );
     assert_eq!(
         owner
-            .call(Route::GetCustomer, Some(&customer), &[], None)
+            .request(Route::GetCustomer)
+            .customer(&customer)
+            .send()
             .await
             .body["name"],
         "Ada"

@@ -8,10 +8,16 @@
 //! Run: `./infra/bench.sh` (starts DynamoDB Local), or with `DYNAMODB_ENDPOINT` set:
 //! `cargo run -p integration-tests --bin capacity`.
 
-use api::Route;
-use integration_tests::{json, Harness, Reply};
+use integration_tests::{json, Harness, Reply, RequestBuilder, Route, Usage};
 use lambda_http::http::StatusCode;
-use shared::store::dynamo::Usage;
+
+/// Sends `request` and prints its row: the capacity it used, API-key lookup included.
+async fn measure(h: &Harness, operation: &str, request: RequestBuilder<'_>) -> Reply {
+    h.take_usage();
+    let reply = request.send().await;
+    row(operation, &reply, &h.take_usage());
+    reply
+}
 
 fn row(operation: &str, reply: &Reply, usage: &Usage) {
     let items: Vec<String> = usage
@@ -63,218 +69,157 @@ async fn main() {
         .join("|")
     );
 
-    let measure = |operation: &'static str,
-                   route: Route,
-                   customer: Option<String>,
-                   query: Vec<(&'static str, String)>,
-                   body: Option<serde_json::Value>| {
-        let h = h.clone();
-        async move {
-            h.app.store().take_usage();
-            let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let reply = h.call(route, customer.as_deref(), &query, body).await;
-            row(operation, &reply, &h.app.store().take_usage());
-            reply
-        }
-    };
-
-    let measure_at = |operation: &'static str,
-                      route: Route,
-                      params: Vec<(&'static str, String)>,
-                      body: Option<serde_json::Value>| {
-        let h = h.clone();
-        async move {
-            h.app.store().take_usage();
-            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let raw = body.map(|b| b.to_string());
-            let reply = h
-                .send(route, &params, &[], raw.as_deref(), Some(&h.key))
-                .await;
-            row(operation, &reply, &h.app.store().take_usage());
-            reply
-        }
-    };
-
-    let created = measure("POST /customers", Route::CreateCustomer, None, vec![], Some(json!({"email": "bench@example.com", "name": "Bench Customer", "metadata": {"plan": "pro"}}))).await;
+    let created = measure(
+        &h,
+        "POST /customers",
+        h.request(Route::CreateCustomer).json(json!({"email": "bench@example.com", "name": "Bench Customer", "metadata": {"plan": "pro"}})),
+    )
+    .await;
     let customer = created.body["customer_id"]
         .as_str()
         .expect("customer")
         .to_owned();
-    let c = || Some(customer.clone());
-    measure("GET /customers/{id}", Route::GetCustomer, c(), vec![], None).await;
+    let c = |route| h.request(route).customer(&customer);
+    measure(&h, "GET /customers/{id}", c(Route::GetCustomer)).await;
     measure(
+        &h,
         "PATCH /customers/{id}",
-        Route::UpdateCustomer,
-        c(),
-        vec![],
-        Some(json!({"name": "Renamed"})),
+        c(Route::UpdateCustomer).json(json!({"name": "Renamed"})),
     )
     .await;
     for i in 0..20 {
-        h.call(
-            Route::CreateCustomer,
-            None,
-            &[],
-            Some(json!({"email": format!("b{i}@example.com"), "name": "B"})),
-        )
-        .await;
+        h.request(Route::CreateCustomer)
+            .json(json!({"email": format!("b{i}@example.com"), "name": "B"}))
+            .send()
+            .await;
     }
     measure(
+        &h,
         "GET /customers?page_size=10 (21 customers)",
-        Route::ListCustomers,
-        None,
-        vec![("page_size", "10".into())],
-        None,
+        h.request(Route::ListCustomers).query("page_size", "10"),
     )
     .await;
     measure(
+        &h,
         "GET /customers?page_size=10&page_number=1",
-        Route::ListCustomers,
-        None,
-        vec![("page_size", "10".into()), ("page_number", "1".into())],
-        None,
+        h.request(Route::ListCustomers)
+            .query("page_size", "10")
+            .query("page_number", "1"),
     )
     .await;
     measure(
+        &h,
         "GET /customers?email=",
-        Route::ListCustomers,
-        None,
-        vec![("email", "bench@example.com".into())],
-        None,
+        h.request(Route::ListCustomers)
+            .query("email", "bench@example.com"),
     )
     .await;
-    measure(
-        "GET /customers/{id}/wallets",
-        Route::ListWallets,
-        c(),
-        vec![],
-        None,
-    )
-    .await;
+    measure(&h, "GET /customers/{id}/wallets", c(Route::ListWallets)).await;
     let credit = json!({"amount": 5000, "currency": "USD", "entry_type": "credit", "reason": "Welcome bonus"});
     measure(
+        &h,
         "POST ledger-entries credit, no idempotency key",
-        Route::CreateLedgerEntry,
-        c(),
-        vec![],
-        Some(credit),
+        c(Route::CreateLedgerEntry).json(credit),
     )
     .await;
     let keyed = json!({"amount": 5000, "currency": "USD", "entry_type": "credit", "reason": "Top-up", "idempotency_key": "purchase_pay_0123456789"});
     measure(
+        &h,
         "POST ledger-entries credit, idempotency key",
-        Route::CreateLedgerEntry,
-        c(),
-        vec![],
-        Some(keyed.clone()),
+        c(Route::CreateLedgerEntry).json(keyed.clone()),
     )
     .await;
     let debit = json!({"amount": 1500, "currency": "USD", "entry_type": "debit", "reason": "Subscription", "idempotency_key": "charge_sub_0123456789"});
     measure(
+        &h,
         "POST ledger-entries debit, idempotency key",
-        Route::CreateLedgerEntry,
-        c(),
-        vec![],
-        Some(debit),
+        c(Route::CreateLedgerEntry).json(debit),
     )
     .await;
     measure(
+        &h,
         "POST ledger-entries repeated key (409)",
-        Route::CreateLedgerEntry,
-        c(),
-        vec![],
-        Some(keyed),
+        c(Route::CreateLedgerEntry).json(keyed),
     )
     .await;
     let too_much = json!({"amount": 99_999_999, "currency": "USD", "entry_type": "debit"});
     measure(
+        &h,
         "POST ledger-entries insufficient (400)",
-        Route::CreateLedgerEntry,
-        c(),
-        vec![],
-        Some(too_much),
+        c(Route::CreateLedgerEntry).json(too_much),
     )
     .await;
 
-    let cus = || ("customer_id", customer.clone());
-    let first_hold = measure_at(
+    let first_hold = measure(
+        &h,
         "POST holds, no idempotency key",
-        Route::CreateHold,
-        vec![cus()],
-        Some(json!({"amount": 700, "currency": "USD", "reason": "Pending usage", "reference_object_id": "inv_0123456789"})),
+        c(Route::CreateHold).json(json!({"amount": 700, "currency": "USD", "reason": "Pending usage", "reference_object_id": "inv_0123456789"})),
     )
     .await;
-    let hold = measure_at(
+    let hold = measure(
+        &h,
         "POST holds, idempotency key",
-        Route::CreateHold,
-        vec![cus()],
-        Some(json!({"amount": 700, "currency": "USD", "reason": "Pending usage", "reference_object_id": "inv_0123456789", "idempotency_key": "hold_inv_0123456789"})),
+        c(Route::CreateHold).json(json!({"amount": 700, "currency": "USD", "reason": "Pending usage", "reference_object_id": "inv_0123456789", "idempotency_key": "hold_inv_0123456789"})),
     )
     .await;
     let hold_id = hold.body["id"].as_str().expect("hold").to_owned();
-    let at_hold = || vec![cus(), ("hold_id", hold_id.clone())];
-    measure_at("GET holds/{id}", Route::GetHold, at_hold(), None).await;
-    measure_at("GET holds (2 holds)", Route::ListHolds, vec![cus()], None).await;
-    measure_at(
+    let at_hold = |route| c(route).path("hold_id", &hold_id);
+    measure(&h, "GET holds/{id}", at_hold(Route::GetHold)).await;
+    measure(&h, "GET holds (2 holds)", c(Route::ListHolds)).await;
+    measure(
+        &h,
         "POST holds/{id}/capture (part)",
-        Route::CaptureHold,
-        at_hold(),
-        Some(json!({"amount": 450})),
+        at_hold(Route::CaptureHold).json(json!({"amount": 450})),
     )
     .await;
-    measure_at(
+    measure(
+        &h,
         "POST holds/{id}/capture again (409)",
-        Route::CaptureHold,
-        at_hold(),
-        None,
+        at_hold(Route::CaptureHold),
     )
     .await;
     let other = h.hold(&customer, 100).await.body["id"]
         .as_str()
         .expect("hold")
         .to_owned();
-    measure_at(
+    measure(
+        &h,
         "POST holds/{id}/release",
-        Route::ReleaseHold,
-        vec![cus(), ("hold_id", other)],
-        None,
+        c(Route::ReleaseHold).path("hold_id", &other),
     )
     .await;
     let invoice = json!({"invoice_id": "in_2026_000123", "currency": "USD", "amount_due": 2500});
-    measure_at(
+    measure(
+        &h,
         "POST invoice-payments",
-        Route::PayInvoice,
-        vec![cus()],
-        Some(invoice.clone()),
+        c(Route::PayInvoice).json(invoice.clone()),
     )
     .await;
-    measure_at(
+    measure(
+        &h,
         "POST invoice-payments repeated (409)",
-        Route::PayInvoice,
-        vec![cus()],
-        Some(invoice),
+        c(Route::PayInvoice).json(invoice),
     )
     .await;
-    let at_invoice = || vec![cus(), ("invoice_id", "in_2026_000123".to_owned())];
-    measure_at(
+    let at_invoice = |route| c(route).path("invoice_id", "in_2026_000123");
+    measure(
+        &h,
         "GET invoice-payments/{id}",
-        Route::GetInvoicePayment,
-        at_invoice(),
-        None,
+        at_invoice(Route::GetInvoicePayment),
     )
     .await;
-    measure_at(
+    measure(
+        &h,
         "POST invoice-payments/{id}/reversals, no key",
-        Route::ReverseInvoicePayment,
-        at_invoice(),
-        Some(json!({"amount": 1000, "reason": "Refund"})),
+        at_invoice(Route::ReverseInvoicePayment).json(json!({"amount": 1000, "reason": "Refund"})),
     )
     .await;
-    measure_at(
+    measure(
+        &h,
         "POST invoice-payments/{id}/reversals, key",
-        Route::ReverseInvoicePayment,
-        at_invoice(),
-        Some(json!({"amount": 1000, "reason": "Refund", "idempotency_key": "refund_0123456789"})),
+        at_invoice(Route::ReverseInvoicePayment).json(
+            json!({"amount": 1000, "reason": "Refund", "idempotency_key": "refund_0123456789"}),
+        ),
     )
     .await;
 
@@ -305,34 +250,30 @@ async fn main() {
             Some("USD"),
         ),
     ] {
-        let mut query = vec![
-            ("page_number", page.to_owned()),
-            ("page_size", size.to_owned()),
-        ];
-        if let Some(currency) = currency {
-            query.push(("currency", currency.to_owned()));
-        }
-        measure(operation, Route::ListLedgerEntries, c(), query, None).await;
+        let request = c(Route::ListLedgerEntries)
+            .query("page_number", page)
+            .query("page_size", size);
+        let request = match currency {
+            Some(currency) => request.query("currency", currency),
+            None => request,
+        };
+        measure(&h, operation, request).await;
     }
     let first_hold = first_hold.body["id"].as_str().expect("hold").to_owned();
-    h.call_at(
-        Route::ReleaseHold,
-        &[("customer_id", &customer), ("hold_id", &first_hold)],
-        None,
-    )
-    .await;
-    measure_at(
+    h.release(&customer, &first_hold).await;
+    measure(
+        &h,
         "POST wallets/close (pays out the balance)",
-        Route::CloseWallet,
-        vec![cus()],
-        Some(json!({"currency": "USD", "reason": "Customer left", "reference_object_id": "po_0123456789"})),
+        c(Route::CloseWallet).json(json!({"currency": "USD", "reason": "Customer left", "reference_object_id": "po_0123456789"})),
     )
     .await;
-    measure_at(
+    let empty = h.customer().await;
+    measure(
+        &h,
         "POST wallets/close, empty wallet (no payout)",
-        Route::CloseWallet,
-        vec![("customer_id", h.customer().await)],
-        Some(json!({"currency": "INR", "reason": "Customer left"})),
+        h.request(Route::CloseWallet)
+            .customer(&empty)
+            .json(json!({"currency": "INR", "reason": "Customer left"})),
     )
     .await;
 }

@@ -1,0 +1,116 @@
+//! The one place where domain errors become HTTP statuses and `{code, message}` bodies.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use serde_json::{json, Value};
+use shared::{DomainError, Original};
+
+use crate::routes::holds::HoldView;
+use crate::routes::invoices::InvoicePaymentRecordView;
+use crate::routes::ledger::EntryView;
+
+/// An error answer: status, stable code, message, and optional extra fields.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub extra: Option<(&'static str, Value)>,
+    /// Tells the Dodo SDKs whether retrying can help (`x-should-retry`).
+    pub should_retry: bool,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            extra: None,
+            should_retry: false,
+        }
+    }
+
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        let mut body = json!({ "code": self.code, "message": self.message });
+        if let Some((field, value)) = self.extra {
+            body[field] = value;
+        }
+        Response::builder()
+            .status(self.status)
+            .header("content-type", "application/json")
+            .header(
+                "x-should-retry",
+                if self.should_retry { "true" } else { "false" },
+            )
+            .body(Body::from(body.to_string()))
+            .expect("static headers are valid")
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> ApiError {
+        let code = error.code();
+        let message = match &error {
+            DomainError::Storage(detail) => {
+                tracing::error!(%detail, "storage failure");
+                "the service could not complete the request; retry it (with the same idempotency key)".to_owned()
+            }
+            _ => error.to_string(),
+        };
+        let status = match &error {
+            DomainError::Invalid(_)
+            | DomainError::CurrencyNotEnabled { .. }
+            | DomainError::BalanceLimitExceeded { .. }
+            | DomainError::CaptureExceedsHold { .. }
+            | DomainError::ReversalExceedsApplied { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            DomainError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            DomainError::CustomerNotFound(_)
+            | DomainError::HoldNotFound(_)
+            | DomainError::InvoicePaymentNotFound(_) => StatusCode::NOT_FOUND,
+            DomainError::InsufficientBalance { .. } => StatusCode::BAD_REQUEST,
+            DomainError::IdempotencyKeyReused { .. }
+            | DomainError::Contention
+            | DomainError::WalletClosed { .. }
+            | DomainError::HoldsPending { .. }
+            | DomainError::HoldNotPending { .. }
+            | DomainError::HoldExpired { .. }
+            | DomainError::InvoiceAlreadyPaid { .. } => StatusCode::CONFLICT,
+            DomainError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut api = ApiError::new(status, code, message);
+        let record = |value: Result<Value, serde_json::Error>| value.expect("views serialise");
+        match error {
+            DomainError::IdempotencyKeyReused { original, .. } => {
+                let value = match &*original {
+                    Original::Entry(entry) => serde_json::to_value(EntryView::of(entry)),
+                    Original::Hold(hold) => serde_json::to_value(HoldView::of(hold)),
+                };
+                api.extra = Some((original.field(), record(value)));
+            }
+            DomainError::HoldNotPending { hold } | DomainError::HoldExpired { hold } => {
+                api.extra = Some(("hold", record(serde_json::to_value(HoldView::of(&hold)))));
+            }
+            DomainError::InvoiceAlreadyPaid { original } => {
+                let view = InvoicePaymentRecordView::of(&original);
+                api.extra = Some(("invoice_payment", record(serde_json::to_value(view))));
+            }
+            DomainError::Contention | DomainError::Storage(_) => api.should_retry = true,
+            _ => {}
+        }
+        api
+    }
+}
+
+impl From<shared::ValidationError> for ApiError {
+    fn from(error: shared::ValidationError) -> ApiError {
+        ApiError::from(DomainError::from(error))
+    }
+}

@@ -1,0 +1,19 @@
+//! HTTP at the edge: reading requests, writing responses, and the one error mapping.
+
+pub mod errors;
+pub mod request;
+pub mod response;
+
+use shared::access::model::Tenant;
+use shared::Service;
+
+pub use errors::ApiError;
+pub use request::Request;
+pub use response::{json, Answer, Page};
+
+/// What a route handler gets: the service, the authenticated caller, and the request.
+pub struct Call<'a, S, C> {
+    pub app: &'a Service<S, C>,
+    pub tenant: &'a Tenant,
+    pub request: &'a Request,
+}

@@ -1,0 +1,160 @@
+//! `/customers/{id}/wallets` and its ledger entries (Dodo's wallet routes).
+
+use serde::{Deserialize, Serialize};
+use shared::kernel::text::{reason, reference_object_id};
+use shared::kernel::{
+    Amount, BusinessId, Clock, Currency, CustomerId, EntryId, IdempotencyKey, Timestamp,
+};
+use shared::ledger::model::{
+    CurrencyWallet, EntryCommand, EntryType, EventType, LedgerEntry, WalletStatus,
+};
+use shared::ports::Store;
+use shared::ValidationError;
+
+use crate::http::request::{body, currency, customer_id, page};
+use crate::http::{json, Answer, Call, Page};
+
+/// One wallet as the API shows it (Dodo's CustomerWallet plus extension fields).
+#[derive(Debug, Serialize)]
+pub struct WalletView<'a> {
+    customer_id: &'a CustomerId,
+    currency: Currency,
+    balance: i64,
+    pending_charges: i64,
+    available_balance: i64,
+    status: WalletStatus,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl<'a> WalletView<'a> {
+    pub fn of(wallet: &'a CurrencyWallet) -> WalletView<'a> {
+        let state = &wallet.wallet;
+        WalletView {
+            customer_id: &wallet.customer_id,
+            currency: wallet.currency,
+            balance: state.balance,
+            pending_charges: state.pending_charges,
+            available_balance: state.available_balance(),
+            status: state.status,
+            created_at: state.created_at,
+            updated_at: state.updated_at,
+        }
+    }
+}
+
+/// The wallets of a customer and their sum in USD (Dodo's wallet list).
+#[derive(Debug, Serialize)]
+struct WalletsView<'a> {
+    items: Vec<WalletView<'a>>,
+    total_balance_usd: i64,
+}
+
+/// A ledger entry as the API shows it (Dodo's CustomerWalletTransaction plus extension fields).
+#[derive(Debug, Serialize)]
+pub struct EntryView<'a> {
+    id: &'a EntryId,
+    customer_id: &'a CustomerId,
+    business_id: &'a BusinessId,
+    currency: Currency,
+    amount: i64,
+    is_credit: bool,
+    before_balance: i64,
+    after_balance: i64,
+    event_type: EventType,
+    reason: Option<&'a str>,
+    reference_object_id: Option<&'a str>,
+    idempotency_key: Option<&'a IdempotencyKey>,
+    created_at: Timestamp,
+}
+
+impl<'a> EntryView<'a> {
+    pub fn of(entry: &'a LedgerEntry) -> EntryView<'a> {
+        EntryView {
+            id: &entry.id,
+            customer_id: &entry.customer_id,
+            business_id: &entry.business_id,
+            currency: entry.currency,
+            amount: entry.amount,
+            is_credit: entry.is_credit,
+            before_balance: entry.before_balance,
+            after_balance: entry.after_balance,
+            event_type: entry.event_type,
+            reason: entry.reason.as_deref(),
+            reference_object_id: entry.reference_object_id.as_deref(),
+            idempotency_key: entry.idempotency_key.as_ref(),
+            created_at: entry.created_at,
+        }
+    }
+}
+
+/// Optional free-text and key fields shared by the bodies that move money.
+pub fn optional_key(raw: Option<&str>) -> Result<Option<IdempotencyKey>, ValidationError> {
+    raw.map(IdempotencyKey::parse).transpose()
+}
+
+pub fn optional_reason(raw: Option<&str>) -> Result<Option<String>, ValidationError> {
+    raw.map(reason).transpose()
+}
+
+pub fn optional_reference(raw: Option<&str>) -> Result<Option<String>, ValidationError> {
+    raw.map(reference_object_id).transpose()
+}
+
+#[derive(Deserialize)]
+struct LedgerEntryBody {
+    amount: i64,
+    currency: String,
+    entry_type: EntryType,
+    reason: Option<String>,
+    idempotency_key: Option<String>,
+    event_type: Option<EventType>,
+    reference_object_id: Option<String>,
+}
+
+impl LedgerEntryBody {
+    fn parse(self) -> Result<EntryCommand, ValidationError> {
+        Ok(EntryCommand {
+            currency: Currency::parse(&self.currency)?,
+            amount: Amount::new(self.amount)?,
+            entry_type: self.entry_type,
+            event_type: self.event_type.unwrap_or(EventType::MerchantAdjustment),
+            reason: optional_reason(self.reason.as_deref())?,
+            reference_object_id: optional_reference(self.reference_object_id.as_deref())?,
+            idempotency_key: optional_key(self.idempotency_key.as_deref())?,
+        })
+    }
+}
+
+pub async fn list_wallets<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
+    let found = app.list_wallets(tenant, &customer_id(request)?).await?;
+    let wallets: Vec<CurrencyWallet> = found
+        .wallets
+        .wallets
+        .keys()
+        .map(|c| found.wallets.wallet_in(*c))
+        .collect();
+    json(&WalletsView {
+        items: wallets.iter().map(WalletView::of).collect(),
+        total_balance_usd: found.total_balance_usd,
+    })
+}
+
+pub async fn create_entry<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
+    let command = body::<LedgerEntryBody>(request)?.parse()?;
+    let wallet = app
+        .create_entry(tenant, &customer_id(request)?, command)
+        .await?;
+    json(&WalletView::of(&wallet))
+}
+
+pub async fn list_entries<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
+    let (page, currency) = (page(request)?, currency(request)?);
+    let entries = app
+        .list_entries(tenant, &customer_id(request)?, currency, page)
+        .await?;
+    json(&Page::of(&entries, EntryView::of))
+}

@@ -1,0 +1,84 @@
+//! The route table: one line per route, one Lambda function each. From it come the `Route` enum,
+//! [`ROUTES`] (which `template.yaml` and the cargo-lambda router in `Cargo.toml` must match; a
+//! test checks it) and the dispatch to the route family's handler.
+
+pub mod closing;
+pub mod customers;
+pub mod holds;
+pub mod invoices;
+pub mod ledger;
+
+use shared::access::model::Tenant;
+use shared::kernel::Clock;
+use shared::ports::Store;
+use shared::Service;
+
+use crate::http::{Answer, Call, Request};
+
+/// A route's HTTP method, path template and function (binary) name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub route: Route,
+    pub method: &'static str,
+    pub path: &'static str,
+    pub function: &'static str,
+}
+
+macro_rules! routes {
+    ($($route:ident: $method:literal $path:literal => $function:literal, $handler:path;)*) => {
+        /// One API operation, served by its own function binary.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Route {
+            $($route,)*
+        }
+
+        pub const ROUTES: &[RouteSpec] = &[
+            $(RouteSpec {
+                route: Route::$route,
+                method: $method,
+                path: $path,
+                function: $function,
+            },)*
+        ];
+
+        /// Runs the route's handler for an authenticated caller.
+        pub(crate) async fn dispatch<S: Store, C: Clock>(
+            app: &Service<S, C>,
+            route: Route,
+            tenant: &Tenant,
+            request: &Request,
+        ) -> Answer {
+            match route {
+                $(Route::$route => $handler(Call { app, tenant, request }).await,)*
+            }
+        }
+    };
+}
+
+routes! {
+    CreateCustomer: "POST" "/customers" => "create-customer", customers::create;
+    ListCustomers: "GET" "/customers" => "list-customers", customers::list;
+    GetCustomer: "GET" "/customers/{customer_id}" => "get-customer", customers::get;
+    UpdateCustomer: "PATCH" "/customers/{customer_id}" => "update-customer", customers::update;
+    ListWallets: "GET" "/customers/{customer_id}/wallets" => "list-wallets", ledger::list_wallets;
+    CreateLedgerEntry: "POST" "/customers/{customer_id}/wallets/ledger-entries" => "create-ledger-entry", ledger::create_entry;
+    ListLedgerEntries: "GET" "/customers/{customer_id}/wallets/ledger-entries" => "list-ledger-entries", ledger::list_entries;
+    CreateHold: "POST" "/customers/{customer_id}/wallets/holds" => "create-hold", holds::create;
+    ListHolds: "GET" "/customers/{customer_id}/wallets/holds" => "list-holds", holds::list;
+    GetHold: "GET" "/customers/{customer_id}/wallets/holds/{hold_id}" => "get-hold", holds::get;
+    CaptureHold: "POST" "/customers/{customer_id}/wallets/holds/{hold_id}/capture" => "capture-hold", holds::capture;
+    ReleaseHold: "POST" "/customers/{customer_id}/wallets/holds/{hold_id}/release" => "release-hold", holds::release;
+    PayInvoice: "POST" "/customers/{customer_id}/wallets/invoice-payments" => "pay-invoice", invoices::pay;
+    GetInvoicePayment: "GET" "/customers/{customer_id}/wallets/invoice-payments/{invoice_id}" => "get-invoice-payment", invoices::get;
+    ReverseInvoicePayment: "POST" "/customers/{customer_id}/wallets/invoice-payments/{invoice_id}/reversals" => "reverse-invoice-payment", invoices::reverse;
+    CloseWallet: "POST" "/customers/{customer_id}/wallets/close" => "close-wallet", closing::close;
+}
+
+impl Route {
+    pub fn spec(self) -> &'static RouteSpec {
+        ROUTES
+            .iter()
+            .find(|s| s.route == self)
+            .expect("every route is in ROUTES")
+    }
+}

@@ -1,0 +1,364 @@
+//! Items to records and back. A record is stored as its serde JSON in the `doc` attribute, beside
+//! the key, index and condition attributes. The stored shapes are pinned by the tests below:
+//! changing a record's fields must not change what is already in a table.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::keys::*;
+use super::table::{GSI_EMAIL_PK, GSI_EXPIRY_PK, GSI_EXPIRY_SK, LSI_CURRENCY_SK, PK, SK};
+use crate::access::model::{ApiKey, Business};
+use crate::customers::model::{Customer, CustomerRevision};
+use crate::error::{DomainError, DomainResult, Original};
+use crate::holds::model::{Hold, HoldRef, HoldStatus};
+use crate::invoices::model::InvoicePayment;
+use crate::kernel::{BusinessId, Currency, CustomerId, HoldId, IdempotencyKey, Timestamp};
+use crate::ledger::model::{CustomerWallets, LedgerEntry, Wallet};
+
+pub const DOC: &str = "doc";
+/// Lower-case name on customer items, for the case-insensitive name filter.
+pub const NAME_LOWER: &str = "name_lc";
+/// On the wallet set: its version (condition of the next change).
+pub const VERSION: &str = "ver";
+/// On idempotency items: what the key produced (absent for ledger entries).
+const KIND: &str = "kind";
+const KIND_HOLD: &str = "hold";
+/// On hold items: the status (condition and filter) and currency (filter).
+pub const HOLD_STATUS: &str = "st";
+pub const HOLD_CURRENCY: &str = "cur";
+/// On invoice payment items: the amount reversed so far (condition of the next reversal).
+pub const REVERSED: &str = "rev";
+const BUSINESS_ID: &str = "business_id";
+
+fn corrupt(what: impl std::fmt::Display) -> DomainError {
+    DomainError::Storage(format!("corrupt item: {what}"))
+}
+
+fn to_doc<T: Serialize>(record: &T) -> AttributeValue {
+    s(serde_json::to_string(record).expect("records serialise to JSON"))
+}
+
+fn from_doc<T: DeserializeOwned>(item: &Item) -> DomainResult<T> {
+    let doc = text(item, DOC)?;
+    serde_json::from_str(doc).map_err(|e| corrupt(format!("doc: {e}")))
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> DomainResult<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| corrupt(format!("no {name}")))
+}
+
+fn number(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+#[derive(Serialize, Deserialize)]
+struct WalletsDoc {
+    customer_id: CustomerId,
+    entry_count: u64,
+    wallets: BTreeMap<Currency, Wallet>,
+}
+
+/// Stored shape of a hold: the record plus its expiry in milliseconds.
+#[derive(Serialize, Deserialize)]
+struct HoldDoc {
+    #[serde(flatten)]
+    hold: Hold,
+    expires_at_ms: u64,
+}
+
+pub fn business_item(business: &Business) -> Item {
+    let mut item = key_of(business_pk(&business.business_id), BUSINESS_SK);
+    item.insert("name".into(), s(&business.name));
+    item.insert("created_at".into(), s(business.created_at.rfc3339()));
+    item
+}
+
+pub fn api_key_item(key: &ApiKey) -> Item {
+    let mut item = key_of(api_key_pk(&key.key_hash), KEY_SK);
+    item.insert(BUSINESS_ID.into(), s(key.business_id.as_str()));
+    item.insert("created_at".into(), s(key.created_at.rfc3339()));
+    item
+}
+
+pub fn business_of_key_item(item: &Item) -> DomainResult<BusinessId> {
+    BusinessId::parse(text(item, BUSINESS_ID)?).map_err(corrupt)
+}
+
+pub fn customer_item(customer: &Customer) -> Item {
+    let business_id = &customer.business_id;
+    let mut item = key_of(
+        business_pk(business_id),
+        &customer_sk(&customer.customer_id),
+    );
+    item.insert(
+        GSI_EMAIL_PK.to_owned(),
+        s(email_key(business_id, &customer.email)),
+    );
+    item.insert(NAME_LOWER.to_owned(), s(customer.name.to_lowercase()));
+    item.insert(DOC.to_owned(), to_doc(customer));
+    item
+}
+
+pub fn customer_from(item: &Item) -> DomainResult<Customer> {
+    from_doc(item)
+}
+
+/// The customer and its revision: the stored document itself, compared on replacement.
+pub fn customer_revision_from(item: &Item) -> DomainResult<CustomerRevision> {
+    Ok(CustomerRevision {
+        customer: customer_from(item)?,
+        revision: text(item, DOC)?.to_owned(),
+    })
+}
+
+pub fn revision_value(revision: &str) -> AttributeValue {
+    s(revision)
+}
+
+pub fn wallets_item(business_id: &BusinessId, wallets: &CustomerWallets) -> Item {
+    let doc = WalletsDoc {
+        customer_id: wallets.customer_id.clone(),
+        entry_count: wallets.entry_count,
+        wallets: wallets.wallets.clone(),
+    };
+    let mut item = key_of(customer_pk(business_id, &wallets.customer_id), WALLETS_SK);
+    item.insert(VERSION.to_owned(), number(wallets.version));
+    item.insert(DOC.to_owned(), to_doc(&doc));
+    item
+}
+
+pub fn version_value(version: u64) -> AttributeValue {
+    number(version)
+}
+
+pub fn wallets_from(item: &Item) -> DomainResult<CustomerWallets> {
+    let doc: WalletsDoc = from_doc(item)?;
+    let version = item
+        .get(VERSION)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| corrupt("wallet set without version"))?;
+    Ok(CustomerWallets {
+        customer_id: doc.customer_id,
+        version,
+        entry_count: doc.entry_count,
+        wallets: doc.wallets,
+    })
+}
+
+pub fn entry_item(entry: &LedgerEntry) -> Item {
+    let mut item = key_of(
+        customer_pk(&entry.business_id, &entry.customer_id),
+        &entry_sk(entry.customer_seq),
+    );
+    item.insert(
+        LSI_CURRENCY_SK.to_owned(),
+        s(currency_sk(entry.currency, entry.currency_seq)),
+    );
+    item.insert(DOC.to_owned(), to_doc(entry));
+    item
+}
+
+pub fn entry_from(item: &Item) -> DomainResult<LedgerEntry> {
+    from_doc(item)
+}
+
+fn hold_doc(hold: &Hold) -> AttributeValue {
+    to_doc(&HoldDoc {
+        hold: hold.clone(),
+        expires_at_ms: hold.expires_at.unix_ms,
+    })
+}
+
+/// A hold item; while pending it is also in the sparse expiry index.
+pub fn hold_item(hold: &Hold) -> Item {
+    let mut item = key_of(
+        customer_pk(&hold.business_id, &hold.customer_id),
+        &hold_sk(&hold.id),
+    );
+    item.insert(HOLD_STATUS.to_owned(), s(hold.status.as_str()));
+    item.insert(HOLD_CURRENCY.to_owned(), s(hold.currency.code()));
+    if hold.status == HoldStatus::Pending {
+        item.insert(GSI_EXPIRY_PK.to_owned(), s(expiry_shard_of(&hold.id)));
+        item.insert(
+            GSI_EXPIRY_SK.to_owned(),
+            s(expiry_sk(hold.expires_at.unix_ms, &hold.id)),
+        );
+    }
+    item.insert(DOC.to_owned(), hold_doc(hold));
+    item
+}
+
+pub fn hold_from(item: &Item) -> DomainResult<Hold> {
+    let doc: HoldDoc = from_doc(item)?;
+    debug_assert_eq!(
+        doc.hold.expires_at,
+        Timestamp::from_unix_ms(doc.expires_at_ms)
+    );
+    Ok(doc.hold)
+}
+
+/// The hold an expiry-index item (keys only) points at.
+pub fn hold_ref_from(item: &Item) -> DomainResult<HoldRef> {
+    let not_a_hold = || corrupt("expiry index points at a non-hold item");
+    let (business, customer) = text(item, PK)?
+        .strip_prefix(CUSTOMER_PK_PREFIX)
+        .and_then(|rest| rest.split_once('#'))
+        .ok_or_else(not_a_hold)?;
+    let hold = text(item, SK)?
+        .strip_prefix(HOLD_SK_PREFIX)
+        .ok_or_else(not_a_hold)?;
+    Ok(HoldRef {
+        business_id: BusinessId::parse(business).map_err(corrupt)?,
+        customer_id: CustomerId::parse(customer).map_err(corrupt)?,
+        hold_id: HoldId::parse(hold).map_err(corrupt)?,
+    })
+}
+
+pub fn invoice_item(payment: &InvoicePayment) -> Item {
+    let mut item = key_of(
+        customer_pk(&payment.business_id, &payment.customer_id),
+        &invoice_sk(&payment.invoice_id),
+    );
+    item.insert(REVERSED.to_owned(), number(payment.reversed));
+    item.insert(DOC.to_owned(), to_doc(payment));
+    item
+}
+
+pub fn reversed_value(reversed: i64) -> AttributeValue {
+    number(reversed)
+}
+
+pub fn invoice_from(item: &Item) -> DomainResult<InvoicePayment> {
+    from_doc(item)
+}
+
+/// The idempotency item: the key's business, and the record it produced.
+pub fn claim_item(business_id: &BusinessId, key: &IdempotencyKey, original: &Original) -> Item {
+    let mut item = key_of(idem_pk(business_id, key), IDEM_SK);
+    let (customer_id, doc) = match original {
+        Original::Entry(entry) => (&entry.customer_id, to_doc(entry)),
+        Original::Hold(hold) => {
+            item.insert(KIND.to_owned(), s(KIND_HOLD));
+            (&hold.customer_id, hold_doc(hold))
+        }
+    };
+    item.insert("customer_id".into(), s(customer_id.as_str()));
+    item.insert(DOC.to_owned(), doc);
+    item
+}
+
+pub fn original_from(item: &Item) -> DomainResult<Original> {
+    let is_hold = item
+        .get(KIND)
+        .and_then(|v| v.as_s().ok())
+        .is_some_and(|k| k == KIND_HOLD);
+    Ok(if is_hold {
+        Original::Hold(hold_from(item)?)
+    } else {
+        Original::Entry(entry_from(item)?)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn doc(item: &Item) -> serde_json::Value {
+        serde_json::from_str(item[DOC].as_s().unwrap()).unwrap()
+    }
+
+    const BUSINESS: &str = "bus_01kb0000000000000000000000";
+    const CUSTOMER: &str = "cus_01kb0000000000000000000001";
+
+    fn stored_entry() -> serde_json::Value {
+        serde_json::json!({
+            "id": "wle_01kb0000000000000000000002", "customer_id": CUSTOMER,
+            "business_id": BUSINESS, "currency": "USD", "amount": 250, "is_credit": false,
+            "before_balance": 1000, "after_balance": 750, "event_type": "payment",
+            "reason": "usage", "reference_object_id": "hld_1", "idempotency_key": "k-1",
+            "created_at": "2026-11-23T12:00:00.123Z", "customer_seq": 7, "currency_seq": 3
+        })
+    }
+
+    /// The stored documents of today's tables read back and write out unchanged.
+    #[test]
+    fn stored_documents_keep_their_shape() {
+        let entry: LedgerEntry = serde_json::from_value(stored_entry()).unwrap();
+        let item = entry_item(&entry);
+        assert_eq!(doc(&item), stored_entry());
+        assert_eq!(
+            item[LSI_CURRENCY_SK].as_s().unwrap(),
+            "USD#00000000000000000003"
+        );
+        assert_eq!(item[SK].as_s().unwrap(), "LED#00000000000000000007");
+
+        let hold = serde_json::json!({
+            "id": "hld_01kb0000000000000000000003", "customer_id": CUSTOMER,
+            "business_id": BUSINESS, "currency": "INR", "amount": 600, "status": "pending",
+            "captured_amount": 0, "reason": null, "reference_object_id": null,
+            "idempotency_key": null, "ledger_entry_id": null,
+            "expires_at": "2026-11-30T12:00:00.000Z", "created_at": "2026-11-23T12:00:00.000Z",
+            "updated_at": "2026-11-23T12:00:00.000Z", "expires_at_ms": 1_796_040_000_000_u64
+        });
+        let item =
+            hold_item(&hold_from(&HashMap::from([(DOC.to_owned(), s(hold.to_string()))])).unwrap());
+        assert_eq!(doc(&item), hold);
+        assert_eq!(
+            item[GSI_EXPIRY_SK].as_s().unwrap(),
+            "1796040000000#hld_01kb0000000000000000000003"
+        );
+
+        let wallets = serde_json::json!({
+            "customer_id": CUSTOMER, "entry_count": 2,
+            "wallets": {"INR": {"balance": 5, "pending_charges": 0, "entry_count": 1,
+                "status": "closed", "created_at": "2026-11-23T12:00:00.000Z",
+                "updated_at": "2026-11-23T12:00:01.000Z"}}
+        });
+        let mut item = HashMap::from([(DOC.to_owned(), s(wallets.to_string()))]);
+        item.insert(VERSION.to_owned(), number(4));
+        let read = wallets_from(&item).unwrap();
+        assert_eq!(read.version, 4);
+        let written = wallets_item(&BusinessId::parse(BUSINESS).unwrap(), &read);
+        assert_eq!(doc(&written), wallets);
+        assert_eq!(written[VERSION].as_n().unwrap(), "4");
+
+        let payment = serde_json::json!({
+            "invoice_id": "inv 7", "customer_id": CUSTOMER, "business_id": BUSINESS,
+            "currency": "USD", "amount_due": 500, "applied": 70, "remaining": 430,
+            "reversed": 20, "ledger_entry_id": "wle_01kb0000000000000000000002",
+            "created_at": "2026-11-23T12:00:00.000Z", "updated_at": "2026-11-23T12:00:00.000Z"
+        });
+        let read: InvoicePayment = serde_json::from_value(payment.clone()).unwrap();
+        assert_eq!(doc(&invoice_item(&read)), payment);
+
+        let customer = serde_json::json!({
+            "customer_id": CUSTOMER, "business_id": BUSINESS, "email": "Ada@Example.com",
+            "name": "Ada", "phone_number": null, "metadata": {"plan": "pro"},
+            "preferred_locale": "en", "created_at": "2026-11-23T12:00:00.000Z"
+        });
+        let read: Customer = serde_json::from_value(customer.clone()).unwrap();
+        let item = customer_item(&read);
+        assert_eq!(doc(&item), customer);
+        assert_eq!(
+            item[GSI_EMAIL_PK].as_s().unwrap(),
+            &format!("{BUSINESS}#ada@example.com")
+        );
+    }
+
+    #[test]
+    fn an_idempotency_item_gives_back_the_record_it_claimed() {
+        let entry: LedgerEntry = serde_json::from_value(stored_entry()).unwrap();
+        let key = IdempotencyKey::parse("k-1").unwrap();
+        let item = claim_item(&entry.business_id, &key, &Original::Entry(entry.clone()));
+        assert_eq!(original_from(&item).unwrap(), Original::Entry(entry));
+    }
+}

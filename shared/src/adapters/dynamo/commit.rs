@@ -1,0 +1,196 @@
+//! A [`Change`] as DynamoDB writes: each typed write becomes one item with its condition; one
+//! write is a conditional `PutItem`, several are one `TransactWriteItems`. A failed condition is
+//! mapped back to the write it guards.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+
+use super::codec::*;
+use super::keys::{s, Item};
+use super::meter::{consumed_capacity, Call};
+use super::{storage, DynamoStore};
+use crate::change::{Change, Rejection, Write};
+use crate::error::DomainResult;
+use crate::holds::model::HoldStatus;
+
+/// What the stored item must satisfy for a write to happen.
+enum Condition {
+    /// Nothing is stored under the key yet.
+    New,
+    /// The stored item's `attribute` equals `expected`.
+    Equals {
+        attribute: &'static str,
+        expected: AttributeValue,
+    },
+}
+
+/// The item and condition of one write. Each condition protects one invariant, named on
+/// [`Write`]'s variants.
+fn put_of(business_id: &crate::kernel::BusinessId, write: &Write) -> (Item, Condition) {
+    let equals = |attribute, expected| Condition::Equals {
+        attribute,
+        expected,
+    };
+    match write {
+        Write::NewBusiness(business) => (business_item(business), Condition::New),
+        Write::NewApiKey(key) => (api_key_item(key), Condition::New),
+        Write::NewCustomer(customer) => (customer_item(customer), Condition::New),
+        Write::ReplaceCustomer { customer, revision } => (
+            customer_item(customer),
+            equals(DOC, revision_value(revision)),
+        ),
+        Write::NewWallets(wallets) => (wallets_item(business_id, wallets), Condition::New),
+        Write::Wallets(wallets) => {
+            let read = wallets
+                .version
+                .checked_sub(1)
+                .expect("a changed wallet set has a version above zero");
+            (
+                wallets_item(business_id, wallets),
+                equals(VERSION, version_value(read)),
+            )
+        }
+        Write::NewEntry(entry) => (entry_item(entry), Condition::New),
+        Write::NewHold(hold) => (hold_item(hold), Condition::New),
+        Write::ResolveHold(hold) => (
+            hold_item(hold),
+            equals(HOLD_STATUS, s(HoldStatus::Pending.as_str())),
+        ),
+        Write::NewInvoicePayment(payment) => (invoice_item(payment), Condition::New),
+        Write::ReverseInvoicePayment {
+            payment,
+            reversed_before,
+        } => (
+            invoice_item(payment),
+            equals(REVERSED, reversed_value(*reversed_before)),
+        ),
+        Write::ClaimKey { key, original } => {
+            (claim_item(business_id, key, original), Condition::New)
+        }
+    }
+}
+
+/// The condition expression, attribute names and values of a put.
+fn expression(condition: Condition) -> (String, Option<(String, String)>, Option<AttributeValue>) {
+    match condition {
+        Condition::New => ("attribute_not_exists(pk)".to_owned(), None, None),
+        Condition::Equals {
+            attribute,
+            expected,
+        } => (
+            "#guard = :expected".to_owned(),
+            Some(("#guard".to_owned(), attribute.to_owned())),
+            Some(expected),
+        ),
+    }
+}
+
+impl DynamoStore {
+    pub(super) async fn commit_change(
+        &self,
+        change: &Change,
+    ) -> DomainResult<Result<(), Rejection>> {
+        let puts: Vec<(Item, Condition)> = change
+            .writes
+            .iter()
+            .map(|write| put_of(&change.business_id, write))
+            .collect();
+        match <[_; 1]>::try_from(puts) {
+            Ok([(item, condition)]) => self.put_one(item, condition).await,
+            Err(puts) => self.transact(puts).await,
+        }
+    }
+
+    async fn put_one(
+        &self,
+        item: Item,
+        condition: Condition,
+    ) -> DomainResult<Result<(), Rejection>> {
+        let (expression, name, value) = expression(condition);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(expression)
+            .set_expression_attribute_names(name.map(|n| [n].into()))
+            .set_expression_attribute_values(value.map(|v| [(":expected".to_owned(), v)].into()))
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.record(Call::Write(out.consumed_capacity()));
+                Ok(Ok(()))
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Err(Rejection { failed: vec![0] }))
+            }
+            Err(e) => Err(storage("commit", e)),
+        }
+    }
+
+    async fn transact(&self, puts: Vec<(Item, Condition)>) -> DomainResult<Result<(), Rejection>> {
+        let items: Vec<TransactWriteItem> = puts
+            .into_iter()
+            .map(|(item, condition)| {
+                let (expression, name, value) = expression(condition);
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression(expression)
+                    .set_expression_attribute_names(name.map(|n| [n].into()))
+                    .set_expression_attribute_values(
+                        value.map(|v| [(":expected".to_owned(), v)].into()),
+                    )
+                    .build()
+                    .expect("put has table, item");
+                TransactWriteItem::builder().put(put).build()
+            })
+            .collect();
+        let result = self
+            .client
+            .transact_write_items()
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                self.record(Call::Transaction(&items));
+                Ok(Ok(()))
+            }
+            Err(err) => match rejection(&err) {
+                Some(rejection) => Ok(Err(rejection)),
+                None => Err(storage("commit", err)),
+            },
+        }
+    }
+}
+
+/// The writes whose condition failed, or a conflict with another transaction; `None` for any
+/// other failure.
+fn rejection<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Rejection> {
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) =
+        err.as_service_error()?
+    else {
+        return None;
+    };
+    let codes: Vec<&str> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code().unwrap_or("None"))
+        .collect();
+    let failed: Vec<usize> = codes
+        .iter()
+        .enumerate()
+        .filter(|(_, code)| **code == "ConditionalCheckFailed")
+        .map(|(at, _)| at)
+        .collect();
+    let conflict = codes.contains(&"TransactionConflict");
+    (!failed.is_empty() || conflict).then_some(Rejection { failed })
+}

@@ -1,0 +1,93 @@
+//! The key layout of the one table (see README "Data model"):
+//!
+//! | item            | pk                    | sk                 | other keys                        |
+//! |-----------------|-----------------------|--------------------|-----------------------------------|
+//! | business        | `BIZ#<business>`      | `#BUSINESS`        |                                   |
+//! | API key         | `KEY#<sha256 of key>` | `#KEY`             |                                   |
+//! | customer        | `BIZ#<business>`      | `CUS#<customer>`   | `email_key` (GSI `by_email`)      |
+//! | wallet set      | `CUS#<business>#<id>` | `#WALLETS`         |                                   |
+//! | ledger entry    | `CUS#<business>#<id>` | `LED#<n:020>`      | `csk` = `<CUR>#<n:020>` (LSI)     |
+//! | hold            | `CUS#<business>#<id>` | `HLD#<hold>`       | pending: `exp_shard`, `exp_at` (GSI `by_expiry`) |
+//! | invoice payment | `CUS#<business>#<id>` | `INV#<invoice>`    |                                   |
+//! | idempotency key | `IDEM#<business>#<k>` | `#IDEM`            |                                   |
+//!
+//! Every key starts with the business id, so another business's ids find nothing.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::table::{HOLD_EXPIRY_SHARDS, PK, SK};
+use crate::kernel::{BusinessId, Currency, CustomerId, HoldId, IdempotencyKey, InvoiceId};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const WALLETS_SK: &str = "#WALLETS";
+pub const IDEM_SK: &str = "#IDEM";
+pub const KEY_SK: &str = "#KEY";
+pub const BUSINESS_SK: &str = "#BUSINESS";
+pub const HOLD_SK_PREFIX: &str = "HLD#";
+pub const CUSTOMER_PK_PREFIX: &str = "CUS#";
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn key_of(pk: String, sk: &str) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+pub fn business_pk(business_id: &BusinessId) -> String {
+    format!("BIZ#{business_id}")
+}
+
+pub fn api_key_pk(key_hash: &str) -> String {
+    format!("KEY#{key_hash}")
+}
+
+pub fn customer_sk(customer_id: &CustomerId) -> String {
+    format!("CUS#{customer_id}")
+}
+
+/// The partition of everything one customer owns: wallets, entries, holds, invoice payments.
+pub fn customer_pk(business_id: &BusinessId, customer_id: &CustomerId) -> String {
+    format!("{CUSTOMER_PK_PREFIX}{business_id}#{customer_id}")
+}
+
+pub fn entry_sk(position: u64) -> String {
+    format!("LED#{position:020}")
+}
+
+pub fn currency_sk(currency: Currency, position: u64) -> String {
+    format!("{currency}#{position:020}")
+}
+
+pub fn idem_pk(business_id: &BusinessId, key: &IdempotencyKey) -> String {
+    format!("IDEM#{business_id}#{}", key.as_str())
+}
+
+pub fn email_key(business_id: &BusinessId, email: &str) -> String {
+    format!("{business_id}#{}", email.to_lowercase())
+}
+
+pub fn hold_sk(hold_id: &HoldId) -> String {
+    format!("{HOLD_SK_PREFIX}{hold_id}")
+}
+
+pub fn invoice_sk(invoice_id: &InvoiceId) -> String {
+    format!("INV#{invoice_id}")
+}
+
+pub fn expiry_shard(shard: u32) -> String {
+    format!("EXP#{shard}")
+}
+
+/// The expiry-index shard of a hold, picked by its id.
+pub fn expiry_shard_of(hold_id: &HoldId) -> String {
+    expiry_shard(hold_id.as_str().bytes().map(u32::from).sum::<u32>() % HOLD_EXPIRY_SHARDS)
+}
+
+/// The expiry-index sort key: every expiry at or before a millisecond sorts before the next one.
+pub fn expiry_sk(expires_at_ms: u64, hold_id: &HoldId) -> String {
+    format!("{expires_at_ms:013}#{hold_id}")
+}

@@ -1,0 +1,238 @@
+//! The DynamoDB adapter of every store port: one table (`table.rs`), its key layout (`keys.rs`),
+//! items to records (`codec.rs`), changes as conditional writes (`commit.rs`), list and index
+//! queries (`queries.rs`), and capacity metering for the benchmark (`meter.rs`, off by default).
+
+mod codec;
+mod commit;
+pub mod keys;
+pub mod meter;
+mod queries;
+pub mod table;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::Client;
+
+use self::codec::*;
+use self::keys::*;
+use self::meter::{consumed_capacity, Call, Meter, Usage};
+use crate::change::{Change, Rejection};
+use crate::config::Config;
+use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
+use crate::error::{DomainError, DomainResult, Original};
+use crate::holds::model::{Hold, HoldQuery, HoldRef};
+use crate::invoices::model::InvoicePayment;
+use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
+use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
+use crate::ports::{CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore};
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    meter: Option<Arc<Meter>>,
+}
+
+fn storage<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
+    context: &str,
+    err: SdkError<E, R>,
+) -> DomainError {
+    DomainError::Storage(format!("{context}: {}", DisplayErrorContext(err)))
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore {
+            client,
+            table: table.into(),
+            meter: None,
+        }
+    }
+
+    /// The store of `config`'s table (DynamoDB Local when an endpoint is set).
+    pub async fn connect(config: &Config) -> DynamoStore {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(endpoint) = &config.dynamodb_endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        DynamoStore::new(Client::new(&loader.load().await), config.table_name.clone())
+    }
+
+    /// The same store, counting the capacity of every call (see [`DynamoStore::take_usage`]).
+    pub fn metered(self) -> DynamoStore {
+        DynamoStore {
+            meter: Some(Arc::default()),
+            ..self
+        }
+    }
+
+    /// Usage since the previous call, and resets it; empty unless [`DynamoStore::metered`].
+    pub fn take_usage(&self) -> Usage {
+        self.meter.as_ref().map(|m| m.take()).unwrap_or_default()
+    }
+
+    fn meter(&self) -> Option<&Meter> {
+        self.meter.as_deref()
+    }
+
+    fn record(&self, call: Call<'_>) {
+        if let Some(meter) = self.meter() {
+            meter.record(call);
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, key: Item, consistent: bool) -> DomainResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(consistent)
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .send()
+            .await
+            .map_err(|e| storage("get item", e))?;
+        self.record(Call::Read(out.consumed_capacity()));
+        Ok(out.item)
+    }
+
+    /// Reads one item and decodes it.
+    async fn get_as<T>(
+        &self,
+        key: Item,
+        consistent: bool,
+        decode: impl Fn(&Item) -> DomainResult<T>,
+    ) -> DomainResult<Option<T>> {
+        self.get(key, consistent)
+            .await?
+            .map(|item| decode(&item))
+            .transpose()
+    }
+}
+
+impl KeyStore for DynamoStore {
+    async fn business_of_key(&self, key_hash: &str) -> DomainResult<Option<BusinessId>> {
+        self.get_as(
+            key_of(api_key_pk(key_hash), KEY_SK),
+            false,
+            business_of_key_item,
+        )
+        .await
+    }
+}
+
+impl CustomerStore for DynamoStore {
+    async fn get_customer(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> DomainResult<Option<Customer>> {
+        let key = key_of(business_pk(business_id), &customer_sk(customer_id));
+        self.get_as(key, false, customer_from).await
+    }
+
+    async fn get_customer_revision(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> DomainResult<Option<CustomerRevision>> {
+        let key = key_of(business_pk(business_id), &customer_sk(customer_id));
+        self.get_as(key, true, customer_revision_from).await
+    }
+
+    async fn list_customers(
+        &self,
+        business_id: &BusinessId,
+        query: &CustomerQuery,
+    ) -> DomainResult<Vec<Customer>> {
+        self.query_customers(business_id, query).await
+    }
+}
+
+impl WalletStore for DynamoStore {
+    async fn get_wallets(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> DomainResult<Option<CustomerWallets>> {
+        let key = key_of(customer_pk(business_id, customer_id), WALLETS_SK);
+        self.get_as(key, true, wallets_from).await
+    }
+
+    async fn commit(&self, change: &Change) -> DomainResult<Result<(), Rejection>> {
+        self.commit_change(change).await
+    }
+
+    async fn original_for_key(
+        &self,
+        business_id: &BusinessId,
+        key: &IdempotencyKey,
+    ) -> DomainResult<Option<Original>> {
+        self.get_as(
+            key_of(idem_pk(business_id, key), IDEM_SK),
+            true,
+            original_from,
+        )
+        .await
+    }
+}
+
+impl LedgerStore for DynamoStore {
+    async fn list_entries(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        range: EntryRange,
+    ) -> DomainResult<Vec<LedgerEntry>> {
+        self.query_entries(business_id, customer_id, range).await
+    }
+}
+
+impl HoldStore for DynamoStore {
+    async fn get_hold(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        hold_id: &HoldId,
+    ) -> DomainResult<Option<Hold>> {
+        let key = key_of(customer_pk(business_id, customer_id), &hold_sk(hold_id));
+        self.get_as(key, true, hold_from).await
+    }
+
+    async fn list_holds(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        query: &HoldQuery,
+    ) -> DomainResult<Vec<Hold>> {
+        self.query_holds(business_id, customer_id, query).await
+    }
+
+    async fn expired_holds(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<HoldRef>> {
+        self.query_expired_holds(now_ms, limit).await
+    }
+}
+
+impl InvoiceStore for DynamoStore {
+    async fn get_invoice_payment(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        invoice_id: &InvoiceId,
+    ) -> DomainResult<Option<InvoicePayment>> {
+        let key = key_of(
+            customer_pk(business_id, customer_id),
+            &invoice_sk(invoice_id),
+        );
+        self.get_as(key, true, invoice_from).await
+    }
+}

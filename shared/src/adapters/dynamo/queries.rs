@@ -1,0 +1,211 @@
+//! The list and index queries: customers, holds, ledger ranges, holds due to expire.
+
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+
+use super::codec::*;
+use super::keys::*;
+use super::meter::{consumed_capacity, Call};
+use super::table::{
+    GSI_EMAIL, GSI_EMAIL_PK, GSI_EXPIRY, GSI_EXPIRY_PK, GSI_EXPIRY_SK, HOLD_EXPIRY_SHARDS,
+    LSI_CURRENCY, LSI_CURRENCY_SK, SK,
+};
+use super::{storage, DynamoStore};
+use crate::customers::model::{Customer, CustomerQuery};
+use crate::error::DomainResult;
+use crate::holds::model::{Hold, HoldQuery, HoldRef};
+use crate::kernel::paging::PageRequest;
+use crate::kernel::{BusinessId, CustomerId};
+use crate::ledger::model::{EntryRange, LedgerEntry};
+
+/// Items read per query call when skipping to a page of customers or holds.
+const QUERY_BATCH_MAX: i32 = 100;
+/// Items read per expiry-index query call.
+const EXPIRY_BATCH_MAX: usize = 1000;
+
+impl DynamoStore {
+    /// `page` of a query: skips the earlier pages' items (O(page number) reads), reading in
+    /// batches of [`QUERY_BATCH_MAX`].
+    async fn query_page<T>(
+        &self,
+        request: QueryFluentBuilder,
+        what: &str,
+        page: PageRequest,
+        parse: impl Fn(&Item) -> DomainResult<T>,
+    ) -> DomainResult<Vec<T>> {
+        let (skip, want) = (page.skipped(), u64::from(page.size));
+        let mut seen: u64 = 0;
+        let mut items = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = request
+                .clone()
+                .limit(QUERY_BATCH_MAX)
+                .return_consumed_capacity(consumed_capacity(self.meter()))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| storage(what, e))?;
+            self.record(Call::Read(out.consumed_capacity()));
+            for item in out.items() {
+                if seen >= skip && (items.len() as u64) < want {
+                    items.push(parse(item)?);
+                }
+                seen += 1;
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() || items.len() as u64 >= want {
+                return Ok(items);
+            }
+        }
+    }
+
+    pub(super) async fn query_customers(
+        &self,
+        business_id: &BusinessId,
+        query: &CustomerQuery,
+    ) -> DomainResult<Vec<Customer>> {
+        // Customer ids carry their creation millisecond, so a date range is a key range.
+        let Some((oldest, newest)) = query.id_range() else {
+            return Ok(Vec::new());
+        };
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .scan_index_forward(false);
+        request = request
+            .expression_attribute_values(":oldest", s(customer_sk(&oldest)))
+            .expression_attribute_values(":newest", s(customer_sk(&newest)));
+        request = match &query.email {
+            Some(email) => request
+                .index_name(GSI_EMAIL)
+                .key_condition_expression("#ek = :ek AND sk BETWEEN :oldest AND :newest")
+                .expression_attribute_names("#ek", GSI_EMAIL_PK)
+                .expression_attribute_values(":ek", s(email_key(business_id, email))),
+            None => request
+                .key_condition_expression("pk = :pk AND sk BETWEEN :oldest AND :newest")
+                .expression_attribute_values(":pk", s(business_pk(business_id))),
+        };
+        if let Some(part) = &query.name_contains {
+            request = request
+                .filter_expression("contains(#name, :name)")
+                .expression_attribute_names("#name", NAME_LOWER)
+                .expression_attribute_values(":name", s(part.to_lowercase()));
+        }
+        self.query_page(request, "list customers", query.page, customer_from)
+            .await
+    }
+
+    pub(super) async fn query_holds(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        query: &HoldQuery,
+    ) -> DomainResult<Vec<Hold>> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .scan_index_forward(false)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :holds)")
+            .expression_attribute_values(":pk", s(customer_pk(business_id, customer_id)))
+            .expression_attribute_values(":holds", s(HOLD_SK_PREFIX));
+        let mut filters = Vec::new();
+        if let Some(status) = query.status {
+            filters.push("#st = :st");
+            request = request
+                .expression_attribute_names("#st", HOLD_STATUS)
+                .expression_attribute_values(":st", s(status.as_str()));
+        }
+        if let Some(currency) = query.currency {
+            filters.push("#cur = :cur");
+            request = request
+                .expression_attribute_names("#cur", HOLD_CURRENCY)
+                .expression_attribute_values(":cur", s(currency.code()));
+        }
+        if !filters.is_empty() {
+            request = request.filter_expression(filters.join(" AND "));
+        }
+        self.query_page(request, "list holds", query.page, hold_from)
+            .await
+    }
+
+    pub(super) async fn query_expired_holds(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> DomainResult<Vec<HoldRef>> {
+        let mut found = Vec::new();
+        for shard in 0..HOLD_EXPIRY_SHARDS {
+            let mut start_key = None;
+            loop {
+                let remaining = limit.saturating_sub(found.len());
+                if remaining == 0 {
+                    return Ok(found);
+                }
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(GSI_EXPIRY)
+                    .key_condition_expression("#shard = :shard AND #at < :after")
+                    .expression_attribute_names("#shard", GSI_EXPIRY_PK)
+                    .expression_attribute_names("#at", GSI_EXPIRY_SK)
+                    .expression_attribute_values(":shard", s(expiry_shard(shard)))
+                    // Every expiry at or before `now_ms` sorts before the next millisecond.
+                    .expression_attribute_values(":after", s(format!("{:013}", now_ms + 1)))
+                    .limit(i32::try_from(remaining.min(EXPIRY_BATCH_MAX)).expect("at most 1000"))
+                    .return_consumed_capacity(consumed_capacity(self.meter()))
+                    .set_exclusive_start_key(start_key)
+                    .send()
+                    .await
+                    .map_err(|e| storage("find expired holds", e))?;
+                self.record(Call::Read(out.consumed_capacity()));
+                for item in out.items() {
+                    found.push(hold_ref_from(item)?);
+                }
+                start_key = out.last_evaluated_key;
+                if start_key.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn query_entries(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        range: EntryRange,
+    ) -> DomainResult<Vec<LedgerEntry>> {
+        let (sort_key, low, high, index) = match range.currency {
+            Some(c) => (
+                LSI_CURRENCY_SK,
+                currency_sk(c, range.oldest),
+                currency_sk(c, range.newest),
+                Some(LSI_CURRENCY),
+            ),
+            None => (SK, entry_sk(range.oldest), entry_sk(range.newest), None),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_owned))
+            .consistent_read(true)
+            .scan_index_forward(false)
+            .key_condition_expression("pk = :pk AND #sk BETWEEN :low AND :high")
+            .expression_attribute_names("#sk", sort_key)
+            .expression_attribute_values(":pk", s(customer_pk(business_id, customer_id)))
+            .expression_attribute_values(":low", s(low))
+            .expression_attribute_values(":high", s(high))
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .send()
+            .await
+            .map_err(|e| storage("list ledger entries", e))?;
+        self.record(Call::Read(out.consumed_capacity()));
+        out.items().iter().map(entry_from).collect()
+    }
+}

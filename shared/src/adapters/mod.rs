@@ -1,0 +1,4 @@
+//! Adapters of the ports: DynamoDB for the functions, memory for fast unit tests.
+
+pub mod dynamo;
+pub mod memory;

@@ -1,0 +1,288 @@
+//! The one way the domain changes state: read, plan a list of typed writes, commit them in one
+//! conditional transaction, and on a race read again and retry with jittered backoff.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::access::model::{ApiKey, Business};
+use crate::customers::model::Customer;
+use crate::error::{DomainError, DomainResult, Original};
+use crate::holds::model::Hold;
+use crate::invoices::model::InvoicePayment;
+use crate::kernel::{BusinessId, Clock, IdempotencyKey, Timestamp};
+use crate::ledger::model::{CustomerWallets, LedgerEntry};
+use crate::ports::{InvoiceStore, WalletStore};
+use crate::service::Service;
+
+/// Attempts before a contended write gives up with a retryable 409 (never a 5xx).
+pub const ATTEMPTS_MAX: u32 = 400;
+const BACKOFF_BASE_MS: u64 = 2;
+const BACKOFF_CAP_MS: u64 = 50;
+
+/// One write of a change, with the condition the store must check (named on each variant).
+/// A new kind of write is a new variant; the store maps a failed condition back to it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// A new business. Condition: the id is unused.
+    NewBusiness(Business),
+    /// A new API key of a business. Condition: the key hash is unused.
+    NewApiKey(ApiKey),
+    /// A new customer. Condition: the id is unused.
+    NewCustomer(Customer),
+    /// A changed customer. Condition: it is still at `revision` (no lost concurrent patch).
+    ReplaceCustomer {
+        customer: Customer,
+        revision: String,
+    },
+    /// A new customer's wallets. Condition: none exist yet.
+    NewWallets(CustomerWallets),
+    /// The customer's wallets after the change. Condition: still at `version - 1` (no lost
+    /// update: balances, pending charges and entry positions stay consistent).
+    Wallets(CustomerWallets),
+    /// A ledger entry. Condition: its position is unused (guards the chain on its own).
+    NewEntry(LedgerEntry),
+    /// A new hold. Condition: the id is unused.
+    NewHold(Hold),
+    /// A pending hold captured, released or expired. Condition: it is still pending.
+    ResolveHold(Hold),
+    /// The first payment of an invoice. Condition: the invoice has none yet.
+    NewInvoicePayment(InvoicePayment),
+    /// A reversal of an invoice payment. Condition: nothing was reversed since `reversed_before`.
+    ReverseInvoicePayment {
+        payment: InvoicePayment,
+        reversed_before: i64,
+    },
+    /// Claims an idempotency key for the business, forever, with the record it produced.
+    /// Condition: the key is unclaimed.
+    ClaimKey {
+        key: IdempotencyKey,
+        original: Original,
+    },
+}
+
+/// Writes that commit together or not at all, for one business.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub business_id: BusinessId,
+    pub writes: Vec<Write>,
+}
+
+impl Change {
+    /// A ledger entry takes the position its customer's wallets count up to in the same change.
+    fn assert_entries_numbered(&self) {
+        for write in &self.writes {
+            if let Write::NewEntry(entry) = write {
+                let numbered = self.writes.iter().any(|w| {
+                    matches!(w, Write::Wallets(wallets) if wallets.entry_count == entry.customer_seq)
+                });
+                assert!(
+                    numbered,
+                    "an entry is numbered from the wallets written with it"
+                );
+            }
+        }
+    }
+}
+
+/// Why the store refused a change: the writes (by index) whose condition failed. Empty when the
+/// transaction conflicted with another one in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rejection {
+    pub failed: Vec<usize>,
+}
+
+/// What one attempt decided after reading.
+#[derive(Debug)]
+pub enum Plan<T> {
+    /// Write these, then answer `T`.
+    Commit(Vec<Write>, T),
+    /// Nothing to write: answer `T` now.
+    Answer(T),
+    /// The rules refused. A request that repeats an accepted idempotency key answers with the
+    /// original record instead.
+    Refused(DomainError),
+}
+
+impl<T> Plan<T> {
+    /// A plan from the result of a pure rule.
+    pub fn from_rules<R>(
+        ruled: DomainResult<R>,
+        plan: impl FnOnce(R) -> (Vec<Write>, T),
+    ) -> Plan<T> {
+        match ruled {
+            Ok(ruled) => {
+                let (writes, answer) = plan(ruled);
+                Plan::Commit(writes, answer)
+            }
+            Err(refused) => Plan::Refused(refused),
+        }
+    }
+}
+
+/// "Full jitter": a uniformly random wait up to an exponentially growing, capped ceiling.
+pub async fn backoff(attempt: u32) {
+    let ceiling_ms = BACKOFF_CAP_MS.min(BACKOFF_BASE_MS << attempt.min(10));
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).expect("the operating system provides randomness");
+    let wait_us = u64::from_le_bytes(random) % (ceiling_ms * 1000 + 1);
+    tokio::time::sleep(Duration::from_micros(wait_us)).await;
+}
+
+impl<S: WalletStore + InvoiceStore, C: Clock> Service<S, C> {
+    /// Runs `plan` (read, then decide) and commits what it decided, until the commit lands:
+    /// a race is read again after a jittered backoff, at most [`ATTEMPTS_MAX`] times, then a
+    /// retryable [`DomainError::Contention`]. A taken idempotency key or an invoice paid before
+    /// answers with the original record.
+    pub(crate) async fn change<T, F, Fut>(
+        &self,
+        business_id: &BusinessId,
+        key: Option<&IdempotencyKey>,
+        mut plan: F,
+    ) -> DomainResult<T>
+    where
+        F: FnMut(Timestamp) -> Fut,
+        Fut: Future<Output = DomainResult<Plan<T>>>,
+    {
+        for attempt in 0..ATTEMPTS_MAX {
+            let (writes, answer) = match plan(self.now()).await? {
+                Plan::Commit(writes, answer) => (writes, answer),
+                Plan::Answer(answer) => return Ok(answer),
+                Plan::Refused(refused) => {
+                    return Err(match key {
+                        Some(key) => self
+                            .repeated_key(business_id, key)
+                            .await?
+                            .unwrap_or(refused),
+                        None => refused,
+                    })
+                }
+            };
+            let change = Change {
+                business_id: business_id.clone(),
+                writes,
+            };
+            change.assert_entries_numbered();
+            let Err(rejection) = self.store().commit(&change).await? else {
+                return Ok(answer);
+            };
+            self.raced_or_original(&change, &rejection).await?;
+            backoff(attempt).await;
+        }
+        Err(DomainError::Contention)
+    }
+
+    /// `Ok` when the change only raced (read again and retry); the original record's error when
+    /// it claimed a key or an invoice that was taken.
+    async fn raced_or_original(&self, change: &Change, rejection: &Rejection) -> DomainResult<()> {
+        let failed = || rejection.failed.iter().map(|&at| &change.writes[at]);
+        if let Some(Write::ClaimKey { key, .. }) =
+            failed().find(|w| matches!(w, Write::ClaimKey { .. }))
+        {
+            return Err(self
+                .repeated_key(&change.business_id, key)
+                .await?
+                .expect("the key was taken, so its record exists"));
+        }
+        if let Some(Write::NewInvoicePayment(payment)) =
+            failed().find(|w| matches!(w, Write::NewInvoicePayment(_)))
+        {
+            let original = self
+                .store()
+                .get_invoice_payment(
+                    &change.business_id,
+                    &payment.customer_id,
+                    &payment.invoice_id,
+                )
+                .await?
+                .expect("the invoice was taken, so its payment exists");
+            return Err(DomainError::InvoiceAlreadyPaid {
+                original: Box::new(original),
+            });
+        }
+        Ok(())
+    }
+
+    /// The answer to a request that repeats an idempotency key, if the key was used.
+    async fn repeated_key(
+        &self,
+        business_id: &BusinessId,
+        key: &IdempotencyKey,
+    ) -> DomainResult<Option<DomainError>> {
+        let original = self.store().original_for_key(business_id, key).await?;
+        Ok(original.map(|original| DomainError::IdempotencyKeyReused {
+            key: key.as_str().to_owned(),
+            original: Box::new(original),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::fixtures::{entry, key, World};
+    use crate::adapters::memory::Commits;
+    use crate::kernel::Currency;
+    use crate::ledger::model::EntryType;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_conflict_is_read_again_and_retried_until_the_change_lands_once() {
+        let w = World::new().await;
+        let c = w.customer().await;
+        let before = w.store.commits();
+        w.store.fail_next_commits(3);
+        let credited = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, key("k")))
+            .await
+            .unwrap();
+        assert_eq!(credited.wallet.balance, 100);
+        assert_eq!(
+            w.store.commits(),
+            Commits {
+                landed: before.landed + 1,
+                rejected: before.rejected + 3
+            }
+        );
+        let ledger = w.ledger(&c).await;
+        assert_eq!(ledger.len(), 1);
+        assert_eq!(
+            (ledger[0].before_balance, ledger[0].after_balance),
+            (0, 100)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_commit_conflicting_gives_up_with_contention_after_the_attempt_budget() {
+        let w = World::new().await;
+        let c = w.customer().await;
+        let before = w.store.commits();
+        w.store.fail_next_commits(ATTEMPTS_MAX);
+        let started = tokio::time::Instant::now();
+        let gave_up = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, key("k")))
+            .await;
+        assert!(
+            matches!(gave_up, Err(DomainError::Contention)),
+            "{gave_up:?}"
+        );
+        assert_eq!(
+            w.store.commits().rejected - before.rejected,
+            u64::from(ATTEMPTS_MAX)
+        );
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "it backed off between attempts"
+        );
+        assert_eq!(w.wallet(&c, Currency::USD).await.balance, 0);
+        assert!(w.ledger(&c).await.is_empty());
+
+        // The key was never claimed: the same request lands once the contention is gone.
+        let credited = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, key("k")))
+            .await
+            .unwrap();
+        assert_eq!(credited.wallet.balance, 100);
+    }
+}

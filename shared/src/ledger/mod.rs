@@ -1,0 +1,5 @@
+//! The ledger: a customer's wallets (one per currency) and the entries that change them.
+
+pub mod model;
+pub mod operations;
+pub mod rules;

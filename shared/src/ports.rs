@@ -1,0 +1,118 @@
+//! What the domain needs from the outside, named for the need: keys, customers, wallet state and
+//! its writes, the ledger, holds, invoice payments (and a clock, in `kernel::clock`). Events and a
+//! payment gateway arrive here as traits of their own. Adapters: `adapters::dynamo` (the
+//! functions) and `adapters::memory` (unit tests).
+
+use std::future::Future;
+
+use crate::change::{Change, Rejection};
+use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
+use crate::error::{DomainResult, Original};
+use crate::holds::model::{Hold, HoldQuery, HoldRef};
+use crate::invoices::model::InvoicePayment;
+use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
+use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
+
+/// API keys.
+pub trait KeyStore: Send + Sync {
+    /// The business whose key has this hash.
+    fn business_of_key(
+        &self,
+        key_hash: &str,
+    ) -> impl Future<Output = DomainResult<Option<BusinessId>>> + Send;
+}
+
+/// Customers of a business.
+pub trait CustomerStore: Send + Sync {
+    fn get_customer(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> impl Future<Output = DomainResult<Option<Customer>>> + Send;
+    /// The customer read consistently, with the revision a replacement must still find.
+    fn get_customer_revision(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> impl Future<Output = DomainResult<Option<CustomerRevision>>> + Send;
+    fn list_customers(
+        &self,
+        business_id: &BusinessId,
+        query: &CustomerQuery,
+    ) -> impl Future<Output = DomainResult<Vec<Customer>>> + Send;
+}
+
+/// The state every change reads and the one way to write: a [`Change`].
+pub trait WalletStore: Send + Sync {
+    /// The customer's wallets, read consistently; `None` if the customer does not exist.
+    fn get_wallets(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> impl Future<Output = DomainResult<Option<CustomerWallets>>> + Send;
+    /// Writes every write of `change` with its condition, all or nothing.
+    fn commit(
+        &self,
+        change: &Change,
+    ) -> impl Future<Output = DomainResult<Result<(), Rejection>>> + Send;
+    /// The record that first used an idempotency key, if any.
+    fn original_for_key(
+        &self,
+        business_id: &BusinessId,
+        key: &IdempotencyKey,
+    ) -> impl Future<Output = DomainResult<Option<Original>>> + Send;
+}
+
+/// Reading the ledger.
+pub trait LedgerStore: Send + Sync {
+    /// The entries in `range`, newest first, read consistently.
+    fn list_entries(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        range: EntryRange,
+    ) -> impl Future<Output = DomainResult<Vec<LedgerEntry>>> + Send;
+}
+
+/// Reading holds.
+pub trait HoldStore: Send + Sync {
+    fn get_hold(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        hold_id: &HoldId,
+    ) -> impl Future<Output = DomainResult<Option<Hold>>> + Send;
+    fn list_holds(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        query: &HoldQuery,
+    ) -> impl Future<Output = DomainResult<Vec<Hold>>> + Send;
+    /// Pending holds of every business whose expiry is at or before `now_ms`, at most `limit`.
+    fn expired_holds(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> impl Future<Output = DomainResult<Vec<HoldRef>>> + Send;
+}
+
+/// Reading invoice payments.
+pub trait InvoiceStore: Send + Sync {
+    fn get_invoice_payment(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        invoice_id: &InvoiceId,
+    ) -> impl Future<Output = DomainResult<Option<InvoicePayment>>> + Send;
+}
+
+/// Every port a store adapter provides; the service needs all of them.
+pub trait Store:
+    KeyStore + CustomerStore + WalletStore + LedgerStore + HoldStore + InvoiceStore
+{
+}
+
+impl<T> Store for T where
+    T: KeyStore + CustomerStore + WalletStore + LedgerStore + HoldStore + InvoiceStore
+{
+}
