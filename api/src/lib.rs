@@ -11,7 +11,7 @@ use lambda_http::{Body, Response};
 pub use routes::{Route, ROUTES};
 use shared::kernel::Clock;
 use shared::ports::Store;
-use shared::Service;
+use shared::{DomainError, Service};
 
 pub use http::request::BODY_LENGTH_MAX;
 use http::{ApiError, Request};
@@ -31,11 +31,13 @@ pub async fn handle<S: Store, C: Clock>(
         .await
     {
         Ok(tenant) => routes::dispatch(app, route, &tenant, &request).await,
-        Err(_) => Err(ApiError::new(
+        Err(DomainError::Unauthenticated) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
             "send a valid API key as `Authorization: Bearer <key>`",
         )),
+        // A key that could not be checked is not a wrong key: 503 (or 500), never 401.
+        Err(other) => Err(other.into()),
     };
     answer.unwrap_or_else(ApiError::into_response)
 }

@@ -2,13 +2,14 @@
 //! conditional transaction, and on a race read again and retry with jittered backoff.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::access::model::{ApiKey, Business};
 use crate::customers::model::Customer;
 use crate::error::{DomainError, DomainResult, Original};
 use crate::holds::model::Hold;
 use crate::invoices::model::InvoicePayment;
+use crate::kernel::ids::change_token;
 use crate::kernel::{BusinessId, Clock, IdempotencyKey, Timestamp};
 use crate::ledger::model::{CustomerWallets, LedgerEntry};
 use crate::ports::{InvoiceStore, WalletStore};
@@ -16,6 +17,12 @@ use crate::service::Service;
 
 /// Attempts before a contended write gives up with a retryable 409 (never a 5xx).
 pub const ATTEMPTS_MAX: u32 = 400;
+/// A commit that failed with its outcome unknown (the store timed out or failed, maybe after
+/// writing) is tried again with the same token while this little time has passed since it was
+/// first sent; after that the request answers 503 and the client retries with its key.
+pub const UNKNOWN_OUTCOME_RETRY_WITHIN: Duration = Duration::from_secs(1);
+/// Tries of one commit whose outcome stays unknown.
+pub const UNKNOWN_OUTCOME_TRIES_MAX: u32 = 3;
 const BACKOFF_BASE_MS: u64 = 2;
 const BACKOFF_CAP_MS: u64 = 50;
 
@@ -65,6 +72,10 @@ pub enum Write {
 pub struct Change {
     pub business_id: BusinessId,
     pub writes: Vec<Write>,
+    /// Names this attempt: committing the same change again with it is a no-op once it landed
+    /// (DynamoDB's `ClientRequestToken`, kept 10 minutes), so a commit whose outcome is unknown
+    /// can be retried safely.
+    pub token: String,
 }
 
 impl Change {
@@ -89,6 +100,15 @@ impl Change {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Rejection {
     pub failed: Vec<usize>,
+}
+
+/// Why the store refused a commit, when that is no error for the request.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    /// Another change came first: read again and retry.
+    Raced,
+    /// This request's own earlier attempt had landed: answer as if this one did.
+    OwnEarlierAttempt,
 }
 
 /// What one attempt decided after reading.
@@ -160,28 +180,64 @@ impl<S: WalletStore + InvoiceStore, C: Clock> Service<S, C> {
             let change = Change {
                 business_id: business_id.clone(),
                 writes,
+                token: change_token(self.now().unix_ms),
             };
             change.assert_entries_numbered();
-            let Err(rejection) = self.store().commit(&change).await? else {
+            let Err(rejection) = self.commit(&change).await? else {
                 return Ok(answer);
             };
-            self.raced_or_original(&change, &rejection).await?;
+            if self.raced_or_original(&change, &rejection).await? == Refusal::OwnEarlierAttempt {
+                return Ok(answer);
+            }
             backoff(attempt).await;
         }
         Err(DomainError::Contention)
     }
 
-    /// `Ok` when the change only raced (read again and retry); the original record's error when
-    /// it claimed a key or an invoice that was taken.
-    async fn raced_or_original(&self, change: &Change, rejection: &Rejection) -> DomainResult<()> {
+    /// Commits `change`; one whose outcome is unknown is sent again with its token, which the
+    /// store applies at most once, while that is quick (see [`UNKNOWN_OUTCOME_RETRY_WITHIN`]).
+    async fn commit(&self, change: &Change) -> DomainResult<Result<(), Rejection>> {
+        let first_sent = Instant::now();
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.store().commit(change).await {
+                Err(DomainError::Unavailable(detail))
+                    if tries < UNKNOWN_OUTCOME_TRIES_MAX
+                        && first_sent.elapsed() < UNKNOWN_OUTCOME_RETRY_WITHIN =>
+                {
+                    tracing::warn!(%detail, tries, "commit outcome unknown; sending it again");
+                    backoff(tries).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Why a commit was refused: a race (read again and retry), this request's own earlier
+    /// attempt (it landed, though the store's answer was lost), or, as an error, the original
+    /// record of a key or an invoice that another request took.
+    async fn raced_or_original(
+        &self,
+        change: &Change,
+        rejection: &Rejection,
+    ) -> DomainResult<Refusal> {
         let failed = || rejection.failed.iter().map(|&at| &change.writes[at]);
-        if let Some(Write::ClaimKey { key, .. }) =
+        if let Some(Write::ClaimKey { key, original }) =
             failed().find(|w| matches!(w, Write::ClaimKey { .. }))
         {
-            return Err(self
-                .repeated_key(&change.business_id, key)
+            let found = self
+                .store()
+                .original_for_key(&change.business_id, key)
                 .await?
-                .expect("the key was taken, so its record exists"));
+                .expect("the key was taken, so its record exists");
+            if found.id() == original.id() {
+                return Ok(Refusal::OwnEarlierAttempt);
+            }
+            return Err(DomainError::IdempotencyKeyReused {
+                key: key.as_str().to_owned(),
+                original: Box::new(found),
+            });
         }
         if let Some(Write::NewInvoicePayment(payment)) =
             failed().find(|w| matches!(w, Write::NewInvoicePayment(_)))
@@ -195,11 +251,16 @@ impl<S: WalletStore + InvoiceStore, C: Clock> Service<S, C> {
                 )
                 .await?
                 .expect("the invoice was taken, so its payment exists");
+            if original.created_at == payment.created_at
+                && original.ledger_entry_id == payment.ledger_entry_id
+            {
+                return Ok(Refusal::OwnEarlierAttempt);
+            }
             return Err(DomainError::InvoiceAlreadyPaid {
                 original: Box::new(original),
             });
         }
-        Ok(())
+        Ok(Refusal::Raced)
     }
 
     /// The answer to a request that repeats an idempotency key, if the key was used.

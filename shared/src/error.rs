@@ -14,6 +14,14 @@ pub enum Original {
 }
 
 impl Original {
+    /// The record's id, which only the request that wrote it knows beforehand.
+    pub fn id(&self) -> &str {
+        match self {
+            Original::Entry(entry) => entry.id.as_str(),
+            Original::Hold(hold) => hold.id.as_str(),
+        }
+    }
+
     /// What the record is, in words.
     pub fn noun(&self) -> &'static str {
         match self {
@@ -94,6 +102,8 @@ pub enum DomainError {
     },
     #[error("too many concurrent updates to this customer's wallets; retry the request")]
     Contention,
+    #[error("the store is unavailable (timed out, throttled or failing): {0}")]
+    Unavailable(String),
     #[error("storage failure: {0}")]
     Storage(String),
 }
@@ -119,6 +129,7 @@ impl DomainError {
             DomainError::InvoicePaymentNotFound(_) => "invoice_payment_not_found",
             DomainError::ReversalExceedsApplied { .. } => "reversal_exceeds_applied",
             DomainError::Contention => "concurrent_update",
+            DomainError::Unavailable(_) => "store_unavailable",
             DomainError::Storage(_) => "internal_error",
         }
     }

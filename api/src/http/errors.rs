@@ -18,7 +18,12 @@ pub struct ApiError {
     pub extra: Option<(&'static str, Value)>,
     /// Tells the Dodo SDKs whether retrying can help (`x-should-retry`).
     pub should_retry: bool,
+    /// Seconds to wait before retrying (`Retry-After`), when the store is unavailable.
+    pub retry_after_s: Option<u32>,
 }
+
+/// What a 503 asks the client to wait before retrying, in seconds.
+pub const RETRY_AFTER_S: u32 = 1;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
@@ -28,6 +33,7 @@ impl ApiError {
             message: message.into(),
             extra: None,
             should_retry: false,
+            retry_after_s: None,
         }
     }
 
@@ -43,7 +49,11 @@ impl ApiError {
         if let Some((field, value)) = self.extra {
             body[field] = value;
         }
-        Response::builder()
+        let mut response = Response::builder();
+        if let Some(seconds) = self.retry_after_s {
+            response = response.header("retry-after", seconds.to_string());
+        }
+        response
             .status(self.status)
             .header("content-type", "application/json")
             .header(
@@ -62,6 +72,10 @@ impl From<DomainError> for ApiError {
             DomainError::Storage(detail) => {
                 tracing::error!(%detail, "storage failure");
                 "the service could not complete the request; retry it (with the same idempotency key)".to_owned()
+            }
+            DomainError::Unavailable(detail) => {
+                tracing::error!(%detail, "store unavailable");
+                "the store did not answer in time; retry the request after the Retry-After delay (with the same idempotency key: a change that did commit then answers with the original)".to_owned()
             }
             _ => error.to_string(),
         };
@@ -83,6 +97,7 @@ impl From<DomainError> for ApiError {
             | DomainError::HoldNotPending { .. }
             | DomainError::HoldExpired { .. }
             | DomainError::InvoiceAlreadyPaid { .. } => StatusCode::CONFLICT,
+            DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             DomainError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut api = ApiError::new(status, code, message);
@@ -101,6 +116,10 @@ impl From<DomainError> for ApiError {
             DomainError::InvoiceAlreadyPaid { original } => {
                 let view = InvoicePaymentRecordView::of(&original);
                 api.extra = Some(("invoice_payment", record(serde_json::to_value(view))));
+            }
+            DomainError::Unavailable(_) => {
+                api.should_retry = true;
+                api.retry_after_s = Some(RETRY_AFTER_S);
             }
             DomainError::Contention | DomainError::Storage(_) => api.should_retry = true,
             _ => {}

@@ -46,6 +46,9 @@ struct State {
     /// Commits still to refuse as conflicts, before looking at them.
     conflicts_to_inject: u32,
     commits: Commits,
+    /// Tokens of the changes that landed: a change with one of them lands no second time
+    /// (DynamoDB's `ClientRequestToken`).
+    tokens: HashSet<String>,
 }
 
 /// The records, keyed as the DynamoDB items are (see `adapters::dynamo::keys`).
@@ -401,6 +404,9 @@ impl WalletStore for MemoryStore {
             return Err(refused);
         }
         let mut state = self.lock();
+        if state.tokens.contains(&change.token) {
+            return Ok(Ok(()));
+        }
         let failed: Vec<usize> = if state.conflicts_to_inject > 0 {
             state.conflicts_to_inject -= 1;
             Vec::new()
@@ -413,6 +419,7 @@ impl WalletStore for MemoryStore {
                     state.tables.put(&change.business_id, write);
                 }
                 state.commits.landed += 1;
+                state.tokens.insert(change.token.clone());
                 return Ok(Ok(()));
             }
             failed

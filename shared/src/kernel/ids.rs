@@ -110,6 +110,14 @@ prefixed_id!(CustomerId, "cus_", "customer");
 prefixed_id!(EntryId, "wle_", "ledger entry");
 prefixed_id!(HoldId, "hld_", "hold");
 
+/// A fresh token that names one attempt of a change (26 characters, a ULID): the store applies
+/// a change with the same token at most once.
+pub fn change_token(unix_ms: u64) -> String {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).expect("the operating system provides randomness");
+    ulid::Ulid::from_parts(unix_ms, u128::from_le_bytes(random)).to_string()
+}
+
 /// A caller's idempotency key: 1 to 255 printable characters, unique per business forever.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);

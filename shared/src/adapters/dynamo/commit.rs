@@ -1,6 +1,7 @@
-//! A [`Change`] as DynamoDB writes: each typed write becomes one item with its condition; one
-//! write is a conditional `PutItem`, several are one `TransactWriteItems`. A failed condition is
-//! mapped back to the write it guards.
+//! A [`Change`] as DynamoDB writes: each typed write becomes one item with its condition, all in
+//! one `TransactWriteItems` named by the change's token (`ClientRequestToken`: sent again, it
+//! does not apply twice). A customer replacement alone is a conditional `PutItem` (applying a
+//! patch twice is harmless). A failed condition is mapped back to the write it guards.
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -96,10 +97,11 @@ impl DynamoStore {
             .iter()
             .map(|write| put_of(&change.business_id, write))
             .collect();
-        match <[_; 1]>::try_from(puts) {
-            Ok([(item, condition)]) => self.put_one(item, condition).await,
-            Err(puts) => self.transact(puts).await,
+        if let [Write::ReplaceCustomer { .. }] = change.writes.as_slice() {
+            let (item, condition) = puts.into_iter().next().expect("one write");
+            return self.put_one(item, condition).await;
         }
+        self.transact(puts, &change.token).await
     }
 
     async fn put_one(
@@ -134,7 +136,11 @@ impl DynamoStore {
         }
     }
 
-    async fn transact(&self, puts: Vec<(Item, Condition)>) -> DomainResult<Result<(), Rejection>> {
+    async fn transact(
+        &self,
+        puts: Vec<(Item, Condition)>,
+        token: &str,
+    ) -> DomainResult<Result<(), Rejection>> {
         let items: Vec<TransactWriteItem> = puts
             .into_iter()
             .map(|(item, condition)| {
@@ -155,6 +161,7 @@ impl DynamoStore {
         let result = self
             .client
             .transact_write_items()
+            .client_request_token(token)
             .return_consumed_capacity(consumed_capacity(self.meter()))
             .set_transact_items(Some(items.clone()))
             .send()

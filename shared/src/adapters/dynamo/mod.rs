@@ -10,8 +10,12 @@ mod queries;
 pub mod table;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::Client;
 
 use self::codec::*;
@@ -27,6 +31,19 @@ use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
 use crate::ports::{CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore};
 
+/// Time to open a connection to DynamoDB.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Time one attempt of a call may take before the SDK gives it up and retries.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Attempts of one call (the SDK's standard retry: timeouts, throttling, 5xx, with jittered
+/// exponential backoff from [`RETRY_BACKOFF_INITIAL`]). Transactions keep their
+/// `ClientRequestToken` across these attempts, so a retried commit never applies twice.
+pub const ATTEMPTS_PER_CALL: u32 = 3;
+pub const RETRY_BACKOFF_INITIAL: Duration = Duration::from_millis(50);
+/// Time one call may take, all its attempts included. A request makes its calls one after the
+/// other and answers 503 at the first that fails, so a stalled store answers within about this.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -34,11 +51,40 @@ pub struct DynamoStore {
     meter: Option<Arc<Meter>>,
 }
 
-fn storage<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
-    context: &str,
-    err: SdkError<E, R>,
-) -> DomainError {
-    DomainError::Storage(format!("{context}: {}", DisplayErrorContext(err)))
+/// Error codes DynamoDB answers when it is overloaded or failing; worth a retry later.
+const UNAVAILABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// A failed call as a domain error: [`DomainError::Unavailable`] when the store timed out, could
+/// not be reached or was throttled or failing after the SDK's retries (503, retry later), else
+/// [`DomainError::Storage`] (a 500: a bug or a misconfiguration).
+fn storage<E, R>(context: &str, err: SdkError<E, R>) -> DomainError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let unavailable = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => service
+            .err()
+            .code()
+            .is_some_and(|code| UNAVAILABLE_CODES.contains(&code)),
+        _ => false,
+    };
+    let detail = format!("{context}: {}", DisplayErrorContext(err));
+    if unavailable {
+        DomainError::Unavailable(detail)
+    } else {
+        DomainError::Storage(detail)
+    }
 }
 
 impl DynamoStore {
@@ -50,9 +96,20 @@ impl DynamoStore {
         }
     }
 
-    /// The store of `config`'s table (DynamoDB Local when an endpoint is set).
+    /// The store of `config`'s table (DynamoDB Local when an endpoint is set), with the time
+    /// budgets below on every call.
     pub async fn connect(config: &Config) -> DynamoStore {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build();
+        let retries = RetryConfig::standard()
+            .with_max_attempts(ATTEMPTS_PER_CALL)
+            .with_initial_backoff(RETRY_BACKOFF_INITIAL);
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .retry_config(retries);
         if let Some(endpoint) = &config.dynamodb_endpoint {
             loader = loader.endpoint_url(endpoint);
         }

@@ -2,6 +2,7 @@
 //! scoping by business, and the reads' order, filters and paging.
 
 use super::*;
+use crate::kernel::ids::change_token;
 use crate::kernel::paging::PageRequest;
 use crate::kernel::{Currency, EntryId};
 use crate::ledger::model::{EventType, WalletStatus};
@@ -127,6 +128,7 @@ async fn commit(
     let change = Change {
         business_id: business_id.clone(),
         writes,
+        token: change_token(0),
     };
     store.commit(&change).await.expect("no storage failure")
 }
@@ -452,10 +454,12 @@ async fn a_malformed_change_is_a_storage_failure_not_a_rejection() {
     let twice = Change {
         business_id: stored.business_id().clone(),
         writes: vec![Write::Wallets(wallets(c, 2)), Write::Wallets(wallets(c, 2))],
+        token: change_token(0),
     };
     let empty = Change {
         business_id: stored.business_id().clone(),
         writes: vec![],
+        token: change_token(0),
     };
     for change in [twice, empty] {
         assert!(matches!(
@@ -751,4 +755,28 @@ async fn wallets_read_back_as_written() {
         Ok(())
     );
     assert_eq!(stored.store.get_wallets(b, c).await.unwrap(), Some(closed));
+}
+
+#[tokio::test]
+async fn a_change_sent_again_with_its_token_lands_once() {
+    let stored = Stored::new().await;
+    let c = stored.customer_id();
+    let change = Change {
+        business_id: stored.business_id().clone(),
+        writes: vec![Write::Wallets(wallets(c, 2))],
+        token: change_token(0),
+    };
+    let landed_before = stored.store.commits().landed;
+    assert_eq!(stored.store.commit(&change).await.unwrap(), Ok(()));
+    assert_eq!(
+        stored.store.commit(&change).await.unwrap(),
+        Ok(()),
+        "the same token again"
+    );
+    let again = Change {
+        token: change_token(0),
+        ..change
+    };
+    assert_eq!(stored.store.commit(&again).await.unwrap(), failed(&[0]));
+    assert_eq!(stored.store.commits().landed, landed_before + 1);
 }

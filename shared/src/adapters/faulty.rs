@@ -1,0 +1,326 @@
+//! A store that fails the way DynamoDB does, on purpose: a wrapper of any adapter that, driven by
+//! a seed, injects transaction conflicts, throttling and internal errors (as they reach the port:
+//! after the SDK's own retries), latency, stalls (a call that takes its whole time budget and
+//! then fails), and the ambiguous case: the commit lands, then the caller sees a failure.
+//! The simulation test runs every operation over it; see `tests/tests/simulation.rs`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::change::{Change, Rejection};
+use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
+use crate::error::{DomainError, DomainResult, Original};
+use crate::holds::model::{Hold, HoldQuery, HoldRef};
+use crate::invoices::model::InvoicePayment;
+use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
+use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
+use crate::ports::{CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore};
+
+/// How often each fault strikes, as a probability per call (commit faults per commit).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Faults {
+    /// A commit refused as a `TransactionConflict` (nothing written).
+    pub conflict: f64,
+    /// A call answered "throttled" after the SDK's retries (nothing written).
+    pub throttle: f64,
+    /// A call answered "internal server error" (nothing written).
+    pub internal: f64,
+    /// A commit that lands, then answers a failure: the outcome the caller sees is unknown.
+    pub ambiguous: f64,
+    /// A call that hangs for `stall`, then fails as a timeout (nothing written).
+    pub stall: f64,
+    /// A call delayed by up to `latency_max`.
+    pub latency: f64,
+    pub latency_max: Duration,
+    pub stall_for: Duration,
+}
+
+impl Faults {
+    /// No faults: the wrapped store as it is.
+    pub const NONE: Faults = Faults {
+        conflict: 0.0,
+        throttle: 0.0,
+        internal: 0.0,
+        ambiguous: 0.0,
+        stall: 0.0,
+        latency: 0.0,
+        latency_max: Duration::ZERO,
+        stall_for: Duration::ZERO,
+    };
+}
+
+/// How many of each fault were injected, and over how many calls.
+#[derive(Debug, Default)]
+pub struct FaultCounts {
+    pub calls: AtomicU64,
+    pub conflicts: AtomicU64,
+    pub throttles: AtomicU64,
+    pub internals: AtomicU64,
+    pub ambiguous: AtomicU64,
+    pub stalls: AtomicU64,
+    pub delays: AtomicU64,
+}
+
+impl FaultCounts {
+    /// The injected faults of every kind together.
+    pub fn faults(&self) -> u64 {
+        [
+            &self.conflicts,
+            &self.throttles,
+            &self.internals,
+            &self.ambiguous,
+            &self.stalls,
+            &self.delays,
+        ]
+        .iter()
+        .map(|n| n.load(Ordering::Relaxed))
+        .sum()
+    }
+}
+
+impl std::fmt::Display for FaultCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        write!(
+            f,
+            "{} store calls; injected {} conflicts, {} throttles, {} internal errors, {} ambiguous commits, {} stalls, {} delays",
+            n(&self.calls),
+            n(&self.conflicts),
+            n(&self.throttles),
+            n(&self.internals),
+            n(&self.ambiguous),
+            n(&self.stalls),
+            n(&self.delays)
+        )
+    }
+}
+
+/// SplitMix64: a small, seedable generator (the same seed gives the same draws in order).
+#[derive(Debug)]
+struct Draws(u64);
+
+impl Draws {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform draw in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// What the dice decided for one call.
+enum Fault {
+    None,
+    Delay(Duration),
+    Fail(&'static str),
+    Stall,
+}
+
+/// `inner`, failing now and then as `faults` says. Clones share the dice and the counts.
+#[derive(Clone)]
+pub struct FaultyStore<S> {
+    inner: S,
+    faults: Faults,
+    draws: Arc<Mutex<Draws>>,
+    counts: Arc<FaultCounts>,
+}
+
+impl<S> FaultyStore<S> {
+    pub fn new(inner: S, seed: u64, faults: Faults) -> FaultyStore<S> {
+        FaultyStore {
+            inner,
+            faults,
+            draws: Arc::new(Mutex::new(Draws(seed))),
+            counts: Arc::default(),
+        }
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    pub fn counts(&self) -> &FaultCounts {
+        &self.counts
+    }
+
+    fn draw(&self) -> f64 {
+        self.draws.lock().expect("fault dice").unit()
+    }
+
+    /// Rolls for one call: each fault in turn, by its probability.
+    fn roll(&self) -> Fault {
+        self.counts.calls.fetch_add(1, Ordering::Relaxed);
+        let f = &self.faults;
+        if self.draw() < f.throttle {
+            self.counts.throttles.fetch_add(1, Ordering::Relaxed);
+            return Fault::Fail("ThrottlingException (injected)");
+        }
+        if self.draw() < f.internal {
+            self.counts.internals.fetch_add(1, Ordering::Relaxed);
+            return Fault::Fail("InternalServerError (injected)");
+        }
+        if self.draw() < f.stall {
+            self.counts.stalls.fetch_add(1, Ordering::Relaxed);
+            return Fault::Stall;
+        }
+        if self.draw() < f.latency {
+            self.counts.delays.fetch_add(1, Ordering::Relaxed);
+            return Fault::Delay(f.latency_max.mul_f64(self.draw()));
+        }
+        Fault::None
+    }
+
+    /// Runs the faults of one call before it reaches the wrapped store.
+    async fn before_call(&self) -> DomainResult<()> {
+        match self.roll() {
+            Fault::None => Ok(()),
+            Fault::Delay(delay) => {
+                tokio::time::sleep(delay).await;
+                Ok(())
+            }
+            Fault::Fail(what) => Err(DomainError::Unavailable(what.to_owned())),
+            Fault::Stall => {
+                tokio::time::sleep(self.faults.stall_for).await;
+                Err(DomainError::Unavailable(
+                    "timed out (injected stall)".to_owned(),
+                ))
+            }
+        }
+    }
+}
+
+impl<S: KeyStore> KeyStore for FaultyStore<S> {
+    async fn business_of_key(&self, key_hash: &str) -> DomainResult<Option<BusinessId>> {
+        self.before_call().await?;
+        self.inner.business_of_key(key_hash).await
+    }
+}
+
+impl<S: CustomerStore> CustomerStore for FaultyStore<S> {
+    async fn get_customer(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> DomainResult<Option<Customer>> {
+        self.before_call().await?;
+        self.inner.get_customer(business_id, customer_id).await
+    }
+
+    async fn get_customer_revision(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> DomainResult<Option<CustomerRevision>> {
+        self.before_call().await?;
+        self.inner
+            .get_customer_revision(business_id, customer_id)
+            .await
+    }
+
+    async fn list_customers(
+        &self,
+        business_id: &BusinessId,
+        query: &CustomerQuery,
+    ) -> DomainResult<Vec<Customer>> {
+        self.before_call().await?;
+        self.inner.list_customers(business_id, query).await
+    }
+}
+
+impl<S: WalletStore> WalletStore for FaultyStore<S> {
+    async fn get_wallets(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> DomainResult<Option<CustomerWallets>> {
+        self.before_call().await?;
+        self.inner.get_wallets(business_id, customer_id).await
+    }
+
+    async fn commit(&self, change: &Change) -> DomainResult<Result<(), Rejection>> {
+        self.before_call().await?;
+        if self.draw() < self.faults.conflict {
+            self.counts.conflicts.fetch_add(1, Ordering::Relaxed);
+            return Ok(Err(Rejection::default()));
+        }
+        let outcome = self.inner.commit(change).await?;
+        if outcome.is_ok() && self.draw() < self.faults.ambiguous {
+            self.counts.ambiguous.fetch_add(1, Ordering::Relaxed);
+            return Err(DomainError::Unavailable(
+                "committed, then the answer was lost (injected)".to_owned(),
+            ));
+        }
+        Ok(outcome)
+    }
+
+    async fn original_for_key(
+        &self,
+        business_id: &BusinessId,
+        key: &IdempotencyKey,
+    ) -> DomainResult<Option<Original>> {
+        self.before_call().await?;
+        self.inner.original_for_key(business_id, key).await
+    }
+}
+
+impl<S: LedgerStore> LedgerStore for FaultyStore<S> {
+    async fn list_entries(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        range: EntryRange,
+    ) -> DomainResult<Vec<LedgerEntry>> {
+        self.before_call().await?;
+        self.inner
+            .list_entries(business_id, customer_id, range)
+            .await
+    }
+}
+
+impl<S: HoldStore> HoldStore for FaultyStore<S> {
+    async fn get_hold(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        hold_id: &HoldId,
+    ) -> DomainResult<Option<Hold>> {
+        self.before_call().await?;
+        self.inner.get_hold(business_id, customer_id, hold_id).await
+    }
+
+    async fn list_holds(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        query: &HoldQuery,
+    ) -> DomainResult<Vec<Hold>> {
+        self.before_call().await?;
+        self.inner.list_holds(business_id, customer_id, query).await
+    }
+
+    async fn expired_holds(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<HoldRef>> {
+        self.before_call().await?;
+        self.inner.expired_holds(now_ms, limit).await
+    }
+}
+
+impl<S: InvoiceStore> InvoiceStore for FaultyStore<S> {
+    async fn get_invoice_payment(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        invoice_id: &InvoiceId,
+    ) -> DomainResult<Option<InvoicePayment>> {
+        self.before_call().await?;
+        self.inner
+            .get_invoice_payment(business_id, customer_id, invoice_id)
+            .await
+    }
+}
