@@ -14,11 +14,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use api::App;
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, Response};
 use serde_json::Value;
 use shared::adapters::dynamo::{table, DynamoStore};
+use shared::adapters::faulty::{FaultCounts, FaultyStore, Faults};
 use shared::holds::model::HoldRef;
 use shared::kernel::{SystemClock, Timestamp};
 use shared::ports::HoldStore;
@@ -36,6 +36,10 @@ pub use lambda_http::Body;
 pub use request::RequestBuilder;
 pub use serde_json::json;
 pub use shared::adapters::dynamo::meter::Usage;
+
+/// The service under test: the real one on DynamoDB Local, behind a fault injector that injects
+/// nothing unless a test asks ([`Harness::with_faults`]).
+pub type App = Service<FaultyStore<DynamoStore>, SystemClock>;
 
 /// Table the integration tests use.
 pub const TEST_TABLE: &str = "customer-wallets-test";
@@ -57,19 +61,24 @@ pub struct Reply {
 
 /// Builds the service under test on [`TEST_TABLE`] at `endpoint`, creating the table if it is
 /// missing. The one place that constructs the service.
-async fn service(endpoint: String) -> App {
+async fn service(endpoint: String, seed: u64, faults: Faults) -> App {
     let config = Config::build(TEST_TABLE.to_owned(), Some(endpoint), "USD,INR", None)
         .expect("test configuration");
     let store = DynamoStore::connect(&config).await.metered();
     table::create_table(store.client(), TEST_TABLE)
         .await
         .expect("create test table");
-    Service::new(store, SystemClock, config)
+    Service::new(FaultyStore::new(store, seed, faults), SystemClock, config)
 }
 
 impl Harness {
     /// Connects to DynamoDB Local, makes sure the table exists, and creates a fresh business.
     pub async fn new() -> Harness {
+        Harness::with_faults(0, Faults::NONE).await
+    }
+
+    /// A harness whose store fails as `faults` says, driven by `seed` (see `FaultyStore`).
+    pub async fn with_faults(seed: u64, faults: Faults) -> Harness {
         let endpoint = std::env::var("DYNAMODB_ENDPOINT")
             .expect("integration tests need DynamoDB Local: run ./infra/test.sh (it starts it and sets DYNAMODB_ENDPOINT)");
         for (name, value) in [
@@ -82,7 +91,25 @@ impl Harness {
                 unsafe { std::env::set_var(name, value) };
             }
         }
-        Harness::with_business(Arc::new(service(endpoint).await), "Test business").await
+        let app = service(endpoint, seed, faults).await;
+        Harness::with_business(Arc::new(app), "Test business").await
+    }
+
+    /// The same business and table through a store that injects no faults: for reading the
+    /// state a faulty run left behind.
+    pub fn without_faults(&self) -> Harness {
+        let store = FaultyStore::new(self.app.store().inner().clone(), 0, Faults::NONE);
+        let app = Service::new(store, SystemClock, self.app.config().clone());
+        Harness {
+            app: Arc::new(app),
+            key: self.key.clone(),
+            business_id: self.business_id.clone(),
+        }
+    }
+
+    /// The faults injected so far (none unless [`Harness::with_faults`]).
+    pub fn fault_counts(&self) -> &FaultCounts {
+        self.app.store().counts()
     }
 
     /// Another business on the same table, for tenancy tests.
@@ -106,12 +133,12 @@ impl Harness {
 
     /// The DynamoDB capacity used since the last call.
     pub fn take_usage(&self) -> Usage {
-        self.app.store().take_usage()
+        self.app.store().inner().take_usage()
     }
 
     /// The DynamoDB client the service uses.
     pub fn dynamodb_client(&self) -> &aws_sdk_dynamodb::Client {
-        self.app.store().client()
+        self.app.store().inner().client()
     }
 
     /// The expiry sweep: expires up to `limit` holds (of every business) lapsed at `now`.
