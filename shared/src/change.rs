@@ -346,4 +346,65 @@ mod tests {
             .unwrap();
         assert_eq!(credited.wallet.balance, 100);
     }
+
+    #[tokio::test]
+    async fn a_commit_whose_answer_is_lost_is_sent_again_with_its_token_and_lands_once() {
+        let w = World::new().await;
+        let c = w.customer().await;
+        w.store.lose_next_answers(1);
+        let credited = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, None))
+            .await
+            .unwrap();
+        assert_eq!(credited.wallet.balance, 100);
+        assert_eq!(w.ledger(&c).await.len(), 1, "landed once");
+    }
+
+    #[tokio::test]
+    async fn a_request_that_finds_its_own_earlier_attempt_answers_it_not_409() {
+        let w = World::new().await;
+        let c = w.customer().await;
+        w.store.forget_tokens();
+        w.store.lose_next_answers(1);
+        let credited = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, key("k")))
+            .await
+            .unwrap();
+        assert_eq!(credited.wallet.balance, 100);
+        let ledger = w.ledger(&c).await;
+        assert_eq!(ledger.len(), 1, "landed once");
+        // Another request with the key is another request: it gets the original, as 409.
+        let repeat = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, key("k")))
+            .await;
+        assert!(
+            matches!(&repeat, Err(DomainError::IdempotencyKeyReused { original, .. }) if original.id() == ledger[0].id.as_str()),
+            "{repeat:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_commit_whose_answer_stays_lost_answers_503_and_the_key_then_gives_the_original() {
+        let w = World::new().await;
+        let c = w.customer().await;
+        w.store.lose_next_answers(UNKNOWN_OUTCOME_TRIES_MAX);
+        let lost = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, key("k")))
+            .await;
+        assert!(matches!(lost, Err(DomainError::Unavailable(_))), "{lost:?}");
+        let ledger = w.ledger(&c).await;
+        assert_eq!(ledger.len(), 1, "it did land, once");
+        let retried = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, key("k")))
+            .await;
+        assert!(
+            matches!(&retried, Err(DomainError::IdempotencyKeyReused { original, .. }) if original.id() == ledger[0].id.as_str()),
+            "{retried:?}"
+        );
+    }
 }

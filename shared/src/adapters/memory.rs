@@ -49,6 +49,10 @@ struct State {
     /// Tokens of the changes that landed: a change with one of them lands no second time
     /// (DynamoDB's `ClientRequestToken`).
     tokens: HashSet<String>,
+    /// Commits still to answer with a failure after they landed.
+    answers_to_lose: u32,
+    /// Set: tokens are not remembered (as DynamoDB forgets them after ten minutes).
+    forget_tokens: bool,
 }
 
 /// The records, keyed as the DynamoDB items are (see `adapters::dynamo::keys`).
@@ -289,6 +293,20 @@ fn malformed(change: &Change) -> Option<DomainError> {
     })
 }
 
+impl State {
+    /// The answer to a commit that landed (now or under its token before): success, unless
+    /// answers are to be lost.
+    fn answer_landed(&mut self) -> DomainResult<Result<(), Rejection>> {
+        if self.answers_to_lose > 0 {
+            self.answers_to_lose -= 1;
+            return Err(DomainError::Unavailable(
+                "committed, then the answer was lost (injected)".to_owned(),
+            ));
+        }
+        Ok(Ok(()))
+    }
+}
+
 impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
@@ -298,6 +316,18 @@ impl MemoryStore {
     /// (`Rejection { failed: [] }`, DynamoDB's `TransactionConflict`), without looking at them.
     pub fn fail_next_commits(&self, n: u32) {
         self.lock().conflicts_to_inject = n;
+    }
+
+    /// The next `n` commits that land answer as if the store had failed: the caller cannot tell
+    /// whether they landed (a timeout after the write).
+    pub fn lose_next_answers(&self, n: u32) {
+        self.lock().answers_to_lose = n;
+    }
+
+    /// From now on, a change sent again with its token is checked like a new one (DynamoDB
+    /// remembers a `ClientRequestToken` for ten minutes only).
+    pub fn forget_tokens(&self) {
+        self.lock().forget_tokens = true;
     }
 
     /// Commits landed and refused so far.
@@ -404,8 +434,8 @@ impl WalletStore for MemoryStore {
             return Err(refused);
         }
         let mut state = self.lock();
-        if state.tokens.contains(&change.token) {
-            return Ok(Ok(()));
+        if state.tokens.contains(&change.token) && !state.forget_tokens {
+            return state.answer_landed();
         }
         let failed: Vec<usize> = if state.conflicts_to_inject > 0 {
             state.conflicts_to_inject -= 1;
@@ -420,7 +450,7 @@ impl WalletStore for MemoryStore {
                 }
                 state.commits.landed += 1;
                 state.tokens.insert(change.token.clone());
-                return Ok(Ok(()));
+                return state.answer_landed();
             }
             failed
         };
