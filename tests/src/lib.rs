@@ -18,7 +18,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Request, Response};
 use serde_json::Value;
 use shared::adapters::dynamo::{table, DynamoStore};
-use shared::adapters::faulty::{FaultCounts, FaultyStore, Faults};
+use shared::adapters::faulty::{FaultCounts, Faults, FaultyStore};
 use shared::holds::model::HoldRef;
 use shared::kernel::{SystemClock, Timestamp};
 use shared::ports::HoldStore;
@@ -57,6 +57,12 @@ pub struct Harness {
 pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
+}
+
+/// `app` on the same store, injecting no faults.
+fn calm(app: &App) -> App {
+    let store = FaultyStore::new(app.store().inner().clone(), 0, Faults::NONE);
+    Service::new(store, SystemClock, app.config().clone())
 }
 
 /// Builds the service under test on [`TEST_TABLE`] at `endpoint`, creating the table if it is
@@ -98,10 +104,8 @@ impl Harness {
     /// The same business and table through a store that injects no faults: for reading the
     /// state a faulty run left behind.
     pub fn without_faults(&self) -> Harness {
-        let store = FaultyStore::new(self.app.store().inner().clone(), 0, Faults::NONE);
-        let app = Service::new(store, SystemClock, self.app.config().clone());
         Harness {
-            app: Arc::new(app),
+            app: Arc::new(calm(&self.app)),
             key: self.key.clone(),
             business_id: self.business_id.clone(),
         }
@@ -117,8 +121,12 @@ impl Harness {
         Harness::with_business(self.app.clone(), "Other business").await
     }
 
+    /// A new business (created without faults) served by `app`.
     async fn with_business(app: Arc<App>, name: &str) -> Harness {
-        let (business_id, key) = app.create_business(name).await.expect("create business");
+        let (business_id, key) = calm(&app)
+            .create_business(name)
+            .await
+            .expect("create business");
         Harness {
             app,
             key,
