@@ -53,7 +53,7 @@ async fn ask(endpoint: String) -> Response<Body> {
     // A hang fails the test instead of blocking it: the store's own budget is far shorter.
     tokio::time::timeout(
         Duration::from_secs(60),
-        api::handle(&app, Route::ListCustomers, request.into()),
+        api::handle(&app, Route::ListCustomers, request),
     )
     .await
     .expect("an answer, not a hang")
