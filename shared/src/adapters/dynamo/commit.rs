@@ -3,7 +3,7 @@
 //! does not apply twice). A customer replacement alone is a conditional `PutItem` (applying a
 //! patch twice is harmless). A failed condition is mapped back to the write it guards.
 
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
@@ -12,7 +12,7 @@ use super::keys::{s, Item};
 use super::meter::{consumed_capacity, Call};
 use super::{storage, DynamoStore};
 use crate::change::{Change, Rejection, Write};
-use crate::error::DomainResult;
+use crate::error::{DomainError, DomainResult};
 use crate::holds::model::HoldStatus;
 
 /// What the stored item must satisfy for a write to happen.
@@ -171,12 +171,30 @@ impl DynamoStore {
                 self.record(Call::Transaction(&items));
                 Ok(Ok(()))
             }
+            Err(err) if cancelled_by_throttling(&err) => Err(DomainError::Unavailable(format!(
+                "commit: cancelled by throttling: {}",
+                DisplayErrorContext(&err)
+            ))),
             Err(err) => match rejection(&err) {
                 Some(rejection) => Ok(Err(rejection)),
                 None => Err(storage("commit", err)),
             },
         }
     }
+}
+
+/// Cancellation reasons that mean "too busy, nothing written": retry later (503), not a race.
+const THROTTLED_REASONS: &[&str] = &["ThrottlingError", "ProvisionedThroughputExceeded"];
+
+fn cancelled_by_throttling<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    matches!(
+        err.as_service_error(),
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
+            if cancelled
+                .cancellation_reasons()
+                .iter()
+                .any(|r| r.code().is_some_and(|code| THROTTLED_REASONS.contains(&code)))
+    )
 }
 
 /// The writes whose condition failed, or a conflict with another transaction; `None` for any
