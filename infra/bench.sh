@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# Capacity benchmark: read and write units per API operation, against DynamoDB Local.
+# Benchmarks against DynamoDB Local.
+#   ./infra/bench.sh             capacity: read and write units per API operation
+#   ./infra/bench.sh throughput  throughput: raw DynamoDB ceiling vs the API through the real
+#                                handler (per-instance and shared), 1/8/64 writers, 1 and 1,000
+#                                wallets, p50/p99; then verifies balances and chains. Built with
+#                                --release. Settings: BENCH_SECONDS (per cell, default 8),
+#                                BENCH_WALLETS (default 1000), BENCH_CONCURRENCY (default 1,8,64),
+#                                BENCH_WARMUP_SECONDS (per mode, before the first cell, default 3).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+MODE="${1:-capacity}"
+case "$MODE" in
+  capacity|throughput) ;;
+  *) echo "usage: $0 [throughput]" >&2; exit 2 ;;
+esac
 DDB_PID=""
 trap 'stop $DDB_PID' EXIT
 trap 'exit 130' INT TERM
 ensure_tools
 start_dynamodb_local "$(free_port)"
-cargo run --quiet -p integration-tests --bin capacity
+if [ "$MODE" = throughput ]; then
+  # Release build: the bench measures the service's own code too, not debug overhead.
+  cargo run --quiet --release -p integration-tests --bin throughput
+else
+  cargo run --quiet -p integration-tests --bin capacity
+fi

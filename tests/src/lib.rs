@@ -66,7 +66,8 @@ fn calm(app: &App) -> App {
 }
 
 /// Builds the service under test on [`TEST_TABLE`] at `endpoint`, creating the table if it is
-/// missing. The one place that constructs the service.
+/// missing. The one place that constructs the service from scratch ([`calm`] and
+/// [`Harness::instance`] derive theirs from it).
 async fn service(endpoint: String, seed: u64, faults: Faults) -> App {
     let config = Config::build(TEST_TABLE.to_owned(), Some(endpoint), "USD,INR", None)
         .expect("test configuration");
@@ -106,6 +107,20 @@ impl Harness {
     pub fn without_faults(&self) -> Harness {
         Harness {
             app: Arc::new(calm(&self.app)),
+            key: self.key.clone(),
+            business_id: self.business_id.clone(),
+        }
+    }
+
+    /// Another service instance for the same business and table, as a second Lambda instance
+    /// would be: its own DynamoDB client (own connections), unmetered, injecting no faults. For
+    /// the throughput benchmark (`src/bin/throughput.rs`).
+    pub async fn instance(&self) -> Harness {
+        let config = self.app.config().clone();
+        let store = FaultyStore::new(DynamoStore::connect(&config).await, 0, Faults::NONE);
+        let app = Service::new(store, SystemClock, config);
+        Harness {
+            app: Arc::new(app),
             key: self.key.clone(),
             business_id: self.business_id.clone(),
         }

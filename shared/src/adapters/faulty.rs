@@ -158,6 +158,9 @@ impl<S> FaultyStore<S> {
     fn roll(&self) -> Fault {
         self.counts.calls.fetch_add(1, Ordering::Relaxed);
         let f = &self.faults;
+        if *f == Faults::NONE {
+            return Fault::None;
+        }
         if self.draw() < f.throttle {
             self.counts.throttles.fetch_add(1, Ordering::Relaxed);
             return Fault::Fail("ThrottlingException (injected)");
@@ -246,12 +249,12 @@ impl<S: WalletStore> WalletStore for FaultyStore<S> {
 
     async fn commit(&self, change: &Change) -> DomainResult<Result<(), Rejection>> {
         self.before_call().await?;
-        if self.draw() < self.faults.conflict {
+        if self.faults.conflict > 0.0 && self.draw() < self.faults.conflict {
             self.counts.conflicts.fetch_add(1, Ordering::Relaxed);
             return Ok(Err(Rejection::default()));
         }
         let outcome = self.inner.commit(change).await?;
-        if outcome.is_ok() && self.draw() < self.faults.ambiguous {
+        if outcome.is_ok() && self.faults.ambiguous > 0.0 && self.draw() < self.faults.ambiguous {
             self.counts.ambiguous.fetch_add(1, Ordering::Relaxed);
             return Err(DomainError::Unavailable(
                 "committed, then the answer was lost (injected)".to_owned(),
