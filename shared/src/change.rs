@@ -11,8 +11,9 @@ use crate::holds::model::Hold;
 use crate::invoices::model::InvoicePayment;
 use crate::kernel::ids::change_token;
 use crate::kernel::{BusinessId, Clock, IdempotencyKey, Timestamp};
+use crate::ledger::model::EntryRange;
 use crate::ledger::model::{CustomerWallets, LedgerEntry};
-use crate::ports::{InvoiceStore, WalletStore};
+use crate::ports::Store;
 use crate::service::Service;
 
 /// Attempts before a contended write gives up with a retryable 409 (never a 5xx).
@@ -148,7 +149,7 @@ pub async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_micros(wait_us)).await;
 }
 
-impl<S: WalletStore + InvoiceStore, C: Clock> Service<S, C> {
+impl<S: Store, C: Clock> Service<S, C> {
     /// Runs `plan` (read, then decide) and commits what it decided, until the commit lands:
     /// a race is read again after a jittered backoff, at most [`ATTEMPTS_MAX`] times, then a
     /// retryable [`DomainError::Contention`]. A taken idempotency key or an invoice paid before
@@ -183,9 +184,15 @@ impl<S: WalletStore + InvoiceStore, C: Clock> Service<S, C> {
                 token: change_token(self.now().unix_ms),
             };
             change.assert_entries_numbered();
-            let Err(rejection) = self.commit(&change).await? else {
+            let (outcome, sent_again) = self.commit(&change).await?;
+            let Err(rejection) = outcome else {
                 return Ok(answer);
             };
+            // A change sent again after an unknown outcome may have been refused because its
+            // first send landed: then it is done, and planning it again would apply it twice.
+            if sent_again && self.landed(&change).await? {
+                return Ok(answer);
+            }
             if self.raced_or_original(&change, &rejection).await? == Refusal::OwnEarlierAttempt {
                 return Ok(answer);
             }
@@ -196,7 +203,8 @@ impl<S: WalletStore + InvoiceStore, C: Clock> Service<S, C> {
 
     /// Commits `change`; one whose outcome is unknown is sent again with its token, which the
     /// store applies at most once, while that is quick (see [`UNKNOWN_OUTCOME_RETRY_WITHIN`]).
-    async fn commit(&self, change: &Change) -> DomainResult<Result<(), Rejection>> {
+    /// Also says whether it was sent again.
+    async fn commit(&self, change: &Change) -> DomainResult<(Result<(), Rejection>, bool)> {
         let first_sent = Instant::now();
         let mut tries = 0;
         loop {
@@ -209,9 +217,59 @@ impl<S: WalletStore + InvoiceStore, C: Clock> Service<S, C> {
                     tracing::warn!(%detail, tries, "commit outcome unknown; sending it again");
                     backoff(tries).await;
                 }
-                outcome => return outcome,
+                outcome => return outcome.map(|outcome| (outcome, tries > 1)),
             }
         }
+    }
+
+    /// Whether `change` is in the store: its most telling write is there as it wrote it (a new
+    /// record by its id, a changed one whole). Asked only after an unknown outcome.
+    async fn landed(&self, change: &Change) -> DomainResult<bool> {
+        let business_id = &change.business_id;
+        let store = self.store();
+        // The wallets last: another change may have moved them on since.
+        let mut writes: Vec<&Write> = change.writes.iter().collect();
+        writes.sort_by_key(|write| matches!(write, Write::Wallets(_)));
+        for write in writes {
+            let found = match write {
+                Write::ClaimKey { key, original } => store
+                    .original_for_key(business_id, key)
+                    .await?
+                    .is_some_and(|found| found.id() == original.id()),
+                Write::NewEntry(entry) => {
+                    let position = EntryRange {
+                        currency: None,
+                        oldest: entry.customer_seq,
+                        newest: entry.customer_seq,
+                    };
+                    let at = store
+                        .list_entries(business_id, &entry.customer_id, position)
+                        .await?;
+                    at.first().is_some_and(|stored| stored.id == entry.id)
+                }
+                Write::NewHold(hold) => store
+                    .get_hold(business_id, &hold.customer_id, &hold.id)
+                    .await?
+                    .is_some(),
+                Write::ResolveHold(hold) => store
+                    .get_hold(business_id, &hold.customer_id, &hold.id)
+                    .await?
+                    .is_some_and(|stored| stored == *hold),
+                Write::NewInvoicePayment(payment)
+                | Write::ReverseInvoicePayment { payment, .. } => store
+                    .get_invoice_payment(business_id, &payment.customer_id, &payment.invoice_id)
+                    .await?
+                    .is_some_and(|stored| stored == *payment),
+                Write::Wallets(wallets) => store
+                    .get_wallets(business_id, &wallets.customer_id)
+                    .await?
+                    .is_some_and(|stored| stored == *wallets),
+                // Creations and patches are not re-planned into a second effect.
+                _ => continue,
+            };
+            return Ok(found);
+        }
+        Ok(false)
     }
 
     /// Why a commit was refused: a race (read again and retry), this request's own earlier
@@ -406,5 +464,25 @@ mod tests {
             matches!(&retried, Err(DomainError::IdempotencyKeyReused { original, .. }) if original.id() == ledger[0].id.as_str()),
             "{retried:?}"
         );
+    }
+
+    /// The store refuses the re-send of a change that had landed (here it forgot the token; the
+    /// simulation found the same with a conflict on the re-send): the change is done, not planned
+    /// and applied again.
+    #[tokio::test]
+    async fn a_change_refused_after_an_unknown_outcome_is_not_applied_again() {
+        let w = World::new().await;
+        let c = w.customer().await;
+        w.credit(&c, 100).await;
+        w.store.forget_tokens();
+        w.store.lose_next_answers(1);
+        let debited = w
+            .service
+            .create_entry(&w.tenant, &c, entry(EntryType::Debit, 30, None))
+            .await
+            .unwrap();
+        assert_eq!(debited.wallet.balance, 70);
+        assert_eq!(w.ledger(&c).await.len(), 2, "the credit and one debit");
+        assert_eq!(w.wallet(&c, Currency::USD).await.balance, 70);
     }
 }

@@ -177,7 +177,8 @@ async fn a_repeated_hold_idempotency_key_answers_409_with_the_original_hold() {
     assert_eq!(entry.body["hold"], first.body);
 }
 
-/// The only test that makes short-lived holds, so the sweep here meets no other test's holds.
+/// The only test of this binary that makes short-lived holds, so the sweep here meets no other
+/// test's holds (cargo runs the test binaries one after another; the simulation makes them too).
 #[tokio::test]
 async fn an_expired_hold_cannot_be_captured_and_the_sweep_gives_its_amount_back() {
     let h = Harness::new().await;
