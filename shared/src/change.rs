@@ -309,11 +309,6 @@ impl<S: Store, C: Clock> Service<S, C> {
                 )
                 .await?
                 .expect("the invoice was taken, so its payment exists");
-            if original.created_at == payment.created_at
-                && original.ledger_entry_id == payment.ledger_entry_id
-            {
-                return Ok(Refusal::OwnEarlierAttempt);
-            }
             return Err(DomainError::InvoiceAlreadyPaid {
                 original: Box::new(original),
             });
