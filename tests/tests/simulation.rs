@@ -49,6 +49,15 @@
 //! and no handler panics, no reply is a 500 or an unexpected refusal, and the closed wallet is
 //! empty with its payout the last entry.
 
+/// Prints past the test harness's output capture (it captures `print!`, not writes to the
+/// stream), so the seed and the summary show in every run, CI's included.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -1511,7 +1520,7 @@ async fn faulty_harness(seed: u64, faults: Faults) -> Harness {
         let fault_seed = seed.wrapping_add(attempt);
         match tokio::spawn(Harness::with_faults(fault_seed, faults)).await {
             Ok(h) => return h,
-            Err(e) => eprintln!("SIM_SEED={seed}: creating the business failed ({e}); again"),
+            Err(e) => say!("SIM_SEED={seed}: creating the business failed ({e}); again"),
         }
     }
     panic!("SIM_SEED={seed}: could not create the business through the faulty store")
@@ -1553,7 +1562,7 @@ async fn a_seeded_simulation_of_many_clients_over_a_faulty_store_keeps_every_mon
         ambiguous: env_or("SIM_AMBIGUOUS", FAULTS.ambiguous),
         ..FAULTS
     };
-    println!(
+    say!(
         "simulation: SIM_SEED={seed} SIM_SECONDS={seconds} SIM_CLIENTS={clients} SIM_AMBIGUOUS={} (replay with SIM_SEED={seed})",
         faults.ambiguous
     );
@@ -1563,7 +1572,7 @@ async fn a_seeded_simulation_of_many_clients_over_a_faulty_store_keeps_every_mon
     let h = faulty_harness(seed, faults).await;
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        eprintln!("simulation failed: replay with SIM_SEED={seed}");
+        say!("simulation failed: replay with SIM_SEED={seed}");
         default_hook(info);
     }));
     let clean = h.without_faults();
@@ -1693,27 +1702,27 @@ async fn a_seeded_simulation_of_many_clients_over_a_faulty_store_keeps_every_mon
 
     // The printout.
     let s = &run.stats;
-    println!("simulation: SIM_SEED={seed}, {clients} clients, {CUSTOMERS} customers");
-    println!(
+    say!("simulation: SIM_SEED={seed}, {clients} clients, {CUSTOMERS} customers");
+    say!(
         "  ran {:.1} s, checks {:.1} s, total {:.1} s",
         ran_for.as_secs_f64(),
         checks_began.elapsed().as_secs_f64(),
         began.elapsed().as_secs_f64()
     );
-    println!(
+    say!(
         "  operations ({} in all): {:?}",
         s.ops.values().sum::<u64>(),
         s.ops
     );
-    println!(
+    say!(
         "  replies by status ({} sends, {} of them retries): {:?}",
         s.replies.values().sum::<u64>(),
         s.retries,
         s.replies
     );
-    println!("  last reply of each request (kind status code):");
+    say!("  last reply of each request (kind status code):");
     for (outcome, n) in &s.outcomes {
-        println!("    {n:6} {outcome}");
+        say!("    {n:6} {outcome}");
     }
     let fates = |f: Fate| {
         (
@@ -1722,7 +1731,7 @@ async fn a_seeded_simulation_of_many_clients_over_a_faulty_store_keeps_every_mon
             run.invoices.iter().filter(|i| i.fate == f).count(),
         )
     };
-    println!(
+    say!(
         "  fates (entries, holds, invoices): landed {:?}, unknown {:?}, refused {:?}; holds expired by the sweep: {}; close: {close_fate:?}; tenancy probes left unanswered by 503s: {}",
         fates(Fate::Landed),
         fates(Fate::Maybe),
@@ -1730,7 +1739,7 @@ async fn a_seeded_simulation_of_many_clients_over_a_faulty_store_keeps_every_mon
         s.swept,
         run.probes_unanswered
     );
-    println!("  faults: {}", h.fault_counts());
+    say!("  faults: {}", h.fault_counts());
 
     assert!(
         violations.is_empty(),
