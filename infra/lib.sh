@@ -15,6 +15,12 @@ SCHEMATHESIS_VERSION="4.32.5"   # PyPI schemathesis (the fuzz test), its depende
 VENV="$LOCAL/venv"
 FUZZ_VENV="$LOCAL/fuzz-venv"    # schemathesis apart, so that it never changes the SDK test's packages
 SAM_VENV="$LOCAL/sam-venv"      # its own venv: the SAM CLI's many pins stay away from the SDK test's
+# Processes per function that `cargo lambda watch` may run at once (its --concurrency; its default
+# is 1). Lambda runs many instances of a function, so races through the local API must cross
+# processes, not queue in one. 4 on a 2-core machine: requests interleave across processes (the
+# SDK tests' races need at least 2) while 16 functions x 4 stay within memory; each instance
+# starts only when a request waits and none is free.
+API_CONCURRENCY="${API_CONCURRENCY:-4}"
 
 # The AWS SDK needs credentials and a region even for DynamoDB Local; never the EC2 metadata service.
 # Not for infra/sam.sh (REAL_AWS=1): a deploy uses your own credentials.
@@ -128,25 +134,180 @@ start_dynamodb_local() {
   export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 }
 
-# start_api PORT [EXTRA ARGS]: every function behind one base URL with cargo lambda watch. Sets API_PID.
+# start_api PORT [EXTRA ARGS]: every function behind one base URL, http://127.0.0.1:PORT. Serves
+# them with `cargo lambda watch --concurrency $API_CONCURRENCY` on a port of its own (WATCH_PORT)
+# behind relay_api on PORT (see there why). Sets API_PID (the relay), WATCH_PID and WATCH_PORT.
 start_api() {
-  local port="$1" env_file="$LOCAL/api.env"
+  local port="$1" env_file
+  [[ "$API_CONCURRENCY" =~ ^[1-9][0-9]*$ ]] || { echo "API_CONCURRENCY must be a positive integer, not '$API_CONCURRENCY'" >&2; return 1; }
+  WATCH_PORT="$(free_port)"
+  env_file="$LOCAL/api-$port.env"   # one per port: a test run and run-local.sh may start at once
   # An env file, not --env-var: that flag splits values on commas (ENABLED_CURRENCIES=USD,INR).
+  # Values in single quotes: the file's parser refuses a bare '=' in a value (RUST_LOG=api=debug,
+  # FX_RATES_USD=INR=0.012); inside single quotes anything but a single quote goes.
   {
-    echo "TABLE_NAME=$TABLE_NAME"
-    echo "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT"
-    echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
-    echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
-    echo "AWS_REGION=$AWS_REGION"
-    echo "AWS_EC2_METADATA_DISABLED=true"
-    echo "RUST_LOG=${RUST_LOG:-info}"
-    [ -z "${ENABLED_CURRENCIES:-}" ] || echo "ENABLED_CURRENCIES=$ENABLED_CURRENCIES"
-    [ -z "${FX_RATES_USD:-}" ] || echo "FX_RATES_USD=$FX_RATES_USD"
+    env_line TABLE_NAME "$TABLE_NAME"
+    env_line DYNAMODB_ENDPOINT "$DYNAMODB_ENDPOINT"
+    env_line AWS_ACCESS_KEY_ID "$AWS_ACCESS_KEY_ID"
+    env_line AWS_SECRET_ACCESS_KEY "$AWS_SECRET_ACCESS_KEY"
+    env_line AWS_REGION "$AWS_REGION"
+    env_line AWS_EC2_METADATA_DISABLED true
+    env_line RUST_LOG "${RUST_LOG:-info}"
+    [ -z "${ENABLED_CURRENCIES:-}" ] || env_line ENABLED_CURRENCIES "$ENABLED_CURRENCIES"
+    [ -z "${FX_RATES_USD:-}" ] || env_line FX_RATES_USD "$FX_RATES_USD"
   } >"$env_file"
-  log "serving the API at http://127.0.0.1:$port (cargo lambda watch)"
-  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --disable-cors --env-file "$env_file" "${@:2}" &
+  log "serving the API at http://127.0.0.1:$port (cargo lambda watch, up to $API_CONCURRENCY instances per function)"
+  # cargo-lambda reads RUST_LOG for its own log too (the functions get theirs from the env file):
+  # its default, plus tower_http's error line, so that its own 500s show in its log (by default
+  # nothing logs them).
+  RUST_LOG="cargo_lambda=info,tower_http=error" cargo lambda watch --invoke-address 127.0.0.1 \
+    --invoke-port "$WATCH_PORT" --concurrency "$API_CONCURRENCY" --disable-cors --env-file "$env_file" "${@:2}" &
+  WATCH_PID=$!
+  wait_for_port "$WATCH_PORT" 120 "$WATCH_PID"
+  rm -f "$env_file"   # read once, at start (instances started later get its copy): nothing left behind
+  relay_api "$port" "$WATCH_PORT" &
   API_PID=$!
-  wait_for_port "$port" 120 "$API_PID"
+  wait_for_port "$port" 30 "$API_PID"
+}
+
+# env_line NAME VALUE: one line of the env file that cargo lambda watch reads. Exits on a value it
+# cannot carry.
+env_line() {
+  case "$2" in *"'"*) echo "$1 may not contain a single quote (cargo lambda watch's env file)" >&2; exit 1 ;; esac
+  printf "%s='%s'\n" "$1" "$2"
+}
+
+# relay_api PORT UPSTREAM_PORT: a small HTTP relay in front of cargo lambda watch. It passes every
+# request through unchanged, except that a GET or HEAD which watch answers with its OWN 500 (the
+# problem JSON below, never the functions' {"code": "internal_error"}) is sent again, up to 4 times.
+# (Like any HTTP client it also opens a new connection to watch when watch closed the one it kept,
+# and resends there a request that never left.)
+#
+# Why: cargo-lambda 1.9.2's runtime API answers a function's `POST .../invocation/{id}/response`
+# with 200 before it reads the body (runtime/functions_router.rs, respond_to_next_invocation, hands
+# the unread request to the waiting invoke), which reads it afterwards (trigger_router.rs,
+# create_buffered_response). lambda_runtime's client keeps one idle connection (cargo-lambda sets
+# AWS_LAMBDA_MAX_CONCURRENCY=1); when its next GET /next goes out before that connection is back in
+# its pool, it opens a new one and closes the old at once, and watch then loses the rest of an
+# answer larger than about 20 KB (a ledger page of 100 entries is about 100 KB): the invoke gets an
+# error and the client watch's 500, though the function answered 200. About 1 in 50 such pages
+# under load, with any --concurrency. (A pool of two, AWS_LAMBDA_MAX_CONCURRENCY=2 through cargo's
+# [env], stops the closing but then such an answer waits until that connection is used again:
+# worse.) Only GETs are resent: the function already ran, so resending a POST would apply it twice;
+# the answers of POST and PATCH are a few KB, below the size at risk.
+# It replaces the shell it runs in (exec, so that stop's TERM reaches python): run it with &.
+relay_api() {
+  exec python3 -u - "$1" "$2" <<'PY'
+import http.client, http.server, select, sys, time
+
+PORT, UPSTREAM = int(sys.argv[1]), int(sys.argv[2])
+WATCH_500 = b'{"type":"https://httpstatuses.com/500","status":500,"title":"Internal Server Error"}'
+RESENDS = 4
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
+              "upgrade", "expect", "content-length"}
+
+class Unsent(OSError):
+    """The request never reached watch: resending it is safe whatever its method."""
+
+class Relay(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"   # keep-alive towards clients, as watch does
+
+    def __getattr__(self, name):    # do_GET, do_POST, ...: every method goes through
+        if name.startswith("do_"):
+            return self.relay
+        raise AttributeError(name)
+
+    def log_message(self, *args):   # quiet: watch and the functions log the requests
+        pass
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while (size := int(self.rfile.readline().split(b";")[0], 16)) > 0:
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            return b"".join(chunks)
+        length = self.headers.get("Content-Length")
+        return self.rfile.read(int(length)) if length else None
+
+    def upstream_connection(self):
+        """The keep-alive connection to watch of this client connection; a new one if watch closed
+        it (it does after answering a request whose body it did not read, e.g. its 404 for a route
+        it does not know), as urllib3 checks before reusing a connection."""
+        upstream = getattr(self, "upstream", None)
+        if upstream is not None and upstream.sock is not None and select.select([upstream.sock], [], [], 0)[0]:
+            upstream.close()   # readable while idle: watch closed it
+        if upstream is None:
+            upstream = self.upstream = http.client.HTTPConnection("127.0.0.1", UPSTREAM)
+        return upstream
+
+    def send_upstream(self, body):
+        """(answer, its body) from watch, or raises: Unsent if the request never left, else the
+        error (an ambiguous outcome: watch may have served it)."""
+        upstream = self.upstream_connection()
+        try:
+            upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for name, value in self.headers.items():
+                if name.lower() not in HOP_BY_HOP:
+                    upstream.putheader(name, value)
+            if body is not None:
+                upstream.putheader("Content-Length", str(len(body)))
+            upstream.endheaders(body)
+        except OSError as e:
+            upstream.close()
+            raise Unsent(e)
+        try:
+            answer = upstream.getresponse()
+            return answer, answer.read()
+        except Exception:
+            upstream.close()
+            raise
+
+    def relay(self):
+        body = self.read_body()
+        idempotent = self.command in ("GET", "HEAD")
+        for attempt in range(RESENDS + 1):
+            try:
+                answer, data = self.send_upstream(body)
+            except (OSError, http.client.HTTPException) as e:
+                # Resend what watch never received, or a GET; a POST it may have served is not.
+                if (idempotent or isinstance(e, Unsent)) and attempt < RESENDS:
+                    time.sleep(0.05)
+                    continue
+                print(f"relay: {self.command} {self.path}: cargo lambda watch unreachable: {e!r}", file=sys.stderr)
+                self.answer(502, "Bad Gateway", [("Content-Type", "application/json")],
+                            b'{"code":"local_server_unreachable","message":"cargo lambda watch did not answer"}')
+                return
+            if answer.status == 500 and data == WATCH_500:
+                what = "sent again" if idempotent and attempt < RESENDS else "answered as is"
+                print(f"relay: {self.command} {self.path}: cargo lambda watch's own 500 (it lost the function's answer); {what}", file=sys.stderr)
+                if idempotent and attempt < RESENDS:
+                    continue
+            self.answer(answer.status, answer.reason, answer.getheaders(), data)
+            return
+
+    def answer(self, status, reason, headers, data):
+        self.send_response_only(status, reason)
+        for name, value in headers:
+            if name.lower() not in HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def handle_error(self, request, client_address):   # a client that hung up: nothing to say
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+Server(("127.0.0.1", PORT), Relay).serve_forever()
+PY
 }
 
 # stop PID...: TERM, then KILL whatever is left.

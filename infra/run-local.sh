@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # README command 1: installs what is missing, starts DynamoDB Local (data kept in .local/data),
-# creates the table, seeds a dev business and prints its API key, then serves every function at
-# one base URL with `cargo lambda watch`. Ctrl-C stops everything it started.
+# creates the table, serves every function at one base URL with `cargo lambda watch`, then prints
+# the base URL and a dev API key that works against this table (see below). Ctrl-C stops
+# everything it started.
 #
-# Settings: API_PORT (default 9000), DDB_PORT (default 8000), TABLE_NAME (default customer-wallets).
+# Settings: API_PORT (default 9000), DDB_PORT (default 8000), TABLE_NAME (default customer-wallets),
+# API_CONCURRENCY (default 4: instances per function, see infra/lib.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -11,8 +13,10 @@ cd "$ROOT"
 export TABLE_NAME="${TABLE_NAME:-customer-wallets}"
 API_PORT="${API_PORT:-9000}"
 DDB_PORT="${DDB_PORT:-8000}"
-DDB_PID="" API_PID=""
-trap 'stop $API_PID $DDB_PID' EXIT
+# One key file per table: a key belongs to a business stored in one table.
+KEY_FILE="$LOCAL/dev-key-$TABLE_NAME.env"
+DDB_PID="" API_PID="" WATCH_PID=""
+trap 'stop $API_PID $WATCH_PID $DDB_PID' EXIT
 trap 'exit 130' INT TERM
 
 ensure_tools
@@ -21,22 +25,67 @@ start_dynamodb_local "$DDB_PORT" "$LOCAL/data"
 log "building the functions (the first build of the AWS SDK takes a few minutes)"
 cargo build --quiet --workspace --bins
 cargo run --quiet -p admin -- create-table
-if [ ! -s "$LOCAL/dev-key.env" ]; then
-  cargo run --quiet -p admin -- create-business "Dev business" >"$LOCAL/dev-key.env"
-fi
-source "$LOCAL/dev-key.env"
 
 start_api "$API_PORT"
+BASE_URL="http://127.0.0.1:$API_PORT"
+
+# key_status KEY: the HTTP status of GET /customers?page_size=1 with KEY (200, or 401 for a key
+# the table does not know). Through the served API, so it checks what a client will meet.
+key_status() {
+  python3 - "$BASE_URL/customers?page_size=1" "$1" <<'PY'
+import sys, urllib.error, urllib.request
+request = urllib.request.Request(sys.argv[1], headers={"Authorization": f"Bearer {sys.argv[2]}"})
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never an HTTP(S)_PROXY
+try:
+    print(opener.open(request, timeout=120).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except OSError as e:
+    print(f"no answer ({e})")
+PY
+}
+
+# Earlier versions kept one key for every table in .local/dev-key.env: adopt it for the table it
+# works with.
+if [ ! -s "$KEY_FILE" ] && [ -s "$LOCAL/dev-key.env" ]; then
+  unset API_KEY BUSINESS_ID
+  source "$LOCAL/dev-key.env"
+  if [ "$(key_status "${API_KEY:-}")" = 200 ]; then mv "$LOCAL/dev-key.env" "$KEY_FILE"; fi
+fi
+# The kept key is reused only if the table still knows it: a table made anew (.local/data removed,
+# the table deleted) has none of the old businesses, and the old key would answer 401 to every
+# request.
+if [ -s "$KEY_FILE" ]; then
+  unset API_KEY BUSINESS_ID
+  source "$KEY_FILE"
+  status="$(key_status "${API_KEY:-}")"
+  case "$status" in
+    200) ;;
+    401) log "the key in ${KEY_FILE#"$ROOT"/} is unknown to table $TABLE_NAME (its data was made anew): creating a new dev business"
+         rm -f "$KEY_FILE" ;;
+    *) echo "checking the dev key: GET /customers answered $status (expected 200 or 401)" >&2; exit 1 ;;
+  esac
+fi
+if [ ! -s "$KEY_FILE" ]; then
+  cargo run --quiet -p admin -- create-business "Dev business" >"$KEY_FILE.new"
+  mv "$KEY_FILE.new" "$KEY_FILE"
+  unset API_KEY BUSINESS_ID
+  source "$KEY_FILE"
+  status="$(key_status "${API_KEY:-}")"
+  [ "$status" = 200 ] || { echo "the new dev key answers $status, not 200: is the API serving table $TABLE_NAME?" >&2; exit 1; }
+fi
+
 cat <<INFO
 
   Customer Wallets is running.
-    base URL    http://127.0.0.1:$API_PORT
+    base URL    $BASE_URL
     API key     $API_KEY      (business $BUSINESS_ID)
     DynamoDB    $DYNAMODB_ENDPOINT  (table $TABLE_NAME)
 
   Try it with the Dodo SDK:
-    .local/venv/bin/python -c 'from dodopayments import DodoPayments; c = DodoPayments(bearer_token="$API_KEY", base_url="http://127.0.0.1:$API_PORT"); print(c.customers.create(email="ada@example.com", name="Ada"))'
+    .local/venv/bin/python -c 'from dodopayments import DodoPayments; c = DodoPayments(bearer_token="$API_KEY", base_url="$BASE_URL"); print(c.customers.create(email="ada@example.com", name="Ada"))'
 
   Ctrl-C stops DynamoDB Local and the functions.
 INFO
-wait "$API_PID"
+# Until either the relay or cargo lambda watch ends; the EXIT trap then stops the rest.
+wait -n "$API_PID" "$WATCH_PID"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # README command 2: installs what is missing, checks template.yaml with `sam validate` and cfn-lint,
 # starts DynamoDB Local on a free port, runs the unit and integration tests, then the official Dodo
-# Python and Node SDKs against the API served by `cargo lambda watch`, then schemathesis against the
-# same API with openapi.yaml, and stops everything it started.
+# Python and Node SDKs against the API served by `cargo lambda watch` (API_CONCURRENCY instances per
+# function, behind the relay of lib.sh), then schemathesis against the same API with openapi.yaml,
+# and stops everything it started.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-DDB_PID="" API_PID=""
-trap 'stop $API_PID $DDB_PID' EXIT
+DDB_PID="" API_PID="" WATCH_PID=""
+trap 'stop $API_PID $WATCH_PID $DDB_PID' EXIT
 trap 'exit 130' INT TERM
 
 ensure_tools
@@ -34,7 +35,9 @@ eval "$(cargo run --quiet -p admin -- create-business "SDK test business")"
 API_PORT="$(free_port)"
 start_api "$API_PORT" --ignore-changes --quiet
 export DODO_BASE_URL="http://127.0.0.1:$API_PORT" DODO_API_KEY="$API_KEY"
-"$VENV/bin/python" tests/sdk/dodo_sdk_test.py
+# The races in the SDK tests must run through several instances of a function: the Python test
+# checks, from /proc, that several processes served by WATCH_PORT took part.
+DODO_LOCAL_WATCH_PORT="$WATCH_PORT" DODO_LOCAL_CONCURRENCY="$API_CONCURRENCY" "$VENV/bin/python" tests/sdk/dodo_sdk_test.py
 log "Dodo Node SDK against the local API"
 # ES modules resolve imports next to the script, so run a copy beside the installed SDK.
 cp tests/sdk/dodo_sdk_test.mjs "$LOCAL/node-sdk/" && node "$LOCAL/node-sdk/dodo_sdk_test.mjs"

@@ -49,4 +49,15 @@ await expectError(DodoPayments.NotFoundError, 404, () => client.customers.retrie
 const page0 = await entries.list(customer.customer_id, { page_size: 1 });
 const page1 = await entries.list(customer.customer_id, { page_size: 1, page_number: 1 });
 check(page0.items[0].amount === 2500 && page1.items[0].amount === 10000, 'ledgerEntries.list pages newest first');
+
+// 20 debits of 1 at once against a balance of 10 (maxRetries: 0, so each is one request).
+const racing = await client.customers.create({ email: `node-race-${run}@example.com`, name: 'Node Racing' });
+await entries.create(racing.customer_id, { amount: 10, currency: 'USD', entry_type: 'credit' });
+const outcomes = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => entries.create(racing.customer_id, { amount: 1, currency: 'USD', entry_type: 'debit', reason: `race ${i}` })));
+const won = outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value);
+const refused = outcomes.filter((o) => o.status === 'rejected' && o.reason instanceof DodoPayments.BadRequestError && o.reason.error.code === 'insufficient_balance');
+check(won.length === 10 && refused.length === 10, '20 concurrent debits of 1 against 10: 10 succeed, 10 get 400 insufficient_balance');
+check(won.map((w) => w.balance).sort((a, b) => a - b).join() === [...Array(10).keys()].join(), 'each winning debit answers its own balance after: 9 down to 0');
+const raced = await client.customers.wallets.list(racing.customer_id);
+check(raced.items.find((w) => w.currency === 'USD').balance === 0, 'the balance ends at 0');
 console.log(`Dodo Node SDK: ${checks} checks passed against ${baseURL}`);

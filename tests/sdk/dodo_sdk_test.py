@@ -1,11 +1,16 @@
 """The official Dodo Payments Python SDK, unchanged, against the local API.
 
 Run by infra/test.sh with DODO_BASE_URL and DODO_API_KEY set; exits non-zero on the first failure.
+With DODO_LOCAL_WATCH_PORT and DODO_LOCAL_CONCURRENCY (test.sh sets them) it also checks, from
+Linux's /proc, that the races ran through several processes of the function, as on Lambda.
 """
 
+import concurrent.futures
 import datetime
 import os
 import sys
+import threading
+import time
 import uuid
 
 import dodopayments
@@ -98,5 +103,101 @@ wallets = strict.customers.wallets.list(customer.customer_id)
 balances = {w.currency: w.balance for w in wallets.items}
 check(balances == {"USD": 3533, "INR": 100_000}, "final balances")
 check(wallets.total_balance_usd == 3533 + 1200, "total_balance_usd converts INR at the configured rate")
+
+
+# Races: many requests at once from threads, each exactly one HTTP request (max_retries=0: the SDK
+# would otherwise resend some answers, e.g. a 409 without x-should-retry: false).
+racer = DodoPayments(bearer_token=API_KEY, base_url=BASE_URL, max_retries=0)
+WATCH_PORT = os.environ.get("DODO_LOCAL_WATCH_PORT")
+CONCURRENCY = int(os.environ.get("DODO_LOCAL_CONCURRENCY") or 0)
+
+
+def at_once(n, call):
+    """call(0) .. call(n-1) from n threads released together; each one's result or exception."""
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        barrier.wait()
+        try:
+            return call(i)
+        except Exception as err:  # the outcome under test, kept for the checks
+            return err
+
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def instances(function):
+    """{pid: bytes written so far} of each process of FUNCTION that cargo lambda watch on
+    WATCH_PORT runs: the binary's name, and the runtime API it was given, from /proc."""
+    runtime_api = f"http://127.0.0.1:{WATCH_PORT}/.rt/{function}".encode()
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if os.path.basename(f.read().split(b"\0")[0]) != function.encode():
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+            if env.get(b"AWS_LAMBDA_RUNTIME_API") != runtime_api:
+                continue
+            with open(f"/proc/{pid}/io") as f:
+                found[int(pid)] = int(dict(line.split(": ") for line in f.read().splitlines())["wchar"])
+        except (OSError, ValueError, KeyError):
+            continue  # gone, or not ours to read
+    return found
+
+
+if WATCH_PORT:
+    # cargo lambda watch starts another instance only while a request waits and none is free: send
+    # bursts until all CONCURRENCY instances of create-ledger-entry run, so that the races below
+    # meet them all (instances are never stopped while it runs).
+    warm = strict.customers.create(email=f"warm-{run}@example.com", name="Warm-up")
+    deadline = time.monotonic() + 120
+    while len(instances("create-ledger-entry")) < CONCURRENCY and time.monotonic() < deadline:
+        at_once(4 * CONCURRENCY, lambda i: racer.customers.wallets.ledger_entries.create(warm.customer_id, amount=1, currency="USD", entry_type="credit"))
+    check(len(instances("create-ledger-entry")) == CONCURRENCY, f"cargo lambda watch runs {CONCURRENCY} instances of create-ledger-entry")
+    before = instances("create-ledger-entry")
+
+# 40 debits of 1 at once against a balance of 20.
+racing = strict.customers.create(email=f"race-{run}@example.com", name="Racing Customer")
+entries.create(racing.customer_id, amount=20, currency="USD", entry_type="credit", reason="Race funds")
+outcomes = at_once(40, lambda i: racer.customers.wallets.ledger_entries.create(racing.customer_id, amount=1, currency="USD", entry_type="debit", reason=f"Race debit {i}"))
+won = [o for o in outcomes if not isinstance(o, Exception)]
+refused = [o for o in outcomes if isinstance(o, dodopayments.BadRequestError)]
+others = [repr(o) for o in outcomes if isinstance(o, Exception) and not isinstance(o, dodopayments.BadRequestError)]
+check(len(won) == 20 and len(refused) == 20, f"40 concurrent debits of 1 against 20: 20 succeed, 20 get 400 (other outcomes: {others})")
+check(all(e.status_code == 400 and e.body["code"] == "insufficient_balance" for e in refused), "the refused debits are 400 insufficient_balance")
+check(sorted(w.balance for w in won) == list(range(20)), "each winning debit answers its own balance after: 19 down to 0, once each")
+usd = {w.currency: w for w in strict.customers.wallets.list(racing.customer_id).items}["USD"]
+check(usd.balance == 0, "the balance ends at 0")
+ledger = strict.customers.wallets.ledger_entries.list(racing.customer_id, currency="USD", page_size=100).items
+check(len(ledger) == 21 and sum(e.amount if e.is_credit else -e.amount for e in ledger) == 0, "the ledger holds the credit and the 20 debits, summing to the balance")
+check(ledger[-1].before_balance == 0 and ledger[0].after_balance == 0
+      and all(newer.before_balance == older.after_balance for newer, older in zip(ledger, ledger[1:]))
+      and all(e.after_balance == e.before_balance + (e.amount if e.is_credit else -e.amount) for e in ledger),
+      "the ledger entries chain: each one starts at the balance the one before ended at")
+
+if WATCH_PORT:
+    # An instance waiting on the runtime API writes nothing; one that serves a request writes to
+    # DynamoDB Local, its log and the runtime API. So the instances whose writes grew served some.
+    after = instances("create-ledger-entry")
+    served = {pid: after[pid] - before.get(pid, 0) for pid in after if after[pid] > before.get(pid, 0)}
+    print(f"  the 40 debits: {len(served)} of {len(after)} create-ledger-entry processes served some; bytes written by pid: {served}")
+    check(len(served) >= 2, "the racing debits ran through several processes of create-ledger-entry")
+
+# 20 credits at once with one idempotency key.
+key = f"race-key-{run}"
+outcomes = at_once(20, lambda i: racer.customers.wallets.ledger_entries.create(racing.customer_id, amount=7, currency="USD", entry_type="credit", idempotency_key=key))
+won = [o for o in outcomes if not isinstance(o, Exception)]
+conflicts = [o for o in outcomes if isinstance(o, dodopayments.ConflictError)]
+others = [repr(o) for o in outcomes if isinstance(o, Exception) and not isinstance(o, dodopayments.ConflictError)]
+check(len(won) == 1 and len(conflicts) == 19, f"20 concurrent credits with one idempotency key: 1 succeeds, 19 get 409 (other outcomes: {others})")
+originals = {e.body["ledger_entry"]["id"] for e in conflicts}
+check(len(originals) == 1 and all(e.body["code"] == "idempotency_key_reused" and e.body["ledger_entry"]["amount"] == 7 for e in conflicts),
+      "every 409 is idempotency_key_reused and carries the one original entry")
+check(all(e.response.headers.get("x-should-retry") == "false" for e in conflicts), "every 409 says x-should-retry: false")
+ledger = strict.customers.wallets.ledger_entries.list(racing.customer_id, currency="USD", page_size=100).items
+check(won[0].balance == 7 and [e.id for e in ledger if e.amount == 7] == list(originals), "one credit of 7 in the ledger, the one the 409s carry")
 
 print(f"Dodo SDK {dodopayments.__version__}: {checks} checks passed against {BASE_URL}")
