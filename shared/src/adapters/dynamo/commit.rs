@@ -3,6 +3,8 @@
 //! does not apply twice). A customer replacement alone is a conditional `PutItem` (applying a
 //! patch twice is harmless). A failed condition is mapped back to the write it guards.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
@@ -72,18 +74,28 @@ fn put_of(business_id: &crate::kernel::BusinessId, write: &Write) -> (Item, Cond
     }
 }
 
-/// The condition expression, attribute names and values of a put.
-fn expression(condition: Condition) -> (String, Option<(String, String)>, Option<AttributeValue>) {
+/// The condition expression of a put, with its attribute names and values.
+struct Expression {
+    text: &'static str,
+    names: Option<HashMap<String, String>>,
+    values: Option<HashMap<String, AttributeValue>>,
+}
+
+fn expression(condition: Condition) -> Expression {
     match condition {
-        Condition::New => ("attribute_not_exists(pk)".to_owned(), None, None),
+        Condition::New => Expression {
+            text: "attribute_not_exists(pk)",
+            names: None,
+            values: None,
+        },
         Condition::Equals {
             attribute,
             expected,
-        } => (
-            "#guard = :expected".to_owned(),
-            Some(("#guard".to_owned(), attribute.to_owned())),
-            Some(expected),
-        ),
+        } => Expression {
+            text: "#guard = :expected",
+            names: Some(HashMap::from([("#guard".to_owned(), attribute.to_owned())])),
+            values: Some(HashMap::from([(":expected".to_owned(), expected)])),
+        },
     }
 }
 
@@ -109,15 +121,15 @@ impl DynamoStore {
         item: Item,
         condition: Condition,
     ) -> DomainResult<Result<(), Rejection>> {
-        let (expression, name, value) = expression(condition);
+        let condition = expression(condition);
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(expression)
-            .set_expression_attribute_names(name.map(|n| [n].into()))
-            .set_expression_attribute_values(value.map(|v| [(":expected".to_owned(), v)].into()))
+            .condition_expression(condition.text)
+            .set_expression_attribute_names(condition.names)
+            .set_expression_attribute_values(condition.values)
             .return_consumed_capacity(consumed_capacity(self.meter()))
             .send()
             .await;
@@ -144,15 +156,13 @@ impl DynamoStore {
         let items: Vec<TransactWriteItem> = puts
             .into_iter()
             .map(|(item, condition)| {
-                let (expression, name, value) = expression(condition);
+                let condition = expression(condition);
                 let put = Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(item))
-                    .condition_expression(expression)
-                    .set_expression_attribute_names(name.map(|n| [n].into()))
-                    .set_expression_attribute_values(
-                        value.map(|v| [(":expected".to_owned(), v)].into()),
-                    )
+                    .condition_expression(condition.text)
+                    .set_expression_attribute_names(condition.names)
+                    .set_expression_attribute_values(condition.values)
                     .build()
                     .expect("put has table, item");
                 TransactWriteItem::builder().put(put).build()

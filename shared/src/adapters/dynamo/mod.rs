@@ -64,7 +64,7 @@ const UNAVAILABLE_CODES: &[&str] = &[
 /// A failed call as a domain error: [`DomainError::Unavailable`] when the store timed out, could
 /// not be reached or was throttled or failing after the SDK's retries (503, retry later), else
 /// [`DomainError::Storage`] (a 500: a bug or a misconfiguration).
-fn storage<E, R>(context: &str, err: SdkError<E, R>) -> DomainError
+pub(super) fn storage<E, R>(context: &str, err: SdkError<E, R>) -> DomainError
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug,

@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use crate::error::{DomainError, DomainResult};
+use super::storage;
+use crate::error::DomainResult;
 
 /// Partition key attribute of every item.
 pub const PK: &str = "pk";
@@ -126,18 +127,8 @@ pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<boo
             add_missing_indexes(client, table_name).await?;
             Ok(false)
         }
-        Err(err) => Err(storage(table_name, err)),
+        Err(err) => Err(storage(&format!("table {table_name}"), err)),
     }
-}
-
-fn storage<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
-    table_name: &str,
-    err: aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> DomainError {
-    DomainError::Storage(format!(
-        "table {table_name}: {}",
-        aws_sdk_dynamodb::error::DisplayErrorContext(err)
-    ))
 }
 
 /// Adds the global indexes a table made by an earlier version lacks (e.g. a local table kept in
@@ -148,7 +139,7 @@ async fn add_missing_indexes(client: &Client, table_name: &str) -> DomainResult<
         .table_name(table_name)
         .send()
         .await
-        .map_err(|e| storage(table_name, e))?;
+        .map_err(|e| storage(&format!("table {table_name}"), e))?;
     let existing: Vec<String> = described
         .table()
         .map(|t| {
@@ -179,7 +170,7 @@ async fn add_missing_indexes(client: &Client, table_name: &str) -> DomainResult<
             )
             .send()
             .await
-            .map_err(|e| storage(table_name, e))?;
+            .map_err(|e| storage(&format!("table {table_name}"), e))?;
         tracing::info!(
             table = table_name,
             index = index.index_name(),
