@@ -7,13 +7,20 @@
 #                                --release. Settings: BENCH_SECONDS (per cell, default 8),
 #                                BENCH_WALLETS (default 1000), BENCH_CONCURRENCY (default 1,8,64),
 #                                BENCH_WARMUP_SECONDS (per mode, before the first cell, default 3).
+#   ./infra/bench.sh webhooks    webhooks: commit → receiver latency (median/p90/p99/max) of
+#                                sequential credits, then the dispatcher's delivered/s against the
+#                                API's committed/s for a burst of credits (16 writers, 50
+#                                customers); verifies every event arrived exactly once. Built with
+#                                --release. Settings: BENCH_EVENTS (default 200), BENCH_BURST
+#                                (default 1000), BENCH_WARMUP (credits, default 20),
+#                                BENCH_TIMEOUT_SECONDS (default 120).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 MODE="${1:-capacity}"
 case "$MODE" in
-  capacity|throughput) ;;
-  *) echo "usage: $0 [throughput]" >&2; exit 2 ;;
+  capacity|throughput|webhooks) ;;
+  *) echo "usage: $0 [throughput|webhooks]" >&2; exit 2 ;;
 esac
 DDB_PID=""
 trap 'stop $DDB_PID' EXIT
@@ -23,6 +30,10 @@ start_dynamodb_local "$(free_port)"
 if [ "$MODE" = throughput ]; then
   # Release build: the bench measures the service's own code too, not debug overhead.
   cargo run --quiet --release -p integration-tests --bin throughput
+elif [ "$MODE" = webhooks ]; then
+  # Release build, as throughput. The dispatcher posts to a receiver on 127.0.0.1 (the harness
+  # allows private targets).
+  cargo run --quiet --release -p integration-tests --bin webhooks_bench
 else
   cargo run --quiet -p integration-tests --bin capacity
 fi

@@ -11,6 +11,7 @@ SAM_CLI_VERSION="1.170.0"       # PyPI aws-sam-cli (`sam validate` in infra/test
 CFN_LINT_VERSION="1.58.0"       # PyPI cfn-lint
 DODO_SDK_VERSION="1.123.0"      # PyPI dodopayments (the Python SDK test's client)
 DODO_NODE_SDK_VERSION="2.52.0"  # npm dodopayments (the Node SDK test's client)
+STANDARDWEBHOOKS_VERSION="1.1.0" # PyPI standardwebhooks: what the Python SDK's webhooks.unwrap verifies with
 SCHEMATHESIS_VERSION="4.32.5"   # PyPI schemathesis (the fuzz test), its dependencies in tests/fuzz/constraints.txt
 VENV="$LOCAL/venv"
 FUZZ_VENV="$LOCAL/fuzz-venv"    # schemathesis apart, so that it never changes the SDK test's packages
@@ -59,12 +60,13 @@ ensure_tools() {
 ensure_venv() {
   require python3 "install Python 3.11 (pip fetches cargo-lambda and the Dodo SDK)"
   require cargo "install Rust (rustup.rs)"
-  local pins="$CARGO_LAMBDA_VERSION-$ZIGLANG_VERSION-$DODO_SDK_VERSION"
+  local pins="$CARGO_LAMBDA_VERSION-$ZIGLANG_VERSION-$DODO_SDK_VERSION-$STANDARDWEBHOOKS_VERSION"
   if [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -f "$VENV/.pins-$pins" ]; then
     log "installing cargo-lambda $CARGO_LAMBDA_VERSION, ziglang $ZIGLANG_VERSION and dodopayments $DODO_SDK_VERSION (PyPI, into .local/venv)"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION" \
-      "ziglang==$ZIGLANG_VERSION" "dodopayments==$DODO_SDK_VERSION" >&2
+      "ziglang==$ZIGLANG_VERSION" "dodopayments==$DODO_SDK_VERSION" \
+      "standardwebhooks==$STANDARDWEBHOOKS_VERSION" >&2
     rm -f "$VENV"/.pins-* && touch "$VENV/.pins-$pins"
   fi
   # First on PATH: cargo-lambda runs zig as `python3 -m ziglang`, so this venv's python3.
@@ -136,7 +138,9 @@ start_dynamodb_local() {
 
 # start_api PORT [EXTRA ARGS]: every function behind one base URL, http://127.0.0.1:PORT. Serves
 # them with `cargo lambda watch --concurrency $API_CONCURRENCY` on a port of its own (WATCH_PORT)
-# behind relay_api on PORT (see there why). Sets API_PID (the relay), WATCH_PID and WATCH_PORT.
+# behind relay_api on PORT (see there why), and feeds the table's stream and the retry schedule to
+# the webhook functions (start_streams). Sets API_PID (the relay), WATCH_PID, WATCH_PORT and
+# STREAMS_PID.
 start_api() {
   local port="$1" env_file
   [[ "$API_CONCURRENCY" =~ ^[1-9][0-9]*$ ]] || { echo "API_CONCURRENCY must be a positive integer, not '$API_CONCURRENCY'" >&2; return 1; }
@@ -153,6 +157,8 @@ start_api() {
     env_line AWS_REGION "$AWS_REGION"
     env_line AWS_EC2_METADATA_DISABLED true
     env_line RUST_LOG "${RUST_LOG:-info}"
+    # Local webhook endpoints (http://127.0.0.1:...) are allowed; on AWS only public https URLs.
+    env_line WEBHOOKS_ALLOW_PRIVATE true
     [ -z "${ENABLED_CURRENCIES:-}" ] || env_line ENABLED_CURRENCIES "$ENABLED_CURRENCIES"
     [ -z "${FX_RATES_USD:-}" ] || env_line FX_RATES_USD "$FX_RATES_USD"
   } >"$env_file"
@@ -168,6 +174,33 @@ start_api() {
   relay_api "$port" "$WATCH_PORT" &
   API_PID=$!
   wait_for_port "$port" 30 "$API_PID"
+  start_streams
+}
+
+# start_streams: the local stand-in for Lambda's event-source mapping on the table's stream and
+# for the EventBridge schedule of the retry sweep (local-streams/src/main.rs): it reads DynamoDB
+# Local's stream of TABLE_NAME and invokes webhook-dispatcher with each batch, and webhook-retries
+# every SWEEP_EVERY_S seconds (default 5), through cargo lambda watch on WATCH_PORT. It reads from
+# the stream's end (STREAM_START=LATEST; TRIM_HORIZON replays what the stream holds, up to 24 h):
+# this waits until it holds its place, so every write after start_api returns reaches the
+# dispatcher. A failed invocation is retried with the same batch, logging a line at most every 5 s.
+# Needs the table (admin create-table). Sets STREAMS_PID.
+start_streams() {
+  local ready="$LOCAL/streams-$WATCH_PORT.ready" waited=0 bin
+  # The same features as the callers' `cargo build --workspace --bins`: nothing to rebuild.
+  cargo build --quiet --workspace --bin local-streams
+  bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/local-streams"
+  rm -f "$ready"
+  log "feeding the table's stream to webhook-dispatcher, and webhook-retries every ${SWEEP_EVERY_S:-5}s (local-streams)"
+  WATCH_PORT="$WATCH_PORT" READY_FILE="$ready" STREAM_START="${STREAM_START:-LATEST}" \
+    SWEEP_EVERY_S="${SWEEP_EVERY_S:-5}" "$bin" &
+  STREAMS_PID=$!
+  until [ -e "$ready" ]; do
+    kill -0 "$STREAMS_PID" 2>/dev/null || { echo "local-streams exited before opening the stream" >&2; return 1; }
+    sleep 0.25; waited=$((waited + 1))
+    [ "$waited" -lt 240 ] || { echo "local-streams did not open the stream of $TABLE_NAME in 60s" >&2; return 1; }
+  done
+  rm -f "$ready"
 }
 
 # env_line NAME VALUE: one line of the env file that cargo lambda watch reads. Exits on a value it

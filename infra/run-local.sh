@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # README command 1: installs what is missing, starts DynamoDB Local (data kept in .local/data),
-# creates the table, serves every function at one base URL with `cargo lambda watch`, then prints
-# the base URL and a dev API key that works against this table (see below). Ctrl-C stops
+# creates the table, serves every function at one base URL with `cargo lambda watch`, feeds the
+# table's stream and the retry schedule to the webhook functions (local-streams, see lib.sh), then
+# prints the base URL and a dev API key that works against this table (see below). Ctrl-C stops
 # everything it started.
 #
 # Settings: API_PORT (default 9000), DDB_PORT (default 8000), TABLE_NAME (default customer-wallets),
-# API_CONCURRENCY (default 4: instances per function, see infra/lib.sh).
+# API_CONCURRENCY (default 4: instances per function, see infra/lib.sh), SWEEP_EVERY_S (default 5)
+# and STREAM_START (default LATEST; see start_streams in infra/lib.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -15,8 +17,8 @@ API_PORT="${API_PORT:-9000}"
 DDB_PORT="${DDB_PORT:-8000}"
 # One key file per table: a key belongs to a business stored in one table.
 KEY_FILE="$LOCAL/dev-key-$TABLE_NAME.env"
-DDB_PID="" API_PID="" WATCH_PID=""
-trap 'stop $API_PID $WATCH_PID $DDB_PID' EXIT
+DDB_PID="" API_PID="" WATCH_PID="" STREAMS_PID=""
+trap 'stop $STREAMS_PID $API_PID $WATCH_PID $DDB_PID' EXIT
 trap 'exit 130' INT TERM
 
 ensure_tools
@@ -87,5 +89,5 @@ cat <<INFO
 
   Ctrl-C stops DynamoDB Local and the functions.
 INFO
-# Until either the relay or cargo lambda watch ends; the EXIT trap then stops the rest.
-wait -n "$API_PID" "$WATCH_PID"
+# Until the relay, cargo lambda watch or local-streams ends; the EXIT trap then stops the rest.
+wait -n "$API_PID" "$WATCH_PID" "$STREAMS_PID"

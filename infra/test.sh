@@ -8,8 +8,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-DDB_PID="" API_PID="" WATCH_PID=""
-trap 'stop $API_PID $WATCH_PID $DDB_PID' EXIT
+DDB_PID="" API_PID="" WATCH_PID="" STREAMS_PID=""
+trap 'stop $STREAMS_PID $API_PID $WATCH_PID $DDB_PID' EXIT
 trap 'exit 130' INT TERM
 
 ensure_tools
@@ -38,9 +38,12 @@ export DODO_BASE_URL="http://127.0.0.1:$API_PORT" DODO_API_KEY="$API_KEY"
 # The races in the SDK tests must run through several instances of a function: the Python test
 # checks, from /proc, that several processes served by WATCH_PORT took part.
 DODO_LOCAL_WATCH_PORT="$WATCH_PORT" DODO_LOCAL_CONCURRENCY="$API_CONCURRENCY" "$VENV/bin/python" tests/sdk/dodo_sdk_test.py
+log "Dodo Python SDK: webhooks (client.webhooks, deliveries from the local stream, unwrap)"
+"$VENV/bin/python" tests/sdk/dodo_sdk_webhooks_test.py
 log "Dodo Node SDK against the local API"
 # ES modules resolve imports next to the script, so run a copy beside the installed SDK.
 cp tests/sdk/dodo_sdk_test.mjs "$LOCAL/node-sdk/" && node "$LOCAL/node-sdk/dodo_sdk_test.mjs"
+cp tests/sdk/dodo_sdk_webhooks_test.mjs "$LOCAL/node-sdk/" && node "$LOCAL/node-sdk/dodo_sdk_webhooks_test.mjs"
 
 log "schemathesis against the local API (openapi.yaml)"
 # FUZZ_SEED and FUZZ_MAX_EXAMPLES explore further; the defaults keep the run short and repeatable.

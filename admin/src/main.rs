@@ -5,13 +5,15 @@
 //! wallets-admin create-table
 //! wallets-admin create-business "<name>"    # prints BUSINESS_ID=... and API_KEY=...
 //! wallets-admin expire-holds                 # releases pending holds past their expiry
+//! wallets-admin retry-webhooks               # attempts the webhook deliveries now due
 //! ```
 
 use std::process::ExitCode;
 
 use shared::adapters::dynamo::table;
 
-const USAGE: &str = "usage: wallets-admin create-table | create-business <name> | expire-holds";
+const USAGE: &str =
+    "usage: wallets-admin create-table | create-business <name> | expire-holds | retry-webhooks";
 /// Holds one `expire-holds` run expires at most (run it again for more).
 const EXPIRE_BATCH: usize = 10_000;
 
@@ -49,6 +51,18 @@ async fn main() -> ExitCode {
             .expire_holds(app.now(), EXPIRE_BATCH)
             .await
             .map(|expired| println!("expired {expired} holds")),
+        ["retry-webhooks"] => {
+            let sender =
+                shared::adapters::webhook_http::HttpSender::new(app.config().webhook_targets);
+            app.retry_deliveries(&sender, app.now(), EXPIRE_BATCH)
+                .await
+                .map(|report| {
+                    println!(
+                        "{} due deliveries: {} succeeded, {} failed again",
+                        report.deliveries, report.succeeded, report.failed
+                    )
+                })
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -2,6 +2,7 @@
 //! entry points of every trigger a function can have (`triggers/`: HTTP, a schedule, a DynamoDB
 //! stream batch). Each Lambda function binary is one call into `triggers`.
 
+pub mod events;
 pub mod http;
 pub mod routes;
 pub mod triggers;

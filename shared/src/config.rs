@@ -13,17 +13,23 @@ pub struct Config {
     pub dynamodb_endpoint: Option<String>,
     pub currencies: Vec<Currency>,
     pub rates: RateTable,
+    /// Where webhooks may go: loopback and private addresses (and plain http) only when
+    /// `WEBHOOKS_ALLOW_PRIVATE=true`, which the local run sets.
+    pub webhook_targets: crate::webhooks::model::TargetPolicy,
 }
 
 impl Config {
     pub fn from_env() -> Result<Config, ValidationError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        Config::build(
+        let mut config = Config::build(
             var("TABLE_NAME").unwrap_or_else(|| "customer-wallets".to_owned()),
             var("DYNAMODB_ENDPOINT"),
             &var("ENABLED_CURRENCIES").unwrap_or_else(|| DEFAULT_CURRENCIES.to_owned()),
             var("FX_RATES_USD").as_deref(),
-        )
+        )?;
+        config.webhook_targets.allow_private =
+            var("WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        Ok(config)
     }
 
     pub fn build(
@@ -59,6 +65,7 @@ impl Config {
             dynamodb_endpoint,
             currencies,
             rates: table,
+            webhook_targets: Default::default(),
         })
     }
 }

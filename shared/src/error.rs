@@ -100,6 +100,12 @@ pub enum DomainError {
         reversed: i64,
         requested: i64,
     },
+    #[error("webhook endpoint `{0}` not found")]
+    WebhookNotFound(String),
+    #[error("delivery `{0}` not found for this webhook endpoint")]
+    DeliveryNotFound(String),
+    #[error("delivery `{0}` is being attempted right now; try the resend again in a minute")]
+    DeliveryInFlight(String),
     #[error("too many concurrent updates to this customer's wallets; retry the request")]
     Contention,
     #[error("the store is unavailable (timed out, throttled or failing): {0}")]
@@ -128,6 +134,9 @@ impl DomainError {
             DomainError::InvoiceAlreadyPaid { .. } => "invoice_already_paid",
             DomainError::InvoicePaymentNotFound(_) => "invoice_payment_not_found",
             DomainError::ReversalExceedsApplied { .. } => "reversal_exceeds_applied",
+            DomainError::WebhookNotFound(_) => "webhook_not_found",
+            DomainError::DeliveryNotFound(_) => "delivery_not_found",
+            DomainError::DeliveryInFlight(_) => "delivery_in_flight",
             DomainError::Contention => "concurrent_update",
             DomainError::Unavailable(_) => "store_unavailable",
             DomainError::Storage(_) => "internal_error",

@@ -18,6 +18,7 @@ pub mod kernel;
 pub mod ledger;
 pub mod ports;
 pub mod service;
+pub mod webhooks;
 
 pub use config::Config;
 pub use error::{DomainError, DomainResult, Original};

@@ -11,7 +11,9 @@ use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
+use crate::kernel::{EndpointId, EventId};
 use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
+use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
 
 /// API keys.
 pub trait KeyStore: Send + Sync {
@@ -106,13 +108,84 @@ pub trait InvoiceStore: Send + Sync {
     ) -> impl Future<Output = DomainResult<Option<InvoicePayment>>> + Send;
 }
 
+/// Webhook endpoints and deliveries. Every write is conditional; `false` means its condition
+/// failed (the id is taken, or the record changed since it was read).
+pub trait WebhookStore: Send + Sync {
+    /// A new endpoint. Condition: its id is unused.
+    fn insert_endpoint(
+        &self,
+        endpoint: &Endpoint,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
+    /// A changed endpoint. Condition: it is still at `endpoint.version - 1`.
+    fn replace_endpoint(
+        &self,
+        endpoint: &Endpoint,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
+    fn delete_endpoint(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
+    fn get_endpoint(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+    ) -> impl Future<Output = DomainResult<Option<Endpoint>>> + Send;
+    /// Every endpoint of the business (a few at most), oldest first, read consistently.
+    fn list_endpoints(
+        &self,
+        business_id: &BusinessId,
+    ) -> impl Future<Output = DomainResult<Vec<Endpoint>>> + Send;
+    /// A new delivery, due at its lease or next attempt. Condition: none exists for this event
+    /// and endpoint.
+    fn insert_delivery(
+        &self,
+        delivery: &Delivery,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
+    /// A delivery after a claim or an attempt (`attempt`, logged in the same write). Condition:
+    /// it still has `seen`'s attempt count and lease, so two workers never both act on one
+    /// reading.
+    fn update_delivery(
+        &self,
+        delivery: &Delivery,
+        seen: &Delivery,
+        attempt: Option<&Attempt>,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
+    /// The delivery and its attempts, oldest first.
+    fn get_delivery(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        id: &EventId,
+    ) -> impl Future<Output = DomainResult<Option<(Delivery, Vec<Attempt>)>>> + Send;
+    fn list_deliveries(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        query: &DeliveryQuery,
+    ) -> impl Future<Output = DomainResult<Vec<Delivery>>> + Send;
+    /// Pending deliveries of every business due at or before `now_ms` (sparse index), at most
+    /// `limit`.
+    fn due_deliveries(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> impl Future<Output = DomainResult<Vec<DeliveryRef>>> + Send;
+}
+
 /// Every port a store adapter provides; the service needs all of them.
 pub trait Store:
-    KeyStore + CustomerStore + WalletStore + LedgerStore + HoldStore + InvoiceStore
+    KeyStore + CustomerStore + WalletStore + LedgerStore + HoldStore + InvoiceStore + WebhookStore
 {
 }
 
 impl<T> Store for T where
-    T: KeyStore + CustomerStore + WalletStore + LedgerStore + HoldStore + InvoiceStore
+    T: KeyStore
+        + CustomerStore
+        + WalletStore
+        + LedgerStore
+        + HoldStore
+        + InvoiceStore
+        + WebhookStore
 {
 }

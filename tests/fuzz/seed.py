@@ -1,17 +1,32 @@
-"""Creates a customer with USD and INR balance, a few holds and invoice payments for the fuzz test,
-and writes their ids as schemathesis dictionaries (one quoted entry a line) into DICT_DIR:
-customer_ids.dict, hold_ids.dict, invoice_ids.dict. Usage: seed.py BASE_URL API_KEY DICT_DIR"""
+"""Creates a customer with USD and INR balance, a few holds and invoice payments, and webhook
+endpoints with deliveries for the fuzz test, and writes their ids as schemathesis dictionaries (one
+quoted entry a line) into DICT_DIR: customer_ids.dict, hold_ids.dict, invoice_ids.dict,
+webhook_ids.dict, deletable_webhook_ids.dict, delivery_ids.dict.
+Usage: seed.py BASE_URL API_KEY DICT_DIR
+
+The webhook endpoints are made first, so the customer's changes give them deliveries. Their URL is
+a closed port on loopback (a local run allows loopback targets): every attempt fails at once and
+stays in the log, so the deliveries exist for the delivery routes whatever the fuzzing does.
+A delivery exists only once the dispatcher has read the change from the table's stream; if none
+appears within DELIVERY_WAIT_S (the local stream poller is not running), a warning says so and the
+delivery routes get a made-up id (404 only)."""
 
 import json
 import sys
+import time
 import urllib.request
 
+# Nothing listens here (port 9 is "discard", closed on loopback): attempts fail with a refused
+# connection, fast.
+UNREACHABLE_RECEIVER = "http://127.0.0.1:9/fuzz-receiver"
+DELIVERY_WAIT_S = 60
 
-def call(base_url, api_key, method, path, body):
+
+def call(base_url, api_key, method, path, body=None):
     request = urllib.request.Request(
         base_url + path,
         method=method,
-        data=json.dumps(body).encode(),
+        data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -20,6 +35,17 @@ def call(base_url, api_key, method, path, body):
 
 def main():
     base_url, api_key, dict_dir = sys.argv[1:]
+    # The endpoint most requests use, and a few that only DELETE /webhooks/{webhook_id} gets
+    # (schemathesis.toml), so that deleting does not take the others' endpoint away.
+    webhook_ids = [
+        call(base_url, api_key, "POST", "/webhooks",
+             {"url": UNREACHABLE_RECEIVER, "description": "fuzz", "metadata": {"seed": "fuzz"}})["id"]
+    ]
+    deletable_webhook_ids = [
+        call(base_url, api_key, "POST", "/webhooks", {"url": UNREACHABLE_RECEIVER, "disabled": True})["id"]
+        for _ in range(3)
+    ]
+
     customer = call(base_url, api_key, "POST", "/customers", {"email": "fuzz@example.com", "name": "Fuzz"})
     customer_id = customer["customer_id"]
     for currency in ("USD", "INR"):
@@ -34,7 +60,23 @@ def main():
     for invoice_id in invoice_ids:
         call(base_url, api_key, "POST", f"{wallets}/invoice-payments",
              {"invoice_id": invoice_id, "currency": "USD", "amount_due": 50_000})
-    for name, ids in (("customer_ids", [customer_id]), ("hold_ids", hold_ids), ("invoice_ids", invoice_ids)):
+
+    delivery_ids = []
+    deadline = time.monotonic() + DELIVERY_WAIT_S
+    while True:
+        page = call(base_url, api_key, "GET", f"/webhooks/{webhook_ids[0]}/deliveries")
+        delivery_ids = [d["id"] for d in page["data"]]
+        if delivery_ids or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if not delivery_ids:
+        print(f"seed.py: WARNING: no webhook delivery within {DELIVERY_WAIT_S} s (is the stream poller "
+              "running?); the delivery routes are fuzzed with an unknown id only", file=sys.stderr)
+        delivery_ids = ["evt_00000000000000000000000000"]
+
+    for name, ids in (("customer_ids", [customer_id]), ("hold_ids", hold_ids), ("invoice_ids", invoice_ids),
+                      ("webhook_ids", webhook_ids), ("deletable_webhook_ids", deletable_webhook_ids),
+                      ("delivery_ids", delivery_ids)):
         with open(f"{dict_dir}/{name}.dict", "w", encoding="utf-8") as out:
             out.writelines(f'"{i}"\n' for i in ids)
 

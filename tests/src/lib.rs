@@ -27,6 +27,7 @@ use shared::{Config, DomainResult, Service};
 mod assertions;
 mod fixtures;
 mod request;
+pub mod webhooks;
 
 pub use api::Route;
 pub use assertions::{
@@ -69,8 +70,10 @@ fn calm(app: &App) -> App {
 /// missing. The one place that constructs the service from scratch ([`calm`] and
 /// [`Harness::instance`] derive theirs from it).
 async fn service(endpoint: String, seed: u64, faults: Faults) -> App {
-    let config = Config::build(TEST_TABLE.to_owned(), Some(endpoint), "USD,INR", None)
+    let mut config = Config::build(TEST_TABLE.to_owned(), Some(endpoint), "USD,INR", None)
         .expect("test configuration");
+    // The tests' webhook receivers listen on 127.0.0.1.
+    config.webhook_targets.allow_private = true;
     let store = DynamoStore::connect(&config).await.metered();
     table::create_table(store.client(), TEST_TABLE)
         .await
@@ -160,6 +163,28 @@ impl Harness {
     }
 
     /// The DynamoDB client the service uses.
+    /// The same business and table through a service whose every commit lands and then never
+    /// answers: a function killed between its commit and its answer.
+    pub fn dying_after_commit(&self) -> Harness {
+        let store = FaultyStore::new(self.app.store().inner().clone(), 0, Faults::NONE)
+            .dying_after_commit();
+        Harness {
+            app: Arc::new(Service::new(store, SystemClock, self.app.config().clone())),
+            key: self.key.clone(),
+            business_id: self.business_id.clone(),
+        }
+    }
+
+    /// The service under test, for operations that have no route (the dispatcher, the sweep).
+    pub fn service(&self) -> &App {
+        &self.app
+    }
+
+    /// The same service without faults, shared, for a background worker.
+    pub fn calm_service(&self) -> Arc<App> {
+        Arc::new(calm(&self.app))
+    }
+
     pub fn dynamodb_client(&self) -> &aws_sdk_dynamodb::Client {
         self.app.store().inner().client()
     }

@@ -149,6 +149,18 @@ const DOMAIN_REFUSALS: &[(&str, &str, &[&str])] = &[
     ),
     // 409 closed already, holds pending
     ("POST", "/customers/{customer_id}/wallets/close", &["409"]),
+    // 409 another worker is attempting the delivery
+    (
+        "POST",
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
+        &["409"],
+    ),
+];
+
+/// Routes that answer 204 without a body where the others answer 200 with one.
+const NO_CONTENT: &[(&str, &str)] = &[
+    ("DELETE", "/webhooks/{webhook_id}"),
+    ("PATCH", "/webhooks/{webhook_id}/headers"),
 ];
 
 #[test]
@@ -167,7 +179,12 @@ fn every_operation_declares_the_errors_the_code_can_answer() {
             .keys()
             .map(String::as_str)
             .collect();
-        let mut expected = BTreeSet::from(["200", "401", "500"]);
+        let success = if NO_CONTENT.contains(&(method.as_str(), path.as_str())) {
+            "204"
+        } else {
+            "200"
+        };
+        let mut expected = BTreeSet::from([success, "401", "500"]);
         let params = parameters(&doc, &path, op);
         if params.iter().any(|p| p["in"] == "path") {
             expected.insert("404");
@@ -186,6 +203,10 @@ fn every_operation_declares_the_errors_the_code_can_answer() {
         assert_eq!(statuses, expected, "{name}");
         for (status, response) in op["responses"].as_object().unwrap() {
             let response = deref(&doc, response);
+            if status == "204" {
+                assert!(response["content"].is_null(), "{name} 204: no body");
+                continue;
+            }
             let body = deref(&doc, &response["content"]["application/json"]["schema"]);
             assert!(!body.is_null(), "{name} {status}: a JSON body");
             if status != "200" {
@@ -307,6 +328,49 @@ fn the_documented_enums_are_the_values_the_code_accepts() {
         &schema(&doc, "CustomerWalletResponse")["properties"]["status"],
     );
     assert_serde_enum::<shared::holds::model::HoldStatus>(schema(&doc, "HoldStatus"));
+    assert_serde_enum::<shared::webhooks::model::DeliveryStatus>(schema(&doc, "DeliveryStatus"));
+
+    // Webhook events: the catalog of the code, in the enum and in the `webhooks` section.
+    let catalog: BTreeSet<String> = shared::webhooks::model::EventType::ALL
+        .iter()
+        .map(|t| t.as_str().to_owned())
+        .collect();
+    assert_eq!(enum_strings(schema(&doc, "WebhookEventType")), catalog);
+    let documented: BTreeSet<String> = doc["webhooks"]
+        .as_object()
+        .expect("a webhooks section")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(documented, catalog);
+}
+
+#[test]
+fn the_documented_webhook_limits_are_the_limits_of_the_code() {
+    use shared::webhooks::address::MAX_URL_LEN;
+    use shared::webhooks::rules::*;
+
+    let doc = document();
+    assert_eq!(schema(&doc, "WebhookUrl")["maxLength"], MAX_URL_LEN);
+    assert_eq!(
+        schema(&doc, "WebhookDescription")["maxLength"],
+        DESCRIPTION_MAX
+    );
+    let headers = schema(&doc, "WebhookHeaderMap");
+    assert_eq!(headers["maxProperties"], HEADERS_MAX);
+    assert_eq!(
+        headers["additionalProperties"]["maxLength"],
+        HEADER_VALUE_MAX
+    );
+    let metadata = schema(&doc, "WebhookMetadata");
+    assert_eq!(metadata["maxProperties"], METADATA_KEYS_MAX);
+    assert_eq!(metadata["propertyNames"]["maxLength"], METADATA_KEY_MAX);
+    assert_eq!(
+        metadata["additionalProperties"]["maxLength"],
+        METADATA_VALUE_MAX
+    );
+    assert_eq!(schema(&doc, "WebhookRateLimit")["minimum"], 1);
+    assert_eq!(schema(&doc, "WebhookRateLimit")["maximum"], RATE_LIMIT_MAX);
 }
 
 /// The documented values of a string enum are exactly the variants of the serde enum `T`: each

@@ -1,10 +1,11 @@
-//! A table made by an earlier version (kept in `.local/data`) gets the indexes it lacks.
+//! A table made by an earlier version (kept in `.local/data`) gets the indexes and the stream it
+//! lacks.
 
 use integration_tests::Harness;
 use shared::adapters::dynamo::table::{self, GSI_EXPIRY};
 
 #[tokio::test]
-async fn create_table_adds_a_missing_global_index_to_an_existing_table() {
+async fn create_table_adds_a_missing_global_index_and_the_stream_to_an_existing_table() {
     let h = Harness::new().await;
     let client = h.dynamodb_client();
     let name = format!("legacy-{}", shared::kernel::CustomerId::generate());
@@ -53,6 +54,19 @@ async fn create_table_adds_a_missing_global_index_to_an_existing_table() {
         .collect();
     expected.sort();
     assert_eq!(indexes, expected);
+    let described = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let table_description = described.table().unwrap();
+    let stream = table_description
+        .stream_specification()
+        .expect("the stream was turned on");
+    assert!(stream.stream_enabled());
+    assert_eq!(stream.stream_view_type(), Some(&table::STREAM_VIEW_TYPE));
+    assert!(table_description.latest_stream_arn().is_some());
     client
         .delete_table()
         .table_name(&name)

@@ -16,6 +16,17 @@ fn body_for(route: Route) -> Option<&'static str> {
         Route::PayInvoice => Some(r#"{"invoice_id": "in_1", "currency": "USD", "amount_due": 1}"#),
         Route::ReverseInvoicePayment => Some(r#"{"amount": 1}"#),
         Route::CloseWallet => Some(r#"{"currency": "USD", "reason": "closing"}"#),
+        Route::CreateWebhook => Some(r#"{"url": "https://example.com/hooks"}"#),
+        Route::UpdateWebhook => Some(r#"{"disabled": true}"#),
+        Route::UpdateWebhookHeaders => Some(r#"{"headers": {"x-a": "b"}}"#),
+        Route::ListWebhooks
+        | Route::GetWebhook
+        | Route::DeleteWebhook
+        | Route::GetWebhookSecret
+        | Route::GetWebhookHeaders
+        | Route::ListWebhookDeliveries
+        | Route::GetWebhookDelivery
+        | Route::ResendWebhookDelivery => None,
         Route::GetCustomer
         | Route::ListCustomers
         | Route::ListWallets
@@ -126,4 +137,34 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
             .body["name"],
         "Ada"
     );
+}
+
+#[tokio::test]
+async fn another_business_gets_404_for_every_webhook_route_and_changes_nothing() {
+    let owner = Harness::new().await;
+    let intruder = owner.other_business().await;
+    let created = owner
+        .request(Route::CreateWebhook)
+        .json(json!({"url": "https://example.com/owner"}))
+        .send()
+        .await;
+    let webhook = created.body["id"].as_str().unwrap().to_owned();
+    for spec in ROUTES.iter().filter(|s| s.path.contains("{webhook_id}")) {
+        let reply = intruder
+            .request(spec.route)
+            .path("webhook_id", &webhook)
+            .path("delivery_id", "evt_01jabcdefghjkmnpqrstvwxyz0")
+            .raw_body(body_for(spec.route).unwrap_or(""))
+            .send()
+            .await;
+        assert_error(&reply, StatusCode::NOT_FOUND, "webhook_not_found");
+    }
+    let mine = owner
+        .request(Route::GetWebhook)
+        .path("webhook_id", &webhook)
+        .send()
+        .await;
+    assert_eq!(mine.body["disabled"], false, "untouched");
+    let theirs = intruder.request(Route::ListWebhooks).send().await;
+    assert_eq!(theirs.body["data"], json!([]));
 }

@@ -88,7 +88,9 @@ impl From<DomainError> for ApiError {
             DomainError::Unauthenticated => StatusCode::UNAUTHORIZED,
             DomainError::CustomerNotFound(_)
             | DomainError::HoldNotFound(_)
-            | DomainError::InvoicePaymentNotFound(_) => StatusCode::NOT_FOUND,
+            | DomainError::InvoicePaymentNotFound(_)
+            | DomainError::WebhookNotFound(_)
+            | DomainError::DeliveryNotFound(_) => StatusCode::NOT_FOUND,
             DomainError::InsufficientBalance { .. } => StatusCode::BAD_REQUEST,
             DomainError::IdempotencyKeyReused { .. }
             | DomainError::Contention
@@ -96,7 +98,8 @@ impl From<DomainError> for ApiError {
             | DomainError::HoldsPending { .. }
             | DomainError::HoldNotPending { .. }
             | DomainError::HoldExpired { .. }
-            | DomainError::InvoiceAlreadyPaid { .. } => StatusCode::CONFLICT,
+            | DomainError::InvoiceAlreadyPaid { .. }
+            | DomainError::DeliveryInFlight(_) => StatusCode::CONFLICT,
             DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             DomainError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -80,7 +80,7 @@ fn percent_decode(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn path_parameter(request: &Request, name: &str) -> String {
+pub fn path_parameter(request: &Request, name: &str) -> String {
     request
         .path_parameters()
         .first(name)

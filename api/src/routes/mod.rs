@@ -7,6 +7,7 @@ pub mod customers;
 pub mod holds;
 pub mod invoices;
 pub mod ledger;
+pub mod webhooks;
 
 use shared::access::model::Tenant;
 use shared::kernel::Clock;
@@ -72,6 +73,17 @@ routes! {
     GetInvoicePayment: "GET" "/customers/{customer_id}/wallets/invoice-payments/{invoice_id}" => "get-invoice-payment", invoices::get;
     ReverseInvoicePayment: "POST" "/customers/{customer_id}/wallets/invoice-payments/{invoice_id}/reversals" => "reverse-invoice-payment", invoices::reverse;
     CloseWallet: "POST" "/customers/{customer_id}/wallets/close" => "close-wallet", closing::close;
+    CreateWebhook: "POST" "/webhooks" => "create-webhook", webhooks::create;
+    ListWebhooks: "GET" "/webhooks" => "list-webhooks", webhooks::list;
+    GetWebhook: "GET" "/webhooks/{webhook_id}" => "get-webhook", webhooks::get;
+    UpdateWebhook: "PATCH" "/webhooks/{webhook_id}" => "update-webhook", webhooks::update;
+    DeleteWebhook: "DELETE" "/webhooks/{webhook_id}" => "delete-webhook", webhooks::delete;
+    GetWebhookSecret: "GET" "/webhooks/{webhook_id}/secret" => "get-webhook-secret", webhooks::secret;
+    GetWebhookHeaders: "GET" "/webhooks/{webhook_id}/headers" => "get-webhook-headers", webhooks::get_headers;
+    UpdateWebhookHeaders: "PATCH" "/webhooks/{webhook_id}/headers" => "update-webhook-headers", webhooks::update_headers;
+    ListWebhookDeliveries: "GET" "/webhooks/{webhook_id}/deliveries" => "list-webhook-deliveries", webhooks::list_deliveries;
+    GetWebhookDelivery: "GET" "/webhooks/{webhook_id}/deliveries/{delivery_id}" => "get-webhook-delivery", webhooks::get_delivery;
+    ResendWebhookDelivery: "POST" "/webhooks/{webhook_id}/deliveries/{delivery_id}/resend" => "resend-webhook-delivery", webhooks::resend;
 }
 
 impl Route {

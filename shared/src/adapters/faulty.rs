@@ -13,9 +13,14 @@ use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
-use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
+use crate::kernel::{
+    BusinessId, CustomerId, EndpointId, EventId, HoldId, IdempotencyKey, InvoiceId,
+};
 use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
-use crate::ports::{CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore};
+use crate::ports::{
+    CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore, WebhookStore,
+};
+use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
 
 /// How often each fault strikes, as a probability per call (commit faults per commit).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,6 +133,8 @@ enum Fault {
 pub struct FaultyStore<S> {
     inner: S,
     faults: Faults,
+    /// Set: a commit that lands never answers, as if the function died right after it.
+    dies_after_commit: bool,
     draws: Arc<Mutex<Draws>>,
     counts: Arc<FaultCounts>,
 }
@@ -137,9 +144,17 @@ impl<S> FaultyStore<S> {
         FaultyStore {
             inner,
             faults,
+            dies_after_commit: false,
             draws: Arc::new(Mutex::new(Draws(seed))),
             counts: Arc::default(),
         }
+    }
+
+    /// This store, except that every commit that lands then hangs for ever: the caller (a
+    /// function instance) is as good as killed between the commit and its answer.
+    pub fn dying_after_commit(mut self) -> FaultyStore<S> {
+        self.dies_after_commit = true;
+        self
     }
 
     pub fn inner(&self) -> &S {
@@ -254,6 +269,9 @@ impl<S: WalletStore> WalletStore for FaultyStore<S> {
             return Ok(Err(Rejection::default()));
         }
         let outcome = self.inner.commit(change).await?;
+        if outcome.is_ok() && self.dies_after_commit {
+            std::future::pending::<()>().await;
+        }
         if outcome.is_ok() && self.faults.ambiguous > 0.0 && self.draw() < self.faults.ambiguous {
             self.counts.ambiguous.fetch_add(1, Ordering::Relaxed);
             return Err(DomainError::Unavailable(
@@ -325,5 +343,82 @@ impl<S: InvoiceStore> InvoiceStore for FaultyStore<S> {
         self.inner
             .get_invoice_payment(business_id, customer_id, invoice_id)
             .await
+    }
+}
+
+impl<S: WebhookStore> WebhookStore for FaultyStore<S> {
+    async fn insert_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
+        self.before_call().await?;
+        self.inner.insert_endpoint(endpoint).await
+    }
+
+    async fn replace_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
+        self.before_call().await?;
+        self.inner.replace_endpoint(endpoint).await
+    }
+
+    async fn delete_endpoint(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+    ) -> DomainResult<bool> {
+        self.before_call().await?;
+        self.inner.delete_endpoint(business_id, endpoint_id).await
+    }
+
+    async fn get_endpoint(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+    ) -> DomainResult<Option<Endpoint>> {
+        self.before_call().await?;
+        self.inner.get_endpoint(business_id, endpoint_id).await
+    }
+
+    async fn list_endpoints(&self, business_id: &BusinessId) -> DomainResult<Vec<Endpoint>> {
+        self.before_call().await?;
+        self.inner.list_endpoints(business_id).await
+    }
+
+    async fn insert_delivery(&self, delivery: &Delivery) -> DomainResult<bool> {
+        self.before_call().await?;
+        self.inner.insert_delivery(delivery).await
+    }
+
+    async fn update_delivery(
+        &self,
+        delivery: &Delivery,
+        seen: &Delivery,
+        attempt: Option<&Attempt>,
+    ) -> DomainResult<bool> {
+        self.before_call().await?;
+        self.inner.update_delivery(delivery, seen, attempt).await
+    }
+
+    async fn get_delivery(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        id: &EventId,
+    ) -> DomainResult<Option<(Delivery, Vec<Attempt>)>> {
+        self.before_call().await?;
+        self.inner.get_delivery(business_id, endpoint_id, id).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        query: &DeliveryQuery,
+    ) -> DomainResult<Vec<Delivery>> {
+        self.before_call().await?;
+        self.inner
+            .list_deliveries(business_id, endpoint_id, query)
+            .await
+    }
+
+    async fn due_deliveries(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<DeliveryRef>> {
+        self.before_call().await?;
+        self.inner.due_deliveries(now_ms, limit).await
     }
 }

@@ -23,6 +23,9 @@ use crate::kernel::{BusinessId, Clock, CustomerId, HoldId, IdempotencyKey, Invoi
 use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
 use crate::ports::{CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore};
 
+#[path = "memory/webhooks.rs"]
+mod webhooks;
+
 /// Writes one DynamoDB transaction may hold.
 const TRANSACTION_WRITES_MAX: usize = 100;
 
@@ -53,6 +56,7 @@ struct State {
     answers_to_lose: u32,
     /// Set: tokens are not remembered (as DynamoDB forgets them after ten minutes).
     forget_tokens: bool,
+    webhooks: webhooks::WebhookTables,
 }
 
 /// The records, keyed as the DynamoDB items are (see `adapters::dynamo::keys`).

@@ -3,3 +3,4 @@
 pub mod dynamo;
 pub mod faulty;
 pub mod memory;
+pub mod webhook_http;

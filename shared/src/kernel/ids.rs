@@ -109,6 +109,33 @@ prefixed_id!(BusinessId, "bus_", "business");
 prefixed_id!(CustomerId, "cus_", "customer");
 prefixed_id!(EntryId, "wle_", "ledger entry");
 prefixed_id!(HoldId, "hld_", "hold");
+prefixed_id!(EndpointId, "whk_", "webhook endpoint");
+prefixed_id!(EventId, "evt_", "event");
+
+impl EndpointId {
+    /// The id an idempotency key names: the same key of the same business gives the same id.
+    pub fn derived(unix_ms: u64, seed: &str) -> EndpointId {
+        EndpointId::from_ulid(ulid::Ulid::from_parts(unix_ms, seed_bits(seed)))
+    }
+}
+
+impl EventId {
+    /// The id of the event a stored change caused: the same change gives the same id however
+    /// often its stream record is read, and ids sort by the change's time.
+    pub fn derived(unix_ms: u64, seed: &str) -> EventId {
+        EventId::from_ulid(ulid::Ulid::from_parts(unix_ms, seed_bits(seed)))
+    }
+}
+
+fn seed_bits(seed: &str) -> u128 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(seed.as_bytes());
+    u128::from_le_bytes(
+        digest[..16]
+            .try_into()
+            .expect("a SHA-256 digest has 32 bytes"),
+    )
+}
 
 /// A fresh token that names one attempt of a change (26 characters, a ULID): the store applies
 /// a change with the same token at most once.

@@ -11,5 +11,7 @@ pub mod text;
 
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use codes::ValidationError;
-pub use ids::{BusinessId, CustomerId, EntryId, HoldId, IdempotencyKey, InvoiceId};
+pub use ids::{
+    BusinessId, CustomerId, EndpointId, EntryId, EventId, HoldId, IdempotencyKey, InvoiceId,
+};
 pub use money::{Amount, Currency};

@@ -32,28 +32,31 @@ pub const HOLD_CURRENCY: &str = "cur";
 /// On invoice payment items: the amount reversed so far (condition of the next reversal).
 pub const REVERSED: &str = "rev";
 const BUSINESS_ID: &str = "business_id";
+/// On entry and hold items: the wallet of their currency right after their change, with the
+/// wallets' version (JSON of `webhooks::events::WalletAfter`), for the events of the stream.
+pub const WALLET_AFTER: &str = "w_after";
 
-fn corrupt(what: impl std::fmt::Display) -> DomainError {
+pub(super) fn corrupt(what: impl std::fmt::Display) -> DomainError {
     DomainError::Storage(format!("corrupt item: {what}"))
 }
 
-fn to_doc<T: Serialize>(record: &T) -> AttributeValue {
+pub(super) fn to_doc<T: Serialize>(record: &T) -> AttributeValue {
     s(serde_json::to_string(record).expect("records serialise to JSON"))
 }
 
-fn from_doc<T: DeserializeOwned>(item: &Item) -> DomainResult<T> {
+pub(super) fn from_doc<T: DeserializeOwned>(item: &Item) -> DomainResult<T> {
     let doc = text(item, DOC)?;
     serde_json::from_str(doc).map_err(|e| corrupt(format!("doc: {e}")))
 }
 
-fn text<'a>(item: &'a Item, name: &str) -> DomainResult<&'a str> {
+pub(super) fn text<'a>(item: &'a Item, name: &str) -> DomainResult<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
         .ok_or_else(|| corrupt(format!("no {name}")))
 }
 
-fn number(value: impl ToString) -> AttributeValue {
+pub(super) fn number(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -163,6 +166,17 @@ pub fn entry_item(entry: &LedgerEntry) -> Item {
     );
     item.insert(DOC.to_owned(), to_doc(entry));
     item
+}
+
+/// Adds to an entry or hold item the wallet of `currency` as `wallets` leave it.
+pub fn add_wallet_after(item: &mut Item, wallets: &CustomerWallets, currency: Currency) {
+    if let Some(wallet) = wallets.wallets.get(&currency) {
+        let after = crate::webhooks::events::WalletAfter {
+            version: wallets.version,
+            wallet: wallet.clone(),
+        };
+        item.insert(WALLET_AFTER.to_owned(), to_doc(&after));
+    }
 }
 
 pub fn entry_from(item: &Item) -> DomainResult<LedgerEntry> {

@@ -104,10 +104,25 @@ impl DynamoStore {
         &self,
         change: &Change,
     ) -> DomainResult<Result<(), Rejection>> {
+        let wallets = change.writes.iter().find_map(|write| match write {
+            Write::Wallets(wallets) | Write::NewWallets(wallets) => Some(wallets),
+            _ => None,
+        });
         let puts: Vec<(Item, Condition)> = change
             .writes
             .iter()
-            .map(|write| put_of(&change.business_id, write))
+            .map(|write| {
+                let (mut item, condition) = put_of(&change.business_id, write);
+                let currency = match write {
+                    Write::NewEntry(entry) => Some(entry.currency),
+                    Write::NewHold(hold) | Write::ResolveHold(hold) => Some(hold.currency),
+                    _ => None,
+                };
+                if let (Some(wallets), Some(currency)) = (wallets, currency) {
+                    add_wallet_after(&mut item, wallets, currency);
+                }
+                (item, condition)
+            })
             .collect();
         if let [Write::ReplaceCustomer { .. }] = change.writes.as_slice() {
             let (item, condition) = puts.into_iter().next().expect("one write");

@@ -7,7 +7,9 @@ mod commit;
 pub mod keys;
 pub mod meter;
 mod queries;
+pub mod stream;
 pub mod table;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -136,8 +136,23 @@ impl DynamoStore {
         now_ms: u64,
         limit: usize,
     ) -> DomainResult<Vec<HoldRef>> {
+        let shards = (0..HOLD_EXPIRY_SHARDS).map(expiry_shard);
+        self.query_due(shards, now_ms, limit, "find expired holds", hold_ref_from)
+            .await
+    }
+
+    /// The items of the sparse index `by_expiry` due at or before `now_ms` in `shards`, at most
+    /// `limit`: holds to expire (`EXP#n`), webhook deliveries to retry (`RTY#n`).
+    pub(super) async fn query_due<T>(
+        &self,
+        shards: impl Iterator<Item = String>,
+        now_ms: u64,
+        limit: usize,
+        what: &str,
+        decode: impl Fn(&Item) -> DomainResult<T>,
+    ) -> DomainResult<Vec<T>> {
         let mut found = Vec::new();
-        for shard in 0..HOLD_EXPIRY_SHARDS {
+        for shard in shards {
             let mut start_key = None;
             loop {
                 let remaining = limit.saturating_sub(found.len());
@@ -152,18 +167,18 @@ impl DynamoStore {
                     .key_condition_expression("#shard = :shard AND #at < :after")
                     .expression_attribute_names("#shard", GSI_EXPIRY_PK)
                     .expression_attribute_names("#at", GSI_EXPIRY_SK)
-                    .expression_attribute_values(":shard", s(expiry_shard(shard)))
-                    // Every expiry at or before `now_ms` sorts before the next millisecond.
+                    .expression_attribute_values(":shard", s(shard.clone()))
+                    // Every due time at or before `now_ms` sorts before the next millisecond.
                     .expression_attribute_values(":after", s(format!("{:013}", now_ms + 1)))
                     .limit(i32::try_from(remaining.min(EXPIRY_BATCH_MAX)).expect("at most 1000"))
                     .return_consumed_capacity(consumed_capacity(self.meter()))
                     .set_exclusive_start_key(start_key)
                     .send()
                     .await
-                    .map_err(|e| storage("find expired holds", e))?;
+                    .map_err(|e| storage(what, e))?;
                 self.record(Call::Read(out.consumed_capacity()));
                 for item in out.items() {
-                    found.push(hold_ref_from(item)?);
+                    found.push(decode(item)?);
                 }
                 start_key = out.last_evaluated_key;
                 if start_key.is_none() {

@@ -1,9 +1,10 @@
-//! The one DynamoDB table: its key schema and indexes, as data that [`create_table`] sends and
-//! that a test compares with `template.yaml`.
+//! The one DynamoDB table: its key schema, indexes and stream, as data that [`create_table`]
+//! sends and that a test compares with `template.yaml`.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, StreamSpecification,
+    StreamViewType,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -52,6 +53,19 @@ fn projection(projection_type: ProjectionType) -> Projection {
 
 /// Billing of the table: on-demand.
 pub const BILLING_MODE: BillingMode = BillingMode::PayPerRequest;
+
+/// What the table's stream carries: both images of every change (the webhook dispatcher compares
+/// them to tell which event a change is).
+pub const STREAM_VIEW_TYPE: StreamViewType = StreamViewType::NewAndOldImages;
+
+/// The table's stream: on, with [`STREAM_VIEW_TYPE`].
+pub fn stream_specification() -> StreamSpecification {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(STREAM_VIEW_TYPE)
+        .build()
+        .expect("static stream specification")
+}
 
 /// The attributes that a key of the table or of an index uses; all strings.
 pub fn attribute_definitions() -> Vec<AttributeDefinition> {
@@ -115,6 +129,7 @@ pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<boo
         .set_key_schema(Some(key_schema()))
         .set_local_secondary_indexes(Some(local_secondary_indexes()))
         .set_global_secondary_indexes(Some(global_secondary_indexes()))
+        .stream_specification(stream_specification())
         .send()
         .await;
     match result {
@@ -125,6 +140,7 @@ pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<boo
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
             add_missing_indexes(client, table_name).await?;
+            enable_missing_stream(client, table_name).await?;
             Ok(false)
         }
         Err(err) => Err(storage(&format!("table {table_name}"), err)),
@@ -177,5 +193,42 @@ async fn add_missing_indexes(client: &Client, table_name: &str) -> DomainResult<
             "added index"
         );
     }
+    Ok(())
+}
+
+/// Turns on the stream of a table made by an earlier version without one (e.g. a local table kept
+/// in `.local/data` from before webhooks). A table whose stream is on with another view type is
+/// left alone: DynamoDB would refuse to change it in place (it must be turned off first, which
+/// loses what the old stream holds), so that is for whoever manages the table to decide.
+async fn enable_missing_stream(client: &Client, table_name: &str) -> DomainResult<()> {
+    let described = client
+        .describe_table()
+        .table_name(table_name)
+        .send()
+        .await
+        .map_err(|e| storage(&format!("table {table_name}"), e))?;
+    let current = described
+        .table()
+        .and_then(|t| t.stream_specification())
+        .filter(|s| s.stream_enabled());
+    if let Some(current) = current {
+        if current.stream_view_type() != Some(&STREAM_VIEW_TYPE) {
+            tracing::warn!(
+                table = table_name,
+                view_type = ?current.stream_view_type(),
+                expected = STREAM_VIEW_TYPE.as_str(),
+                "the table's stream has another view type"
+            );
+        }
+        return Ok(());
+    }
+    client
+        .update_table()
+        .table_name(table_name)
+        .stream_specification(stream_specification())
+        .send()
+        .await
+        .map_err(|e| storage(&format!("table {table_name}"), e))?;
+    tracing::info!(table = table_name, "turned on the stream");
     Ok(())
 }

@@ -1,0 +1,61 @@
+//! Events as webhook bodies: Dodo's envelope `{business_id, type, timestamp, data}`, with the
+//! wallet, ledger entry and hold shown exactly as the API shows them.
+
+use serde::Serialize;
+use shared::kernel::{BusinessId, Currency, CustomerId, Timestamp};
+use shared::ledger::model::CurrencyWallet;
+use shared::webhooks::model::{Cause, Event};
+
+use crate::routes::holds::HoldView;
+use crate::routes::ledger::{EntryView, WalletView};
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    business_id: &'a BusinessId,
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    timestamp: Timestamp,
+    data: Data<'a>,
+}
+
+#[derive(Serialize)]
+struct Data<'a> {
+    customer_id: &'a CustomerId,
+    currency: Currency,
+    /// The customer's wallets' version after the change: orders and deduplicates.
+    sequence: u64,
+    wallet: WalletView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ledger_entry: Option<EntryView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hold: Option<HoldView<'a>>,
+}
+
+/// The body every endpoint receives for `event`.
+pub fn payload(event: &Event) -> String {
+    let wallet = CurrencyWallet {
+        customer_id: event.customer_id.clone(),
+        currency: event.currency,
+        wallet: event.wallet.clone(),
+    };
+    let envelope = Envelope {
+        business_id: &event.business_id,
+        event_type: event.event_type.as_str(),
+        timestamp: event.occurred_at,
+        data: Data {
+            customer_id: &event.customer_id,
+            currency: event.currency,
+            sequence: event.sequence,
+            wallet: WalletView::of(&wallet),
+            ledger_entry: match &event.cause {
+                Cause::Entry(entry) => Some(EntryView::of(entry)),
+                _ => None,
+            },
+            hold: match &event.cause {
+                Cause::Hold(hold) => Some(HoldView::of(hold)),
+                _ => None,
+            },
+        },
+    };
+    serde_json::to_string(&envelope).expect("events serialise")
+}

@@ -1,0 +1,6 @@
+//! The table's stream → webhook deliveries: records each delivery, then attempts it.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::lambda_runtime::Error> {
+    api::triggers::dispatch::serve_dispatcher().await
+}

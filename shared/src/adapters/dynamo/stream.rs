@@ -1,0 +1,119 @@
+//! The table's stream as events: a record's old and new images (DynamoDB JSON, as Lambda passes
+//! them) decoded into the stored records that `webhooks::events` turns into events.
+//!
+//! Entry and hold items carry the wallet as it stood right after their change (`w_after`,
+//! written in the same transaction by `commit.rs`), so an event needs no read beside the write.
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+
+use super::codec::{corrupt, entry_from, hold_from, text, wallets_from, WALLET_AFTER};
+use super::keys::{Item, CUSTOMER_PK_PREFIX, HOLD_SK_PREFIX, WALLETS_SK};
+use super::table::{PK, SK};
+use crate::error::DomainResult;
+use crate::kernel::BusinessId;
+use crate::webhooks::events::{events_of, Stored, WalletAfter};
+use crate::webhooks::model::Event;
+
+const ENTRY_SK_PREFIX: &str = "LED#";
+
+/// One attribute from DynamoDB JSON (`{"S": "..."}`, `{"N": "1"}`, `{"M": {...}}`, ...).
+fn attribute(value: &Value) -> DomainResult<AttributeValue> {
+    let bad = || corrupt(format!("stream image attribute {value}"));
+    let (kind, inner) = value
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .ok_or_else(bad)?;
+    let strings = |v: &Value| -> DomainResult<Vec<String>> {
+        v.as_array()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|s| s.as_str().map(str::to_owned).ok_or_else(bad))
+            .collect()
+    };
+    let blob = |v: &Value| -> DomainResult<Blob> {
+        use base64::Engine;
+        let raw = v.as_str().ok_or_else(bad)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map_err(|_| bad())?;
+        Ok(Blob::new(bytes))
+    };
+    Ok(match kind.as_str() {
+        "S" => AttributeValue::S(inner.as_str().ok_or_else(bad)?.to_owned()),
+        "N" => AttributeValue::N(inner.as_str().ok_or_else(bad)?.to_owned()),
+        "BOOL" => AttributeValue::Bool(inner.as_bool().ok_or_else(bad)?),
+        "NULL" => AttributeValue::Null(true),
+        "B" => AttributeValue::B(blob(inner)?),
+        "SS" => AttributeValue::Ss(strings(inner)?),
+        "NS" => AttributeValue::Ns(strings(inner)?),
+        "BS" => AttributeValue::Bs(
+            inner
+                .as_array()
+                .ok_or_else(bad)?
+                .iter()
+                .map(blob)
+                .collect::<DomainResult<_>>()?,
+        ),
+        "L" => AttributeValue::L(
+            inner
+                .as_array()
+                .ok_or_else(bad)?
+                .iter()
+                .map(attribute)
+                .collect::<DomainResult<_>>()?,
+        ),
+        "M" => AttributeValue::M(item(inner)?),
+        _ => return Err(bad()),
+    })
+}
+
+/// An item from a DynamoDB JSON image.
+pub fn item(image: &Value) -> DomainResult<Item> {
+    image
+        .as_object()
+        .ok_or_else(|| corrupt("stream image is not an object"))?
+        .iter()
+        .map(|(name, value)| Ok((name.clone(), attribute(value)?)))
+        .collect()
+}
+
+fn wallet_after(item: &Item) -> DomainResult<WalletAfter> {
+    serde_json::from_str(text(item, WALLET_AFTER)?)
+        .map_err(|e| corrupt(format!("{WALLET_AFTER}: {e}")))
+}
+
+/// The record an item stores, if events are made of it.
+fn stored(item: &Item) -> DomainResult<Option<Stored>> {
+    let sk = text(item, SK)?;
+    Ok(if sk == WALLETS_SK {
+        Some(Stored::Wallets(wallets_from(item)?))
+    } else if sk.starts_with(ENTRY_SK_PREFIX) {
+        Some(Stored::Entry(entry_from(item)?, wallet_after(item)?))
+    } else if sk.starts_with(HOLD_SK_PREFIX) {
+        Some(Stored::Hold(hold_from(item)?, wallet_after(item)?))
+    } else {
+        None
+    })
+}
+
+/// The events of one stream record, from its images (either may be absent).
+pub fn events_of_images(old: Option<&Value>, new: Option<&Value>) -> DomainResult<Vec<Event>> {
+    let old = old.map(item).transpose()?;
+    let new = new.map(item).transpose()?;
+    let Some(any) = new.as_ref().or(old.as_ref()) else {
+        return Ok(Vec::new());
+    };
+    let Some(business) = text(any, PK)?
+        .strip_prefix(CUSTOMER_PK_PREFIX)
+        .and_then(|rest| rest.split_once('#'))
+        .map(|(business, _)| business)
+    else {
+        return Ok(Vec::new()); // not a customer's item: no events
+    };
+    let business_id = BusinessId::parse(business).map_err(corrupt)?;
+    let old = old.as_ref().map(stored).transpose()?.flatten();
+    let new = new.as_ref().map(stored).transpose()?.flatten();
+    Ok(events_of(&business_id, old.as_ref(), new.as_ref()))
+}

@@ -1,0 +1,511 @@
+//! Webhook endpoints and deliveries in the table:
+//!
+//! | item       | pk                               | sk                     | other keys |
+//! |------------|----------------------------------|------------------------|------------|
+//! | endpoint   | `BIZ#<business>`                 | `WHK#<endpoint>`       |            |
+//! | delivery   | `WHK#<business>#<endpoint>`      | `DLV#<event>`          | pending: `exp_shard` = `RTY#<n>`, `exp_at` = `<due ms>#<event>` (GSI `by_expiry`) |
+//! | attempt    | `WHK#<business>#<endpoint>`      | `ATT#<event>#<n:02>`   |            |
+//!
+//! Deliveries and attempts carry `ttl` (seconds): the table's time to live removes them after
+//! [`rules::DELIVERY_LOG_DAYS`]. Event ids are ULIDs of the change's time, so a delivery log
+//! query newest first is a reverse range read.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+
+use super::codec::{corrupt, from_doc, number, text, to_doc, DOC};
+use super::keys::{business_pk, key_of, s, Item};
+use super::meter::{consumed_capacity, Call};
+use super::table::{GSI_EXPIRY_PK, GSI_EXPIRY_SK, PK, SK};
+use super::{storage, DynamoStore};
+use crate::error::DomainResult;
+use crate::kernel::{BusinessId, EndpointId, EventId};
+use crate::ports::WebhookStore;
+use crate::webhooks::model::{
+    Attempt, Delivery, DeliveryQuery, DeliveryRef, DeliveryStatus, Endpoint,
+};
+use crate::webhooks::rules;
+
+/// Partitions of the retry index, so that delivery writes never meet one hot index key.
+pub const RETRY_SHARDS: u32 = 8;
+const ENDPOINT_SK_PREFIX: &str = "WHK#";
+const DELIVERY_PK_PREFIX: &str = "WHK#";
+const DELIVERY_SK_PREFIX: &str = "DLV#";
+const ATTEMPT_SK_PREFIX: &str = "ATT#";
+/// On endpoints: the version (condition of a replacement).
+const VERSION: &str = "ver";
+/// On deliveries: attempts made, and the claim's end in ms (conditions of the next write).
+const ATTEMPTS: &str = "n";
+const LEASE: &str = "lease";
+/// On deliveries: status and event type (filters of the log).
+const STATUS: &str = "st";
+const EVENT_TYPE: &str = "typ";
+pub const TTL: &str = "ttl";
+/// Items read per delivery-log query call.
+const LOG_BATCH: i32 = 100;
+
+fn endpoint_sk(id: &EndpointId) -> String {
+    format!("{ENDPOINT_SK_PREFIX}{id}")
+}
+
+fn delivery_pk(business_id: &BusinessId, endpoint_id: &EndpointId) -> String {
+    format!("{DELIVERY_PK_PREFIX}{business_id}#{endpoint_id}")
+}
+
+fn delivery_sk(id: &EventId) -> String {
+    format!("{DELIVERY_SK_PREFIX}{id}")
+}
+
+fn attempt_sk(id: &EventId, number: u32) -> String {
+    format!("{ATTEMPT_SK_PREFIX}{id}#{number:02}")
+}
+
+const RETRY_SHARD_PREFIX: &str = "RTY#";
+
+fn retry_shard_of(id: &EventId) -> String {
+    let shard = id.as_str().bytes().map(u32::from).sum::<u32>() % RETRY_SHARDS;
+    format!("{RETRY_SHARD_PREFIX}{shard}")
+}
+
+pub fn endpoint_item(endpoint: &Endpoint) -> Item {
+    let mut item = key_of(
+        business_pk(&endpoint.business_id),
+        &endpoint_sk(&endpoint.id),
+    );
+    item.insert(VERSION.into(), number(endpoint.version));
+    item.insert(DOC.into(), to_doc(endpoint));
+    item
+}
+
+pub fn delivery_item(delivery: &Delivery) -> Item {
+    let mut item = key_of(
+        delivery_pk(&delivery.business_id, &delivery.endpoint_id),
+        &delivery_sk(&delivery.id),
+    );
+    item.insert(ATTEMPTS.into(), number(delivery.attempt_count));
+    if let Some(lease) = delivery.lease_until {
+        item.insert(LEASE.into(), number(lease.unix_ms));
+    }
+    item.insert(STATUS.into(), s(delivery.status.as_str()));
+    item.insert(EVENT_TYPE.into(), s(delivery.event_type.as_str()));
+    if let (DeliveryStatus::Pending, Some(due)) = (delivery.status, delivery.next_attempt_at) {
+        item.insert(GSI_EXPIRY_PK.into(), s(retry_shard_of(&delivery.id)));
+        item.insert(
+            GSI_EXPIRY_SK.into(),
+            s(format!("{:013}#{}", due.unix_ms, delivery.id)),
+        );
+    }
+    item.insert(TTL.into(), number(rules::expires_at_s(delivery.created_at)));
+    item.insert(DOC.into(), to_doc(delivery));
+    item
+}
+
+fn attempt_item(delivery: &Delivery, attempt: &Attempt) -> Item {
+    let mut item = key_of(
+        delivery_pk(&delivery.business_id, &delivery.endpoint_id),
+        &attempt_sk(&delivery.id, attempt.number),
+    );
+    item.insert(TTL.into(), number(rules::expires_at_s(delivery.created_at)));
+    item.insert(DOC.into(), to_doc(attempt));
+    item
+}
+
+fn delivery_ref_from(item: &Item) -> DomainResult<DeliveryRef> {
+    let bad = || corrupt("retry index points at a non-delivery item");
+    let (business, endpoint) = text(item, PK)?
+        .strip_prefix(DELIVERY_PK_PREFIX)
+        .and_then(|rest| rest.split_once('#'))
+        .ok_or_else(bad)?;
+    let id = text(item, SK)?
+        .strip_prefix(DELIVERY_SK_PREFIX)
+        .ok_or_else(bad)?;
+    Ok(DeliveryRef {
+        business_id: BusinessId::parse(business).map_err(corrupt)?,
+        endpoint_id: EndpointId::parse(endpoint).map_err(corrupt)?,
+        id: EventId::parse(id).map_err(corrupt)?,
+    })
+}
+
+/// The condition that `seen` is what is stored: its attempt count and lease.
+fn unchanged(seen: &Delivery) -> (String, Vec<(String, AttributeValue)>) {
+    match seen.lease_until {
+        Some(lease) => (
+            format!("{ATTEMPTS} = :n AND {LEASE} = :lease"),
+            vec![
+                (":n".into(), number(seen.attempt_count)),
+                (":lease".into(), number(lease.unix_ms)),
+            ],
+        ),
+        None => (
+            format!("{ATTEMPTS} = :n AND attribute_not_exists({LEASE})"),
+            vec![(":n".into(), number(seen.attempt_count))],
+        ),
+    }
+}
+
+fn conditional_put(
+    table: &str,
+    item: Item,
+    condition: &str,
+    values: Vec<(String, AttributeValue)>,
+) -> TransactWriteItem {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .set_expression_attribute_values((!values.is_empty()).then(|| values.into_iter().collect()))
+        .build()
+        .expect("put has table, item");
+    TransactWriteItem::builder().put(put).build()
+}
+
+impl DynamoStore {
+    /// A conditional put: `false` if its condition failed.
+    async fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        values: Vec<(String, AttributeValue)>,
+        what: &str,
+    ) -> DomainResult<bool> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(
+                (!values.is_empty()).then(|| values.into_iter().collect()),
+            )
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.record(Call::Write(out.consumed_capacity()));
+                Ok(true)
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(storage(what, e)),
+        }
+    }
+
+    /// Every item of a partition whose sort key starts with `prefix`, in key order.
+    async fn query_prefix(&self, pk: String, prefix: &str, what: &str) -> DomainResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .return_consumed_capacity(consumed_capacity(self.meter()))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| storage(what, e))?;
+            self.record(Call::Read(out.consumed_capacity()));
+            items.extend(out.items.unwrap_or_default());
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+impl WebhookStore for DynamoStore {
+    async fn insert_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
+        self.put_if(
+            endpoint_item(endpoint),
+            "attribute_not_exists(pk)",
+            vec![],
+            "create webhook",
+        )
+        .await
+    }
+
+    async fn replace_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
+        let read = endpoint.version.saturating_sub(1);
+        self.put_if(
+            endpoint_item(endpoint),
+            &format!("{VERSION} = :v"),
+            vec![(":v".into(), number(read))],
+            "update webhook",
+        )
+        .await
+    }
+
+    async fn delete_endpoint(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+    ) -> DomainResult<bool> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(
+                business_pk(business_id),
+                &endpoint_sk(endpoint_id),
+            )))
+            .condition_expression("attribute_exists(pk)")
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.record(Call::Write(out.consumed_capacity()));
+                Ok(true)
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(storage("delete webhook", e)),
+        }
+    }
+
+    async fn get_endpoint(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+    ) -> DomainResult<Option<Endpoint>> {
+        let key = key_of(business_pk(business_id), &endpoint_sk(endpoint_id));
+        self.get_as(key, true, from_doc).await
+    }
+
+    async fn list_endpoints(&self, business_id: &BusinessId) -> DomainResult<Vec<Endpoint>> {
+        self.query_prefix(
+            business_pk(business_id),
+            ENDPOINT_SK_PREFIX,
+            "list webhooks",
+        )
+        .await?
+        .iter()
+        .map(from_doc)
+        .collect()
+    }
+
+    async fn insert_delivery(&self, delivery: &Delivery) -> DomainResult<bool> {
+        self.put_if(
+            delivery_item(delivery),
+            "attribute_not_exists(pk)",
+            vec![],
+            "record delivery",
+        )
+        .await
+    }
+
+    async fn update_delivery(
+        &self,
+        delivery: &Delivery,
+        seen: &Delivery,
+        attempt: Option<&Attempt>,
+    ) -> DomainResult<bool> {
+        let (condition, values) = unchanged(seen);
+        let Some(attempt) = attempt else {
+            return self
+                .put_if(
+                    delivery_item(delivery),
+                    &condition,
+                    values,
+                    "claim delivery",
+                )
+                .await;
+        };
+        let items = vec![
+            conditional_put(&self.table, delivery_item(delivery), &condition, values),
+            conditional_put(
+                &self.table,
+                attempt_item(delivery, attempt),
+                "attribute_not_exists(pk)",
+                vec![],
+            ),
+        ];
+        let result = self
+            .client
+            .transact_write_items()
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                self.record(Call::Transaction(&items));
+                Ok(true)
+            }
+            Err(err) => {
+                let cancelled = matches!(
+                    err.as_service_error(),
+                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c))
+                        if c.cancellation_reasons().iter().any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
+                );
+                if cancelled {
+                    Ok(false)
+                } else {
+                    Err(storage("record delivery attempt", err))
+                }
+            }
+        }
+    }
+
+    async fn get_delivery(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        id: &EventId,
+    ) -> DomainResult<Option<(Delivery, Vec<Attempt>)>> {
+        let pk = delivery_pk(business_id, endpoint_id);
+        let Some(delivery) = self
+            .get_as(
+                key_of(pk.clone(), &delivery_sk(id)),
+                true,
+                from_doc::<Delivery>,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let attempts = self
+            .query_prefix(
+                pk,
+                &format!("{ATTEMPT_SK_PREFIX}{id}#"),
+                "read delivery attempts",
+            )
+            .await?
+            .iter()
+            .map(from_doc)
+            .collect::<DomainResult<Vec<Attempt>>>()?;
+        Ok(Some((delivery, attempts)))
+    }
+
+    async fn list_deliveries(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        query: &DeliveryQuery,
+    ) -> DomainResult<Vec<Delivery>> {
+        let upper = match &query.after {
+            Some(after) => delivery_sk(after),
+            None => format!("{DELIVERY_SK_PREFIX}~"),
+        };
+        let mut filters = Vec::new();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(delivery_pk(business_id, endpoint_id)))
+            .expression_attribute_values(":low", s(DELIVERY_SK_PREFIX))
+            .expression_attribute_values(":high", s(upper.clone()))
+            .scan_index_forward(false)
+            .consistent_read(true);
+        if let Some(status) = query.status {
+            filters.push(format!("{STATUS} = :status"));
+            request = request.expression_attribute_values(":status", s(status.as_str()));
+        }
+        if let Some(event_type) = query.event_type {
+            filters.push(format!("{EVENT_TYPE} = :type"));
+            request = request.expression_attribute_values(":type", s(event_type.as_str()));
+        }
+        if !filters.is_empty() {
+            request = request.filter_expression(filters.join(" AND "));
+        }
+        let want = query.limit as usize;
+        let mut found = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = request
+                .clone()
+                .limit(LOG_BATCH)
+                .return_consumed_capacity(consumed_capacity(self.meter()))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| storage("list deliveries", e))?;
+            self.record(Call::Read(out.consumed_capacity()));
+            for item in out.items() {
+                // BETWEEN is inclusive: the cursor itself was on the previous page.
+                if query.after.is_some() && text(item, SK)? == upper {
+                    continue;
+                }
+                if found.len() < want {
+                    found.push(from_doc(item)?);
+                }
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() || found.len() >= want {
+                return Ok(found);
+            }
+        }
+    }
+
+    async fn due_deliveries(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<DeliveryRef>> {
+        let shards = (0..RETRY_SHARDS).map(|shard| format!("{RETRY_SHARD_PREFIX}{shard}"));
+        self.query_due(
+            shards,
+            now_ms,
+            limit,
+            "find due deliveries",
+            delivery_ref_from,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::Timestamp;
+    use crate::webhooks::model::EventType;
+
+    fn delivery(status: DeliveryStatus) -> Delivery {
+        Delivery {
+            id: EventId::parse("evt_01").unwrap(),
+            endpoint_id: EndpointId::parse("whk_01").unwrap(),
+            business_id: BusinessId::parse("bus_01").unwrap(),
+            event_type: EventType::ToppedUp,
+            payload: "{}".into(),
+            status,
+            attempt_count: 1,
+            next_attempt_at: Some(Timestamp::from_unix_ms(5_000)),
+            lease_until: None,
+            created_at: Timestamp::from_unix_ms(0),
+            updated_at: Timestamp::from_unix_ms(0),
+        }
+    }
+
+    #[test]
+    fn only_a_pending_delivery_is_in_the_retry_index_and_it_finds_its_way_back() {
+        let pending = delivery_item(&delivery(DeliveryStatus::Pending));
+        assert_eq!(
+            pending[GSI_EXPIRY_SK].as_s().unwrap(),
+            "0000000005000#evt_01"
+        );
+        let found = delivery_ref_from(&pending).unwrap();
+        assert_eq!(found.endpoint_id.as_str(), "whk_01");
+        assert_eq!(found.business_id.as_str(), "bus_01");
+        for done in [DeliveryStatus::Succeeded, DeliveryStatus::Failed] {
+            assert!(!delivery_item(&delivery(done)).contains_key(GSI_EXPIRY_PK));
+        }
+        assert_eq!(
+            pending[TTL].as_n().unwrap(),
+            &(rules::DELIVERY_LOG_DAYS * 86_400).to_string()
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! Which events a committed change causes, decided from what the store holds before and after it
+//! (a stream record's old and new images), never from a read made beside the write: a change that
+//! did not commit has no record, and a record read twice gives the same events with the same ids.
+
+use crate::holds::model::{Hold, HoldStatus};
+use crate::kernel::{BusinessId, EventId};
+use crate::ledger::model::{CustomerWallets, LedgerEntry, Wallet, WalletStatus};
+
+use super::model::{Cause, Event, EventType};
+
+/// A wallet as it stood right after the change that wrote an entry or hold, stored with it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WalletAfter {
+    /// The customer's wallets' version after the change.
+    pub version: u64,
+    pub wallet: Wallet,
+}
+
+/// A stored record that events are made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Wallets(CustomerWallets),
+    Entry(LedgerEntry, WalletAfter),
+    Hold(Hold, WalletAfter),
+}
+
+/// The events of one item's change from `old` to `new` (`None`: absent).
+pub fn events_of(
+    business_id: &BusinessId,
+    old: Option<&Stored>,
+    new: Option<&Stored>,
+) -> Vec<Event> {
+    let event = |event_type, seed: String, occurred_at: crate::kernel::Timestamp| {
+        move |customer_id, currency, sequence, wallet, cause| Event {
+            id: EventId::derived(occurred_at.unix_ms, &seed),
+            event_type,
+            business_id: business_id.clone(),
+            customer_id,
+            currency,
+            sequence,
+            occurred_at,
+            wallet,
+            cause,
+        }
+    };
+    match (old, new) {
+        (None, Some(Stored::Wallets(wallets))) => wallets
+            .wallets
+            .iter()
+            .map(|(currency, wallet)| {
+                let seed = format!("created|{}|{currency}", wallets.customer_id);
+                event(EventType::WalletCreated, seed, wallet.created_at)(
+                    wallets.customer_id.clone(),
+                    *currency,
+                    wallets.version,
+                    wallet.clone(),
+                    Cause::Wallet,
+                )
+            })
+            .collect(),
+        (Some(Stored::Wallets(before)), Some(Stored::Wallets(after))) => after
+            .wallets
+            .iter()
+            .filter(|(currency, wallet)| {
+                wallet.status == WalletStatus::Closed
+                    && before
+                        .wallets
+                        .get(currency)
+                        .is_some_and(|w| w.status == WalletStatus::Active)
+            })
+            .map(|(currency, wallet)| {
+                let seed = format!("closed|{}|{currency}", after.customer_id);
+                event(EventType::WalletClosed, seed, wallet.updated_at)(
+                    after.customer_id.clone(),
+                    *currency,
+                    after.version,
+                    wallet.clone(),
+                    Cause::Wallet,
+                )
+            })
+            .collect(),
+        (None, Some(Stored::Entry(entry, after))) => {
+            let event_type = if entry.is_credit {
+                EventType::ToppedUp
+            } else {
+                EventType::PaymentMade
+            };
+            let seed = format!("entry|{}", entry.id);
+            vec![event(event_type, seed, entry.created_at)(
+                entry.customer_id.clone(),
+                entry.currency,
+                after.version,
+                after.wallet.clone(),
+                Cause::Entry(entry.clone()),
+            )]
+        }
+        (old, Some(Stored::Hold(hold, after))) => {
+            let was = match old {
+                Some(Stored::Hold(before, _)) => Some(before.status),
+                _ => None,
+            };
+            if was == Some(hold.status) {
+                return Vec::new();
+            }
+            let event_type = match hold.status {
+                HoldStatus::Pending => EventType::HoldCreated,
+                HoldStatus::Captured => EventType::HoldCaptured,
+                HoldStatus::Released => EventType::HoldReleased,
+                HoldStatus::Expired => EventType::HoldExpired,
+            };
+            let seed = format!("hold|{}|{}", hold.id, hold.status.as_str());
+            vec![event(event_type, seed, hold.updated_at)(
+                hold.customer_id.clone(),
+                hold.currency,
+                after.version,
+                after.wallet.clone(),
+                Cause::Hold(hold.clone()),
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::{Currency, CustomerId, EntryId, HoldId, Timestamp};
+    use crate::ledger::model::{usd_wallets, EventType as EntryEvent};
+
+    fn business() -> BusinessId {
+        BusinessId::parse("bus_test").unwrap()
+    }
+
+    fn after(version: u64, balance: i64) -> WalletAfter {
+        let mut wallets = usd_wallets(balance, 0);
+        wallets.version = version;
+        WalletAfter {
+            version,
+            wallet: wallets.wallets[&Currency::USD].clone(),
+        }
+    }
+
+    fn entry(is_credit: bool) -> LedgerEntry {
+        LedgerEntry {
+            id: EntryId::generate(),
+            customer_id: CustomerId::generate(),
+            business_id: business(),
+            currency: Currency::USD,
+            amount: 5,
+            is_credit,
+            before_balance: 10,
+            after_balance: if is_credit { 15 } else { 5 },
+            event_type: EntryEvent::MerchantAdjustment,
+            reason: None,
+            reference_object_id: None,
+            idempotency_key: None,
+            created_at: Timestamp::from_unix_ms(1_000),
+            customer_seq: 3,
+            currency_seq: 3,
+        }
+    }
+
+    fn hold(status: HoldStatus) -> Hold {
+        Hold {
+            id: HoldId::parse("hld_fixed").unwrap(),
+            customer_id: CustomerId::parse("cus_fixed").unwrap(),
+            business_id: business(),
+            currency: Currency::USD,
+            amount: 5,
+            status,
+            captured_amount: 0,
+            reason: None,
+            reference_object_id: None,
+            idempotency_key: None,
+            ledger_entry_id: None,
+            expires_at: Timestamp::from_unix_ms(9_000),
+            created_at: Timestamp::from_unix_ms(1_000),
+            updated_at: Timestamp::from_unix_ms(2_000),
+        }
+    }
+
+    #[test]
+    fn a_credit_tops_up_and_a_debit_pays_with_the_wallet_after_and_its_version() {
+        let credit = Stored::Entry(entry(true), after(7, 15));
+        let events = events_of(&business(), None, Some(&credit));
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::ToppedUp);
+        assert_eq!((events[0].sequence, events[0].wallet.balance), (7, 15));
+        let debit = Stored::Entry(entry(false), after(8, 5));
+        assert_eq!(
+            events_of(&business(), None, Some(&debit))[0].event_type,
+            EventType::PaymentMade
+        );
+    }
+
+    #[test]
+    fn the_same_record_gives_the_same_event_id_and_another_record_another() {
+        let credit = Stored::Entry(entry(true), after(7, 15));
+        let once = events_of(&business(), None, Some(&credit));
+        let again = events_of(&business(), None, Some(&credit));
+        assert_eq!(once[0].id, again[0].id);
+        let other = Stored::Entry(entry(true), after(7, 15));
+        assert_ne!(once[0].id, events_of(&business(), None, Some(&other))[0].id);
+    }
+
+    #[test]
+    fn a_hold_emits_on_each_status_change_only() {
+        let pending = Stored::Hold(hold(HoldStatus::Pending), after(2, 10));
+        let created = events_of(&business(), None, Some(&pending));
+        assert_eq!(created[0].event_type, EventType::HoldCreated);
+        for (status, expected) in [
+            (HoldStatus::Captured, EventType::HoldCaptured),
+            (HoldStatus::Released, EventType::HoldReleased),
+            (HoldStatus::Expired, EventType::HoldExpired),
+        ] {
+            let resolved = Stored::Hold(hold(status), after(3, 10));
+            let events = events_of(&business(), Some(&pending), Some(&resolved));
+            assert_eq!(events[0].event_type, expected);
+            assert_ne!(events[0].id, created[0].id);
+        }
+        assert!(events_of(&business(), Some(&pending), Some(&pending)).is_empty());
+    }
+
+    #[test]
+    fn new_wallets_are_created_per_currency_and_closing_one_emits_closed_once() {
+        let mut wallets = usd_wallets(0, 0);
+        let created = events_of(&business(), None, Some(&Stored::Wallets(wallets.clone())));
+        assert_eq!(created.len(), 1);
+        assert_eq!(created[0].event_type, EventType::WalletCreated);
+        let before = Stored::Wallets(wallets.clone());
+        wallets.version = 1;
+        wallets.wallets.get_mut(&Currency::USD).unwrap().status = WalletStatus::Closed;
+        let closed = Stored::Wallets(wallets.clone());
+        let events = events_of(&business(), Some(&before), Some(&closed));
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::WalletClosed);
+        assert!(events_of(&business(), Some(&closed), Some(&closed)).is_empty());
+        assert!(events_of(&business(), Some(&before), None).is_empty());
+    }
+}

@@ -1,0 +1,260 @@
+//! Webhooks: the events a committed change causes, the endpoints a business registers, and the
+//! deliveries (with their attempts) of each event to each endpoint.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::holds::model::Hold;
+use crate::kernel::{BusinessId, Currency, CustomerId, EndpointId, EventId, Timestamp};
+use crate::ledger::model::{LedgerEntry, Wallet};
+
+pub use super::address::TargetPolicy;
+
+macro_rules! event_types {
+    ($($variant:ident => $name:literal,)*) => {
+        /// The catalog of events (README "Webhooks", openapi.yaml `webhooks`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum EventType { $($variant,)* }
+
+        impl EventType {
+            pub const ALL: &'static [EventType] = &[$(EventType::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(EventType::$variant => $name,)* }
+            }
+
+            pub fn parse(raw: &str) -> Option<EventType> {
+                match raw { $($name => Some(EventType::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+event_types! {
+    WalletCreated => "wallet.created",
+    ToppedUp => "wallet.topped_up",
+    PaymentMade => "wallet.payment_made",
+    WalletClosed => "wallet.closed",
+    HoldCreated => "wallet.hold.created",
+    HoldCaptured => "wallet.hold.captured",
+    HoldReleased => "wallet.hold.released",
+    HoldExpired => "wallet.hold.expired",
+    BalanceLow => "wallet.balance_low",
+    BalanceRecovered => "wallet.balance_recovered",
+    AutoTopUpSucceeded => "wallet.auto_top_up_succeeded",
+    AutoTopUpFailed => "wallet.auto_top_up_failed",
+}
+
+impl Serialize for EventType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<EventType, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        EventType::parse(&raw)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown event type `{raw}`")))
+    }
+}
+
+/// What caused an event, carried in its `data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// The wallet itself (created, closed).
+    Wallet,
+    Entry(LedgerEntry),
+    Hold(Hold),
+}
+
+/// One event: a fact about one wallet after a committed change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: EventId,
+    pub event_type: EventType,
+    pub business_id: BusinessId,
+    pub customer_id: CustomerId,
+    pub currency: Currency,
+    /// The version of the customer's wallets after the change: rises with every change, so a
+    /// receiver can order events of one wallet and drop repeats.
+    pub sequence: u64,
+    pub occurred_at: Timestamp,
+    /// The wallet after the change.
+    pub wallet: Wallet,
+    pub cause: Cause,
+}
+
+/// A registered webhook endpoint. Its serde form is the stored document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: EndpointId,
+    pub business_id: BusinessId,
+    pub url: String,
+    pub description: String,
+    pub disabled: bool,
+    /// Empty: every event.
+    pub filter_types: Vec<EventType>,
+    pub headers: BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
+    pub rate_limit: Option<u32>,
+    /// `whsec_...`: shown by `GET /webhooks/{id}/secret` only.
+    pub secret: String,
+    /// Bumped by every change; a replacement is conditional on it.
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Endpoint {
+    /// Whether this endpoint receives events of this type.
+    pub fn wants(&self, event_type: EventType) -> bool {
+        !self.disabled && (self.filter_types.is_empty() || self.filter_types.contains(&event_type))
+    }
+}
+
+/// A validated request for a new endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEndpoint {
+    pub url: String,
+    pub description: String,
+    pub disabled: bool,
+    pub filter_types: Vec<EventType>,
+    pub headers: BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
+    pub rate_limit: Option<u32>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A validated change to an endpoint: `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EndpointPatch {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub disabled: Option<bool>,
+    pub filter_types: Option<Vec<EventType>>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// `Some(None)` clears the limit.
+    pub rate_limit: Option<Option<u32>>,
+    /// Headers added or replaced.
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not yet answered 2xx; another attempt is due at `next_attempt_at`.
+    Pending,
+    Succeeded,
+    /// Every attempt of the schedule failed.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<DeliveryStatus> {
+        match raw {
+            "pending" => Some(DeliveryStatus::Pending),
+            "succeeded" => Some(DeliveryStatus::Succeeded),
+            "failed" => Some(DeliveryStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One event on its way to one endpoint. Its id is the event's (the `webhook-id` header).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: EventId,
+    pub endpoint_id: EndpointId,
+    pub business_id: BusinessId,
+    pub event_type: EventType,
+    /// The signed body, exactly as sent.
+    pub payload: String,
+    pub status: DeliveryStatus,
+    pub attempt_count: u32,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: Option<Timestamp>,
+    /// While set and in the future, one worker is attempting; others keep off.
+    pub lease_until: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One attempt of a delivery, as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 1 for the first.
+    pub number: u32,
+    pub attempted_at: Timestamp,
+    #[serde(flatten)]
+    pub result: AttemptResult,
+}
+
+/// Where a delivery is, for a worker that found it due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRef {
+    pub business_id: BusinessId,
+    pub endpoint_id: EndpointId,
+    pub id: EventId,
+}
+
+/// Which deliveries of an endpoint to list: newest first, after `after` (exclusive).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeliveryQuery {
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<EventType>,
+    pub after: Option<EventId>,
+    pub limit: u32,
+}
+
+/// One request to an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    pub url: String,
+    pub message_id: String,
+    pub timestamp_s: i64,
+    pub body: String,
+    pub secret: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// What an attempt got back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptResult {
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    /// The first 1 KB of the answer's body.
+    pub response: String,
+}
+
+impl AttemptResult {
+    pub fn succeeded(&self) -> bool {
+        matches!(self.status_code, Some(200..=299))
+    }
+}
+
+/// Sends a signed request to an endpoint (adapter: `adapters::webhook_http`).
+pub trait WebhookSender: Send + Sync {
+    fn send(&self, outbound: &Outbound) -> impl Future<Output = AttemptResult> + Send;
+}
+
+/// What one dispatch or sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryReport {
+    /// Deliveries created (dispatch) or found due (sweep).
+    pub deliveries: usize,
+    pub succeeded: usize,
+    /// Attempts that failed and were scheduled again or marked failed.
+    pub failed: usize,
+}

@@ -1,0 +1,379 @@
+//! Webhook operations: endpoints (Dodo's `client.webhooks`), and delivery: the first attempt
+//! right after the dispatcher records a delivery, retries found by the sweep, resends.
+//!
+//! A delivery is claimed before every attempt (a conditional write that sets a lease), so two
+//! workers never attempt the same delivery at once; a worker that dies mid-attempt leaves the
+//! delivery due again when its lease ends. Delivery is at least once: a receiver may see a
+//! `webhook-id` again, never miss one.
+
+use std::collections::HashMap;
+
+use futures_util::stream::{self, StreamExt};
+
+use crate::access::model::Tenant;
+use crate::error::{DomainError, DomainResult};
+use crate::kernel::{BusinessId, Clock, EndpointId, EventId, Timestamp};
+use crate::ports::Store;
+use crate::service::Service;
+
+use super::model::*;
+use super::rules::{self, ENDPOINTS_MAX, LEASE_MS};
+
+/// Deliveries attempted at once by one dispatcher batch or sweep.
+pub const ATTEMPTS_IN_FLIGHT: usize = 32;
+/// Tries of a read-modify-write of an endpoint before answering `concurrent_update`.
+const ENDPOINT_WRITE_TRIES: usize = 5;
+
+/// A delivery this worker has claimed, with the endpoint it goes to.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub endpoint: Endpoint,
+    pub delivery: Delivery,
+}
+
+fn not_found(id: &EndpointId) -> DomainError {
+    DomainError::WebhookNotFound(id.to_string())
+}
+
+impl<S: Store, C: Clock> Service<S, C> {
+    pub async fn create_endpoint(
+        &self,
+        tenant: &Tenant,
+        new: NewEndpoint,
+    ) -> DomainResult<Endpoint> {
+        let now = self.now();
+        let id = match &new.idempotency_key {
+            Some(key) => EndpointId::derived(0, &format!("{}|{key}", tenant.business_id)),
+            None => EndpointId::generate_at(now.unix_ms),
+        };
+        if let Some(existing) = self.store().get_endpoint(&tenant.business_id, &id).await? {
+            return Ok(existing); // the same idempotency key: the endpoint it made
+        }
+        if self
+            .store()
+            .list_endpoints(&tenant.business_id)
+            .await?
+            .len()
+            >= ENDPOINTS_MAX
+        {
+            return Err(crate::ValidationError::new(
+                "too_many_endpoints",
+                format!("a business may register at most {ENDPOINTS_MAX} webhook endpoints; delete one first"),
+            )
+            .into());
+        }
+        let endpoint = Endpoint {
+            id,
+            business_id: tenant.business_id.clone(),
+            url: new.url,
+            description: new.description,
+            disabled: new.disabled,
+            filter_types: new.filter_types,
+            headers: new.headers,
+            metadata: new.metadata,
+            rate_limit: new.rate_limit,
+            secret: rules::generate_secret(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        if self.store().insert_endpoint(&endpoint).await? {
+            return Ok(endpoint);
+        }
+        // The same idempotency key raced us: answer what it made.
+        self.get_endpoint(tenant, &endpoint.id).await
+    }
+
+    pub async fn get_endpoint(&self, tenant: &Tenant, id: &EndpointId) -> DomainResult<Endpoint> {
+        self.store()
+            .get_endpoint(&tenant.business_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// A page of endpoints, oldest first, after `after`; and whether more follow.
+    pub async fn list_endpoints(
+        &self,
+        tenant: &Tenant,
+        after: Option<&EndpointId>,
+        limit: usize,
+    ) -> DomainResult<(Vec<Endpoint>, bool)> {
+        let all = self.store().list_endpoints(&tenant.business_id).await?;
+        let mut rest: Vec<Endpoint> = all
+            .into_iter()
+            .filter(|e| after.is_none_or(|after| e.id > *after))
+            .collect();
+        let more = rest.len() > limit;
+        rest.truncate(limit);
+        Ok((rest, more))
+    }
+
+    /// Applies a patch to the endpoint as it is now (re-read and retried if it changed meanwhile).
+    pub async fn update_endpoint(
+        &self,
+        tenant: &Tenant,
+        id: &EndpointId,
+        patch: &EndpointPatch,
+    ) -> DomainResult<Endpoint> {
+        for _ in 0..ENDPOINT_WRITE_TRIES {
+            let current = self.get_endpoint(tenant, id).await?;
+            if let Some(added) = &patch.headers {
+                rules::merged_headers_fit(&current, added)?;
+            }
+            let next = rules::patched(&current, patch, self.now());
+            if self.store().replace_endpoint(&next).await? {
+                return Ok(next);
+            }
+        }
+        Err(DomainError::Contention)
+    }
+
+    pub async fn delete_endpoint(&self, tenant: &Tenant, id: &EndpointId) -> DomainResult<()> {
+        if self
+            .store()
+            .delete_endpoint(&tenant.business_id, id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(not_found(id))
+        }
+    }
+
+    /// Records one delivery per event and interested endpoint, each claimed by this worker for
+    /// its first attempt (and due for the sweep when the claim lapses, should this worker die).
+    /// A delivery already recorded (the stream record read again) is left to its owner.
+    pub async fn record_deliveries(
+        &self,
+        events: &[(Event, String)],
+    ) -> DomainResult<Vec<Claimed>> {
+        let mut endpoints: HashMap<BusinessId, Vec<Endpoint>> = HashMap::new();
+        let mut claimed = Vec::new();
+        for (event, payload) in events {
+            if !endpoints.contains_key(&event.business_id) {
+                let found = self.store().list_endpoints(&event.business_id).await?;
+                endpoints.insert(event.business_id.clone(), found);
+            }
+            for endpoint in &endpoints[&event.business_id] {
+                if !endpoint.wants(event.event_type) {
+                    continue;
+                }
+                let now = self.now();
+                let lease = Timestamp::from_unix_ms(now.unix_ms + LEASE_MS);
+                let delivery = Delivery {
+                    id: event.id.clone(),
+                    endpoint_id: endpoint.id.clone(),
+                    business_id: event.business_id.clone(),
+                    event_type: event.event_type,
+                    payload: payload.clone(),
+                    status: DeliveryStatus::Pending,
+                    attempt_count: 0,
+                    next_attempt_at: Some(lease),
+                    lease_until: Some(lease),
+                    created_at: now,
+                    updated_at: now,
+                };
+                if self.store().insert_delivery(&delivery).await? {
+                    claimed.push(Claimed {
+                        endpoint: endpoint.clone(),
+                        delivery,
+                    });
+                }
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Makes one attempt of each claimed delivery, several at once, and records each.
+    pub async fn attempt_all<W: WebhookSender>(
+        &self,
+        sender: &W,
+        claimed: Vec<Claimed>,
+    ) -> DeliveryReport {
+        let results: Vec<DomainResult<bool>> = stream::iter(claimed)
+            .map(|c| async move {
+                self.attempt(sender, &c.endpoint, &c.delivery)
+                    .await
+                    .map(|(d, _)| d.status == DeliveryStatus::Succeeded)
+            })
+            .buffer_unordered(ATTEMPTS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut report = DeliveryReport {
+            deliveries: results.len(),
+            ..DeliveryReport::default()
+        };
+        for result in results {
+            match result {
+                Ok(true) => report.succeeded += 1,
+                Ok(false) => report.failed += 1,
+                Err(error) => {
+                    // The claim lapses and the sweep tries again.
+                    tracing::warn!(%error, "recording a delivery attempt failed");
+                    report.failed += 1;
+                }
+            }
+        }
+        report
+    }
+
+    /// Sends a claimed delivery once and records the attempt with what follows: succeeded, due
+    /// again by the schedule, or failed when the schedule is spent.
+    async fn attempt<W: WebhookSender>(
+        &self,
+        sender: &W,
+        endpoint: &Endpoint,
+        claimed: &Delivery,
+    ) -> DomainResult<(Delivery, Attempt)> {
+        let started = self.now();
+        let outbound = Outbound {
+            url: endpoint.url.clone(),
+            message_id: claimed.id.to_string(),
+            timestamp_s: (started.unix_ms / 1_000) as i64,
+            body: claimed.payload.clone(),
+            secret: endpoint.secret.clone(),
+            headers: endpoint.headers.clone(),
+        };
+        let result = sender.send(&outbound).await;
+        let now = self.now();
+        let number = claimed.attempt_count + 1;
+        let mut next = claimed.clone();
+        next.attempt_count = number;
+        next.lease_until = None;
+        next.updated_at = now;
+        if result.succeeded() {
+            next.status = DeliveryStatus::Succeeded;
+            next.next_attempt_at = None;
+        } else {
+            next.next_attempt_at = rules::next_attempt_at(now, number, rules::random_jitter());
+            next.status = match next.next_attempt_at {
+                Some(_) => DeliveryStatus::Pending,
+                None => DeliveryStatus::Failed,
+            };
+        }
+        let attempt = Attempt {
+            number,
+            attempted_at: started,
+            result,
+        };
+        if !self
+            .store()
+            .update_delivery(&next, claimed, Some(&attempt))
+            .await?
+        {
+            tracing::warn!(delivery = %claimed.id, "the delivery changed during its attempt; this attempt is not logged");
+        }
+        Ok((next, attempt))
+    }
+
+    /// Claims a delivery for an attempt now: `None` if another worker holds it or it changed.
+    async fn claim(&self, delivery: &Delivery, now: Timestamp) -> DomainResult<Option<Delivery>> {
+        if delivery.lease_until.is_some_and(|lease| lease > now) {
+            return Ok(None);
+        }
+        let lease = Timestamp::from_unix_ms(now.unix_ms + LEASE_MS);
+        let mut claimed = delivery.clone();
+        claimed.lease_until = Some(lease);
+        if claimed.status == DeliveryStatus::Pending {
+            claimed.next_attempt_at = Some(lease);
+        }
+        let won = self
+            .store()
+            .update_delivery(&claimed, delivery, None)
+            .await?;
+        Ok(won.then_some(claimed))
+    }
+
+    /// The sweep's step: attempts at most `limit` deliveries due at or before `now`. A delivery
+    /// whose endpoint was deleted or disabled meanwhile is marked failed without an attempt.
+    pub async fn retry_deliveries<W: WebhookSender>(
+        &self,
+        sender: &W,
+        now: Timestamp,
+        limit: usize,
+    ) -> DomainResult<DeliveryReport> {
+        let mut claimed = Vec::new();
+        let mut abandoned = 0;
+        for found in self.store().due_deliveries(now.unix_ms, limit).await? {
+            let store = self.store();
+            let Some((delivery, _)) = store
+                .get_delivery(&found.business_id, &found.endpoint_id, &found.id)
+                .await?
+            else {
+                continue;
+            };
+            let due = delivery.status == DeliveryStatus::Pending
+                && delivery.next_attempt_at.is_some_and(|at| at <= now);
+            if !due {
+                continue;
+            }
+            let endpoint = store
+                .get_endpoint(&found.business_id, &found.endpoint_id)
+                .await?;
+            match endpoint {
+                Some(endpoint) if !endpoint.disabled => {
+                    if let Some(delivery) = self.claim(&delivery, now).await? {
+                        claimed.push(Claimed { endpoint, delivery });
+                    }
+                }
+                _ => {
+                    let mut failed = delivery.clone();
+                    failed.status = DeliveryStatus::Failed;
+                    failed.next_attempt_at = None;
+                    failed.lease_until = None;
+                    failed.updated_at = now;
+                    abandoned +=
+                        usize::from(store.update_delivery(&failed, &delivery, None).await?);
+                }
+            }
+        }
+        let mut report = self.attempt_all(sender, claimed).await;
+        report.deliveries += abandoned;
+        report.failed += abandoned;
+        Ok(report)
+    }
+
+    pub async fn list_deliveries(
+        &self,
+        tenant: &Tenant,
+        endpoint_id: &EndpointId,
+        query: &DeliveryQuery,
+    ) -> DomainResult<Vec<Delivery>> {
+        self.get_endpoint(tenant, endpoint_id).await?;
+        self.store()
+            .list_deliveries(&tenant.business_id, endpoint_id, query)
+            .await
+    }
+
+    pub async fn get_delivery(
+        &self,
+        tenant: &Tenant,
+        endpoint_id: &EndpointId,
+        id: &EventId,
+    ) -> DomainResult<(Delivery, Vec<Attempt>)> {
+        self.get_endpoint(tenant, endpoint_id).await?;
+        self.store()
+            .get_delivery(&tenant.business_id, endpoint_id, id)
+            .await?
+            .ok_or_else(|| DomainError::DeliveryNotFound(id.to_string()))
+    }
+
+    /// Sends a delivery again now, with the same `webhook-id`, whatever its status; answers it
+    /// with every attempt. A delivery being attempted right now answers `delivery_in_flight`.
+    pub async fn resend_delivery<W: WebhookSender>(
+        &self,
+        sender: &W,
+        tenant: &Tenant,
+        endpoint_id: &EndpointId,
+        id: &EventId,
+    ) -> DomainResult<(Delivery, Vec<Attempt>)> {
+        let endpoint = self.get_endpoint(tenant, endpoint_id).await?;
+        let (delivery, mut attempts) = self.get_delivery(tenant, endpoint_id, id).await?;
+        let Some(claimed) = self.claim(&delivery, self.now()).await? else {
+            return Err(DomainError::DeliveryInFlight(id.to_string()));
+        };
+        let (delivery, attempt) = self.attempt(sender, &endpoint, &claimed).await?;
+        attempts.push(attempt);
+        Ok((delivery, attempts))
+    }
+}
