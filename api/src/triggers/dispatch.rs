@@ -41,31 +41,45 @@ pub fn events_of(
         .collect())
 }
 
-/// Processes one batch; answers the first record that failed, if any.
+/// Processes one batch: the events of every record, their deliveries recorded (several at
+/// once), then attempted. A record that cannot be decoded is reported with what follows it; when
+/// recording fails, the whole batch is reported (deliveries already recorded are kept, and
+/// skipped when the batch comes again).
 pub async fn dispatch_batch<S: Store, C: Clock, W: WebhookSender>(
     app: &Service<S, C>,
     sender: &W,
     batch: Event,
 ) -> (DynamoDbEventResponse, DeliveryReport) {
     let mut response = DynamoDbEventResponse::default();
-    let mut claimed = Vec::new();
-    for record in batch.records {
-        let recorded = match events_of(&record) {
-            Ok(events) => app.record_deliveries(&events).await,
-            Err(error) => Err(error),
-        };
-        match recorded {
-            Ok(mut more) => claimed.append(&mut more),
+    let fail_from = |response: &mut DynamoDbEventResponse,
+                     record: &EventRecord,
+                     error: &dyn std::fmt::Display| {
+        let sequence_number = record.change.sequence_number.clone();
+        tracing::error!(%error, sequence_number, "stream record not dispatched");
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = sequence_number;
+        response.batch_item_failures.push(failure);
+    };
+    let mut events = Vec::new();
+    for record in &batch.records {
+        match events_of(record) {
+            Ok(mut more) => events.append(&mut more),
             Err(error) => {
-                let sequence_number = record.change.sequence_number.clone();
-                tracing::error!(%error, sequence_number, "stream record not dispatched");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = sequence_number;
-                response.batch_item_failures.push(failure);
+                fail_from(&mut response, record, &error);
                 break;
             }
         }
     }
+    let claimed = match app.record_deliveries(&events).await {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            response.batch_item_failures.clear();
+            if let Some(first) = batch.records.first() {
+                fail_from(&mut response, first, &error);
+            }
+            return (response, DeliveryReport::default());
+        }
+    };
     let report = app.attempt_all(sender, claimed).await;
     if report.deliveries > 0 {
         tracing::info!(

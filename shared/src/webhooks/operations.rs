@@ -142,46 +142,56 @@ impl<S: Store, C: Clock> Service<S, C> {
 
     /// Records one delivery per event and interested endpoint, each claimed by this worker for
     /// its first attempt (and due for the sweep when the claim lapses, should this worker die).
-    /// A delivery already recorded (the stream record read again) is left to its owner.
+    /// A delivery already recorded (the stream record read again) is left to its owner. The
+    /// endpoints of each business are read once; the deliveries are written several at once.
     pub async fn record_deliveries(
         &self,
         events: &[(Event, String)],
     ) -> DomainResult<Vec<Claimed>> {
         let mut endpoints: HashMap<BusinessId, Vec<Endpoint>> = HashMap::new();
-        let mut claimed = Vec::new();
-        for (event, payload) in events {
+        for (event, _) in events {
             if !endpoints.contains_key(&event.business_id) {
                 let found = self.store().list_endpoints(&event.business_id).await?;
                 endpoints.insert(event.business_id.clone(), found);
             }
-            for endpoint in &endpoints[&event.business_id] {
-                if !endpoint.wants(event.event_type) {
-                    continue;
-                }
-                let now = self.now();
-                let lease = Timestamp::from_unix_ms(now.unix_ms + LEASE_MS);
-                let delivery = Delivery {
-                    id: event.id.clone(),
-                    endpoint_id: endpoint.id.clone(),
-                    business_id: event.business_id.clone(),
-                    event_type: event.event_type,
-                    payload: payload.clone(),
-                    status: DeliveryStatus::Pending,
-                    attempt_count: 0,
-                    next_attempt_at: Some(lease),
-                    lease_until: Some(lease),
-                    created_at: now,
-                    updated_at: now,
-                };
-                if self.store().insert_delivery(&delivery).await? {
-                    claimed.push(Claimed {
-                        endpoint: endpoint.clone(),
-                        delivery,
-                    });
-                }
-            }
         }
-        Ok(claimed)
+        let now = self.now();
+        let lease = Timestamp::from_unix_ms(now.unix_ms + LEASE_MS);
+        let candidates: Vec<Claimed> = events
+            .iter()
+            .flat_map(|(event, payload)| {
+                endpoints[&event.business_id]
+                    .iter()
+                    .filter(|endpoint| endpoint.wants(event.event_type))
+                    .map(|endpoint| Claimed {
+                        endpoint: endpoint.clone(),
+                        delivery: Delivery {
+                            id: event.id.clone(),
+                            endpoint_id: endpoint.id.clone(),
+                            business_id: event.business_id.clone(),
+                            event_type: event.event_type,
+                            payload: payload.clone(),
+                            status: DeliveryStatus::Pending,
+                            attempt_count: 0,
+                            next_attempt_at: Some(lease),
+                            lease_until: Some(lease),
+                            created_at: now,
+                            updated_at: now,
+                        },
+                    })
+            })
+            .collect();
+        let inserted: Vec<DomainResult<Option<Claimed>>> = stream::iter(candidates)
+            .map(|candidate| async move {
+                let new = self.store().insert_delivery(&candidate.delivery).await?;
+                Ok(new.then_some(candidate))
+            })
+            .buffer_unordered(ATTEMPTS_IN_FLIGHT)
+            .collect()
+            .await;
+        // Deliveries recorded before a failure stay recorded: the sweep attempts them when
+        // their claim lapses, and reading the records again skips them.
+        inserted.into_iter().filter_map(Result::transpose).collect()
     }
 
     /// Makes one attempt of each claimed delivery, several at once, and records each.

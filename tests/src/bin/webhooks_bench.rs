@@ -237,6 +237,29 @@ async fn sequential(
     (made, errors)
 }
 
+/// Commits and deliveries per second from `origin`: `second: committed/delivered`, each second
+/// until the last event.
+fn timeline(origin: Instant, commits: &[Instant], deliveries: &[Instant]) -> String {
+    let second = |at: &Instant| at.saturating_duration_since(origin).as_secs() as usize;
+    let seconds = commits
+        .iter()
+        .chain(deliveries)
+        .map(second)
+        .max()
+        .map_or(0, |s| s + 1);
+    let (mut committed, mut delivered) = (vec![0; seconds], vec![0; seconds]);
+    for at in commits {
+        committed[second(at)] += 1;
+    }
+    for at in deliveries {
+        delivered[second(at)] += 1;
+    }
+    (0..seconds)
+        .map(|s| format!("{}: {}/{}", s + 1, committed[s], delivered[s]))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn errors_label(errors: &BTreeMap<String, usize>) -> String {
     if errors.is_empty() {
         return "none".to_owned();
@@ -440,9 +463,18 @@ async fn main() {
                 window.as_secs_f64(),
                 burst_arrivals.len() as f64 / window.as_secs_f64()
             );
+            let first_delivery = *burst_arrivals.iter().min().expect("a delivery");
             println!(
-                "   last delivery {:.1} ms after the last commit",
-                delivered.saturating_duration_since(last).as_secs_f64() * 1000.0
+                "   first delivery {:.1} ms after the first commit; last delivery {:.1} ms after the last commit; while delivering (first → last delivery) {:.1} events/s",
+                first_delivery.saturating_duration_since(first).as_secs_f64() * 1000.0,
+                delivered.saturating_duration_since(last).as_secs_f64() * 1000.0,
+                burst_arrivals.len() as f64
+                    / delivered.saturating_duration_since(first_delivery).as_secs_f64()
+            );
+            let commits: Vec<Instant> = committed.iter().map(|(_, at)| *at).collect();
+            println!(
+                "   committed/delivered in each second from the first commit: {}",
+                timeline(first, &commits, &burst_arrivals)
             );
         }
         _ => println!("   delivered: nothing to measure"),
