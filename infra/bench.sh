@@ -14,18 +14,26 @@
 #                                --release. Settings: BENCH_EVENTS (default 200), BENCH_BURST
 #                                (default 1000), BENCH_WARMUP (credits, default 20),
 #                                BENCH_TIMEOUT_SECONDS (default 120).
+#   ./infra/bench.sh sweep       sweep: one scheduled sweep (auto top-ups and hold expiry) among
+#                                many wallets of which a few need a top-up, against DynamoDB Local
+#                                and localstripe: its time, report, and DynamoDB calls, RCU and
+#                                WCU; then an idle sweep; then two sweeps at once on fresh due
+#                                wallets; verifies each need was charged and credited once. Built
+#                                with --release. Settings: BENCH_WALLETS (default 10000),
+#                                BENCH_DUE (due wallets, default 10).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 MODE="${1:-capacity}"
 case "$MODE" in
-  capacity|throughput|webhooks) ;;
-  *) echo "usage: $0 [throughput|webhooks]" >&2; exit 2 ;;
+  capacity|throughput|webhooks|sweep) ;;
+  *) echo "usage: $0 [throughput|webhooks|sweep]" >&2; exit 2 ;;
 esac
-DDB_PID=""
-trap 'stop $DDB_PID' EXIT
+DDB_PID="" LOCALSTRIPE_PID=""
+trap 'stop $DDB_PID $LOCALSTRIPE_PID' EXIT
 trap 'exit 130' INT TERM
 ensure_tools
+[ "$MODE" != sweep ] || ensure_localstripe
 start_dynamodb_local "$(free_port)"
 if [ "$MODE" = throughput ]; then
   # Release build: the bench measures the service's own code too, not debug overhead.
@@ -34,6 +42,11 @@ elif [ "$MODE" = webhooks ]; then
   # Release build, as throughput. The dispatcher posts to a receiver on 127.0.0.1 (the harness
   # allows private targets).
   cargo run --quiet --release -p integration-tests --bin webhooks_bench
+elif [ "$MODE" = sweep ]; then
+  # Release build, as throughput. The top-ups charge localstripe (STRIPE_BASE_URL, exported by
+  # start_localstripe).
+  start_localstripe "$(free_port)"
+  cargo run --quiet --release -p integration-tests --bin sweep_bench
 else
   cargo run --quiet -p integration-tests --bin capacity
 fi

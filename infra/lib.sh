@@ -1,4 +1,5 @@
-# Shared by the infra/ scripts: installs what is missing into .local/ and starts DynamoDB Local.
+# Shared by the infra/ scripts: installs what is missing into .local/ and starts DynamoDB Local and
+# localstripe.
 # Sourced, not run.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,9 +14,11 @@ DODO_SDK_VERSION="1.123.0"      # PyPI dodopayments (the Python SDK test's clien
 DODO_NODE_SDK_VERSION="2.52.0"  # npm dodopayments (the Node SDK test's client)
 STANDARDWEBHOOKS_VERSION="1.1.0" # PyPI standardwebhooks: what the Python SDK's webhooks.unwrap verifies with
 SCHEMATHESIS_VERSION="4.32.5"   # PyPI schemathesis (the fuzz test), its dependencies in tests/fuzz/constraints.txt
+LOCALSTRIPE_VERSION="1.15.10"   # PyPI localstripe: the local stand-in for Stripe (auto top-ups)
 VENV="$LOCAL/venv"
 FUZZ_VENV="$LOCAL/fuzz-venv"    # schemathesis apart, so that it never changes the SDK test's packages
 SAM_VENV="$LOCAL/sam-venv"      # its own venv: the SAM CLI's many pins stay away from the SDK test's
+LOCALSTRIPE_VENV="$LOCAL/localstripe-venv"   # its own venv too (aiohttp and its pins)
 # Processes per function that `cargo lambda watch` may run at once (its --concurrency; its default
 # is 1). Lambda runs many instances of a function, so races through the local API must cross
 # processes, not queue in one. 4 on a 2-core machine: requests interleave across processes (the
@@ -86,6 +89,19 @@ ensure_fuzzer() {
   fi
 }
 
+# ensure_localstripe: localstripe, pinned, in .local/localstripe-venv. Not put on PATH; start it
+# with start_localstripe.
+ensure_localstripe() {
+  require python3 "install Python 3.11 (pip fetches localstripe)"
+  local pins="$LOCALSTRIPE_VERSION"
+  if [ ! -x "$LOCALSTRIPE_VENV/bin/localstripe" ] || [ ! -f "$LOCALSTRIPE_VENV/.pins-$pins" ]; then
+    log "installing localstripe $LOCALSTRIPE_VERSION (PyPI, into .local/localstripe-venv)"
+    python3 -m venv "$LOCALSTRIPE_VENV"
+    "$LOCALSTRIPE_VENV/bin/pip" install --quiet --disable-pip-version-check "localstripe==$LOCALSTRIPE_VERSION" >&2
+    rm -f "$LOCALSTRIPE_VENV"/.pins-* && touch "$LOCALSTRIPE_VENV/.pins-$pins"
+  fi
+}
+
 # ensure_rust_target TRIPLE: the standard library for TRIPLE (rustup downloads it once).
 ensure_rust_target() {
   if ! rustup target list --installed | grep -qx "$1"; then
@@ -136,6 +152,52 @@ start_dynamodb_local() {
   export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 }
 
+# start_localstripe PORT: localstripe (the local Stripe, empty at each start) on PORT, logging to
+# .local/localstripe.log; exports STRIPE_BASE_URL, STRIPE_SECRET_KEY and STRIPE_FLAVOR for what
+# starts after it (the Rust tests, and the functions through start_api's env file). Sets
+# LOCALSTRIPE_PID.
+# Always --from-scratch: without it localstripe loads /tmp/localstripe.pickle, one file for every
+# instance on the machine (it still writes that file after each change, so two instances at once
+# overwrite each other's; never read back, that is harmless). It listens on every interface, IPv4
+# and IPv6 (its only options are --port and --from-scratch), and takes any key that starts with sk_.
+start_localstripe() {
+  local port="$1" status why
+  # First the bind localstripe makes ([::]:PORT, SO_REUSEADDR): a port already taken fails here
+  # with a clear message, rather than localstripe exiting while the readiness check below meets
+  # the other listener.
+  if ! why="$(python3 - "$port" 2>&1 <<'PY'
+import socket, sys
+try:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", int(sys.argv[1])))
+except OSError as e:
+    sys.exit(e.strerror or str(e))
+PY
+)"; then
+    echo "localstripe cannot listen on port $port: $why (choose another port; infra/run-local.sh takes STRIPE_PORT)" >&2
+    return 1
+  fi
+  log "starting localstripe on 127.0.0.1:$port"
+  "$LOCALSTRIPE_VENV/bin/localstripe" --port "$port" --from-scratch >"$LOCAL/localstripe.log" 2>&1 &
+  LOCALSTRIPE_PID=$!
+  wait_for_port "$port" 30 "$LOCALSTRIPE_PID"
+  status="$(python3 - "http://127.0.0.1:$port/v1/balance" <<'PY'
+import sys, urllib.error, urllib.request
+request = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer sk_test_local"})
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never an HTTP(S)_PROXY
+try:
+    print(opener.open(request, timeout=10).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except OSError as e:
+    print(f"no answer ({e})")
+PY
+)"
+  [ "$status" = 200 ] || { echo "localstripe on port $port: GET /v1/balance answered $status, not 200 (see .local/localstripe.log)" >&2; return 1; }
+  export STRIPE_BASE_URL="http://127.0.0.1:$port" STRIPE_SECRET_KEY="sk_test_local" STRIPE_FLAVOR="localstripe"
+}
+
 # start_api PORT [EXTRA ARGS]: every function behind one base URL, http://127.0.0.1:PORT. Serves
 # them with `cargo lambda watch --concurrency $API_CONCURRENCY` on a port of its own (WATCH_PORT)
 # behind relay_api on PORT (see there why), and feeds the table's stream and the retry schedule to
@@ -161,6 +223,11 @@ start_api() {
     env_line WEBHOOKS_ALLOW_PRIVATE true
     [ -z "${ENABLED_CURRENCIES:-}" ] || env_line ENABLED_CURRENCIES "$ENABLED_CURRENCIES"
     [ -z "${FX_RATES_USD:-}" ] || env_line FX_RATES_USD "$FX_RATES_USD"
+    # The gateway of auto top-ups (the dispatcher and the sweep run them): localstripe's, from
+    # start_localstripe. Without STRIPE_SECRET_KEY the functions run no top-ups.
+    [ -z "${STRIPE_BASE_URL:-}" ] || env_line STRIPE_BASE_URL "$STRIPE_BASE_URL"
+    [ -z "${STRIPE_SECRET_KEY:-}" ] || env_line STRIPE_SECRET_KEY "$STRIPE_SECRET_KEY"
+    [ -z "${STRIPE_FLAVOR:-}" ] || env_line STRIPE_FLAVOR "$STRIPE_FLAVOR"
   } >"$env_file"
   log "serving the API at http://127.0.0.1:$port (cargo lambda watch, up to $API_CONCURRENCY instances per function)"
   # cargo-lambda reads RUST_LOG for its own log too (the functions get theirs from the env file):
@@ -179,7 +246,7 @@ start_api() {
 
 # start_streams: the local stand-in for Lambda's event-source mapping on the table's stream and
 # for the EventBridge schedule of the retry sweep (local-streams/src/main.rs): it reads DynamoDB
-# Local's stream of TABLE_NAME and invokes webhook-dispatcher with each batch, and webhook-retries
+# Local's stream of TABLE_NAME and invokes webhook-dispatcher with each batch, and the sweep
 # every SWEEP_EVERY_S seconds (default 5), through cargo lambda watch on WATCH_PORT. It reads from
 # the stream's end (STREAM_START=LATEST; TRIM_HORIZON replays what the stream holds, up to 24 h):
 # this waits until it holds its place, so every write after start_api returns reaches the
@@ -191,7 +258,7 @@ start_streams() {
   cargo build --quiet --workspace --bin local-streams
   bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/local-streams"
   rm -f "$ready"
-  log "feeding the table's stream to webhook-dispatcher, and webhook-retries every ${SWEEP_EVERY_S:-5}s (local-streams)"
+  log "feeding the table's stream to webhook-dispatcher, and the sweep every ${SWEEP_EVERY_S:-5}s (local-streams)"
   WATCH_PORT="$WATCH_PORT" READY_FILE="$ready" STREAM_START="${STREAM_START:-LATEST}" \
     SWEEP_EVERY_S="${SWEEP_EVERY_S:-5}" "$bin" &
   STREAMS_PID=$!

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# README command 1: installs what is missing, starts DynamoDB Local (data kept in .local/data),
-# creates the table, serves every function at one base URL with `cargo lambda watch`, feeds the
-# table's stream and the retry schedule to the webhook functions (local-streams, see lib.sh), then
-# prints the base URL and a dev API key that works against this table (see below). Ctrl-C stops
-# everything it started.
+# README command 1: installs what is missing, starts DynamoDB Local (data kept in .local/data) and
+# localstripe (the local Stripe of auto top-ups, empty at each start), creates the table, serves
+# every function at one base URL with `cargo lambda watch`, feeds the table's stream and the retry
+# schedule to the webhook functions (local-streams, see lib.sh), then prints the base URL and a dev
+# API key that works against this table (see below). Ctrl-C stops everything it started.
 #
-# Settings: API_PORT (default 9000), DDB_PORT (default 8000), TABLE_NAME (default customer-wallets),
-# API_CONCURRENCY (default 4: instances per function, see infra/lib.sh), SWEEP_EVERY_S (default 5)
-# and STREAM_START (default LATEST; see start_streams in infra/lib.sh).
+# Settings: API_PORT (default 9000), DDB_PORT (default 8000), STRIPE_PORT (default 8420, localstripe),
+# TABLE_NAME (default customer-wallets), API_CONCURRENCY (default 4: instances per function, see
+# infra/lib.sh), SWEEP_EVERY_S (default 5) and STREAM_START (default LATEST; see start_streams in
+# infra/lib.sh).
+#
+# localstripe keeps nothing between runs (start_localstripe in infra/lib.sh) while the table does:
+# a Stripe customer or payment method saved in an auto top-up setting during an earlier run is
+# unknown to it, and that top-up fails until the setting names ones created in this run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -15,13 +20,17 @@ cd "$ROOT"
 export TABLE_NAME="${TABLE_NAME:-customer-wallets}"
 API_PORT="${API_PORT:-9000}"
 DDB_PORT="${DDB_PORT:-8000}"
+STRIPE_PORT="${STRIPE_PORT:-8420}"
 # One key file per table: a key belongs to a business stored in one table.
 KEY_FILE="$LOCAL/dev-key-$TABLE_NAME.env"
-DDB_PID="" API_PID="" WATCH_PID="" STREAMS_PID=""
-trap 'stop $STREAMS_PID $API_PID $WATCH_PID $DDB_PID' EXIT
+DDB_PID="" API_PID="" WATCH_PID="" STREAMS_PID="" LOCALSTRIPE_PID=""
+trap 'stop $STREAMS_PID $API_PID $WATCH_PID $DDB_PID $LOCALSTRIPE_PID' EXIT
 trap 'exit 130' INT TERM
 
 ensure_tools
+ensure_localstripe
+# First: a busy STRIPE_PORT fails here, before DynamoDB Local and the build.
+start_localstripe "$STRIPE_PORT"
 start_dynamodb_local "$DDB_PORT" "$LOCAL/data"
 
 log "building the functions (the first build of the AWS SDK takes a few minutes)"
@@ -83,11 +92,12 @@ cat <<INFO
     base URL    $BASE_URL
     API key     $API_KEY      (business $BUSINESS_ID)
     DynamoDB    $DYNAMODB_ENDPOINT  (table $TABLE_NAME)
+    Stripe      $STRIPE_BASE_URL  (localstripe, key $STRIPE_SECRET_KEY)
 
   Try it with the Dodo SDK:
     .local/venv/bin/python -c 'from dodopayments import DodoPayments; c = DodoPayments(bearer_token="$API_KEY", base_url="$BASE_URL"); print(c.customers.create(email="ada@example.com", name="Ada"))'
 
-  Ctrl-C stops DynamoDB Local and the functions.
+  Ctrl-C stops DynamoDB Local, localstripe and the functions.
 INFO
 # Until the relay, cargo lambda watch or local-streams ends; the EXIT trap then stops the rest.
 wait -n "$API_PID" "$WATCH_PID" "$STREAMS_PID"

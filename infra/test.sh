@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: installs what is missing, checks template.yaml with `sam validate` and cfn-lint,
-# starts DynamoDB Local on a free port, runs the unit and integration tests, then the official Dodo
+# starts DynamoDB Local and localstripe (the local Stripe of auto top-ups; STRIPE_BASE_URL for the
+# tests and the functions) on free ports, runs the unit and integration tests, then the official Dodo
 # Python and Node SDKs against the API served by `cargo lambda watch` (API_CONCURRENCY instances per
 # function, behind the relay of lib.sh), then schemathesis against the same API with openapi.yaml,
 # and stops everything it started.
@@ -8,13 +9,14 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-DDB_PID="" API_PID="" WATCH_PID="" STREAMS_PID=""
-trap 'stop $STREAMS_PID $API_PID $WATCH_PID $DDB_PID' EXIT
+DDB_PID="" API_PID="" WATCH_PID="" STREAMS_PID="" LOCALSTRIPE_PID=""
+trap 'stop $STREAMS_PID $API_PID $WATCH_PID $DDB_PID $LOCALSTRIPE_PID' EXIT
 trap 'exit 130' INT TERM
 
 ensure_tools
 ensure_fuzzer
 ensure_sam_tools
+ensure_localstripe
 
 # Offline: lib.sh set dummy credentials and turned off the EC2 metadata look-up; the template names
 # no managed policy, so `sam validate` asks IAM nothing.
@@ -23,6 +25,9 @@ SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --region us-east-1 --template t
 "$SAM_VENV/bin/cfn-lint" template.yaml
 
 start_dynamodb_local "$(free_port)"
+# Running until the end: the Rust tests read STRIPE_BASE_URL, and the functions served for the SDK
+# tests get it in start_api's env file.
+start_localstripe "$(free_port)"
 
 log "unit and integration tests (cargo test --workspace)"
 cargo test --workspace --all-targets

@@ -6,6 +6,7 @@
 //! wallets-admin create-business "<name>"    # prints BUSINESS_ID=... and API_KEY=...
 //! wallets-admin expire-holds                 # releases pending holds past their expiry
 //! wallets-admin retry-webhooks               # attempts the webhook deliveries now due
+//! wallets-admin top-ups                      # runs the auto top-ups now due (STRIPE_* set)
 //! ```
 
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 use shared::adapters::dynamo::table;
 
 const USAGE: &str =
-    "usage: wallets-admin create-table | create-business <name> | expire-holds | retry-webhooks";
+    "usage: wallets-admin create-table | create-business <name> | expire-holds | retry-webhooks | top-ups";
 /// Holds one `expire-holds` run expires at most (run it again for more).
 const EXPIRE_BATCH: usize = 10_000;
 
@@ -63,6 +64,25 @@ async fn main() -> ExitCode {
                     )
                 })
         }
+        ["top-ups"] => match shared::adapters::stripe::from_config(app.config()) {
+            Ok(Some(gateway)) => app
+                .sweep_top_ups_and_holds(
+                    Some(&gateway),
+                    app.now(),
+                    EXPIRE_BATCH,
+                    std::time::Duration::from_secs(600),
+                )
+                .await
+                .map(|report| println!("{report:?}")),
+            Ok(None) => {
+                eprintln!("set STRIPE_SECRET_KEY (and STRIPE_BASE_URL) to run top-ups");
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("configuration: {e}");
+                return ExitCode::from(2);
+            }
+        },
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -29,6 +29,10 @@ struct Data<'a> {
     ledger_entry: Option<EntryView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hold: Option<HoldView<'a>>,
+    /// The auto top-up that ended: `{attempt_id, amount, payment_intent_id, decline_code,
+    /// message, at}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auto_top_up: Option<&'a shared::topups::model::TopUpResult>,
 }
 
 /// The body every endpoint receives for `event`.
@@ -53,6 +57,10 @@ pub fn payload(event: &Event) -> String {
             },
             hold: match &event.cause {
                 Cause::Hold(hold) => Some(HoldView::of(hold)),
+                _ => None,
+            },
+            auto_top_up: match &event.cause {
+                Cause::TopUp(result) => Some(result),
                 _ => None,
             },
         },

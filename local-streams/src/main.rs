@@ -8,7 +8,7 @@
 //!   answer `{"batchItemFailures": [{"itemIdentifier": "<sequence number>"}]}` resends from the
 //!   earliest record it names on.
 //! - The EventBridge schedule: every `SWEEP_EVERY_S` seconds (default 5; 0: never) invokes the
-//!   retry sweep (`SWEEP_FUNCTION`, default `webhook-retries`) with a scheduled event.
+//!   retry sweep (`SWEEP_FUNCTION`, default `sweep`) with a scheduled event.
 //!
 //! Settings: `TABLE_NAME`, `DYNAMODB_ENDPOINT` (and the usual AWS variables), `WATCH_PORT` (the
 //! port of `cargo lambda watch`'s invoke endpoint) or `INVOKE_URL` (its base, e.g.
@@ -76,7 +76,7 @@ impl Settings {
             endpoint: var("DYNAMODB_ENDPOINT"),
             invoke_authority,
             stream_function: var("STREAM_FUNCTION").unwrap_or("webhook-dispatcher".into()),
-            sweep_function: var("SWEEP_FUNCTION").unwrap_or("webhook-retries".into()),
+            sweep_function: var("SWEEP_FUNCTION").unwrap_or("sweep".into()),
             sweep_every: Duration::from_secs(number("SWEEP_EVERY_S", 5)?),
             batch_size: usize::try_from(number("BATCH_SIZE", 100)?.clamp(1, 1000)).unwrap_or(100),
             start: var("STREAM_START").map_or(Ok(StartingPosition::TrimHorizon), |v| v.parse())?,

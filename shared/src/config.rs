@@ -16,6 +16,27 @@ pub struct Config {
     /// Where webhooks may go: loopback and private addresses (and plain http) only when
     /// `WEBHOOKS_ALLOW_PRIVATE=true`, which the local run sets.
     pub webhook_targets: crate::webhooks::model::TargetPolicy,
+    /// The payment gateway of auto top-ups; `None` (no `STRIPE_SECRET_KEY`): no top-ups run.
+    pub gateway: Option<GatewayConfig>,
+}
+
+/// Stripe's (or localstripe's) address and secret key. Its `Debug` never shows the key.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    pub base_url: String,
+    pub secret_key: String,
+    /// `stripe` or `localstripe`.
+    pub flavor: String,
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("base_url", &self.base_url)
+            .field("secret_key", &"[redacted]")
+            .field("flavor", &self.flavor)
+            .finish()
+    }
 }
 
 impl Config {
@@ -29,6 +50,11 @@ impl Config {
         )?;
         config.webhook_targets.allow_private =
             var("WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        config.gateway = var("STRIPE_SECRET_KEY").map(|secret_key| GatewayConfig {
+            base_url: var("STRIPE_BASE_URL").unwrap_or_else(|| "https://api.stripe.com".to_owned()),
+            secret_key,
+            flavor: var("STRIPE_FLAVOR").unwrap_or_else(|| "stripe".to_owned()),
+        });
         Ok(config)
     }
 
@@ -66,6 +92,7 @@ impl Config {
             currencies,
             rates: table,
             webhook_targets: Default::default(),
+            gateway: None,
         })
     }
 }

@@ -57,6 +57,13 @@ pub trait WalletStore: Send + Sync {
         &self,
         change: &Change,
     ) -> impl Future<Output = DomainResult<Result<(), Rejection>>> + Send;
+    /// Customers of every business whose wallets have top-up work due at or before `now_ms`
+    /// (sparse index), at most `limit`.
+    fn due_top_ups(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> impl Future<Output = DomainResult<Vec<(BusinessId, CustomerId)>>> + Send;
     /// The record that first used an idempotency key, if any.
     fn original_for_key(
         &self,

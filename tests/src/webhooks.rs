@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use local_streams::{StartingPosition, StreamTail};
+use shared::adapters::stripe::StripeGateway;
 use shared::adapters::webhook_http::HttpSender;
 use shared::webhooks::model::{DeliveryReport, TargetPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -196,6 +197,15 @@ impl Drop for Pump {
 impl Pump {
     /// Opens the stream at its latest position (records written after this returns are read).
     pub async fn start(app: Arc<App>) -> Pump {
+        Pump::start_with(app, None).await
+    }
+
+    /// A pump whose dispatcher also starts the auto top-ups that changes make due.
+    pub async fn with_gateway(app: Arc<App>, gateway: StripeGateway) -> Pump {
+        Pump::start_with(app, Some(gateway)).await
+    }
+
+    async fn start_with(app: Arc<App>, gateway: Option<StripeGateway>) -> Pump {
         let endpoint = std::env::var("DYNAMODB_ENDPOINT").expect("DYNAMODB_ENDPOINT");
         let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint)
@@ -221,8 +231,13 @@ impl Pump {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
-                let (failures, report) =
-                    api::triggers::dispatch::dispatch_batch(&*app, &sender, batch).await;
+                let (failures, report) = api::triggers::dispatch::dispatch_batch(
+                    &*app,
+                    &sender,
+                    gateway.as_ref(),
+                    batch,
+                )
+                .await;
                 assert!(
                     failures.batch_item_failures.is_empty(),
                     "a batch failed to dispatch"

@@ -149,6 +149,12 @@ const DOMAIN_REFUSALS: &[(&str, &str, &[&str])] = &[
     ),
     // 409 closed already, holds pending
     ("POST", "/customers/{customer_id}/wallets/close", &["409"]),
+    // 409 the wallet stayed contended
+    (
+        "PATCH",
+        "/customers/{customer_id}/wallets/settings",
+        &["409"],
+    ),
     // 409 another worker is attempting the delivery
     (
         "POST",

@@ -107,10 +107,7 @@ fn from_template() -> RouteSet {
 }
 
 /// The functions that serve no route, with the one event that triggers each.
-const TRIGGERED: &[(&str, &str)] = &[
-    ("webhook-dispatcher", "DynamoDB"),
-    ("webhook-retries", "ScheduleV2"),
-];
+const TRIGGERED: &[(&str, &str)] = &[("webhook-dispatcher", "DynamoDB"), ("sweep", "ScheduleV2")];
 
 /// The function crates that serve routes.
 fn function_crates() -> BTreeSet<String> {

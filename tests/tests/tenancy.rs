@@ -16,6 +16,8 @@ fn body_for(route: Route) -> Option<&'static str> {
         Route::PayInvoice => Some(r#"{"invoice_id": "in_1", "currency": "USD", "amount_due": 1}"#),
         Route::ReverseInvoicePayment => Some(r#"{"amount": 1}"#),
         Route::CloseWallet => Some(r#"{"currency": "USD", "reason": "closing"}"#),
+        Route::UpdateWalletSettings => Some(r#"{"currency": "USD", "low_balance_threshold": 5}"#),
+        Route::GetWalletSettings => None,
         Route::CreateWebhook => Some(r#"{"url": "https://example.com/hooks"}"#),
         Route::UpdateWebhook => Some(r#"{"disabled": true}"#),
         Route::UpdateWebhookHeaders => Some(r#"{"headers": {"x-a": "b"}}"#),

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod holds;
 pub mod invoices;
 pub mod ledger;
+pub mod settings;
 pub mod webhooks;
 
 use shared::access::model::Tenant;
@@ -73,6 +74,8 @@ routes! {
     GetInvoicePayment: "GET" "/customers/{customer_id}/wallets/invoice-payments/{invoice_id}" => "get-invoice-payment", invoices::get;
     ReverseInvoicePayment: "POST" "/customers/{customer_id}/wallets/invoice-payments/{invoice_id}/reversals" => "reverse-invoice-payment", invoices::reverse;
     CloseWallet: "POST" "/customers/{customer_id}/wallets/close" => "close-wallet", closing::close;
+    GetWalletSettings: "GET" "/customers/{customer_id}/wallets/settings" => "get-wallet-settings", settings::get;
+    UpdateWalletSettings: "PATCH" "/customers/{customer_id}/wallets/settings" => "update-wallet-settings", settings::update;
     CreateWebhook: "POST" "/webhooks" => "create-webhook", webhooks::create;
     ListWebhooks: "GET" "/webhooks" => "list-webhooks", webhooks::list;
     GetWebhook: "GET" "/webhooks/{webhook_id}" => "get-webhook", webhooks::get;

@@ -7,10 +7,12 @@
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
-use shared::adapters::dynamo::stream::events_of_images;
+use shared::adapters::dynamo::stream::{events_of_images, top_ups_due};
+use shared::adapters::stripe;
 use shared::adapters::webhook_http::HttpSender;
 use shared::kernel::Clock;
 use shared::ports::Store;
+use shared::topups::gateway::PaymentGateway;
 use shared::webhooks::model::{DeliveryReport, WebhookSender};
 use shared::{DomainResult, Service};
 
@@ -45,9 +47,10 @@ pub fn events_of(
 /// once), then attempted. A record that cannot be decoded is reported with what follows it; when
 /// recording fails, the whole batch is reported (deliveries already recorded are kept, and
 /// skipped when the batch comes again).
-pub async fn dispatch_batch<S: Store, C: Clock, W: WebhookSender>(
+pub async fn dispatch_batch<S: Store, C: Clock, W: WebhookSender, G: PaymentGateway>(
     app: &Service<S, C>,
     sender: &W,
+    gateway: Option<&G>,
     batch: Event,
 ) -> (DynamoDbEventResponse, DeliveryReport) {
     let mut response = DynamoDbEventResponse::default();
@@ -80,7 +83,10 @@ pub async fn dispatch_batch<S: Store, C: Clock, W: WebhookSender>(
             return (response, DeliveryReport::default());
         }
     };
-    let report = app.attempt_all(sender, claimed).await;
+    let (report, ()) = tokio::join!(
+        app.attempt_all(sender, claimed),
+        start_top_ups(app, gateway, &batch.records)
+    );
     if report.deliveries > 0 {
         tracing::info!(
             deliveries = report.deliveries,
@@ -92,6 +98,42 @@ pub async fn dispatch_batch<S: Store, C: Clock, W: WebhookSender>(
     (response, report)
 }
 
+/// Starts at once the auto top-ups that the batch's changes made due (a debit that crossed the
+/// threshold), instead of waiting for the sweep. A failure here is logged, not the batch's: the
+/// sweep finds the same wallets through the index.
+async fn start_top_ups<S: Store, C: Clock, G: PaymentGateway>(
+    app: &Service<S, C>,
+    gateway: Option<&G>,
+    records: &[EventRecord],
+) {
+    let Some(gateway) = gateway else {
+        return;
+    };
+    let mut due = std::collections::BTreeSet::new();
+    for record in records {
+        match top_ups_due(image(&record.change.new_image).as_ref(), app.now()) {
+            Ok(Some((business, customer, currencies))) => {
+                for currency in currencies {
+                    due.insert((business.clone(), customer.clone(), currency));
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "stream record not read for top-ups"),
+        }
+    }
+    for (business, customer, currency) in due {
+        match app
+            .run_top_up(gateway, &business, &customer, currency, app.now())
+            .await
+        {
+            Ok(run) => {
+                tracing::info!(?run, %customer, %currency, "auto top-up from the event path")
+            }
+            Err(error) => tracing::warn!(%error, %customer, "auto top-up left to the sweep"),
+        }
+    }
+}
+
 /// The whole `main` of the dispatcher function.
 pub async fn serve_dispatcher() -> Result<(), lambda_runtime::Error> {
     init_tracing();
@@ -99,44 +141,67 @@ pub async fn serve_dispatcher() -> Result<(), lambda_runtime::Error> {
         .await
         .map_err(|e| format!("configuration: {e}"))?;
     let sender = HttpSender::new(app.config().webhook_targets);
-    let (app, sender) = (&app, &sender);
+    let gateway = stripe::from_config(app.config()).map_err(|e| format!("configuration: {e}"))?;
+    let (app, sender, gateway) = (&app, &sender, gateway.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        let (response, _) = dispatch_batch(app, sender, event.payload).await;
+        let (response, _) = dispatch_batch(app, sender, gateway, event.payload).await;
         Ok::<_, lambda_runtime::Error>(response)
     }))
     .await
 }
 
-/// Deliveries one scheduled run attempts at most: with 32 in flight and a 10 s limit each, a
-/// run ends within about a minute even if every receiver times out; the rest wait for the next.
-pub const RETRIES_PER_RUN: usize = 200;
+/// Work items one sweep run takes at most of each kind.
+pub const SWEEP_LIMIT: usize = 200;
+/// One run stops starting new work after this; what is left waits for the next run (the
+/// function's timeout is 120 s; a webhook attempt takes at most 10 s).
+pub const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(45);
 
-/// The whole `main` of the retry sweep: one pass over the due deliveries per invocation; a
-/// store failure fails the invocation (the next run finds the same deliveries still due).
-pub async fn serve_retries() -> Result<(), lambda_runtime::Error> {
+/// One sweep: due auto top-ups, expired holds, due webhook retries, within [`SWEEP_BUDGET`].
+pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: PaymentGateway>(
+    app: &Service<S, C>,
+    sender: &W,
+    gateway: Option<&G>,
+) -> DomainResult<serde_json::Value> {
+    let started = std::time::Instant::now();
+    let now = app.now();
+    let report = app
+        .sweep_top_ups_and_holds(gateway, now, SWEEP_LIMIT, SWEEP_BUDGET)
+        .await?;
+    let webhooks = if started.elapsed() < SWEEP_BUDGET {
+        app.retry_deliveries(sender, now, SWEEP_LIMIT).await?
+    } else {
+        DeliveryReport::default()
+    };
+    let summary = serde_json::json!({
+        "wallets_due": report.wallets_due,
+        "top_ups_credited": report.top_ups_credited,
+        "top_ups_declined": report.top_ups_declined,
+        "top_ups_unknown": report.top_ups_unknown,
+        "holds_expired": report.holds_expired,
+        "webhook_deliveries": webhooks.deliveries,
+        "webhook_succeeded": webhooks.succeeded,
+        "stopped_early": report.stopped_early || started.elapsed() >= SWEEP_BUDGET,
+        "elapsed_ms": started.elapsed().as_millis() as u64,
+    });
+    tracing::info!(%summary, "sweep");
+    Ok(summary)
+}
+
+/// The whole `main` of the sweep function (an EventBridge schedule, or the local run's timer).
+pub async fn serve_sweep() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let app = shared::from_env()
         .await
         .map_err(|e| format!("configuration: {e}"))?;
     let sender = HttpSender::new(app.config().webhook_targets);
-    let (app, sender) = (&app, &sender);
+    let gateway = stripe::from_config(app.config()).map_err(|e| format!("configuration: {e}"))?;
+    let (app, sender, gateway) = (&app, &sender, gateway.as_ref());
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
-            let outcome = app
-                .retry_deliveries(sender, app.now(), RETRIES_PER_RUN)
-                .await;
-            outcome
-                .map_err(|e| {
-                    tracing::error!(code = e.code(), error = %e, "webhook retry sweep failed");
-                    lambda_runtime::Error::from(e.to_string())
-                })
-                .map(|report| {
-                    serde_json::json!({
-                        "deliveries": report.deliveries,
-                        "succeeded": report.succeeded,
-                        "failed": report.failed,
-                    })
-                })
+            sweep(app, sender, gateway).await.map_err(|e| {
+                tracing::error!(code = e.code(), error = %e, "sweep failed");
+                lambda_runtime::Error::from(e.to_string())
+            })
         },
     ))
     .await

@@ -281,6 +281,15 @@ impl<S: WalletStore> WalletStore for FaultyStore<S> {
         Ok(outcome)
     }
 
+    async fn due_top_ups(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> DomainResult<Vec<(BusinessId, CustomerId)>> {
+        self.before_call().await?;
+        self.inner.due_top_ups(now_ms, limit).await
+    }
+
     async fn original_for_key(
         &self,
         business_id: &BusinessId,

@@ -420,6 +420,30 @@ impl CustomerStore for MemoryStore {
 }
 
 impl WalletStore for MemoryStore {
+    async fn due_top_ups(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> DomainResult<Vec<(BusinessId, CustomerId)>> {
+        Ok(self
+            .read(|t| {
+                t.partitions
+                    .iter()
+                    .filter(|(_, p)| {
+                        p.wallets.as_ref().is_some_and(|w| {
+                            w.wallets
+                                .values()
+                                .filter_map(crate::topups::rules::due_at)
+                                .any(|due| due.unix_ms <= now_ms)
+                        })
+                    })
+                    .take(limit)
+                    .map(|(key, _)| key.clone())
+                    .collect()
+            })
+            .await)
+    }
+
     async fn get_wallets(
         &self,
         business_id: &BusinessId,

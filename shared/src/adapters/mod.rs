@@ -2,5 +2,7 @@
 
 pub mod dynamo;
 pub mod faulty;
+mod https;
 pub mod memory;
+pub mod stripe;
 pub mod webhook_http;

@@ -21,7 +21,6 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -93,7 +92,7 @@ impl HttpSender {
         http.enforce_http(false);
         http.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config())
+            .with_tls_config(super::https::tls_config("webhook deliveries"))
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -284,25 +283,6 @@ fn lossy_prefix(bytes: &[u8], max: usize) -> String {
     String::from_utf8_lossy(head).into_owned()
 }
 
-/// The rustls configuration: aws-lc-rs (as the AWS SDK) and the system's root certificates.
-fn tls_config() -> rustls::ClientConfig {
-    let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        tracing::warn!(
-            errors = ?found.errors,
-            "no root certificate found: webhook deliveries over https will fail"
-        );
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("aws-lc-rs supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth()
-}
-
 /// Resolves a host name with the system resolver and refuses it if any of its addresses is
 /// forbidden (unless private targets are allowed). The connector connects only to what this
 /// returns. (Literal IP hosts skip resolution; `check_url` judged them.)
@@ -357,47 +337,16 @@ async fn resolve_checked(host: &str, allow_private: bool) -> Result<Vec<SocketAd
     Ok(addrs)
 }
 
-/// A short description of a failed request: the most telling cause in its chain.
+/// A short description of a failed request: a refused address first, then what `https` knows.
 fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    let mut last = error;
-    while let Some(e) = current {
-        if let Some(resolve) = e.downcast_ref::<ResolveError>() {
-            return resolve.to_string();
-        }
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return format!("tls error: {tls}");
-        }
-        last = e;
-        current = e.source();
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
-            match io.kind() {
-                ConnectionRefused => return "connection refused".to_string(),
-                ConnectionReset => return "connection reset".to_string(),
-                ConnectionAborted => return "connection aborted".to_string(),
-                TimedOut => return "connect timed out".to_string(),
-                _ => {}
-            }
-            // io::Error::source skips the error it wraps (a TLS error, say): go to that one.
-            if let Some(inner) = io.get_ref() {
-                current = Some(inner as &(dyn std::error::Error + 'static));
-            }
-        }
-    }
-    let text = last.to_string();
-    if text.is_empty() {
-        error.to_string()
-    } else {
-        text
-    }
+    super::https::describe::<ResolveError>(error)
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};

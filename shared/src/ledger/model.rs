@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::{Amount, BusinessId, Currency, CustomerId, EntryId, IdempotencyKey, Timestamp};
+use crate::topups::model::{TopUpState, WalletSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,6 +34,15 @@ pub struct Wallet {
     pub status: WalletStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Low-balance threshold and auto top-up.
+    #[serde(default, skip_serializing_if = "WalletSettings::is_empty")]
+    pub settings: WalletSettings,
+    /// The available balance is at or below the low-balance threshold: set and cleared in the
+    /// same write as the balance, so each crossing is one change (one event).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub low: bool,
+    #[serde(default, skip_serializing_if = "TopUpState::is_idle")]
+    pub top_up: TopUpState,
 }
 
 impl Wallet {
@@ -68,6 +78,9 @@ impl CustomerWallets {
             status: WalletStatus::Active,
             created_at: now,
             updated_at: now,
+            settings: WalletSettings::default(),
+            low: false,
+            top_up: TopUpState::default(),
         };
         let wallets = currencies.iter().map(|c| (*c, wallet.clone())).collect();
         CustomerWallets {

@@ -78,6 +78,8 @@ pub fn with_wallet(
         .expect("callers checked the wallet exists");
     change(wallet);
     wallet.updated_at = now;
+    // The low-balance flag moves with the balance, in the same write: one crossing, one change.
+    wallet.low = crate::topups::rules::is_low(wallet);
     next
 }
 

@@ -58,27 +58,55 @@ pub fn events_of(
                 )
             })
             .collect(),
-        (Some(Stored::Wallets(before)), Some(Stored::Wallets(after))) => after
-            .wallets
-            .iter()
-            .filter(|(currency, wallet)| {
-                wallet.status == WalletStatus::Closed
-                    && before
-                        .wallets
-                        .get(currency)
-                        .is_some_and(|w| w.status == WalletStatus::Active)
-            })
-            .map(|(currency, wallet)| {
-                let seed = format!("closed|{}|{currency}", after.customer_id);
-                event(EventType::WalletClosed, seed, wallet.updated_at)(
-                    after.customer_id.clone(),
-                    *currency,
-                    after.version,
-                    wallet.clone(),
-                    Cause::Wallet,
-                )
-            })
-            .collect(),
+        (Some(Stored::Wallets(before)), Some(Stored::Wallets(after))) => {
+            let mut events = Vec::new();
+            for (currency, wallet) in &after.wallets {
+                let Some(was) = before.wallets.get(currency) else {
+                    continue;
+                };
+                let mut emit = |event_type, what: &str, cause| {
+                    let seed = format!("{what}|{}|{currency}|{}", after.customer_id, after.version);
+                    events.push(event(event_type, seed, wallet.updated_at)(
+                        after.customer_id.clone(),
+                        *currency,
+                        after.version,
+                        wallet.clone(),
+                        cause,
+                    ));
+                };
+                if wallet.status == WalletStatus::Closed && was.status == WalletStatus::Active {
+                    emit(EventType::WalletClosed, "closed", Cause::Wallet);
+                }
+                // A flag set and cleared in the same write as the balance: one change per
+                // crossing, so one event per crossing, however many writers race.
+                if wallet.low && !was.low {
+                    emit(EventType::BalanceLow, "low", Cause::Wallet);
+                }
+                if !wallet.low && was.low {
+                    emit(EventType::BalanceRecovered, "recovered", Cause::Wallet);
+                }
+                let result = wallet.top_up.last.clone();
+                if wallet.top_up.succeeded > was.top_up.succeeded {
+                    if let Some(result) = result.clone() {
+                        emit(
+                            EventType::AutoTopUpSucceeded,
+                            "topped",
+                            Cause::TopUp(result),
+                        );
+                    }
+                }
+                if wallet.top_up.failed > was.top_up.failed {
+                    if let Some(result) = result {
+                        emit(
+                            EventType::AutoTopUpFailed,
+                            "topup-failed",
+                            Cause::TopUp(result),
+                        );
+                    }
+                }
+            }
+            events
+        }
         (None, Some(Stored::Entry(entry, after))) => {
             let event_type = if entry.is_credit {
                 EventType::ToppedUp
@@ -236,5 +264,23 @@ mod tests {
         assert_eq!(events[0].event_type, EventType::WalletClosed);
         assert!(events_of(&business(), Some(&closed), Some(&closed)).is_empty());
         assert!(events_of(&business(), Some(&before), None).is_empty());
+    }
+
+    #[test]
+    fn the_low_flag_gives_one_event_per_crossing_each_way() {
+        let mut wallets = usd_wallets(100, 0);
+        let high = Stored::Wallets(wallets.clone());
+        wallets.version = 1;
+        wallets.wallets.get_mut(&Currency::USD).unwrap().low = true;
+        let low = Stored::Wallets(wallets.clone());
+        let types = |a: &Stored, b: &Stored| -> Vec<EventType> {
+            events_of(&business(), Some(a), Some(b))
+                .iter()
+                .map(|e| e.event_type)
+                .collect()
+        };
+        assert_eq!(types(&high, &low), [EventType::BalanceLow]);
+        assert_eq!(types(&low, &low), [], "still low: no second alert");
+        assert_eq!(types(&low, &high), [EventType::BalanceRecovered]);
     }
 }

@@ -68,6 +68,8 @@ pub enum Cause {
     Wallet,
     Entry(LedgerEntry),
     Hold(Hold),
+    /// An auto top-up that ended (succeeded or failed).
+    TopUp(crate::topups::model::TopUpResult),
 }
 
 /// One event: a fact about one wallet after a committed change.

@@ -132,6 +132,23 @@ pub fn wallets_item(business_id: &BusinessId, wallets: &CustomerWallets) -> Item
     };
     let mut item = key_of(customer_pk(business_id, &wallets.customer_id), WALLETS_SK);
     item.insert(VERSION.to_owned(), number(wallets.version));
+    // Sparse: only a wallet set with top-up work (due now, retrying, or in flight) is in the
+    // index the sweep reads.
+    let due = wallets
+        .wallets
+        .values()
+        .filter_map(crate::topups::rules::due_at)
+        .min();
+    if let Some(due) = due {
+        item.insert(
+            GSI_EXPIRY_PK.to_owned(),
+            s(top_up_shard_of(&wallets.customer_id)),
+        );
+        item.insert(
+            GSI_EXPIRY_SK.to_owned(),
+            s(format!("{:013}#{}", due.unix_ms, wallets.customer_id)),
+        );
+    }
     item.insert(DOC.to_owned(), to_doc(&doc));
     item
 }
@@ -219,6 +236,18 @@ pub fn hold_from(item: &Item) -> DomainResult<Hold> {
 }
 
 /// The hold an expiry-index item (keys only) points at.
+/// The business and customer of a wallet set found in the top-up index.
+pub fn wallets_ref_from(item: &Item) -> DomainResult<(BusinessId, CustomerId)> {
+    let (business, customer) = text(item, PK)?
+        .strip_prefix(CUSTOMER_PK_PREFIX)
+        .and_then(|rest| rest.split_once('#'))
+        .ok_or_else(|| corrupt("top-up index points at a non-wallet item"))?;
+    Ok((
+        BusinessId::parse(business).map_err(corrupt)?,
+        CustomerId::parse(customer).map_err(corrupt)?,
+    ))
+}
+
 pub fn hold_ref_from(item: &Item) -> DomainResult<HoldRef> {
     let not_a_hold = || corrupt("expiry index points at a non-hold item");
     let (business, customer) = text(item, PK)?

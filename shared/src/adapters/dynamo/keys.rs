@@ -87,6 +87,16 @@ pub fn expiry_shard_of(hold_id: &HoldId) -> String {
     expiry_shard(hold_id.as_str().bytes().map(u32::from).sum::<u32>() % HOLD_EXPIRY_SHARDS)
 }
 
+/// Partitions of the top-up part of the `by_expiry` index (`TOP#<n>`).
+pub const TOP_UP_SHARDS: u32 = 8;
+pub const TOP_UP_SHARD_PREFIX: &str = "TOP#";
+
+/// The top-up-index shard of a customer's wallet set, picked by the customer id.
+pub fn top_up_shard_of(customer_id: &CustomerId) -> String {
+    let shard = customer_id.as_str().bytes().map(u32::from).sum::<u32>() % TOP_UP_SHARDS;
+    format!("{TOP_UP_SHARD_PREFIX}{shard}")
+}
+
 /// The expiry-index sort key: every expiry at or before a millisecond sorts before the next one.
 pub fn expiry_sk(expires_at_ms: u64, hold_id: &HoldId) -> String {
     format!("{expires_at_ms:013}#{hold_id}")

@@ -231,6 +231,16 @@ impl WalletStore for DynamoStore {
         self.commit_change(change).await
     }
 
+    async fn due_top_ups(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> DomainResult<Vec<(BusinessId, CustomerId)>> {
+        let shards = (0..TOP_UP_SHARDS).map(|shard| format!("{TOP_UP_SHARD_PREFIX}{shard}"));
+        self.query_due(shards, now_ms, limit, "find due top-ups", wallets_ref_from)
+            .await
+    }
+
     async fn original_for_key(
         &self,
         business_id: &BusinessId,

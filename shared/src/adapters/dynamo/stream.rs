@@ -117,3 +117,43 @@ pub fn events_of_images(old: Option<&Value>, new: Option<&Value>) -> DomainResul
     let new = new.as_ref().map(stored).transpose()?.flatten();
     Ok(events_of(&business_id, old.as_ref(), new.as_ref()))
 }
+
+/// The customer and currencies whose auto top-up a record's new image says is due by `now`
+/// (the event path starts it at once; the sweep is the safety net).
+pub fn top_ups_due(
+    new: Option<&Value>,
+    now: crate::kernel::Timestamp,
+) -> DomainResult<
+    Option<(
+        BusinessId,
+        crate::kernel::CustomerId,
+        Vec<crate::kernel::Currency>,
+    )>,
+> {
+    let Some(new) = new else {
+        return Ok(None);
+    };
+    let item = item(new)?;
+    if text(&item, SK)? != WALLETS_SK {
+        return Ok(None);
+    }
+    let wallets = wallets_from(&item)?;
+    let due: Vec<_> = wallets
+        .wallets
+        .iter()
+        .filter(|(_, w)| crate::topups::rules::due_at(w).is_some_and(|at| at <= now))
+        .map(|(c, _)| *c)
+        .collect();
+    if due.is_empty() {
+        return Ok(None);
+    }
+    let (business, _) = text(&item, PK)?
+        .strip_prefix(CUSTOMER_PK_PREFIX)
+        .and_then(|rest| rest.split_once('#'))
+        .ok_or_else(|| corrupt("wallet set with a strange key"))?;
+    Ok(Some((
+        BusinessId::parse(business).map_err(corrupt)?,
+        wallets.customer_id,
+        due,
+    )))
+}
