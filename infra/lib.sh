@@ -233,8 +233,16 @@ start_api() {
   # cargo-lambda reads RUST_LOG for its own log too (the functions get theirs from the env file):
   # its default, plus tower_http's error line, so that its own 500s show in its log (by default
   # nothing logs them).
-  RUST_LOG="cargo_lambda=info,tower_http=error" cargo lambda watch --invoke-address 127.0.0.1 \
-    --invoke-port "$WATCH_PORT" --concurrency "$API_CONCURRENCY" --disable-cors --env-file "$env_file" "${@:2}" &
+  # API_LOG set (the test command): the functions' logs go to that file, which the test command
+  # then searches for secrets; otherwise to the terminal.
+  if [ -n "${API_LOG:-}" ]; then
+    RUST_LOG="cargo_lambda=info,tower_http=error" cargo lambda watch --invoke-address 127.0.0.1 \
+      --invoke-port "$WATCH_PORT" --concurrency "$API_CONCURRENCY" --disable-cors --env-file "$env_file" "${@:2}" \
+      >>"$API_LOG" 2>&1 &
+  else
+    RUST_LOG="cargo_lambda=info,tower_http=error" cargo lambda watch --invoke-address 127.0.0.1 \
+      --invoke-port "$WATCH_PORT" --concurrency "$API_CONCURRENCY" --disable-cors --env-file "$env_file" "${@:2}" &
+  fi
   WATCH_PID=$!
   wait_for_port "$WATCH_PORT" 120 "$WATCH_PID"
   rm -f "$env_file"   # read once, at start (instances started later get its copy): nothing left behind

@@ -38,6 +38,10 @@ cargo build --quiet --workspace --bins
 cargo run --quiet -p admin -- create-table
 eval "$(cargo run --quiet -p admin -- create-business "SDK test business")"
 API_PORT="$(free_port)"
+# The functions' logs, searched for secrets at the end (and shown in part if a step fails).
+export API_LOG="$LOCAL/api-test.log"
+: >"$API_LOG"
+trap 'status=$?; if [ "$status" -ne 0 ] && [ -s "$API_LOG" ]; then echo "--- last lines of $API_LOG ---"; tail -n 60 "$API_LOG"; fi; stop $API_PID $WATCH_PID $STREAMS_PID $DDB_PID $LOCALSTRIPE_PID' EXIT
 start_api "$API_PORT" --ignore-changes --quiet
 export DODO_BASE_URL="http://127.0.0.1:$API_PORT" DODO_API_KEY="$API_KEY"
 # The races in the SDK tests must run through several instances of a function: the Python test
@@ -60,5 +64,17 @@ FUZZ_BASE_URL="$DODO_BASE_URL" FUZZ_API_KEY="$API_KEY" HYPOTHESIS_STORAGE_DIRECT
   "$FUZZ_VENV/bin/st" --no-color --config-file tests/fuzz/schemathesis.toml run openapi.yaml \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,ignored_auth,missing_required_header \
   --max-examples "${FUZZ_MAX_EXAMPLES:-50}" --seed "${FUZZ_SEED:-20261123}"
+
+log "no secret in the functions' logs (API keys, webhook secrets, the Stripe key)"
+# The SDK tests print nothing secret; the functions must not log one either.
+for secret in "$API_KEY" "$STRIPE_SECRET_KEY"; do
+  if grep -qF -- "$secret" "$API_LOG"; then echo "a secret appears in $API_LOG" >&2; exit 1; fi
+done
+if grep -qE 'cw_[0-9a-f]{64}|whsec_[A-Za-z0-9+/=]{20,}' "$API_LOG"; then
+  echo "an API key or a webhook secret appears in $API_LOG:" >&2
+  grep -nE 'cw_[0-9a-f]{64}|whsec_[A-Za-z0-9+/=]{20,}' "$API_LOG" | head -5 >&2
+  exit 1
+fi
+test -s "$API_LOG" || { echo "$API_LOG is empty: the search above proved nothing" >&2; exit 1; }
 
 log "all tests passed"

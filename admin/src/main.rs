@@ -7,6 +7,10 @@
 //! wallets-admin expire-holds                 # releases pending holds past their expiry
 //! wallets-admin retry-webhooks               # attempts the webhook deliveries now due
 //! wallets-admin top-ups                      # runs the auto top-ups now due (STRIPE_* set)
+//! wallets-admin create-key <business_id> [name]   # prints KEY_ID=... and API_KEY=... (once)
+//! wallets-admin list-keys <business_id>
+//! wallets-admin revoke-key <business_id> <key_id>
+//! wallets-admin rotate-key <business_id> <key_id> [grace seconds, default 86400]
 //! ```
 
 use std::process::ExitCode;
@@ -14,9 +18,42 @@ use std::process::ExitCode;
 use shared::adapters::dynamo::table;
 
 const USAGE: &str =
-    "usage: wallets-admin create-table | create-business <name> | expire-holds | retry-webhooks | top-ups";
+    "usage: wallets-admin create-table | create-business <name> | expire-holds | retry-webhooks | top-ups | create-key <business> [name] | list-keys <business> | revoke-key <business> <key> | rotate-key <business> <key> [grace s]";
 /// Holds one `expire-holds` run expires at most (run it again for more).
 const EXPIRE_BATCH: usize = 10_000;
+
+fn tenant_of(business: &str) -> Result<shared::access::model::Tenant, ExitCode> {
+    match shared::kernel::BusinessId::parse(business) {
+        Ok(business_id) => Ok(shared::access::model::Tenant { business_id }),
+        Err(e) => {
+            eprintln!("{e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+fn key_id_of(key: &str) -> Result<shared::kernel::KeyId, ExitCode> {
+    shared::kernel::KeyId::parse(key).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+/// One line per key: id, name, prefix, and its dates.
+fn describe_key(key: &shared::access::model::ApiKey) -> String {
+    let at =
+        |t: Option<shared::kernel::Timestamp>| t.map(|t| t.rfc3339()).unwrap_or_else(|| "-".into());
+    format!(
+        "{} {:?} prefix={} created={} expires={} revoked={} last_used={}",
+        key.id,
+        key.name,
+        key.prefix,
+        key.created_at.rfc3339(),
+        at(key.expires_at),
+        at(key.revoked_at),
+        at(key.last_used_at)
+    )
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -83,6 +120,53 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        ["create-key", business, rest @ ..] => match tenant_of(business) {
+            Ok(tenant) => app
+                .create_key(&tenant, rest.first().copied(), None)
+                .await
+                .map(|(key, secret)| {
+                    println!("KEY_ID={}", key.id);
+                    println!("API_KEY={secret}");
+                }),
+            Err(code) => return code,
+        },
+        ["list-keys", business] => match tenant_of(business) {
+            Ok(tenant) => app.list_keys(&tenant).await.map(|keys| {
+                for key in keys {
+                    println!("{}", describe_key(&key));
+                }
+            }),
+            Err(code) => return code,
+        },
+        ["revoke-key", business, key] => match (tenant_of(business), key_id_of(key)) {
+            (Ok(tenant), Ok(id)) => app
+                .revoke_key(&tenant, &id)
+                .await
+                .map(|key| println!("{}", describe_key(&key))),
+            _ => return ExitCode::from(2),
+        },
+        ["rotate-key", business, key, rest @ ..] => {
+            let grace = match rest.first().map(|s| s.parse::<u64>()) {
+                None => None,
+                Some(Ok(seconds)) => Some(seconds),
+                Some(Err(_)) => {
+                    eprintln!("the grace period is a number of seconds");
+                    return ExitCode::from(2);
+                }
+            };
+            match (tenant_of(business), key_id_of(key)) {
+                (Ok(tenant), Ok(id)) => {
+                    app.rotate_key(&tenant, &id, grace)
+                        .await
+                        .map(|((new, secret), old)| {
+                            println!("KEY_ID={}", new.id);
+                            println!("API_KEY={secret}");
+                            println!("old key: {}", describe_key(&old));
+                        })
+                }
+                _ => return ExitCode::from(2),
+            }
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

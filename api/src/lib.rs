@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod routes;
 pub mod triggers;
 
@@ -22,16 +23,47 @@ pub use triggers::serve;
 pub type App = shared::DynamoService;
 
 /// Answers one request for `route`. Never fails: every error becomes a `{code, message}` response.
+/// Emits the request's metrics (`metrics.rs`).
 pub async fn handle<S: Store, C: Clock>(
     app: &Service<S, C>,
     route: Route,
     request: Request,
 ) -> Response<Body> {
-    let answer = match app
-        .authenticate(http::request::bearer_token(&request))
+    let started = std::time::Instant::now();
+    // Boxed: the route handlers are deep futures; boxing keeps every caller's future small.
+    let (answer, stats) = shared::stats::measured(Box::pin(answer(app, route, &request))).await;
+    let (status, code) = match &answer {
+        Ok(response) => (response.status().as_u16(), "ok"),
+        Err(error) => (error.status.as_u16(), error.code),
+    };
+    let latency_ms = started.elapsed().as_secs_f64() * 1_000.0;
+    metrics::emit(&metrics::request_line(
+        route.spec().function,
+        status,
+        code,
+        &stats,
+        latency_ms,
+    ));
+    answer.unwrap_or_else(ApiError::into_response)
+}
+
+async fn answer<S: Store, C: Clock>(
+    app: &Service<S, C>,
+    route: Route,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    match app
+        .authenticate_key(http::request::bearer_token(request))
         .await
     {
-        Ok(tenant) => routes::dispatch(app, route, &tenant, &request).await,
+        Ok((tenant, key)) => {
+            // Every record this request makes says which key made it, and in which invocation.
+            let request_id = lambda_http::ext::extensions::RequestExt::lambda_context_ref(request)
+                .map(|c| c.request_id.clone());
+            let actor = shared::access::operations::key_actor(&key, request_id);
+            shared::access::actor::acting(actor, routes::dispatch(app, route, &tenant, request))
+                .await
+        }
         Err(DomainError::Unauthenticated) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
@@ -39,6 +71,5 @@ pub async fn handle<S: Store, C: Clock>(
         )),
         // A key that could not be checked is not a wrong key: 503 (or 500), never 401.
         Err(other) => Err(other.into()),
-    };
-    answer.unwrap_or_else(ApiError::into_response)
+    }
 }

@@ -186,6 +186,12 @@ impl<S: Store, C: Clock> Service<S, C> {
             change.assert_entries_numbered();
             let (outcome, sent_again) = self.commit(&change).await?;
             let Err(rejection) = outcome else {
+                let entries = change
+                    .writes
+                    .iter()
+                    .filter(|w| matches!(w, Write::NewEntry(_)))
+                    .count();
+                crate::stats::ledger_entries_written(entries as u32);
                 return Ok(answer);
             };
             // A change sent again after an unknown outcome may have been refused because its
@@ -196,6 +202,7 @@ impl<S: Store, C: Clock> Service<S, C> {
             if self.raced_or_original(&change, &rejection).await? == Refusal::OwnEarlierAttempt {
                 return Ok(answer);
             }
+            crate::stats::contention_retry();
             backoff(attempt).await;
         }
         Err(DomainError::Contention)

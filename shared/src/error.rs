@@ -100,6 +100,8 @@ pub enum DomainError {
         reversed: i64,
         requested: i64,
     },
+    #[error("API key `{0}` not found")]
+    KeyNotFound(String),
     #[error("webhook endpoint `{0}` not found")]
     WebhookNotFound(String),
     #[error("delivery `{0}` not found for this webhook endpoint")]
@@ -134,6 +136,7 @@ impl DomainError {
             DomainError::InvoiceAlreadyPaid { .. } => "invoice_already_paid",
             DomainError::InvoicePaymentNotFound(_) => "invoice_payment_not_found",
             DomainError::ReversalExceedsApplied { .. } => "reversal_exceeds_applied",
+            DomainError::KeyNotFound(_) => "key_not_found",
             DomainError::WebhookNotFound(_) => "webhook_not_found",
             DomainError::DeliveryNotFound(_) => "delivery_not_found",
             DomainError::DeliveryInFlight(_) => "delivery_in_flight",

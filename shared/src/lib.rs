@@ -18,6 +18,7 @@ pub mod kernel;
 pub mod ledger;
 pub mod ports;
 pub mod service;
+pub mod stats;
 pub mod topups;
 pub mod webhooks;
 

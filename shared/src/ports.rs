@@ -5,23 +5,43 @@
 
 use std::future::Future;
 
+use crate::access::model::ApiKey;
 use crate::change::{Change, Rejection};
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
-use crate::kernel::{EndpointId, EventId};
+use crate::kernel::{EndpointId, EventId, Timestamp};
 use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
 use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
 
 /// API keys.
 pub trait KeyStore: Send + Sync {
-    /// The business whose key has this hash.
-    fn business_of_key(
+    /// The key with this hash.
+    fn key_by_hash(
         &self,
         key_hash: &str,
-    ) -> impl Future<Output = DomainResult<Option<BusinessId>>> + Send;
+    ) -> impl Future<Output = DomainResult<Option<ApiKey>>> + Send;
+    /// Every key of the business.
+    fn list_keys(
+        &self,
+        business_id: &BusinessId,
+    ) -> impl Future<Output = DomainResult<Vec<ApiKey>>> + Send;
+    /// Records a use at `now` unless one was recorded less than `every_ms` before (condition).
+    fn touch_key(
+        &self,
+        key_hash: &str,
+        now: Timestamp,
+        every_ms: u64,
+    ) -> impl Future<Output = DomainResult<()>> + Send;
+    /// Ends a key at `at`: revoked (`revoked_at`), or expiring then (a rotation's grace).
+    fn end_key(
+        &self,
+        key_hash: &str,
+        at: Timestamp,
+        revoke: bool,
+    ) -> impl Future<Output = DomainResult<()>> + Send;
 }
 
 /// Customers of a business.

@@ -1,8 +1,12 @@
-"""Creates a customer with USD and INR balance, a few holds and invoice payments, and webhook
-endpoints with deliveries for the fuzz test, and writes their ids as schemathesis dictionaries (one
-quoted entry a line) into DICT_DIR: customer_ids.dict, hold_ids.dict, invoice_ids.dict,
-webhook_ids.dict, deletable_webhook_ids.dict, delivery_ids.dict.
+"""Creates a customer with USD and INR balance, a few holds and invoice payments, webhook
+endpoints with deliveries, and API keys for the fuzz test, and writes their ids as schemathesis
+dictionaries (one quoted entry a line) into DICT_DIR: customer_ids.dict, hold_ids.dict,
+invoice_ids.dict, webhook_ids.dict, deletable_webhook_ids.dict, delivery_ids.dict,
+revocable_key_ids.dict, rotatable_key_ids.dict.
 Usage: seed.py BASE_URL API_KEY DICT_DIR
+
+The API keys are for revoking and rotating: the fuzz run acts on these, never on API_KEY itself,
+which would turn every later request into a 401 (schemathesis.toml).
 
 The webhook endpoints are made first, so the customer's changes give them deliveries. Their URL is
 a closed port on loopback (a local run allows loopback targets): every attempt fails at once and
@@ -61,6 +65,11 @@ def main():
         call(base_url, api_key, "POST", f"{wallets}/invoice-payments",
              {"invoice_id": invoice_id, "currency": "USD", "amount_due": 50_000})
 
+    revocable_key_ids, rotatable_key_ids = (
+        [call(base_url, api_key, "POST", "/api-keys", {"name": f"fuzz {use} {n}"})["id"] for n in range(3)]
+        for use in ("revocable", "rotatable")
+    )
+
     delivery_ids = []
     deadline = time.monotonic() + DELIVERY_WAIT_S
     while True:
@@ -76,7 +85,8 @@ def main():
 
     for name, ids in (("customer_ids", [customer_id]), ("hold_ids", hold_ids), ("invoice_ids", invoice_ids),
                       ("webhook_ids", webhook_ids), ("deletable_webhook_ids", deletable_webhook_ids),
-                      ("delivery_ids", delivery_ids)):
+                      ("delivery_ids", delivery_ids), ("revocable_key_ids", revocable_key_ids),
+                      ("rotatable_key_ids", rotatable_key_ids)):
         with open(f"{dict_dir}/{name}.dict", "w", encoding="utf-8") as out:
             out.writelines(f'"{i}"\n' for i in ids)
 

@@ -146,6 +146,10 @@ async fn a_debit_crossing_the_threshold_tops_up_once_through_the_event_path_with
     let credit = &entries[0];
     assert_eq!(credit["amount"], 2_000);
     assert_eq!(credit["reason"], "auto top-up");
+    assert_eq!(
+        credit["created_by"]["process"], "auto-top-up",
+        "an automatic change says so"
+    );
     assert!(credit["reference_object_id"]
         .as_str()
         .unwrap()

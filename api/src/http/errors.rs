@@ -90,6 +90,7 @@ impl From<DomainError> for ApiError {
             | DomainError::HoldNotFound(_)
             | DomainError::InvoicePaymentNotFound(_)
             | DomainError::WebhookNotFound(_)
+            | DomainError::KeyNotFound(_)
             | DomainError::DeliveryNotFound(_) => StatusCode::NOT_FOUND,
             DomainError::InsufficientBalance { .. } => StatusCode::BAD_REQUEST,
             DomainError::IdempotencyKeyReused { .. }

@@ -30,6 +30,8 @@ pub struct HoldView<'a> {
     expires_at: Timestamp,
     created_at: Timestamp,
     updated_at: Timestamp,
+    created_by: Option<&'a shared::access::model::Actor>,
+    updated_by: Option<&'a shared::access::model::Actor>,
 }
 
 impl<'a> HoldView<'a> {
@@ -49,6 +51,8 @@ impl<'a> HoldView<'a> {
             expires_at: hold.expires_at,
             created_at: hold.created_at,
             updated_at: hold.updated_at,
+            created_by: hold.created_by.as_ref(),
+            updated_by: hold.updated_by.as_ref(),
         }
     }
 }

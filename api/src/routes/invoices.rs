@@ -26,6 +26,8 @@ pub struct InvoicePaymentRecordView<'a> {
     ledger_entry_id: Option<&'a EntryId>,
     created_at: Timestamp,
     updated_at: Timestamp,
+    created_by: Option<&'a shared::access::model::Actor>,
+    updated_by: Option<&'a shared::access::model::Actor>,
 }
 
 impl<'a> InvoicePaymentRecordView<'a> {
@@ -42,6 +44,8 @@ impl<'a> InvoicePaymentRecordView<'a> {
             ledger_entry_id: payment.ledger_entry_id.as_ref(),
             created_at: payment.created_at,
             updated_at: payment.updated_at,
+            created_by: payment.created_by.as_ref(),
+            updated_by: payment.updated_by.as_ref(),
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct EntryView<'a> {
     reference_object_id: Option<&'a str>,
     idempotency_key: Option<&'a IdempotencyKey>,
     created_at: Timestamp,
+    /// Who made it (extension): `{key_id, request_id}` or `{process, request_id}`.
+    created_by: Option<&'a shared::access::model::Actor>,
 }
 
 impl<'a> EntryView<'a> {
@@ -84,6 +86,7 @@ impl<'a> EntryView<'a> {
             reference_object_id: entry.reference_object_id.as_deref(),
             idempotency_key: entry.idempotency_key.as_ref(),
             created_at: entry.created_at,
+            created_by: entry.created_by.as_ref(),
         }
     }
 }

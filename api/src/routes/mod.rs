@@ -6,6 +6,7 @@ pub mod closing;
 pub mod customers;
 pub mod holds;
 pub mod invoices;
+pub mod keys;
 pub mod ledger;
 pub mod settings;
 pub mod webhooks;
@@ -76,6 +77,10 @@ routes! {
     CloseWallet: "POST" "/customers/{customer_id}/wallets/close" => "close-wallet", closing::close;
     GetWalletSettings: "GET" "/customers/{customer_id}/wallets/settings" => "get-wallet-settings", settings::get;
     UpdateWalletSettings: "PATCH" "/customers/{customer_id}/wallets/settings" => "update-wallet-settings", settings::update;
+    CreateApiKey: "POST" "/api-keys" => "create-api-key", keys::create;
+    ListApiKeys: "GET" "/api-keys" => "list-api-keys", keys::list;
+    RevokeApiKey: "DELETE" "/api-keys/{key_id}" => "revoke-api-key", keys::revoke;
+    RotateApiKey: "POST" "/api-keys/{key_id}/rotate" => "rotate-api-key", keys::rotate;
     CreateWebhook: "POST" "/webhooks" => "create-webhook", webhooks::create;
     ListWebhooks: "GET" "/webhooks" => "list-webhooks", webhooks::list;
     GetWebhook: "GET" "/webhooks/{webhook_id}" => "get-webhook", webhooks::get;

@@ -81,6 +81,8 @@ pub struct SettingsView<'a> {
     low_balance: bool,
     auto_top_up: Option<AutoTopUpView<'a>>,
     top_up: TopUpStateView<'a>,
+    /// Who changed the settings last (extension).
+    updated_by: Option<&'a shared::access::model::Actor>,
 }
 
 impl<'a> SettingsView<'a> {
@@ -94,6 +96,7 @@ impl<'a> SettingsView<'a> {
             low_balance_threshold: state.settings.low_balance_threshold,
             low_balance: state.low,
             auto_top_up: state.settings.auto_top_up.as_ref().map(AutoTopUpView::of),
+            updated_by: state.settings.updated_by.as_ref(),
             top_up: TopUpStateView {
                 attempt_id: state.top_up.attempt.as_ref().map(|a| a.id.as_str()),
                 retry_at: state.top_up.retry_at,

@@ -41,6 +41,8 @@ pub struct WebhookView<'a> {
     rate_limit: Option<u32>,
     created_at: Timestamp,
     updated_at: Timestamp,
+    created_by: Option<&'a shared::access::model::Actor>,
+    updated_by: Option<&'a shared::access::model::Actor>,
 }
 
 impl<'a> WebhookView<'a> {
@@ -55,6 +57,8 @@ impl<'a> WebhookView<'a> {
             rate_limit: endpoint.rate_limit,
             created_at: endpoint.created_at,
             updated_at: endpoint.updated_at,
+            created_by: endpoint.created_by.as_ref(),
+            updated_by: endpoint.updated_by.as_ref(),
         }
     }
 }

@@ -87,6 +87,25 @@ pub async fn dispatch_batch<S: Store, C: Clock, W: WebhookSender, G: PaymentGate
         app.attempt_all(sender, claimed),
         start_top_ups(app, gateway, &batch.records)
     );
+    crate::metrics::emit(&crate::metrics::line(
+        &[("Function", "webhook-dispatcher")],
+        &[&["Function"]],
+        &[
+            ("StreamRecords", batch.records.len() as f64, "Count"),
+            (
+                "StreamRecordsFailed",
+                response.batch_item_failures.len() as f64,
+                "Count",
+            ),
+            ("WebhookDeliveries", report.deliveries as f64, "Count"),
+            (
+                "WebhookDeliveriesSucceeded",
+                report.succeeded as f64,
+                "Count",
+            ),
+            ("WebhookDeliveriesFailed", report.failed as f64, "Count"),
+        ],
+    ));
     if report.deliveries > 0 {
         tracing::info!(
             deliveries = report.deliveries,
@@ -144,7 +163,9 @@ pub async fn serve_dispatcher() -> Result<(), lambda_runtime::Error> {
     let gateway = stripe::from_config(app.config()).map_err(|e| format!("configuration: {e}"))?;
     let (app, sender, gateway) = (&app, &sender, gateway.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        let (response, _) = dispatch_batch(app, sender, gateway, event.payload).await;
+        let actor = shared::access::actor::process("dispatcher", Some(event.context.request_id));
+        let work = Box::pin(dispatch_batch(app, sender, gateway, event.payload));
+        let (response, _) = shared::access::actor::acting(actor, work).await;
         Ok::<_, lambda_runtime::Error>(response)
     }))
     .await
@@ -184,6 +205,25 @@ pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: PaymentGateway>(
         "elapsed_ms": started.elapsed().as_millis() as u64,
     });
     tracing::info!(%summary, "sweep");
+    let count = |name: &str| summary[name].as_f64().unwrap_or(0.0);
+    crate::metrics::emit(&crate::metrics::line(
+        &[("Function", "sweep")],
+        &[&["Function"]],
+        &[
+            ("WalletsDue", count("wallets_due"), "Count"),
+            ("TopUpsCredited", count("top_ups_credited"), "Count"),
+            ("TopUpsDeclined", count("top_ups_declined"), "Count"),
+            ("TopUpsUnknown", count("top_ups_unknown"), "Count"),
+            ("HoldsExpired", count("holds_expired"), "Count"),
+            ("WebhookRetries", count("webhook_deliveries"), "Count"),
+            (
+                "SweepStoppedEarly",
+                f64::from(u8::from(summary["stopped_early"] == true)),
+                "Count",
+            ),
+            ("SweepDuration", count("elapsed_ms"), "Milliseconds"),
+        ],
+    ));
     Ok(summary)
 }
 
@@ -197,11 +237,14 @@ pub async fn serve_sweep() -> Result<(), lambda_runtime::Error> {
     let gateway = stripe::from_config(app.config()).map_err(|e| format!("configuration: {e}"))?;
     let (app, sender, gateway) = (&app, &sender, gateway.as_ref());
     lambda_runtime::run(service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            sweep(app, sender, gateway).await.map_err(|e| {
-                tracing::error!(code = e.code(), error = %e, "sweep failed");
-                lambda_runtime::Error::from(e.to_string())
-            })
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let actor = shared::access::actor::process("sweep", Some(event.context.request_id));
+            shared::access::actor::acting(actor, Box::pin(sweep(app, sender, gateway)))
+                .await
+                .map_err(|e| {
+                    tracing::error!(code = e.code(), error = %e, "sweep failed");
+                    lambda_runtime::Error::from(e.to_string())
+                })
         },
     ))
     .await

@@ -1,5 +1,6 @@
 //! Access: businesses, their API keys, and authenticating a caller.
 
+pub mod actor;
 pub mod model;
 pub mod operations;
 pub mod rules;

@@ -1,6 +1,8 @@
-//! Who is calling: businesses and the API keys that name them.
+//! Who is calling: businesses, the API keys that name them, and who made a change.
 
-use crate::kernel::{BusinessId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::kernel::{BusinessId, KeyId, Timestamp};
 
 /// Identity of the caller's business, established by the API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,9 +19,43 @@ pub struct Business {
 }
 
 /// An API key of a business, stored only as its SHA-256 hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKey {
+    pub id: KeyId,
+    #[serde(skip)]
     pub key_hash: String,
     pub business_id: BusinessId,
+    pub name: String,
+    /// The key's first characters (`cw_` and 8 more), to recognise it; never enough to use it.
+    pub prefix: String,
     pub created_at: Timestamp,
+    /// From this instant the key answers 401 (set at creation, by a rotation's grace, or by a
+    /// revocation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    /// Updated at most once a minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl ApiKey {
+    /// Whether the key still opens the API at `now`.
+    pub fn valid_at(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// Who made a change: the API key and the request that carried it, or an automatic process
+/// (`sweep`, `dispatcher`) and its invocation. Recorded on every ledger entry, hold, invoice
+/// payment, settings change and webhook endpoint change.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Actor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<KeyId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }

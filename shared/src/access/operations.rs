@@ -1,48 +1,207 @@
-//! Authenticating a caller and creating businesses.
+//! Authenticating a caller, creating businesses, and the API key lifecycle: several keys per
+//! business, each with an id, a name, a prefix, an optional expiry; created (the secret shown
+//! once), listed, revoked, rotated (a new key, the old one valid for a grace period).
 
+use super::actor;
 use super::model::{ApiKey, Business, Tenant};
-use super::rules::{generate_key, hash_key, KEY_LENGTH_MAX};
+use super::rules::{
+    generate_key, hash_key, key_name, prefix_of, KEY_LENGTH_MAX, LAST_USED_EVERY_MS,
+};
 use crate::change::{Plan, Write};
 use crate::customers::rules::name;
 use crate::error::{DomainError, DomainResult};
-use crate::kernel::{BusinessId, Clock};
+use crate::kernel::{BusinessId, Clock, KeyId, Timestamp, ValidationError};
 use crate::ports::Store;
 use crate::service::Service;
 
+/// The longest a rotated key stays valid beside its successor.
+pub const ROTATION_GRACE_MAX_S: u64 = 30 * 86_400;
+/// The grace period of a rotation when none is asked for.
+pub const ROTATION_GRACE_DEFAULT_S: u64 = 86_400;
+
+fn new_key(
+    business_id: &BusinessId,
+    name: String,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> (ApiKey, String) {
+    let secret = generate_key();
+    let key = ApiKey {
+        id: KeyId::generate_at(now.unix_ms),
+        key_hash: hash_key(&secret),
+        business_id: business_id.clone(),
+        name,
+        prefix: prefix_of(&secret),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    (key, secret)
+}
+
 impl<S: Store, C: Clock> Service<S, C> {
-    /// The business whose API key this is.
-    pub async fn authenticate(&self, bearer_token: Option<&str>) -> DomainResult<Tenant> {
+    /// The business and key of a bearer token; 401 for an unknown, revoked or expired key. Marks
+    /// the key used, at most once a minute (a failure to mark it does not fail the request).
+    pub async fn authenticate_key(
+        &self,
+        bearer_token: Option<&str>,
+    ) -> DomainResult<(Tenant, ApiKey)> {
         let token = bearer_token
             .filter(|t| !t.is_empty() && t.len() <= KEY_LENGTH_MAX)
             .ok_or(DomainError::Unauthenticated)?;
-        let business_id = self
+        let key_hash = hash_key(token);
+        let key = self
             .store()
-            .business_of_key(&hash_key(token))
+            .key_by_hash(&key_hash)
             .await?
             .ok_or(DomainError::Unauthenticated)?;
-        Ok(Tenant { business_id })
+        let now = self.now();
+        if !key.valid_at(now) {
+            return Err(DomainError::Unauthenticated);
+        }
+        let stale = key
+            .last_used_at
+            .is_none_or(|at| at.unix_ms + LAST_USED_EVERY_MS <= now.unix_ms);
+        if stale {
+            if let Err(error) = self
+                .store()
+                .touch_key(&key_hash, now, LAST_USED_EVERY_MS)
+                .await
+            {
+                tracing::warn!(%error, key_id = %key.id, "could not record the key's last use");
+            }
+        }
+        Ok((
+            Tenant {
+                business_id: key.business_id.clone(),
+            },
+            key,
+        ))
+    }
+
+    /// The business whose API key this is.
+    pub async fn authenticate(&self, bearer_token: Option<&str>) -> DomainResult<Tenant> {
+        self.authenticate_key(bearer_token)
+            .await
+            .map(|(tenant, _)| tenant)
     }
 
     /// Creates a business and returns its id and its first API key (shown only now).
     pub async fn create_business(&self, raw_name: &str) -> DomainResult<(BusinessId, String)> {
         let business_id = BusinessId::generate();
-        let (name, key) = (&name(raw_name)?, &generate_key());
-        let id = &business_id;
+        let name = &name(raw_name)?;
+        let (key, secret) = new_key(&business_id, "first key".to_owned(), None, self.now());
+        let (id, key) = (&business_id, &key);
         self.change(&business_id, None, |now| async move {
             let business = Business {
                 business_id: id.clone(),
                 name: name.clone(),
                 created_at: now,
             };
-            let api_key = ApiKey {
-                key_hash: hash_key(key),
-                business_id: id.clone(),
-                created_at: now,
-            };
-            let writes = vec![Write::NewBusiness(business), Write::NewApiKey(api_key)];
+            let writes = vec![Write::NewBusiness(business), Write::NewApiKey(key.clone())];
             Ok(Plan::Commit(writes, ()))
         })
         .await?;
-        Ok((business_id, key.clone()))
+        Ok((business_id, secret))
+    }
+
+    /// A new key of the business; the secret is in the answer only.
+    pub async fn create_key(
+        &self,
+        tenant: &Tenant,
+        raw_name: Option<&str>,
+        expires_at: Option<Timestamp>,
+    ) -> DomainResult<(ApiKey, String)> {
+        let now = self.now();
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(ValidationError::new(
+                "invalid_expires_at",
+                "expires_at must be in the future",
+            )
+            .into());
+        }
+        let name = key_name(raw_name)?;
+        let (key, secret) = new_key(&tenant.business_id, name, expires_at, now);
+        let written = &key;
+        self.change(&tenant.business_id, None, |_| async move {
+            Ok(Plan::Commit(vec![Write::NewApiKey(written.clone())], ()))
+        })
+        .await?;
+        Ok((key, secret))
+    }
+
+    /// The business's keys (never their secrets), oldest first.
+    pub async fn list_keys(&self, tenant: &Tenant) -> DomainResult<Vec<ApiKey>> {
+        let mut keys = self.store().list_keys(&tenant.business_id).await?;
+        keys.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(keys)
+    }
+
+    async fn key_of(&self, tenant: &Tenant, id: &KeyId) -> DomainResult<ApiKey> {
+        self.list_keys(tenant)
+            .await?
+            .into_iter()
+            .find(|key| key.id == *id)
+            .ok_or_else(|| DomainError::KeyNotFound(id.to_string()))
+    }
+
+    /// Revokes a key now: from the next request on it answers 401.
+    pub async fn revoke_key(&self, tenant: &Tenant, id: &KeyId) -> DomainResult<ApiKey> {
+        let mut key = self.key_of(tenant, id).await?;
+        let now = self.now();
+        if key.revoked_at.is_none() {
+            self.store().end_key(&key.key_hash, now, true).await?;
+            // Answered as written (the listing index may not show it for a moment).
+            key.revoked_at = Some(now);
+            key.expires_at = Some(now);
+        }
+        Ok(key)
+    }
+
+    /// Rotates a key: a new key with the same name, and the old one valid `grace_s` more
+    /// seconds (0: ends now). Answers the new key (its secret) and the old one.
+    pub async fn rotate_key(
+        &self,
+        tenant: &Tenant,
+        id: &KeyId,
+        grace_s: Option<u64>,
+    ) -> DomainResult<((ApiKey, String), ApiKey)> {
+        let grace_s = grace_s.unwrap_or(ROTATION_GRACE_DEFAULT_S);
+        if grace_s > ROTATION_GRACE_MAX_S {
+            return Err(ValidationError::new(
+                "invalid_grace_period",
+                format!("grace_period_seconds must be at most {ROTATION_GRACE_MAX_S}"),
+            )
+            .into());
+        }
+        let mut old = self.key_of(tenant, id).await?;
+        let now = self.now();
+        if !old.valid_at(now) {
+            return Err(ValidationError::new(
+                "key_not_active",
+                "a revoked or expired key cannot be rotated",
+            )
+            .into());
+        }
+        // The new key does not inherit the old one's end (which may be a grace period already).
+        let (new, secret) = self.create_key(tenant, Some(&old.name), None).await?;
+        let ends = Timestamp::from_unix_ms(now.unix_ms + grace_s * 1_000);
+        if old.expires_at.is_none_or(|at| at > ends) {
+            self.store().end_key(&old.key_hash, ends, false).await?;
+            old.expires_at = Some(ends);
+        }
+        Ok(((new, secret), old))
     }
 }
+
+/// The actor of a request made with `key` (and the invocation's request id).
+pub fn key_actor(key: &ApiKey, request_id: Option<String>) -> super::model::Actor {
+    super::model::Actor {
+        key_id: Some(key.id.clone()),
+        process: None,
+        request_id,
+    }
+}
+
+pub use actor::acting;

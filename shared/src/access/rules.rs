@@ -20,6 +20,29 @@ pub fn generate_key() -> String {
     format!("{KEY_PREFIX}{}", hex(&random))
 }
 
+/// How often a key's `last_used_at` is written at most (not once per request).
+pub const LAST_USED_EVERY_MS: u64 = 60_000;
+/// Characters of a key shown to recognise it: `cw_` and 8 hex digits (32 of its 256 bits).
+pub const PREFIX_LENGTH: usize = 11;
+pub const KEY_NAME_MAX: usize = 100;
+
+/// The recognisable start of a key.
+pub fn prefix_of(key: &str) -> String {
+    key.chars().take(PREFIX_LENGTH).collect()
+}
+
+/// A key's name: 1 to 100 printable characters, "API key" when none is given.
+pub fn key_name(raw: Option<&str>) -> Result<String, crate::kernel::ValidationError> {
+    let name = raw.unwrap_or("API key").trim();
+    if name.is_empty() || name.len() > KEY_NAME_MAX || !crate::kernel::text::printable(name) {
+        return Err(crate::kernel::ValidationError::new(
+            "invalid_name",
+            format!("name must be 1 to {KEY_NAME_MAX} printable characters"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
 /// The stored form of a key.
 pub fn hash_key(key: &str) -> String {
     hex(&Sha256::digest(key.as_bytes()))

@@ -8,13 +8,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::access::model::ApiKey;
 use crate::change::{Change, Rejection};
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
 use crate::kernel::{
-    BusinessId, CustomerId, EndpointId, EventId, HoldId, IdempotencyKey, InvoiceId,
+    BusinessId, CustomerId, EndpointId, EventId, HoldId, IdempotencyKey, InvoiceId, Timestamp,
 };
 use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
 use crate::ports::{
@@ -215,9 +216,24 @@ impl<S> FaultyStore<S> {
 }
 
 impl<S: KeyStore> KeyStore for FaultyStore<S> {
-    async fn business_of_key(&self, key_hash: &str) -> DomainResult<Option<BusinessId>> {
+    async fn key_by_hash(&self, key_hash: &str) -> DomainResult<Option<ApiKey>> {
         self.before_call().await?;
-        self.inner.business_of_key(key_hash).await
+        self.inner.key_by_hash(key_hash).await
+    }
+
+    async fn list_keys(&self, business_id: &BusinessId) -> DomainResult<Vec<ApiKey>> {
+        self.before_call().await?;
+        self.inner.list_keys(business_id).await
+    }
+
+    async fn touch_key(&self, key_hash: &str, now: Timestamp, every_ms: u64) -> DomainResult<()> {
+        self.before_call().await?;
+        self.inner.touch_key(key_hash, now, every_ms).await
+    }
+
+    async fn end_key(&self, key_hash: &str, at: Timestamp, revoke: bool) -> DomainResult<()> {
+        self.before_call().await?;
+        self.inner.end_key(key_hash, at, revoke).await
     }
 }
 

@@ -351,10 +351,44 @@ impl MemoryStore {
 }
 
 impl KeyStore for MemoryStore {
-    async fn business_of_key(&self, key_hash: &str) -> DomainResult<Option<BusinessId>> {
+    async fn key_by_hash(&self, key_hash: &str) -> DomainResult<Option<ApiKey>> {
+        Ok(self.read(|t| t.api_keys.get(key_hash).cloned()).await)
+    }
+
+    async fn list_keys(&self, business_id: &BusinessId) -> DomainResult<Vec<ApiKey>> {
         Ok(self
-            .read(|t| t.api_keys.get(key_hash).map(|key| key.business_id.clone()))
+            .read(|t| {
+                t.api_keys
+                    .values()
+                    .filter(|k| k.business_id == *business_id)
+                    .cloned()
+                    .collect()
+            })
             .await)
+    }
+
+    async fn touch_key(&self, key_hash: &str, now: Timestamp, every_ms: u64) -> DomainResult<()> {
+        tokio::task::yield_now().await;
+        if let Some(key) = self.lock().tables.api_keys.get_mut(key_hash) {
+            if key
+                .last_used_at
+                .is_none_or(|at| at.unix_ms + every_ms <= now.unix_ms)
+            {
+                key.last_used_at = Some(now);
+            }
+        }
+        Ok(())
+    }
+
+    async fn end_key(&self, key_hash: &str, at: Timestamp, revoke: bool) -> DomainResult<()> {
+        tokio::task::yield_now().await;
+        if let Some(key) = self.lock().tables.api_keys.get_mut(key_hash) {
+            key.expires_at = Some(at);
+            if revoke {
+                key.revoked_at = Some(at);
+            }
+        }
+        Ok(())
     }
 }
 

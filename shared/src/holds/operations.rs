@@ -126,6 +126,10 @@ impl<S: Store, C: Clock> Service<S, C> {
     /// as expired, giving their amounts back. Returns how many it expired. Costs one index query
     /// per shard plus the holds that need it, whatever the number of wallets.
     pub async fn expire_holds(&self, now: Timestamp, limit: usize) -> DomainResult<usize> {
+        crate::access::actor::or_process("hold-expiry", self.expire_holds_as_is(now, limit)).await
+    }
+
+    async fn expire_holds_as_is(&self, now: Timestamp, limit: usize) -> DomainResult<usize> {
         let mut expired = 0;
         for found in self.store().expired_holds(now.unix_ms, limit).await? {
             let tenant = &Tenant {

@@ -68,6 +68,8 @@ pub fn create(
         expires_at,
         created_at: now,
         updated_at: now,
+        created_by: crate::access::actor::current(),
+        updated_by: None,
     };
     Ok((next, hold))
 }
@@ -142,6 +144,7 @@ pub fn capture(
         captured_amount: amount,
         ledger_entry_id: Some(applied.entry.id.clone()),
         updated_at: now,
+        updated_by: crate::access::actor::current(),
         ..hold.clone()
     };
     Ok((applied, captured))
@@ -165,6 +168,7 @@ pub fn release(
     let resolved = Hold {
         status: outcome,
         updated_at: now,
+        updated_by: crate::access::actor::current(),
         ..hold.clone()
     };
     Ok((next, resolved))

@@ -26,6 +26,12 @@ pub struct InvoicePayment {
     pub ledger_entry_id: Option<EntryId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Who made it (extension): the API key and request, or an automatic process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<crate::access::model::Actor>,
+    /// Who changed it last (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<crate::access::model::Actor>,
 }
 
 /// A validated request to pay an invoice from the wallet of its currency.

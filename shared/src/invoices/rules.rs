@@ -48,6 +48,8 @@ pub fn apply(
         ledger_entry_id: entry.as_ref().map(|e| e.id.clone()),
         created_at: now,
         updated_at: now,
+        created_by: crate::access::actor::current(),
+        updated_by: None,
     };
     Ok((next, entry, payment))
 }
@@ -86,6 +88,7 @@ pub fn reverse(
     let reversed = InvoicePayment {
         reversed: payment.reversed + requested,
         updated_at: now,
+        updated_by: crate::access::actor::current(),
         ..payment.clone()
     };
     Ok((applied, reversed))

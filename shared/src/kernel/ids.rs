@@ -110,6 +110,7 @@ prefixed_id!(CustomerId, "cus_", "customer");
 prefixed_id!(EntryId, "wle_", "ledger entry");
 prefixed_id!(HoldId, "hld_", "hold");
 prefixed_id!(EndpointId, "whk_", "webhook endpoint");
+prefixed_id!(KeyId, "key_", "API key");
 prefixed_id!(EventId, "evt_", "event");
 
 impl EndpointId {

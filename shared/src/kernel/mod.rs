@@ -12,6 +12,6 @@ pub mod text;
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use codes::ValidationError;
 pub use ids::{
-    BusinessId, CustomerId, EndpointId, EntryId, EventId, HoldId, IdempotencyKey, InvoiceId,
+    BusinessId, CustomerId, EndpointId, EntryId, EventId, HoldId, IdempotencyKey, InvoiceId, KeyId,
 };
 pub use money::{Amount, Currency};

@@ -201,6 +201,9 @@ pub struct LedgerEntry {
     pub customer_seq: u64,
     /// Position in this currency's ledger (1 = first entry).
     pub currency_seq: u64,
+    /// Who made it (extension): the API key and request, or an automatic process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<crate::access::model::Actor>,
 }
 
 /// A range of entries of one customer's ledger, by position, newest first.

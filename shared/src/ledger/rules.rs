@@ -192,6 +192,7 @@ pub fn apply_entry(
         created_at: now,
         customer_seq: next.entry_count,
         currency_seq,
+        created_by: crate::access::actor::current(),
     };
     Ok(Applied { next, entry })
 }

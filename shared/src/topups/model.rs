@@ -14,6 +14,9 @@ pub struct WalletSettings {
     pub low_balance_threshold: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_top_up: Option<AutoTopUp>,
+    /// Who changed the settings last (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<crate::access::model::Actor>,
 }
 
 impl WalletSettings {

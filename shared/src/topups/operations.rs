@@ -86,6 +86,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                 .into());
             }
             let next = next_version(&current, currency, now, |wallet| {
+                wallet.settings.updated_by = crate::access::actor::current();
                 if let Some(threshold) = patch.low_balance_threshold {
                     wallet.settings.low_balance_threshold = threshold;
                 }
@@ -105,6 +106,18 @@ impl<S: Store, C: Clock> Service<S, C> {
     /// Runs the top-up of one wallet if one is due at `at` (the caller's now; the sweep's run
     /// time): claims it, charges, records the outcome.
     pub async fn run_top_up<G: PaymentGateway>(
+        &self,
+        gateway: &G,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        currency: Currency,
+        at: Timestamp,
+    ) -> DomainResult<TopUpRun> {
+        let run = self.run_top_up_as_is(gateway, business_id, customer_id, currency, at);
+        crate::access::actor::or_process("auto-top-up", run).await
+    }
+
+    async fn run_top_up_as_is<G: PaymentGateway>(
         &self,
         gateway: &G,
         business_id: &BusinessId,

@@ -185,6 +185,7 @@ mod tests {
             created_at: Timestamp::from_unix_ms(1_000),
             customer_seq: 3,
             currency_seq: 3,
+            created_by: None,
         }
     }
 
@@ -204,6 +205,8 @@ mod tests {
             expires_at: Timestamp::from_unix_ms(9_000),
             created_at: Timestamp::from_unix_ms(1_000),
             updated_at: Timestamp::from_unix_ms(2_000),
+            created_by: None,
+            updated_by: None,
         }
     }
 

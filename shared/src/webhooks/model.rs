@@ -108,6 +108,11 @@ pub struct Endpoint {
     pub version: u64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Who made it and who changed it last (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<crate::access::model::Actor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<crate::access::model::Actor>,
 }
 
 impl Endpoint {

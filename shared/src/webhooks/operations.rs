@@ -76,6 +76,8 @@ impl<S: Store, C: Clock> Service<S, C> {
             version: 1,
             created_at: now,
             updated_at: now,
+            created_by: crate::access::actor::current(),
+            updated_by: None,
         };
         if self.store().insert_endpoint(&endpoint).await? {
             return Ok(endpoint);

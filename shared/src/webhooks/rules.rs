@@ -203,6 +203,7 @@ pub fn patched(endpoint: &Endpoint, patch: &EndpointPatch, now: Timestamp) -> En
     }
     next.version += 1;
     next.updated_at = now;
+    next.updated_by = crate::access::actor::current();
     next
 }
 

@@ -82,15 +82,70 @@ pub fn business_item(business: &Business) -> Item {
     item
 }
 
+/// On API key items: the expiry, revocation and last use in ms (changed in place).
+pub const KEY_EXPIRES: &str = "exp";
+pub const KEY_REVOKED: &str = "rev";
+pub const KEY_USED: &str = "used";
+
+/// The `by_email` partition that lists a business's API keys (no email has this form: it has
+/// no `@`).
+pub fn keys_listing(business_id: &BusinessId) -> String {
+    format!("{business_id}#api-keys")
+}
+
 pub fn api_key_item(key: &ApiKey) -> Item {
     let mut item = key_of(api_key_pk(&key.key_hash), KEY_SK);
     item.insert(BUSINESS_ID.into(), s(key.business_id.as_str()));
     item.insert("created_at".into(), s(key.created_at.rfc3339()));
+    item.insert(GSI_EMAIL_PK.to_owned(), s(keys_listing(&key.business_id)));
+    if let Some(at) = key.expires_at {
+        item.insert(KEY_EXPIRES.into(), number(at.unix_ms));
+    }
+    item.insert(DOC.into(), to_doc(key));
     item
 }
 
-pub fn business_of_key_item(item: &Item) -> DomainResult<BusinessId> {
-    BusinessId::parse(text(item, BUSINESS_ID)?).map_err(corrupt)
+fn millis(item: &Item, name: &str) -> Option<Timestamp> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .map(Timestamp::from_unix_ms)
+}
+
+/// A key item as its record. A key made before keys had ids (only `business_id` and
+/// `created_at`) reads with an id derived from its hash.
+pub fn api_key_from(item: &Item) -> DomainResult<ApiKey> {
+    let key_hash = text(item, PK)?
+        .strip_prefix("KEY#")
+        .ok_or_else(|| corrupt("key item without KEY# key"))?
+        .to_owned();
+    let mut key: ApiKey = if item.contains_key(DOC) {
+        from_doc(item)?
+    } else {
+        let created_at = crate::kernel::clock::parse_instant(
+            "created_at",
+            text(item, "created_at")?,
+            crate::kernel::clock::Round::Down,
+        )
+        .map_err(corrupt)?;
+        ApiKey {
+            id: crate::kernel::KeyId::parse(&format!("key_{}", &key_hash[..26]))
+                .map_err(corrupt)?,
+            key_hash: String::new(),
+            business_id: BusinessId::parse(text(item, BUSINESS_ID)?).map_err(corrupt)?,
+            name: "API key".into(),
+            prefix: "cw_".into(),
+            created_at: Timestamp::from_unix_ms(created_at),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        }
+    };
+    key.key_hash = key_hash;
+    key.expires_at = millis(item, KEY_EXPIRES);
+    key.revoked_at = millis(item, KEY_REVOKED);
+    key.last_used_at = millis(item, KEY_USED);
+    Ok(key)
 }
 
 pub fn customer_item(customer: &Customer) -> Item {

@@ -9,6 +9,7 @@ pub mod meter;
 mod queries;
 pub mod stream;
 pub mod table;
+mod timing;
 mod webhooks;
 
 use std::sync::Arc;
@@ -23,13 +24,14 @@ use aws_sdk_dynamodb::Client;
 use self::codec::*;
 use self::keys::*;
 use self::meter::{consumed_capacity, Call, Meter, Usage};
+use crate::access::model::ApiKey;
 use crate::change::{Change, Rejection};
 use crate::config::Config;
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
-use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
+use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId, Timestamp};
 use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
 use crate::ports::{CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore};
 
@@ -115,7 +117,11 @@ impl DynamoStore {
         if let Some(endpoint) = &config.dynamodb_endpoint {
             loader = loader.endpoint_url(endpoint);
         }
-        DynamoStore::new(Client::new(&loader.load().await), config.table_name.clone())
+        let sdk_config = loader.load().await;
+        let client_config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+            .interceptor(timing::Timing)
+            .build();
+        DynamoStore::new(Client::from_conf(client_config), config.table_name.clone())
     }
 
     /// The same store, counting the capacity of every call (see [`DynamoStore::take_usage`]).
@@ -179,13 +185,81 @@ impl DynamoStore {
 }
 
 impl KeyStore for DynamoStore {
-    async fn business_of_key(&self, key_hash: &str) -> DomainResult<Option<BusinessId>> {
-        self.get_as(
-            key_of(api_key_pk(key_hash), KEY_SK),
-            false,
-            business_of_key_item,
-        )
-        .await
+    async fn key_by_hash(&self, key_hash: &str) -> DomainResult<Option<ApiKey>> {
+        self.get_as(key_of(api_key_pk(key_hash), KEY_SK), false, api_key_from)
+            .await
+    }
+
+    async fn list_keys(&self, business_id: &BusinessId) -> DomainResult<Vec<ApiKey>> {
+        self.query_keys(business_id).await
+    }
+
+    async fn touch_key(&self, key_hash: &str, now: Timestamp, every_ms: u64) -> DomainResult<()> {
+        let cutoff = now.unix_ms.saturating_sub(every_ms);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(api_key_pk(key_hash), KEY_SK)))
+            .update_expression("SET #used = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(#used) OR #used <= :cutoff)",
+            )
+            .expression_attribute_names("#used", KEY_USED)
+            .expression_attribute_values(
+                ":now",
+                aws_sdk_dynamodb::types::AttributeValue::N(now.unix_ms.to_string()),
+            )
+            .expression_attribute_values(
+                ":cutoff",
+                aws_sdk_dynamodb::types::AttributeValue::N(cutoff.to_string()),
+            )
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.record(Call::Write(out.consumed_capacity()));
+                Ok(())
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(storage("record key use", e)),
+        }
+    }
+
+    async fn end_key(&self, key_hash: &str, at: Timestamp, revoke: bool) -> DomainResult<()> {
+        let expression = if revoke {
+            "SET #exp = :at, #rev = :at"
+        } else {
+            "SET #exp = :at"
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(api_key_pk(key_hash), KEY_SK)))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#exp", KEY_EXPIRES)
+            .expression_attribute_values(
+                ":at",
+                aws_sdk_dynamodb::types::AttributeValue::N(at.unix_ms.to_string()),
+            );
+        if revoke {
+            request = request.expression_attribute_names("#rev", KEY_REVOKED);
+        }
+        let out = request
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .send()
+            .await
+            .map_err(|e| storage("end key", e))?;
+        self.record(Call::Write(out.consumed_capacity()));
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@ use super::table::{
     LSI_CURRENCY, LSI_CURRENCY_SK, SK,
 };
 use super::{storage, DynamoStore};
+use crate::access::model::ApiKey;
 use crate::customers::model::{Customer, CustomerQuery};
 use crate::error::DomainResult;
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
@@ -129,6 +130,35 @@ impl DynamoStore {
         }
         self.query_page(request, "list holds", query.page, hold_from)
             .await
+    }
+
+    /// Every API key of a business, through its listing partition in `by_email`.
+    pub(super) async fn query_keys(&self, business_id: &BusinessId) -> DomainResult<Vec<ApiKey>> {
+        let mut keys = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI_EMAIL)
+                .key_condition_expression("#k = :k")
+                .expression_attribute_names("#k", GSI_EMAIL_PK)
+                .expression_attribute_values(":k", s(keys_listing(business_id)))
+                .return_consumed_capacity(consumed_capacity(self.meter()))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| storage("list API keys", e))?;
+            self.record(Call::Read(out.consumed_capacity()));
+            for item in out.items() {
+                keys.push(api_key_from(item)?);
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(keys);
+            }
+        }
     }
 
     pub(super) async fn query_expired_holds(

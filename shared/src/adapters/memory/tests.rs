@@ -63,6 +63,7 @@ fn entry(
         created_at: Timestamp::from_unix_ms(T0),
         customer_seq,
         currency_seq,
+        created_by: None,
     }
 }
 
@@ -89,6 +90,8 @@ fn hold(
         expires_at: Timestamp::from_unix_ms(expires_ms),
         created_at: Timestamp::from_unix_ms(created_ms),
         updated_at: Timestamp::from_unix_ms(created_ms),
+        created_by: None,
+        updated_by: None,
     }
 }
 
@@ -110,6 +113,8 @@ fn payment(
         ledger_entry_id: None,
         created_at: Timestamp::from_unix_ms(T0),
         updated_at: Timestamp::from_unix_ms(T0),
+        created_by: None,
+        updated_by: None,
     }
 }
 
@@ -162,9 +167,15 @@ impl Stored {
             created_at: Timestamp::from_unix_ms(T0),
         };
         let api_key = ApiKey {
+            id: crate::kernel::KeyId::generate(),
             key_hash: "hash-1".into(),
             business_id: business_id.clone(),
+            name: "first".into(),
+            prefix: "cw_12345678".into(),
             created_at: Timestamp::from_unix_ms(T0),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
         };
         let customer = customer(&business_id, T0, "ada@example.com", "Ada");
         let id = &customer.customer_id;
@@ -251,7 +262,10 @@ impl Stored {
                 s.original_for_key(b, &IdempotencyKey::parse("k").unwrap())
                     .await
                     .unwrap(),
-                s.business_of_key("hash-1").await.unwrap(),
+                s.key_by_hash("hash-1")
+                    .await
+                    .unwrap()
+                    .map(|k| k.business_id),
             )
         )
     }
