@@ -78,9 +78,14 @@ pub fn request_line(
     )
 }
 
-/// Writes a line where CloudWatch reads EMF: the function's stdout.
+/// Writes a line where CloudWatch reads EMF: the function's stdout. Only inside a Lambda
+/// function (or `cargo lambda watch`, which sets the same variable): tests and benchmarks that
+/// call the handlers directly stay quiet.
 pub fn emit(line: &str) {
-    println!("{line}");
+    static IN_LAMBDA: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *IN_LAMBDA.get_or_init(|| std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()) {
+        println!("{line}");
+    }
 }
 
 #[cfg(test)]

@@ -243,9 +243,14 @@ pub fn entry_item(entry: &LedgerEntry) -> Item {
 /// Adds to an entry or hold item the wallet of `currency` as `wallets` leave it.
 pub fn add_wallet_after(item: &mut Item, wallets: &CustomerWallets, currency: Currency) {
     if let Some(wallet) = wallets.wallets.get(&currency) {
+        // Only what an event shows of the wallet: its settings and top-up state stay in the
+        // wallet set (they would add hundreds of bytes to every entry).
+        let mut wallet = wallet.clone();
+        wallet.settings = Default::default();
+        wallet.top_up = Default::default();
         let after = crate::webhooks::events::WalletAfter {
             version: wallets.version,
-            wallet: wallet.clone(),
+            wallet,
         };
         item.insert(WALLET_AFTER.to_owned(), to_doc(&after));
     }
