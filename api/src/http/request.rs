@@ -4,6 +4,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::RequestExt;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use shared::kernel::paging::PageRequest;
 use shared::kernel::{Currency, CustomerId, HoldId, InvoiceId};
 use shared::DomainError;
@@ -139,4 +140,12 @@ pub fn currency(request: &Request) -> Result<Option<Currency>, ApiError> {
     Ok(query(request, "currency")
         .map(|c| Currency::parse(&c))
         .transpose()?)
+}
+
+/// For `#[serde(default, deserialize_with = ...)]` on an `Option<Option<T>>` body field:
+/// distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
 }

@@ -1,6 +1,6 @@
 //! `/customers`: create, get, patch, list (Dodo's customer routes).
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use shared::customers::model::{Customer, CustomerPatch, CustomerQuery, Metadata, NewCustomer};
 use shared::customers::rules as fields;
 use shared::kernel::clock::{parse_instant, Round};
@@ -39,13 +39,6 @@ impl<'a> CustomerView<'a> {
     }
 }
 
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 #[derive(Deserialize)]
 struct CreateCustomerBody {
     email: String,
@@ -77,15 +70,15 @@ impl CreateCustomerBody {
 
 #[derive(Deserialize)]
 struct UpdateCustomerBody {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::request::nullable")]
     email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::request::nullable")]
     name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::request::nullable")]
     phone_number: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::request::nullable")]
     metadata: Option<Option<Metadata>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::request::nullable")]
     preferred_locale: Option<Option<String>>,
 }
 

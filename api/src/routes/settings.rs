@@ -1,6 +1,6 @@
 //! `/customers/{id}/wallets/settings`: low-balance threshold and auto top-up, per currency.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use shared::kernel::{Clock, Currency, CustomerId, Timestamp};
 use shared::ledger::model::CurrencyWallet;
 use shared::ports::Store;
@@ -109,13 +109,6 @@ impl<'a> SettingsView<'a> {
     }
 }
 
-/// `Some(None)` for an explicit null, `None` when absent.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 #[derive(Deserialize)]
 struct PaymentMethodBody {
     gateway_customer_id: Option<String>,
@@ -136,9 +129,9 @@ struct AutoTopUpBody {
 #[derive(Deserialize)]
 struct SettingsBody {
     currency: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::request::nullable")]
     low_balance_threshold: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::request::nullable")]
     auto_top_up: Option<Option<AutoTopUpBody>>,
 }
 

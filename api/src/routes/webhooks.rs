@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use shared::adapters::webhook_http::HttpSender;
 use shared::kernel::{Clock, EndpointId, EventId, Timestamp};
 use shared::ports::Store;
@@ -127,13 +127,6 @@ impl<'a> DeliveryView<'a> {
     }
 }
 
-/// `Some(None)` for an explicit null, `None` when absent.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 #[derive(Deserialize)]
 struct CreateBody {
     url: String,
@@ -153,7 +146,7 @@ struct PatchBody {
     disabled: Option<bool>,
     filter_types: Option<Vec<String>>,
     metadata: Option<BTreeMap<String, String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::request::nullable")]
     rate_limit: Option<Option<i64>>,
 }
 

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use super::codec::*;
 use super::keys::{s, Item};
 use super::meter::{consumed_capacity, Call};
-use super::{storage, DynamoStore};
+use super::{condition_failed, storage, DynamoStore};
 use crate::change::{Change, Rejection, Write};
 use crate::error::{DomainError, DomainResult};
 use crate::holds::model::HoldStatus;
@@ -153,12 +153,7 @@ impl DynamoStore {
                 self.record(Call::Write(out.consumed_capacity()));
                 Ok(Ok(()))
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Err(Rejection { failed: vec![0] }))
-            }
+            Err(e) if condition_failed(&e) => Ok(Err(Rejection { failed: vec![0] })),
             Err(e) => Err(storage("commit", e)),
         }
     }
@@ -224,7 +219,7 @@ fn cancelled_by_throttling<R>(err: &SdkError<TransactWriteItemsError, R>) -> boo
 
 /// The writes whose condition failed, or a conflict with another transaction; `None` for any
 /// other failure.
-fn rejection<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Rejection> {
+pub(super) fn rejection<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Rejection> {
     let TransactWriteItemsError::TransactionCanceledException(cancelled) =
         err.as_service_error()?
     else {

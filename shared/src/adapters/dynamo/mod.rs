@@ -65,6 +65,11 @@ const UNAVAILABLE_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
+/// Whether a single-item write was refused by its condition (the item is not as expected).
+pub(super) fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
 /// A failed call as a domain error: [`DomainError::Unavailable`] when the store timed out, could
 /// not be reached or was throttled or failing after the SDK's retries (503, retry later), else
 /// [`DomainError::Storage`] (a 500: a bug or a misconfiguration).
@@ -222,12 +227,7 @@ impl KeyStore for DynamoStore {
                 self.record(Call::Write(out.consumed_capacity()));
                 Ok(())
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(storage("record key use", e)),
         }
     }

@@ -132,33 +132,46 @@ impl DynamoStore {
             .await
     }
 
-    /// Every API key of a business, through its listing partition in `by_email`.
-    pub(super) async fn query_keys(&self, business_id: &BusinessId) -> DomainResult<Vec<ApiKey>> {
-        let mut keys = Vec::new();
+    /// Every item a query finds, through all its pages.
+    pub(super) async fn query_all(
+        &self,
+        request: QueryFluentBuilder,
+        what: &str,
+    ) -> DomainResult<Vec<Item>> {
+        let mut items = Vec::new();
         let mut start_key = None;
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI_EMAIL)
-                .key_condition_expression("#k = :k")
-                .expression_attribute_names("#k", GSI_EMAIL_PK)
-                .expression_attribute_values(":k", s(keys_listing(business_id)))
+            let out = request
+                .clone()
                 .return_consumed_capacity(consumed_capacity(self.meter()))
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await
-                .map_err(|e| storage("list API keys", e))?;
+                .map_err(|e| storage(what, e))?;
             self.record(Call::Read(out.consumed_capacity()));
-            for item in out.items() {
-                keys.push(api_key_from(item)?);
-            }
+            items.extend(out.items.unwrap_or_default());
             start_key = out.last_evaluated_key;
             if start_key.is_none() {
-                return Ok(keys);
+                return Ok(items);
             }
         }
+    }
+
+    /// Every API key of a business, through its listing partition in `by_email`.
+    pub(super) async fn query_keys(&self, business_id: &BusinessId) -> DomainResult<Vec<ApiKey>> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI_EMAIL)
+            .key_condition_expression("#k = :k")
+            .expression_attribute_names("#k", GSI_EMAIL_PK)
+            .expression_attribute_values(":k", s(keys_listing(business_id)));
+        self.query_all(request, "list API keys")
+            .await?
+            .iter()
+            .map(api_key_from)
+            .collect()
     }
 
     pub(super) async fn query_expired_holds(

@@ -13,10 +13,11 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::codec::{corrupt, from_doc, number, text, to_doc, DOC};
+use super::commit::rejection;
 use super::keys::{business_pk, key_of, s, Item};
 use super::meter::{consumed_capacity, Call};
 use super::table::{GSI_EXPIRY_PK, GSI_EXPIRY_SK, PK, SK};
-use super::{storage, DynamoStore};
+use super::{condition_failed, storage, DynamoStore};
 use crate::error::DomainResult;
 use crate::kernel::{BusinessId, EndpointId, EventId};
 use crate::ports::WebhookStore;
@@ -184,43 +185,24 @@ impl DynamoStore {
                 self.record(Call::Write(out.consumed_capacity()));
                 Ok(true)
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(storage(what, e)),
         }
     }
 
     /// Every item of a partition whose sort key starts with `prefix`, in key order.
     async fn query_prefix(&self, pk: String, prefix: &str, what: &str) -> DomainResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(true)
-                .return_consumed_capacity(consumed_capacity(self.meter()))
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| storage(what, e))?;
-            self.record(Call::Read(out.consumed_capacity()));
-            items.extend(out.items.unwrap_or_default());
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(items);
-            }
-        }
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true);
+        self.query_all(request, what).await
     }
 }
 
@@ -268,12 +250,7 @@ impl WebhookStore for DynamoStore {
                 self.record(Call::Write(out.consumed_capacity()));
                 Ok(true)
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(storage("delete webhook", e)),
         }
     }
@@ -347,18 +324,9 @@ impl WebhookStore for DynamoStore {
                 self.record(Call::Transaction(&items));
                 Ok(true)
             }
-            Err(err) => {
-                let cancelled = matches!(
-                    err.as_service_error(),
-                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c))
-                        if c.cancellation_reasons().iter().any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
-                );
-                if cancelled {
-                    Ok(false)
-                } else {
-                    Err(storage("record delivery attempt", err))
-                }
-            }
+            // A failed condition or a conflicting transaction: another worker changed it.
+            Err(err) if rejection(&err).is_some() => Ok(false),
+            Err(err) => Err(storage("record delivery attempt", err)),
         }
     }
 
