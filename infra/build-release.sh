@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Release build of every function for Lambda (provided.al2023, arm64) with `cargo lambda build`,
-# the way `sam build` builds them: target/lambda/<function>/bootstrap. Prints the time and the sizes.
+# Release build of every function binary for Lambda (provided.al2023, arm64) with `cargo lambda
+# build`, the way `sam build` builds them: target/lambda/<binary>/bootstrap. Three binaries:
+# http-api (every route's function runs it), webhook-dispatcher and sweep. Prints the time and
+# the sizes.
 #
 # Installs what is missing: cargo-lambda and zig (PyPI, .local/venv) and the Rust standard library
 # for aarch64-unknown-linux-gnu (rustup).
@@ -14,7 +16,7 @@ ensure_rust_target aarch64-unknown-linux-gnu
 packages=()
 for dir in functions/*/; do packages+=(-p "$(basename "$dir")"); done
 
-log "cargo lambda build --release --arm64 ($((${#packages[@]} / 2)) functions; profile.release in Cargo.toml)"
+log "cargo lambda build --release --arm64 ($((${#packages[@]} / 2)) binaries; profile.release in Cargo.toml)"
 started=$(date +%s)
 cargo lambda build --release --arm64 "${packages[@]}"
 log "built in $(($(date +%s) - started)) s"

@@ -150,14 +150,14 @@ def instances(function):
 
 if WATCH_PORT:
     # cargo lambda watch starts another instance only while a request waits and none is free: send
-    # bursts until all CONCURRENCY instances of create-ledger-entry run, so that the races below
+    # bursts until all CONCURRENCY instances of the API binary (http-api) run, so that the races below
     # meet them all (instances are never stopped while it runs).
     warm = strict.customers.create(email=f"warm-{run}@example.com", name="Warm-up")
     deadline = time.monotonic() + 120
-    while len(instances("create-ledger-entry")) < CONCURRENCY and time.monotonic() < deadline:
+    while len(instances("http-api")) < CONCURRENCY and time.monotonic() < deadline:
         at_once(4 * CONCURRENCY, lambda i: racer.customers.wallets.ledger_entries.create(warm.customer_id, amount=1, currency="USD", entry_type="credit"))
-    check(len(instances("create-ledger-entry")) == CONCURRENCY, f"cargo lambda watch runs {CONCURRENCY} instances of create-ledger-entry")
-    before = instances("create-ledger-entry")
+    check(len(instances("http-api")) == CONCURRENCY, f"cargo lambda watch runs {CONCURRENCY} instances of the API (http-api)")
+    before = instances("http-api")
 
 # 40 debits of 1 at once against a balance of 20.
 racing = strict.customers.create(email=f"race-{run}@example.com", name="Racing Customer")
@@ -181,10 +181,10 @@ check(ledger[-1].before_balance == 0 and ledger[0].after_balance == 0
 if WATCH_PORT:
     # An instance waiting on the runtime API writes nothing; one that serves a request writes to
     # DynamoDB Local, its log and the runtime API. So the instances whose writes grew served some.
-    after = instances("create-ledger-entry")
+    after = instances("http-api")
     served = {pid: after[pid] - before.get(pid, 0) for pid in after if after[pid] > before.get(pid, 0)}
-    print(f"  the 40 debits: {len(served)} of {len(after)} create-ledger-entry processes served some; bytes written by pid: {served}")
-    check(len(served) >= 2, "the racing debits ran through several processes of create-ledger-entry")
+    print(f"  the 40 debits: {len(served)} of {len(after)} http-api processes served some; bytes written by pid: {served}")
+    check(len(served) >= 2, "the racing debits ran through several processes of the API (http-api)")
 
 # 20 credits at once with one idempotency key.
 key = f"race-key-{run}"

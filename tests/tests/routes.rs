@@ -10,17 +10,29 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 type RouteSet = BTreeSet<(String, String, String)>;
 
-fn from_code() -> RouteSet {
+/// The binary of every HTTP function (`functions/http-api`).
+const HTTP_BINARY: &str = "http-api";
+
+/// The functions that serve no route, with the one event that triggers each.
+const TRIGGERED: &[(&str, &str)] = &[("webhook-dispatcher", "DynamoDB"), ("sweep", "ScheduleV2")];
+
+/// (method, path, what serves it) of every route of the code; `serves` names the server.
+fn from_code(serves: impl Fn(&api::routes::RouteSpec) -> String) -> RouteSet {
     api::ROUTES
         .iter()
-        .map(|r| {
-            (
-                r.method.to_owned(),
-                r.path.to_owned(),
-                r.function.to_owned(),
-            )
-        })
+        .map(|r| (r.method.to_owned(), r.path.to_owned(), serves(r)))
         .collect()
+}
+
+/// `create-ledger-entry` → `CreateLedgerEntryFunction`: the route's function in the template.
+fn logical_id(spec: &api::routes::RouteSpec) -> String {
+    let mut id: String = spec
+        .function
+        .split('-')
+        .map(|word| word[..1].to_uppercase() + &word[1..])
+        .collect();
+    id.push_str("Function");
+    id
 }
 
 fn from_cargo_router() -> RouteSet {
@@ -80,42 +92,38 @@ fn resources(template: &Yaml, kind: &str) -> Vec<(String, Yaml)> {
         .collect()
 }
 
-/// (Method, Path, Binary) of every `AWS::Serverless::Function` in the template.
+fn binary(function: &Yaml, id: &str) -> String {
+    assert_eq!(
+        function["Metadata"]["BuildMethod"].as_str(),
+        Some("rust-cargolambda"),
+        "{id} is built by cargo-lambda"
+    );
+    text(&function["Metadata"]["BuildProperties"]["Binary"], id)
+}
+
+/// The template's functions that serve routes.
+fn http_functions() -> Vec<(String, Yaml)> {
+    resources(&template(), "AWS::Serverless::Function")
+        .into_iter()
+        .filter(|(id, f)| !TRIGGERED.iter().any(|(name, _)| *name == binary(f, id)))
+        .collect()
+}
+
+/// (Method, Path, logical id) of every route of the template.
 fn from_template() -> RouteSet {
     let mut routes = RouteSet::new();
-    for (id, function) in resources(&template(), "AWS::Serverless::Function") {
-        assert_eq!(
-            function["Metadata"]["BuildMethod"].as_str(),
-            Some("rust-cargolambda"),
-            "{id} is built by cargo-lambda"
-        );
-        let binary = text(&function["Metadata"]["BuildProperties"]["Binary"], &id);
+    for (id, function) in http_functions() {
         for (_, event) in function["Properties"]["Events"].as_hash().expect("Events") {
-            if TRIGGERED.iter().any(|(name, _)| *name == binary) {
-                continue;
-            }
             assert_eq!(event["Type"].as_str(), Some("HttpApi"), "{id}'s event");
             let properties = &event["Properties"];
             routes.insert((
                 text(&properties["Method"], &id),
                 text(&properties["Path"], &id),
-                binary.clone(),
+                id.clone(),
             ));
         }
     }
     routes
-}
-
-/// The functions that serve no route, with the one event that triggers each.
-const TRIGGERED: &[(&str, &str)] = &[("webhook-dispatcher", "DynamoDB"), ("sweep", "ScheduleV2")];
-
-/// The function crates that serve routes.
-fn function_crates() -> BTreeSet<String> {
-    std::fs::read_dir(root().join("functions"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|name| !TRIGGERED.iter().any(|(triggered, _)| triggered == name))
-        .collect()
 }
 
 #[test]
@@ -142,35 +150,50 @@ fn the_stream_and_schedule_functions_have_their_crate_and_their_one_trigger() {
 }
 
 #[test]
-fn cargo_lambda_router_lists_exactly_the_routes_of_the_code() {
-    assert_eq!(from_cargo_router(), from_code());
+fn cargo_lambda_router_sends_exactly_the_routes_of_the_code_to_the_http_binary() {
+    assert_eq!(from_cargo_router(), from_code(|_| HTTP_BINARY.to_owned()));
 }
 
 #[test]
-fn sam_template_lists_exactly_the_routes_of_the_code() {
-    assert_eq!(from_template(), from_code());
+fn sam_template_has_one_function_per_route_of_the_code() {
+    assert_eq!(from_template(), from_code(logical_id));
 }
 
+/// SAM builds functions with the same code location and metadata once and copies the artifact
+/// (its build graph's FunctionBuildDefinition): the 33 HTTP functions cost one build.
 #[test]
-fn every_function_crate_serves_one_route_and_every_route_has_a_crate() {
-    let functions: BTreeSet<String> = api::ROUTES.iter().map(|r| r.function.to_owned()).collect();
+fn every_http_function_runs_the_one_http_binary_from_one_build() {
+    let functions = http_functions();
     assert_eq!(functions.len(), api::ROUTES.len(), "one function per route");
-    assert_eq!(function_crates(), functions);
-    for spec in api::ROUTES {
-        let main = std::fs::read_to_string(
-            root()
-                .join("functions")
-                .join(spec.function)
-                .join("src/main.rs"),
-        )
-        .unwrap();
-        assert!(
-            main.contains(&format!("api::Route::{:?}", spec.route)),
-            "{} serves {:?}",
-            spec.function,
-            spec.route
+    let (first_id, first) = &functions[0];
+    for (id, function) in &functions {
+        assert_eq!(binary(function, id), HTTP_BINARY, "{id}");
+        assert_eq!(
+            function["Metadata"], first["Metadata"],
+            "{id} and {first_id}"
         );
+        for property in ["CodeUri", "Runtime", "Handler", "Architectures"] {
+            assert_eq!(
+                function["Properties"][property], first["Properties"][property],
+                "{id}'s {property}"
+            );
+        }
     }
+    assert_eq!(first["Properties"]["CodeUri"].as_str(), Some("."));
+}
+
+#[test]
+fn the_function_crates_are_the_http_binary_and_the_triggered_ones() {
+    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let expected: BTreeSet<String> = TRIGGERED
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .chain([HTTP_BINARY.to_owned()])
+        .collect();
+    assert_eq!(crates, expected);
 }
 
 /// A table or index definition in the vocabulary both sides share (DynamoDB's API names, which

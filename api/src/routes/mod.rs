@@ -1,6 +1,7 @@
-//! The route table: one line per route, one Lambda function each. From it come the `Route` enum,
-//! [`ROUTES`] (which `template.yaml` and the cargo-lambda router in `Cargo.toml` must match; a
-//! test checks it) and the dispatch to the route family's handler.
+//! The route table: one line per route, one Lambda function each (all running the one `http-api`
+//! binary, which finds its route in the request). From it come the `Route` enum, [`ROUTES`]
+//! (which `template.yaml` and the cargo-lambda router in `Cargo.toml` must match; a test checks
+//! it), [`Route::of`] and the dispatch to the route family's handler.
 
 pub mod closing;
 pub mod customers;
@@ -18,7 +19,8 @@ use shared::Service;
 
 use crate::http::{Answer, Call, Request};
 
-/// A route's HTTP method, path template and function (binary) name.
+/// A route's HTTP method, path template and name (its Lambda function is `<Name>Function` in
+/// `template.yaml`; metrics and logs label the route with it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteSpec {
     pub route: Route,
@@ -29,7 +31,7 @@ pub struct RouteSpec {
 
 macro_rules! routes {
     ($($route:ident: $method:literal $path:literal => $function:literal, $handler:path;)*) => {
-        /// One API operation, served by its own function binary.
+        /// One API operation, served by its own Lambda function.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Route {
             $($route,)*
@@ -95,10 +97,113 @@ routes! {
 }
 
 impl Route {
+    /// The route a request is for. API Gateway names it in the request's route key
+    /// (`POST /customers/{customer_id}`): that decides when present. Without one (cargo lambda
+    /// watch), the method and the path, matched against the path templates.
+    pub fn of(method: &str, route_key: Option<&str>, path: &str) -> Option<Route> {
+        if let Some((key_method, key_path)) = route_key.and_then(|key| key.split_once(' ')) {
+            if let Some(spec) = ROUTES
+                .iter()
+                .find(|s| s.method == key_method && s.path == key_path)
+            {
+                return Some(spec.route);
+            }
+        }
+        ROUTES
+            .iter()
+            .find(|s| s.method.eq_ignore_ascii_case(method) && path_matches(s.path, path))
+            .map(|s| s.route)
+    }
+
     pub fn spec(self) -> &'static RouteSpec {
         ROUTES
             .iter()
             .find(|s| s.route == self)
             .expect("every route is in ROUTES")
+    }
+}
+
+/// Whether `path` fits `template`: the same segments, a `{name}` segment standing for any
+/// non-empty one.
+fn path_matches(template: &str, path: &str) -> bool {
+    let (Some(template), Some(path)) = (template.strip_prefix('/'), path.strip_prefix('/')) else {
+        return false;
+    };
+    let (mut template, mut path) = (template.split('/'), path.split('/'));
+    loop {
+        match (template.next(), path.next()) {
+            (None, None) => return true,
+            (Some(t), Some(p)) if t.starts_with('{') && t.ends_with('}') && !p.is_empty() => {}
+            (Some(t), Some(p)) if t == p => {}
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_key_decides() {
+        assert_eq!(
+            Route::of(
+                "GET",
+                Some("GET /customers/{customer_id}"),
+                "/prod/customers/cus_1"
+            ),
+            Some(Route::GetCustomer)
+        );
+        // A route key the table does not know falls back to the path.
+        assert_eq!(
+            Route::of("GET", Some("$default"), "/customers/cus_1"),
+            Some(Route::GetCustomer)
+        );
+    }
+
+    #[test]
+    fn paths_match_their_templates_only() {
+        let cases = [
+            ("POST", "/customers", Some(Route::CreateCustomer)),
+            ("GET", "/customers", Some(Route::ListCustomers)),
+            ("PATCH", "/customers/cus_1", Some(Route::UpdateCustomer)),
+            ("GET", "/customers/cus_1/wallets", Some(Route::ListWallets)),
+            (
+                "GET",
+                "/customers/cus_1/wallets/settings",
+                Some(Route::GetWalletSettings),
+            ),
+            (
+                "POST",
+                "/customers/c/wallets/holds/h/capture",
+                Some(Route::CaptureHold),
+            ),
+            (
+                "POST",
+                "/webhooks/w/deliveries/d/resend",
+                Some(Route::ResendWebhookDelivery),
+            ),
+            ("DELETE", "/api-keys/key_1", Some(Route::RevokeApiKey)),
+            ("get", "/webhooks", Some(Route::ListWebhooks)),
+            ("DELETE", "/customers/cus_1", None),
+            ("GET", "/customers/", None),
+            ("GET", "/customers//wallets", None),
+            ("GET", "/customers/cus_1/wallets/extra", None),
+            ("GET", "customers", None),
+            ("GET", "/", None),
+            ("GET", "", None),
+        ];
+        for (method, path, route) in cases {
+            assert_eq!(Route::of(method, None, path), route, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn every_route_is_found_from_its_own_template() {
+        for spec in ROUTES {
+            assert_eq!(Route::of(spec.method, None, spec.path), Some(spec.route));
+            let key = format!("{} {}", spec.method, spec.path);
+            assert_eq!(Route::of("GET", Some(&key), "/elsewhere"), Some(spec.route));
+        }
     }
 }

@@ -1,7 +1,10 @@
-//! The HTTP trigger: API Gateway (HTTP API) requests for one route.
+//! The HTTP trigger: API Gateway (HTTP API) requests, for every route.
 
-use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
 
+use crate::http::ApiError;
 use crate::{handle, Route};
 
 /// JSON logs on stderr with the Lambda request id of the span they belong to.
@@ -19,8 +22,10 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// The whole `main` of an HTTP function: tracing, the service (built once), then the runtime.
-pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
+/// The whole `main` of the HTTP functions: tracing, the service (built once), then the runtime.
+/// One binary serves every route: each request names its route ([`Route::of`]). On AWS every
+/// route still has its own function (and IAM policy) running this binary.
+pub async fn serve() -> Result<(), lambda_http::Error> {
     init_tracing();
     let app = shared::from_env()
         .await
@@ -28,6 +33,19 @@ pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
     let app = &app;
     lambda_http::run(lambda_http::service_fn(
         move |request: Request| async move {
+            let Some(route) = route_of(&request) else {
+                tracing::warn!(
+                    method = %request.method(),
+                    path = request.uri().path(),
+                    "no such route"
+                );
+                return Ok(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "route_not_found",
+                    "no operation has this method and path",
+                )
+                .into_response());
+            };
             let response = handle(app, route, request).await;
             tracing::info!(
                 route = route.spec().function,
@@ -38,4 +56,13 @@ pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
         },
     ))
     .await
+}
+
+/// The route of an API Gateway (HTTP API, payload 2.0) request, or of one from cargo lambda watch.
+fn route_of(request: &Request) -> Option<Route> {
+    let route_key = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.route_key.as_deref(),
+        _ => None,
+    };
+    Route::of(request.method().as_str(), route_key, request.uri().path())
 }
