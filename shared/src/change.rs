@@ -101,6 +101,10 @@ impl Change {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Rejection {
     pub failed: Vec<usize>,
+    /// The customer's wallets as stored when the change's [`Write::Wallets`] failed its
+    /// condition, if the store answered them with the refusal (DynamoDB's
+    /// `ReturnValuesOnConditionCheckFailure`): the next attempt plans from them, no read.
+    pub wallets_now: Option<Box<CustomerWallets>>,
 }
 
 /// Why the store refused a commit, when that is no error for the request.
@@ -186,6 +190,11 @@ impl<S: Store, C: Clock> Service<S, C> {
             change.assert_entries_numbered();
             let (outcome, sent_again) = self.commit(&change).await?;
             let Err(rejection) = outcome else {
+                for write in &change.writes {
+                    if let Write::Wallets(wallets) | Write::NewWallets(wallets) = write {
+                        self.hints().keep(business_id, wallets);
+                    }
+                }
                 let entries = change
                     .writes
                     .iter()
@@ -201,6 +210,9 @@ impl<S: Store, C: Clock> Service<S, C> {
             }
             if self.raced_or_original(&change, &rejection).await? == Refusal::OwnEarlierAttempt {
                 return Ok(answer);
+            }
+            if let Some(wallets) = &rejection.wallets_now {
+                self.hints().keep(business_id, wallets);
             }
             crate::stats::contention_retry();
             backoff(attempt).await;

@@ -18,6 +18,9 @@ pub struct Config {
     pub webhook_targets: crate::webhooks::model::TargetPolicy,
     /// The payment gateway of auto top-ups; `None` (no `STRIPE_SECRET_KEY`): no top-ups run.
     pub gateway: Option<GatewayConfig>,
+    /// How long an instance trusts an API key it read (`API_KEY_CACHE_SECONDS`; 0: never):
+    /// the bound on a revocation made through another instance (`access/cache.rs`).
+    pub key_cache_ttl_ms: u64,
 }
 
 /// Stripe's (or localstripe's) address and secret key. Its `Debug` never shows the key.
@@ -55,6 +58,20 @@ impl Config {
             secret_key,
             flavor: var("STRIPE_FLAVOR").unwrap_or_else(|| "stripe".to_owned()),
         });
+        if let Some(seconds) = var("API_KEY_CACHE_SECONDS") {
+            config.key_cache_ttl_ms = seconds
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 300)
+                .ok_or_else(|| {
+                    ValidationError::new(
+                        "invalid_config",
+                        "API_KEY_CACHE_SECONDS must be a whole number of seconds from 0 to 300",
+                    )
+                })?
+                * 1_000;
+        }
         Ok(config)
     }
 
@@ -93,6 +110,7 @@ impl Config {
             rates: table,
             webhook_targets: Default::default(),
             gateway: None,
+            key_cache_ttl_ms: crate::access::cache::KEY_CACHE_TTL_MS_DEFAULT,
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod closing;
 pub mod config;
 pub mod customers;
 pub mod error;
+pub mod hints;
 pub mod holds;
 pub mod invoices;
 pub mod kernel;

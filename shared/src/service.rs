@@ -1,13 +1,19 @@
 //! The service: the ports and settings every operation runs with. The operations themselves
 //! live with their capability (`customers/operations.rs`, `ledger/operations.rs`, ...).
 
+use crate::access::cache::KeyCache;
 use crate::config::Config;
+use crate::hints::WalletHints;
 use crate::kernel::{Clock, SystemClock, Timestamp};
 
 pub struct Service<S, C = SystemClock> {
     store: S,
     clock: C,
     config: Config,
+    /// API keys read lately (`access/cache.rs`).
+    keys: KeyCache,
+    /// Wallets this process saw last, and a lane per customer (`hints.rs`).
+    wallets: WalletHints,
 }
 
 impl<S, C: Clock> Service<S, C> {
@@ -15,6 +21,8 @@ impl<S, C: Clock> Service<S, C> {
         Service {
             store,
             clock,
+            keys: KeyCache::new(config.key_cache_ttl_ms),
+            wallets: WalletHints::default(),
             config,
         }
     }
@@ -25,6 +33,14 @@ impl<S, C: Clock> Service<S, C> {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub(crate) fn keys(&self) -> &KeyCache {
+        &self.keys
+    }
+
+    pub(crate) fn hints(&self) -> &WalletHints {
+        &self.wallets
     }
 
     pub fn now(&self) -> Timestamp {

@@ -79,6 +79,35 @@ async fn a_business_has_several_keys_listed_without_secrets_and_a_revoked_one_an
     );
 }
 
+/// Another instance that read a key before its revocation trusts it at most the key cache's
+/// TTL (access/cache.rs); the instance that revoked it refuses it at once.
+#[tokio::test]
+async fn a_key_revoked_elsewhere_answers_401_on_every_instance_within_the_cache_bound() {
+    let h = Harness::new().await;
+    let elsewhere = h.instance().await;
+    let (id, secret) = create_key(&h, json!({"name": "cached"})).await;
+    assert_eq!(with_key(&h, &secret).await.status, StatusCode::OK);
+    assert_eq!(with_key(&elsewhere, &secret).await.status, StatusCode::OK);
+    let revoked = h
+        .request(Route::RevokeApiKey)
+        .path("key_id", &id)
+        .send()
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    assert_error(
+        &with_key(&h, &secret).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let bound = shared::access::cache::KEY_CACHE_TTL_MS_DEFAULT + 1_000;
+    tokio::time::sleep(Duration::from_millis(bound)).await;
+    assert_error(
+        &with_key(&elsewhere, &secret).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+}
+
 #[tokio::test]
 async fn a_key_expires_and_a_rotated_key_works_through_its_grace_then_stops() {
     let h = Harness::new().await;

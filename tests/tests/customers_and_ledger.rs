@@ -238,6 +238,8 @@ async fn a_deep_ledger_page_costs_the_same_reads_as_the_first() {
     ] {
         let mut query = vec![("page_number", page), ("page_size", "2")];
         query.extend(currency.map(|c| ("currency", c)));
+        // A use of the key just before: its read comes from the instance's cache.
+        h.wallets(&customer).await;
         h.take_usage();
         let reply = h
             .request(Route::ListLedgerEntries)
@@ -253,7 +255,7 @@ async fn a_deep_ledger_page_costs_the_same_reads_as_the_first() {
         costs.iter().all(|c| *c == costs[0]),
         "same calls and read units on every page: {costs:?}"
     );
-    assert_eq!(costs[0].0, 3, "key lookup, wallet read, one query");
+    assert_eq!(costs[0].0, 2, "wallet read, one query (the key cached)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

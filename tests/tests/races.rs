@@ -50,6 +50,55 @@ async fn two_hundred_concurrent_debits_of_one_against_one_hundred_leave_zero_and
     );
 }
 
+/// The same race across eight service instances (eight Lambda instances): their requests do not
+/// take turns in one process, so every debit meets the others at DynamoDB's conditions, and
+/// retries plan from the wallets a refused write answers (hints.rs), never a stale balance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn debits_racing_from_eight_instances_leave_zero_and_a_gapless_chain() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    h.credit(&customer, 60).await;
+    let mut instances = Vec::new();
+    for _ in 0..8 {
+        instances.push(h.instance().await);
+    }
+    let replies = race(120, |i| {
+        let (h, customer) = (instances[i % 8].clone(), customer.clone());
+        async move {
+            h.entry(
+                &customer,
+                json!({"amount": 1, "currency": "USD", "entry_type": "debit"}),
+            )
+            .await
+        }
+    })
+    .await;
+    let ok = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let refused = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::BAD_REQUEST && r.body["code"] == "insufficient_balance")
+        .count();
+    assert_eq!((ok, refused), (60, 60), "{replies:?}");
+    let mut after: Vec<i64> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .map(|r| r.body["balance"].as_i64().unwrap())
+        .collect();
+    after.sort();
+    assert_eq!(
+        after,
+        (0..60).collect::<Vec<_>>(),
+        "each debit answers its own balance"
+    );
+    assert_eq!(h.balance(&customer, "USD").await, 0);
+    let entries = h.all_entries(&customer, None).await;
+    assert_eq!(entries.len(), 61);
+    assert_chain(&entries, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_requests_with_one_idempotency_key_write_exactly_one_entry() {
     let h = Harness::new().await;
@@ -137,4 +186,35 @@ async fn concurrent_credits_and_debits_in_two_currencies_keep_each_chain_whole()
         all[..3],
         "page 0 is the newest entries"
     );
+}
+
+/// A write of the wallets refused by its version condition answers the wallets as stored
+/// (ReturnValuesOnConditionCheckFailure), which the next attempt plans from without a read.
+#[tokio::test]
+async fn a_refused_wallets_write_answers_the_stored_wallets() {
+    use shared::change::{Change, Write};
+    use shared::kernel::ids::change_token;
+    use shared::kernel::{BusinessId, CustomerId};
+    use shared::ports::WalletStore;
+
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    h.credit(&customer, 7).await;
+    let store = h.service().store();
+    let business_id = BusinessId::parse(&h.business_id).unwrap();
+    let customer_id = CustomerId::parse(&customer).unwrap();
+    let stored = store
+        .get_wallets(&business_id, &customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    // Planned from the version before the stored one: the condition fails.
+    let change = Change {
+        business_id,
+        writes: vec![Write::Wallets(stored.clone())],
+        token: change_token(0),
+    };
+    let rejection = store.commit(&change).await.unwrap().unwrap_err();
+    assert_eq!(rejection.failed, vec![0]);
+    assert_eq!(rejection.wallets_now.as_deref(), Some(&stored));
 }

@@ -1,6 +1,7 @@
 //! Access: businesses, their API keys, and authenticating a caller.
 
 pub mod actor;
+pub mod cache;
 pub mod model;
 pub mod operations;
 pub mod rules;

@@ -41,8 +41,10 @@ fn new_key(
 }
 
 impl<S: Store, C: Clock> Service<S, C> {
-    /// The business and key of a bearer token; 401 for an unknown, revoked or expired key. Marks
-    /// the key used, at most once a minute (a failure to mark it does not fail the request).
+    /// The business and key of a bearer token; 401 for an unknown, revoked or expired key. A key
+    /// read lately comes from the instance's cache (`cache.rs`: the bound on a revocation made
+    /// elsewhere). Marks the key used, at most once a minute (a failure to mark it does not fail
+    /// the request).
     pub async fn authenticate_key(
         &self,
         bearer_token: Option<&str>,
@@ -51,12 +53,19 @@ impl<S: Store, C: Clock> Service<S, C> {
             .filter(|t| !t.is_empty() && t.len() <= KEY_LENGTH_MAX)
             .ok_or(DomainError::Unauthenticated)?;
         let key_hash = hash_key(token);
-        let key = self
-            .store()
-            .key_by_hash(&key_hash)
-            .await?
-            .ok_or(DomainError::Unauthenticated)?;
         let now = self.now();
+        let key = match self.keys().get(&key_hash, now) {
+            Some(key) => key,
+            None => {
+                let key = self
+                    .store()
+                    .key_by_hash(&key_hash)
+                    .await?
+                    .ok_or(DomainError::Unauthenticated)?;
+                self.keys().put(&key, now);
+                key
+            }
+        };
         if !key.valid_at(now) {
             return Err(DomainError::Unauthenticated);
         }
@@ -71,6 +80,8 @@ impl<S: Store, C: Clock> Service<S, C> {
             {
                 tracing::warn!(%error, key_id = %key.id, "could not record the key's last use");
             }
+            // Recorded (or someone else did it within the minute): not again from this instance.
+            self.keys().used(&key_hash, now);
         }
         Ok((
             Tenant {
@@ -152,6 +163,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         let now = self.now();
         if key.revoked_at.is_none() {
             self.store().end_key(&key.key_hash, now, true).await?;
+            self.keys().forget(&key.key_hash);
             // Answered as written (the listing index may not show it for a moment).
             key.revoked_at = Some(now);
             key.expires_at = Some(now);
@@ -189,6 +201,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         let ends = Timestamp::from_unix_ms(now.unix_ms + grace_s * 1_000);
         if old.expires_at.is_none_or(|at| at > ends) {
             self.store().end_key(&old.key_hash, ends, false).await?;
+            self.keys().forget(&old.key_hash);
             old.expires_at = Some(ends);
         }
         Ok(((new, secret), old))

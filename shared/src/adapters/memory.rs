@@ -517,7 +517,19 @@ impl WalletStore for MemoryStore {
             failed
         };
         state.commits.rejected += 1;
-        Ok(Err(Rejection { failed }))
+        // As DynamoDB answers with ReturnValuesOnConditionCheckFailure on the wallets' write.
+        let wallets_now = failed.iter().find_map(|&at| match &change.writes[at] {
+            Write::Wallets(wallets) => state
+                .tables
+                .wallets(&change.business_id, &wallets.customer_id)
+                .cloned()
+                .map(Box::new),
+            _ => None,
+        });
+        Ok(Err(Rejection {
+            failed,
+            wallets_now,
+        }))
     }
 
     async fn original_for_key(

@@ -41,7 +41,9 @@ impl<S: Store, C: Clock> Service<S, C> {
     }
 
     /// Writes one ledger entry and returns the wallet after it. A repeated
-    /// idempotency key answers with the original entry.
+    /// idempotency key answers with the original entry. Plans from the wallets this process saw
+    /// last when it saw them lately (`hints.rs`), else reads them; this process's requests for
+    /// one customer take turns.
     pub async fn create_entry(
         &self,
         tenant: &Tenant,
@@ -51,15 +53,19 @@ impl<S: Store, C: Clock> Service<S, C> {
         check_event_type(&command)?;
         let (command, entry_id) = (&command, &EntryId::generate_at(self.now().unix_ms));
         let key = command.idempotency_key.as_ref();
+        let _turn = self.hints().lane(&tenant.business_id, customer_id).await;
         self.change(&tenant.business_id, key, |now| async move {
-            let current = self.wallets_of(tenant, customer_id).await?;
-            let ruled = apply_entry(
-                &current,
-                &tenant.business_id,
-                command,
-                entry_id.clone(),
-                now,
-            );
+            let rule = |current: &CustomerWallets| {
+                apply_entry(current, &tenant.business_id, command, entry_id.clone(), now)
+            };
+            let ruled = match self.hints().get(&tenant.business_id, customer_id) {
+                // A hint may be stale: only a consistent read may refuse.
+                Some(hinted) => match rule(&hinted) {
+                    Ok(applied) => Ok(applied),
+                    Err(_) => rule(&self.wallets_of(tenant, customer_id).await?),
+                },
+                None => rule(&self.wallets_of(tenant, customer_id).await?),
+            };
             Ok(Plan::from_rules(ruled, |applied| {
                 let answer = applied.next.wallet_in(command.currency);
                 let claim = key.map(|key| Write::ClaimKey {

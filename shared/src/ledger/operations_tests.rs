@@ -143,9 +143,11 @@ async fn concurrent_entries_land_once_each_and_chain() {
     let w = World::new().await;
     let c = w.customer().await;
     w.credit(&c, 500).await;
+    let instances = [w.service.clone(), w.instance(), w.instance()];
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..30_i64 {
-        let (service, tenant, c) = (w.service.clone(), w.tenant.clone(), c.clone());
+        let service = instances[i as usize % 3].clone();
+        let (tenant, c) = (w.tenant.clone(), c.clone());
         let (entry_type, amount) = match i % 3 {
             0 => (EntryType::Credit, 10 + i),
             _ => (EntryType::Debit, 40 + i),
@@ -236,4 +238,50 @@ async fn entries_list_newest_first_by_page_of_the_ledger_or_of_one_currency() {
     assert!(amounts(None, 3, 2).await.is_empty());
     assert_eq!(amounts(Some(Currency::USD), 0, 10).await, [5, 3, 1]);
     assert_eq!(amounts(Some(inr), 1, 1).await, [2]);
+}
+
+/// An instance's hint says 10 while another instance has credited 100 since: a debit of 50 must
+/// succeed (the refusal on the hint is checked against a consistent read), and a debit planned on
+/// a stale hint lands on the stored state, not the hint's.
+#[tokio::test]
+async fn a_stale_hint_never_refuses_and_never_writes_over_newer_state() {
+    let w = World::new().await;
+    let c = w.customer().await;
+    w.credit(&c, 10).await;
+    let elsewhere = w.instance();
+    elsewhere
+        .create_entry(&w.tenant, &c, entry(EntryType::Credit, 100, None))
+        .await
+        .unwrap();
+    let debited = w
+        .service
+        .create_entry(&w.tenant, &c, entry(EntryType::Debit, 50, None))
+        .await
+        .unwrap();
+    assert_eq!(debited.wallet.balance, 60);
+    let debited = w
+        .service
+        .create_entry(&w.tenant, &c, entry(EntryType::Debit, 5, None))
+        .await
+        .unwrap();
+    assert_eq!(debited.wallet.balance, 55);
+    elsewhere
+        .create_entry(&w.tenant, &c, entry(EntryType::Credit, 1, None))
+        .await
+        .unwrap();
+    let before = w.store.commits();
+    let debited = w
+        .service
+        .create_entry(&w.tenant, &c, entry(EntryType::Debit, 5, None))
+        .await
+        .unwrap();
+    assert_eq!(debited.wallet.balance, 51, "planned again from the stored 56");
+    assert_eq!(
+        w.store.commits().rejected - before.rejected,
+        1,
+        "the stale hint cost one refused commit, whose answer was planned from"
+    );
+    let ledger = w.ledger(&c).await;
+    assert_chained(&ledger);
+    assert_eq!(ledger.last().unwrap().after_balance, 51);
 }

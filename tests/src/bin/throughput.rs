@@ -714,8 +714,8 @@ async fn main() {
     println!();
     println!("Debits of 1 USD minor unit, each with its own idempotency key; each writer starts operations for {seconds} s per cell, one after the other; ops/s = successes ÷ time until the last one finished; latency per operation, end to end, in ms, every request counted (errors too); ops/s counts successes.");
     println!("- raw: per operation, a consistent GetItem of the wallet set, then one TransactWriteItems of three puts: the wallet set (balance − 1, version + 1; condition `ver = <read>`), the entry `LED#<n>` (condition `attribute_not_exists(pk)`), the idempotency item (condition `attribute_not_exists(pk)`); cancelled by a failed condition or a conflict, it backs off as the service does (full jitter, 2 ms doubling to 50 ms) and reads again, up to {ATTEMPTS_MAX} attempts. No API-key read. tries/op: attempts per successful operation.");
-    println!("- API per instance: each writer has its own service instance (own DynamoDB client) and sends through the real handler one request at a time (Lambda). The handler also reads the API key (GetItem) first.");
-    println!("- API shared: all writers send through one service instance at once (Lambda Managed Instances / concurrent mode).");
+    println!("- API per instance: each writer has its own service instance (own DynamoDB client) and sends through the real handler one request at a time (Lambda). The API key comes from the instance's key cache (a GetItem per key every 5 s); the wallets from a consistent GetItem, or without one from what the instance saw in the last second (its own last write of them, or the stored wallets a refused write answered).");
+    println!("- API shared: all writers send through one service instance at once (Lambda Managed Instances / concurrent mode); its requests for one customer take turns (one lane per customer), each planned from the instance's last write.");
     println!("- ratio: API ops/s ÷ raw ops/s.");
     println!();
     println!("| load | raw ops/s | raw p50 | raw p99 | raw tries/op | API/instance ops/s | p50 | p99 | ratio | API shared ops/s | p50 | p99 | ratio | errors |");

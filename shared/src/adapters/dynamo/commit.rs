@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 
 use super::codec::*;
 use super::keys::{s, Item};
@@ -108,6 +110,12 @@ impl DynamoStore {
             Write::Wallets(wallets) | Write::NewWallets(wallets) => Some(wallets),
             _ => None,
         });
+        // The wallets' put answers the stored wallets when its condition fails: a retry plans
+        // from them without reading.
+        let wallets_at = change
+            .writes
+            .iter()
+            .position(|write| matches!(write, Write::Wallets(_)));
         let puts: Vec<(Item, Condition)> = change
             .writes
             .iter()
@@ -128,7 +136,7 @@ impl DynamoStore {
             let (item, condition) = puts.into_iter().next().expect("one write");
             return self.put_one(item, condition).await;
         }
-        self.transact(puts, &change.token).await
+        self.transact(puts, &change.token, wallets_at).await
     }
 
     async fn put_one(
@@ -153,7 +161,10 @@ impl DynamoStore {
                 self.record(Call::Write(out.consumed_capacity()));
                 Ok(Ok(()))
             }
-            Err(e) if condition_failed(&e) => Ok(Err(Rejection { failed: vec![0] })),
+            Err(e) if condition_failed(&e) => Ok(Err(Rejection {
+                failed: vec![0],
+                wallets_now: None,
+            })),
             Err(e) => Err(storage("commit", e)),
         }
     }
@@ -162,10 +173,12 @@ impl DynamoStore {
         &self,
         puts: Vec<(Item, Condition)>,
         token: &str,
+        wallets_at: Option<usize>,
     ) -> DomainResult<Result<(), Rejection>> {
         let items: Vec<TransactWriteItem> = puts
             .into_iter()
-            .map(|(item, condition)| {
+            .enumerate()
+            .map(|(at, (item, condition))| {
                 let condition = expression(condition);
                 let put = Put::builder()
                     .table_name(&self.table)
@@ -173,6 +186,10 @@ impl DynamoStore {
                     .condition_expression(condition.text)
                     .set_expression_attribute_names(condition.names)
                     .set_expression_attribute_values(condition.values)
+                    .set_return_values_on_condition_check_failure(
+                        (Some(at) == wallets_at)
+                            .then_some(ReturnValuesOnConditionCheckFailure::AllOld),
+                    )
                     .build()
                     .expect("put has table, item");
                 TransactWriteItem::builder().put(put).build()
@@ -196,10 +213,27 @@ impl DynamoStore {
                 DisplayErrorContext(&err)
             ))),
             Err(err) => match rejection(&err) {
-                Some(rejection) => Ok(Err(rejection)),
+                Some(mut rejection) => {
+                    rejection.wallets_now = wallets_at
+                        .filter(|at| rejection.failed.contains(at))
+                        .and_then(|at| stored_item(&err, at))
+                        .and_then(|item| wallets_from(&item).ok())
+                        .map(Box::new);
+                    Ok(Err(rejection))
+                }
                 None => Err(storage("commit", err)),
             },
         }
+    }
+}
+
+/// The stored item a refused transaction answered for its write at `at`.
+fn stored_item<R>(err: &SdkError<TransactWriteItemsError, R>, at: usize) -> Option<Item> {
+    match err.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+            cancelled.cancellation_reasons().get(at)?.item().cloned()
+        }
+        _ => None,
     }
 }
 
@@ -237,5 +271,8 @@ pub(super) fn rejection<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option
         .map(|(at, _)| at)
         .collect();
     let conflict = codes.contains(&"TransactionConflict");
-    (!failed.is_empty() || conflict).then_some(Rejection { failed })
+    (!failed.is_empty() || conflict).then_some(Rejection {
+        failed,
+        wallets_now: None,
+    })
 }

@@ -42,6 +42,13 @@ impl World {
         }
     }
 
+    /// Another service on the same store and clock, as another Lambda instance: its requests
+    /// race this one's at the store, not in one process's lanes.
+    pub fn instance(&self) -> Arc<TestService> {
+        let config = self.service.config().clone();
+        Arc::new(Service::new(self.store.clone(), self.clock.clone(), config))
+    }
+
     /// Another business on the same store.
     pub async fn other_business(&self) -> Tenant {
         business(&self.service).await

@@ -135,12 +135,21 @@ async fn commit(
         writes,
         token: change_token(0),
     };
-    store.commit(&change).await.expect("no storage failure")
+    // Which writes failed; the wallets answered with a refusal are checked on their own.
+    store
+        .commit(&change)
+        .await
+        .expect("no storage failure")
+        .map_err(|rejection| Rejection {
+            failed: rejection.failed,
+            wallets_now: None,
+        })
 }
 
 fn failed(at: &[usize]) -> Result<(), Rejection> {
     Err(Rejection {
         failed: at.to_vec(),
+        wallets_now: None,
     })
 }
 
@@ -791,6 +800,12 @@ async fn a_change_sent_again_with_its_token_lands_once() {
         token: change_token(0),
         ..change
     };
-    assert_eq!(stored.store.commit(&again).await.unwrap(), failed(&[0]));
+    let refused = stored.store.commit(&again).await.unwrap().unwrap_err();
+    assert_eq!(refused.failed, vec![0]);
+    assert_eq!(
+        refused.wallets_now.map(|w| w.version),
+        Some(2),
+        "it answers the stored wallets"
+    );
     assert_eq!(stored.store.commits().landed, landed_before + 1);
 }
