@@ -223,7 +223,10 @@ impl<S: Store, C: Clock> Service<S, C> {
     /// Commits `change`; one whose outcome is unknown is sent again with its token, which the
     /// store applies at most once, while that is quick (see [`UNKNOWN_OUTCOME_RETRY_WITHIN`]).
     /// Also says whether it was sent again.
-    async fn commit(&self, change: &Change) -> DomainResult<(Result<(), Rejection>, bool)> {
+    pub(crate) async fn commit(
+        &self,
+        change: &Change,
+    ) -> DomainResult<(Result<(), Rejection>, bool)> {
         let first_sent = Instant::now();
         let mut tries = 0;
         loop {
@@ -243,7 +246,7 @@ impl<S: Store, C: Clock> Service<S, C> {
 
     /// Whether `change` is in the store: its most telling write is there as it wrote it (a new
     /// record by its id, a changed one whole). Asked only after an unknown outcome.
-    async fn landed(&self, change: &Change) -> DomainResult<bool> {
+    pub(crate) async fn landed(&self, change: &Change) -> DomainResult<bool> {
         let business_id = &change.business_id;
         let store = self.store();
         // The wallets last: another change may have moved them on since.

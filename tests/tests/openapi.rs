@@ -114,6 +114,8 @@ fn every_reference_resolves() {
 /// Statuses beyond authentication (401), lookup (404), input (413, 422) and storage (500): the
 /// domain's refusals of a valid request, per route.
 const DOMAIN_REFUSALS: &[(&str, &str, &[&str])] = &[
+    // 409 a customer contended through every retry (the items' own refusals are in the 200)
+    ("POST", "/wallets/ledger-entries/batch", &["409"]),
     // 400 insufficient balance; 409 repeated idempotency key, closed wallet, or contention
     (
         "POST",

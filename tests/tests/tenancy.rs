@@ -11,6 +11,9 @@ fn body_for(route: Route) -> Option<&'static str> {
         Route::CreateLedgerEntry => {
             Some(r#"{"amount": 1, "currency": "USD", "entry_type": "debit"}"#)
         }
+        Route::CreateLedgerEntriesBatch => Some(
+            r#"{"items": [{"customer_id": "cus_x", "amount": 1, "currency": "USD", "entry_type": "debit", "idempotency_key": "k"}]}"#,
+        ),
         Route::CreateHold => Some(r#"{"amount": 1, "currency": "USD"}"#),
         Route::CaptureHold => Some(r#"{"amount": 1}"#),
         Route::PayInvoice => Some(r#"{"invoice_id": "in_1", "currency": "USD", "amount_due": 1}"#),

@@ -29,12 +29,20 @@ pub fn bearer_token(request: &Request) -> Option<&str> {
 
 /// The JSON object body as `T`.
 pub fn body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    body_up_to(request, BODY_LENGTH_MAX)
+}
+
+/// The JSON object body as `T`, when at most `length_max` bytes (a batch's bodies are longer).
+pub fn body_up_to<T: DeserializeOwned>(
+    request: &Request,
+    length_max: usize,
+) -> Result<T, ApiError> {
     let bytes: &[u8] = request.body().as_ref();
-    if bytes.len() > BODY_LENGTH_MAX {
+    if bytes.len() > length_max {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("request body must be at most {BODY_LENGTH_MAX} bytes"),
+            format!("request body must be at most {length_max} bytes"),
         ));
     }
     // serde would also read a struct from an array of its fields in order: only `{` may start.

@@ -11,8 +11,13 @@ use shared::ledger::model::{
 use shared::ports::Store;
 use shared::ValidationError;
 
-use crate::http::request::{body, currency, customer_id, page};
-use crate::http::{json, Answer, Call, Page};
+use crate::http::request::{body, body_up_to, currency, customer_id, page};
+use crate::http::{json, Answer, ApiError, Call, Page};
+use shared::ledger::batch::{BatchItem, ItemOutcome};
+use shared::DomainError;
+
+/// Largest body of a batch of ledger entries (1,000 items of about 250 bytes fit).
+pub const BATCH_BODY_LENGTH_MAX: usize = 1024 * 1024;
 
 /// One wallet as the API shows it (Dodo's CustomerWallet plus extension fields).
 #[derive(Debug, Serialize)]
@@ -151,6 +156,87 @@ pub async fn create_entry<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
         .create_entry(tenant, &customer_id(request)?, command)
         .await?;
     json(&WalletView::of(&wallet))
+}
+
+#[derive(Deserialize)]
+struct BatchBody {
+    items: Vec<serde_json::Value>,
+}
+
+/// One item of a batch: a ledger entry's body and whose wallet it is for.
+#[derive(Deserialize)]
+struct BatchItemBody {
+    customer_id: String,
+    #[serde(flatten)]
+    entry: LedgerEntryBody,
+}
+
+/// An item as parsed, or the 422 (or 404) it would have had alone.
+fn batch_item(raw: serde_json::Value) -> Result<BatchItem, DomainError> {
+    let item: BatchItemBody = serde_json::from_value(raw).map_err(|e| {
+        DomainError::from(ValidationError::new(
+            "invalid_body",
+            format!("batch item is not valid: {e}"),
+        ))
+    })?;
+    let customer_id = CustomerId::parse(&item.customer_id)
+        .map_err(|_| DomainError::CustomerNotFound(item.customer_id.clone()))?;
+    Ok(BatchItem {
+        customer_id,
+        command: item.entry.parse()?,
+    })
+}
+
+/// One item's outcome: `applied` with its entry, or `insufficient_balance`, `duplicate` (with
+/// the original entry as `original`) or `invalid`, each with the `{code, message}` it would have
+/// had alone.
+fn batch_item_view(index: usize, outcome: ItemOutcome) -> serde_json::Value {
+    let error = match outcome {
+        Ok(entry) => {
+            return serde_json::json!({
+                "index": index,
+                "status": "applied",
+                "ledger_entry": EntryView::of(&entry),
+            })
+        }
+        Err(error) => error,
+    };
+    let status = match &error {
+        DomainError::InsufficientBalance { .. } => "insufficient_balance",
+        DomainError::IdempotencyKeyReused { .. } => "duplicate",
+        _ => "invalid",
+    };
+    let error = ApiError::from(error);
+    let mut view = serde_json::json!({
+        "index": index,
+        "status": status,
+        "code": error.code,
+        "message": error.message,
+    });
+    if let Some((_, original)) = error.extra {
+        view["original"] = original;
+    }
+    view
+}
+
+pub async fn create_entries<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
+    let batch: BatchBody = body_up_to(request, BATCH_BODY_LENGTH_MAX)?;
+    if !batch.items.iter().all(serde_json::Value::is_object) {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "every item of `items` must be a JSON object",
+        ));
+    }
+    let items = batch.items.into_iter().map(batch_item).collect();
+    let outcomes = app.create_entries(tenant, items).await?;
+    let applied = outcomes.iter().filter(|o| o.is_ok()).count();
+    let items: Vec<serde_json::Value> = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(at, outcome)| batch_item_view(at, outcome))
+        .collect();
+    json(&serde_json::json!({ "items": items, "applied": applied }))
 }
 
 pub async fn list_entries<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {

@@ -68,6 +68,7 @@ routes! {
     ListWallets: "GET" "/customers/{customer_id}/wallets" => "list-wallets", ledger::list_wallets;
     CreateLedgerEntry: "POST" "/customers/{customer_id}/wallets/ledger-entries" => "create-ledger-entry", ledger::create_entry;
     ListLedgerEntries: "GET" "/customers/{customer_id}/wallets/ledger-entries" => "list-ledger-entries", ledger::list_entries;
+    CreateLedgerEntriesBatch: "POST" "/wallets/ledger-entries/batch" => "create-ledger-entries-batch", ledger::create_entries;
     CreateHold: "POST" "/customers/{customer_id}/wallets/holds" => "create-hold", holds::create;
     ListHolds: "GET" "/customers/{customer_id}/wallets/holds" => "list-holds", holds::list;
     GetHold: "GET" "/customers/{customer_id}/wallets/holds/{hold_id}" => "get-hold", holds::get;

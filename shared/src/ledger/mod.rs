@@ -1,5 +1,6 @@
 //! The ledger: a customer's wallets (one per currency) and the entries that change them.
 
+pub mod batch;
 pub mod model;
 pub mod operations;
 pub mod rules;

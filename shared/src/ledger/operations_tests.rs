@@ -1,38 +1,11 @@
 //! Ledger operations on the memory store: refusals write nothing, idempotency keys answer with
 //! the original, concurrent entries land once each and chain.
 
-use crate::adapters::memory::fixtures::{entry, hold, key, World};
+use crate::adapters::memory::fixtures::{assert_chained, entry, hold, key, World};
 use crate::error::{DomainError, Original};
 use crate::kernel::paging::PageRequest;
 use crate::kernel::Currency;
-use crate::ledger::model::{EntryType, LedgerEntry};
-
-/// Each entry continues the previous one of its currency, and positions have no gaps.
-fn assert_chained(ledger: &[LedgerEntry]) {
-    for (at, entry) in ledger.iter().enumerate() {
-        assert_eq!(entry.customer_seq, at as u64 + 1, "dense positions");
-        let signed = if entry.is_credit {
-            entry.amount
-        } else {
-            -entry.amount
-        };
-        assert_eq!(entry.after_balance, entry.before_balance + signed);
-        let previous = ledger[..at]
-            .iter()
-            .rev()
-            .find(|e| e.currency == entry.currency);
-        assert_eq!(
-            entry.before_balance,
-            previous.map_or(0, |p| p.after_balance),
-            "entry {} continues the previous one",
-            entry.customer_seq
-        );
-        assert_eq!(
-            entry.currency_seq,
-            previous.map_or(1, |p| p.currency_seq + 1)
-        );
-    }
-}
+use crate::ledger::model::EntryType;
 
 #[tokio::test]
 async fn a_debit_above_the_available_balance_is_refused_and_writes_nothing() {
@@ -275,7 +248,10 @@ async fn a_stale_hint_never_refuses_and_never_writes_over_newer_state() {
         .create_entry(&w.tenant, &c, entry(EntryType::Debit, 5, None))
         .await
         .unwrap();
-    assert_eq!(debited.wallet.balance, 51, "planned again from the stored 56");
+    assert_eq!(
+        debited.wallet.balance, 51,
+        "planned again from the stored 56"
+    );
     assert_eq!(
         w.store.commits().rejected - before.rejected,
         1,

@@ -240,14 +240,24 @@ pub fn entry_item(entry: &LedgerEntry) -> Item {
     item
 }
 
-/// Adds to an entry or hold item the wallet of `currency` as `wallets` leave it.
-pub fn add_wallet_after(item: &mut Item, wallets: &CustomerWallets, currency: Currency) {
+/// Adds to an entry or hold item the wallet of `currency` as `wallets` leave it. An entry of a
+/// batch (several entries of one currency in one transaction) shows the balance right after
+/// itself (`balance_after`), the rest as the transaction leaves it.
+pub fn add_wallet_after(
+    item: &mut Item,
+    wallets: &CustomerWallets,
+    currency: Currency,
+    balance_after: Option<i64>,
+) {
     if let Some(wallet) = wallets.wallets.get(&currency) {
         // Only what an event shows of the wallet: its settings and top-up state stay in the
         // wallet set (they would add hundreds of bytes to every entry).
         let mut wallet = wallet.clone();
         wallet.settings = Default::default();
         wallet.top_up = Default::default();
+        if let Some(balance) = balance_after {
+            wallet.balance = balance;
+        }
         let after = crate::webhooks::events::WalletAfter {
             version: wallets.version,
             wallet,

@@ -121,13 +121,13 @@ impl DynamoStore {
             .iter()
             .map(|write| {
                 let (mut item, condition) = put_of(&change.business_id, write);
-                let currency = match write {
-                    Write::NewEntry(entry) => Some(entry.currency),
-                    Write::NewHold(hold) | Write::ResolveHold(hold) => Some(hold.currency),
-                    _ => None,
+                let (currency, balance_after) = match write {
+                    Write::NewEntry(entry) => (Some(entry.currency), Some(entry.after_balance)),
+                    Write::NewHold(hold) | Write::ResolveHold(hold) => (Some(hold.currency), None),
+                    _ => (None, None),
                 };
                 if let (Some(wallets), Some(currency)) = (wallets, currency) {
-                    add_wallet_after(&mut item, wallets, currency);
+                    add_wallet_after(&mut item, wallets, currency, balance_after);
                 }
                 (item, condition)
             })

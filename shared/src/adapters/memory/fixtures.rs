@@ -181,3 +181,30 @@ pub(crate) fn hold(minor: i64, idempotency_key: Option<IdempotencyKey>) -> HoldC
         expires_at: None,
     }
 }
+
+/// Each entry continues the previous one of its currency, and positions have no gaps.
+pub(crate) fn assert_chained(ledger: &[LedgerEntry]) {
+    for (at, entry) in ledger.iter().enumerate() {
+        assert_eq!(entry.customer_seq, at as u64 + 1, "dense positions");
+        let signed = if entry.is_credit {
+            entry.amount
+        } else {
+            -entry.amount
+        };
+        assert_eq!(entry.after_balance, entry.before_balance + signed);
+        let previous = ledger[..at]
+            .iter()
+            .rev()
+            .find(|e| e.currency == entry.currency);
+        assert_eq!(
+            entry.before_balance,
+            previous.map_or(0, |p| p.after_balance),
+            "entry {} continues the previous one",
+            entry.customer_seq
+        );
+        assert_eq!(
+            entry.currency_seq,
+            previous.map_or(1, |p| p.currency_seq + 1)
+        );
+    }
+}

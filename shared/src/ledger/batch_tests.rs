@@ -1,0 +1,183 @@
+//! Batches on the memory store: outcomes in request order, one transaction per 49 keyed items,
+//! duplicates answered with their originals, retried and concurrent batches applying nothing
+//! twice.
+
+use super::*;
+use crate::adapters::memory::fixtures::{assert_chained, entry, key, World};
+use crate::kernel::Currency;
+use crate::ledger::model::EntryType;
+
+fn item(
+    customer: &CustomerId,
+    entry_type: EntryType,
+    amount: i64,
+    k: &str,
+) -> DomainResult<BatchItem> {
+    Ok(BatchItem {
+        customer_id: customer.clone(),
+        command: entry(entry_type, amount, key(k)),
+    })
+}
+
+fn code(outcome: &ItemOutcome) -> &'static str {
+    match outcome {
+        Ok(_) => "applied",
+        Err(error) => error.code(),
+    }
+}
+
+#[tokio::test]
+async fn each_item_gets_its_own_outcome_in_request_order() {
+    let w = World::new().await;
+    let (a, b) = (w.customer().await, w.customer().await);
+    w.credit(&a, 10).await;
+    // An earlier request used key "taken".
+    w.service
+        .create_entry(&w.tenant, &b, entry(EntryType::Credit, 5, key("taken")))
+        .await
+        .unwrap();
+    let mut inr = entry(EntryType::Credit, 1, key("inr"));
+    inr.currency = Currency::parse("EUR").unwrap();
+    let items = vec![
+        item(&a, EntryType::Debit, 4, "a1"),
+        item(&a, EntryType::Debit, 7, "a2"),
+        item(&b, EntryType::Credit, 3, "taken"),
+        item(&b, EntryType::Credit, 2, "b1"),
+        item(&a, EntryType::Debit, 6, "a3"),
+        item(&a, EntryType::Credit, 1, "a1"),
+        Ok(BatchItem {
+            customer_id: a.clone(),
+            command: entry(EntryType::Credit, 1, None),
+        }),
+        Ok(BatchItem {
+            customer_id: b.clone(),
+            command: inr,
+        }),
+        item(&CustomerId::generate(), EntryType::Credit, 1, "nobody"),
+        Err(ValidationError::new("invalid_amount", "amount must be positive").into()),
+    ];
+    let outcomes = w.service.create_entries(&w.tenant, items).await.unwrap();
+    let codes: Vec<&str> = outcomes.iter().map(code).collect();
+    assert_eq!(
+        codes,
+        [
+            "applied",
+            "insufficient_balance",
+            "idempotency_key_reused",
+            "applied",
+            "applied",
+            "idempotency_key_reused",
+            "missing_idempotency_key",
+            "currency_not_enabled",
+            "customer_not_found",
+            "invalid_amount",
+        ]
+    );
+    let entry_of = |at: usize| outcomes[at].as_ref().unwrap();
+    assert_eq!(
+        (entry_of(0).before_balance, entry_of(0).after_balance),
+        (10, 6)
+    );
+    assert_eq!(
+        (entry_of(4).before_balance, entry_of(4).after_balance),
+        (6, 0)
+    );
+    let Err(DomainError::IdempotencyKeyReused { original, .. }) = &outcomes[5] else {
+        unreachable!()
+    };
+    assert_eq!(
+        original.id(),
+        entry_of(0).id.as_str(),
+        "the repeat answers the first item"
+    );
+    let Err(DomainError::IdempotencyKeyReused { original, .. }) = &outcomes[2] else {
+        unreachable!()
+    };
+    assert_eq!(
+        w.ledger(&b).await[0].id.as_str(),
+        original.id(),
+        "the earlier request's entry"
+    );
+    assert_eq!(w.wallet(&a, Currency::USD).await.balance, 0);
+    assert_eq!(w.wallet(&b, Currency::USD).await.balance, 7);
+    assert_chained(&w.ledger(&a).await);
+    assert_chained(&w.ledger(&b).await);
+}
+
+#[tokio::test]
+async fn one_customers_items_go_in_transactions_of_49_and_a_retry_applies_nothing_twice() {
+    let w = World::new().await;
+    let c = w.customer().await;
+    let items = || {
+        (0..120)
+            .map(|i| item(&c, EntryType::Credit, 1, &format!("k{i}")))
+            .collect::<Vec<_>>()
+    };
+    let before = w.store.commits();
+    let outcomes = w.service.create_entries(&w.tenant, items()).await.unwrap();
+    assert!(outcomes.iter().all(Result::is_ok));
+    assert_eq!(w.store.commits().landed - before.landed, 3, "49 + 49 + 22");
+    let ledger = w.ledger(&c).await;
+    assert_eq!(ledger.len(), 120);
+    assert_chained(&ledger);
+
+    let again = w.service.create_entries(&w.tenant, items()).await.unwrap();
+    for (first, repeat) in outcomes.iter().zip(&again) {
+        let Err(DomainError::IdempotencyKeyReused { original, .. }) = repeat else {
+            panic!("{repeat:?}")
+        };
+        assert_eq!(original.id(), first.as_ref().unwrap().id.as_str());
+    }
+    assert_eq!(w.wallet(&c, Currency::USD).await.balance, 120);
+    assert_eq!(w.ledger(&c).await.len(), 120);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_batches_on_one_wallet_from_two_instances_each_land_once() {
+    let w = World::new().await;
+    let c = w.customer().await;
+    w.credit(&c, 100).await;
+    let instances = [w.service.clone(), w.instance(), w.instance()];
+    let mut tasks = tokio::task::JoinSet::new();
+    for batch in 0..6 {
+        let (service, tenant, c) = (instances[batch % 3].clone(), w.tenant.clone(), c.clone());
+        tasks.spawn(async move {
+            // Batches 0 and 3, 1 and 4, 2 and 5 share their keys: each key lands once.
+            let items = (0..30)
+                .map(|i| item(&c, EntryType::Debit, 1, &format!("b{}-{i}", batch % 3)))
+                .collect();
+            service.create_entries(&tenant, items).await.unwrap()
+        });
+    }
+    let mut applied = 0;
+    while let Some(outcomes) = tasks.join_next().await {
+        for outcome in outcomes.unwrap() {
+            match outcome {
+                Ok(_) => applied += 1,
+                Err(DomainError::IdempotencyKeyReused { .. }) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(applied, 90, "every key once");
+    assert!(w.store.commits().rejected > 0, "the batches raced");
+    assert_eq!(w.wallet(&c, Currency::USD).await.balance, 10);
+    let ledger = w.ledger(&c).await;
+    assert_eq!(ledger.len(), 91);
+    assert_chained(&ledger);
+}
+
+#[tokio::test]
+async fn a_batch_over_the_limit_is_refused_whole() {
+    let w = World::new().await;
+    let c = w.customer().await;
+    let items = (0..=BATCH_ITEMS_MAX)
+        .map(|i| item(&c, EntryType::Credit, 1, &format!("k{i}")))
+        .collect();
+    let refused = w.service.create_entries(&w.tenant, items).await;
+    assert!(
+        matches!(&refused, Err(DomainError::Invalid(v)) if v.code == "too_many_items"),
+        "{refused:?}"
+    );
+    assert!(w.ledger(&c).await.is_empty());
+}
