@@ -20,6 +20,11 @@
 //! succeeded (plus the credit), and the ledger chains (`assert_chain`); and every raw wallet's
 //! balance and version. It is a benchmark, not a timed test: it asserts no speed.
 //!
+//! Then batches (`POST /wallets/ledger-entries/batch`): the raw ceiling of a batch's transaction
+//! (the wallet set and 49 debits with their idempotency items) on one wallet, and batches of
+//! `BENCH_BATCH` (default 1,000) debits through the real handler on one wallet and on the pool,
+//! in entries per second.
+//!
 //! Settings (environment): `BENCH_SECONDS` per cell (default 8), `BENCH_WALLETS` (default 1000),
 //! `BENCH_CONCURRENCY` (default `1,8,64`), `BENCH_WARMUP_SECONDS` per mode before the first cell
 //! (default 3; not reported).
@@ -83,6 +88,8 @@ struct Raw {
     namespace: String,
     customers: Vec<String>,
     ok: Vec<AtomicU64>,
+    /// Transactions that landed per wallet (a batch's transaction holds 49 debits).
+    commits: Vec<AtomicU64>,
 }
 
 /// One task's measurements.
@@ -257,42 +264,32 @@ impl Raw {
 ///
 /// Returns the attempts it took.
 async fn raw_debit(raw: &Raw, wallet: usize, idempotency_key: &str) -> Result<u64, String> {
+    raw_debits(raw, wallet, &[idempotency_key.to_owned()]).await
+}
+
+/// Debits of 1, one per key, in one transaction as [`raw_debit`] writes one: the wallet set once,
+/// then each entry and its idempotency item (a batch's transaction: 1 + 2 × keys items).
+async fn raw_debits(raw: &Raw, wallet: usize, keys: &[String]) -> Result<u64, String> {
     let pk = raw.wallet_pk(wallet);
+    let count = keys.len() as i64;
     for attempt in 0..ATTEMPTS_MAX {
         let (version, mut doc) = raw.read(wallet).await?;
         let balance = doc["wallets"]["USD"]["balance"].as_i64().expect("balance");
-        if balance < 1 {
+        if balance < count {
             return Err("insufficient balance".to_owned());
         }
         let now = Timestamp::now();
-        let position = doc["entry_count"].as_u64().expect("entry_count") + 1;
+        let position = doc["entry_count"].as_u64().expect("entry_count");
         let usd_position = doc["wallets"]["USD"]["entry_count"]
             .as_u64()
-            .expect("count")
-            + 1;
-        doc["entry_count"] = json!(position);
-        doc["wallets"]["USD"]["balance"] = json!(balance - 1);
-        doc["wallets"]["USD"]["entry_count"] = json!(usd_position);
+            .expect("count");
+        doc["entry_count"] = json!(position + keys.len() as u64);
+        doc["wallets"]["USD"]["balance"] = json!(balance - count);
+        doc["wallets"]["USD"]["entry_count"] = json!(usd_position + keys.len() as u64);
         doc["wallets"]["USD"]["updated_at"] = json!(now.rfc3339());
         let mut wallets = key(pk.clone(), "#WALLETS");
         wallets.insert("ver".into(), n(version + 1));
         wallets.insert("doc".into(), s(doc.to_string()));
-
-        let entry_doc = json!({
-            "id": EntryId::generate_at(now.unix_ms).as_str(),
-            "customer_id": raw.customers[wallet], "business_id": raw.namespace,
-            "currency": "USD", "amount": 1, "is_credit": false,
-            "before_balance": balance, "after_balance": balance - 1, "event_type": "payment",
-            "reason": null, "reference_object_id": null, "idempotency_key": idempotency_key,
-            "created_at": now.rfc3339(), "customer_seq": position, "currency_seq": usd_position
-        })
-        .to_string();
-        let mut entry = key(pk.clone(), &format!("LED#{position:020}"));
-        entry.insert("csk".into(), s(format!("USD#{usd_position:020}")));
-        entry.insert("doc".into(), s(entry_doc.clone()));
-        let mut claim = key(format!("IDEM#{}#{idempotency_key}", raw.namespace), "#IDEM");
-        claim.insert("customer_id".into(), s(&raw.customers[wallet]));
-        claim.insert("doc".into(), s(entry_doc));
 
         let put = |item, condition: &str, expected: Option<AttributeValue>| {
             let put = Put::builder()
@@ -309,13 +306,33 @@ async fn raw_debit(raw: &Raw, wallet: usize, idempotency_key: &str) -> Result<u6
                 .put(put.build().expect("put"))
                 .build()
         };
+        let mut items = vec![put(wallets, "#guard = :expected", Some(n(version)))];
+        for (i, idempotency_key) in keys.iter().enumerate() {
+            let (position, usd_position) = (position + 1 + i as u64, usd_position + 1 + i as u64);
+            let before = balance - i as i64;
+            let entry_doc = json!({
+                "id": EntryId::generate_at(now.unix_ms).as_str(),
+                "customer_id": raw.customers[wallet], "business_id": raw.namespace,
+                "currency": "USD", "amount": 1, "is_credit": false,
+                "before_balance": before, "after_balance": before - 1, "event_type": "payment",
+                "reason": null, "reference_object_id": null, "idempotency_key": idempotency_key,
+                "created_at": now.rfc3339(), "customer_seq": position, "currency_seq": usd_position
+            })
+            .to_string();
+            let mut entry = key(pk.clone(), &format!("LED#{position:020}"));
+            entry.insert("csk".into(), s(format!("USD#{usd_position:020}")));
+            entry.insert("doc".into(), s(entry_doc.clone()));
+            let mut claim = key(format!("IDEM#{}#{idempotency_key}", raw.namespace), "#IDEM");
+            claim.insert("customer_id".into(), s(&raw.customers[wallet]));
+            claim.insert("doc".into(), s(entry_doc));
+            items.push(put(entry, "attribute_not_exists(pk)", None));
+            items.push(put(claim, "attribute_not_exists(pk)", None));
+        }
         let result = raw
             .client
             .transact_write_items()
             .client_request_token(change_token(now.unix_ms))
-            .transact_items(put(wallets, "#guard = :expected", Some(n(version))))
-            .transact_items(put(entry, "attribute_not_exists(pk)", None))
-            .transact_items(put(claim, "attribute_not_exists(pk)", None))
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {
@@ -325,6 +342,36 @@ async fn raw_debit(raw: &Raw, wallet: usize, idempotency_key: &str) -> Result<u6
         }
     }
     Err("gave up: contention".to_owned())
+}
+
+/// The raw ceiling of a batch on one wallet: one writer, transactions of the wallet set and 49
+/// debits with their idempotency items, for `seconds`. Entries per second.
+async fn raw_batch_ceiling(bench: &Arc<Bench>, wallet: usize, seconds: f64, cell: usize) -> Cell {
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(seconds);
+    let mut tally = Tally::default();
+    for round in 0u64.. {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let keys: Vec<String> = (0..49).map(|i| format!("rb-{cell}-{round}-{i}")).collect();
+        let sent = Instant::now();
+        match raw_debits(&bench.raw, wallet, &keys).await {
+            Ok(tries) => {
+                tally.ok += keys.len() as u64;
+                tally.tries += tries;
+                bench.raw.ok[wallet].fetch_add(keys.len() as u64, Ordering::Relaxed);
+                bench.raw.commits[wallet].fetch_add(1, Ordering::Relaxed);
+            }
+            Err(what) => *tally.errors.entry(what).or_default() += 1,
+        }
+        tally
+            .latencies_us
+            .push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+    }
+    let elapsed = start.elapsed();
+    tally.latencies_us.sort_unstable();
+    Cell { tally, elapsed }
 }
 
 /// A transaction cancelled because another writer came first: a failed condition or a conflict.
@@ -447,6 +494,9 @@ async fn run_cell(
                                 Sender::Api(_) => &bench.api_ok,
                             };
                             ok[wallet].fetch_add(1, Ordering::Relaxed);
+                            if matches!(sender, Sender::Raw) {
+                                bench.raw.commits[wallet].fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                         Err(what) => *tally.errors.entry(what).or_default() += 1,
                     }
@@ -458,6 +508,96 @@ async fn run_cell(
     let mut total = Tally::default();
     for task in tasks {
         let tally = task.await.expect("bench task");
+        total.latencies_us.extend(tally.latencies_us);
+        total.ok += tally.ok;
+        total.tries += tally.tries;
+        for (what, count) in tally.errors {
+            *total.errors.entry(what).or_default() += count;
+        }
+    }
+    let elapsed = start.elapsed();
+    total.latencies_us.sort_unstable();
+    Cell {
+        tally: total,
+        elapsed,
+    }
+}
+
+/// One shape of batch load: `writers` tasks, each sending batches of `size` debits of 1 one after
+/// the other through the real handler (one service instance per task); each batch picks `spread`
+/// wallets of the pool at random and each item one of those.
+#[derive(Debug, Clone, Copy)]
+struct BatchLoad {
+    pool: Pool,
+    writers: usize,
+    size: usize,
+    spread: usize,
+}
+
+/// Entries applied per second by a batch load, with each batch's latency.
+async fn run_batches(bench: &Arc<Bench>, load: BatchLoad, seconds: f64, cell: usize) -> Cell {
+    let mut instances = Vec::with_capacity(load.writers);
+    for _ in 0..load.writers {
+        instances.push(bench.h.instance().await);
+    }
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(seconds);
+    let tasks: Vec<_> = instances
+        .into_iter()
+        .enumerate()
+        .map(|(task, instance)| {
+            let bench = bench.clone();
+            tokio::spawn(async move {
+                let mut rng = Rng::new(((cell as u64) << 16) + task as u64);
+                let mut tally = Tally::default();
+                for batch in 0u64.. {
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    let chosen: Vec<usize> = (0..load.spread.min(load.pool.len))
+                        .map(|_| load.pool.first + rng.below(load.pool.len))
+                        .collect();
+                    let wallets: Vec<usize> = (0..load.size)
+                        .map(|_| chosen[rng.below(chosen.len())])
+                        .collect();
+                    let items: Vec<Value> = wallets
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &wallet)| {
+                            json!({"customer_id": bench.customers[wallet], "amount": 1, "currency": "USD", "entry_type": "debit", "idempotency_key": format!("tb-{cell}-{task}-{batch}-{i}")})
+                        })
+                        .collect();
+                    let sent = Instant::now();
+                    let reply = instance
+                        .request(Route::CreateLedgerEntriesBatch)
+                        .json(json!({ "items": items }))
+                        .send()
+                        .await;
+                    let took = sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                    tally.latencies_us.push(took);
+                    if reply.status != StatusCode::OK {
+                        let code = reply.body["code"].as_str().unwrap_or("(no code)");
+                        *tally.errors.entry(format!("{} {code}", reply.status.as_u16())).or_default() += 1;
+                        continue;
+                    }
+                    tally.tries += 1;
+                    for (item, &wallet) in reply.body["items"].as_array().expect("items").iter().zip(&wallets) {
+                        if item["status"] == "applied" {
+                            tally.ok += 1;
+                            bench.api_ok[wallet].fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            let code = item["code"].as_str().unwrap_or("(no code)").to_owned();
+                            *tally.errors.entry(format!("item {code}")).or_default() += 1;
+                        }
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+    let mut total = Tally::default();
+    for task in tasks {
+        let tally = task.await.expect("batch task");
         total.latencies_us.extend(tally.latencies_us);
         total.ok += tally.ok;
         total.tries += tally.tries;
@@ -530,13 +670,14 @@ async fn verify(bench: &Arc<Bench>) -> Vec<(usize, String)> {
             let bench = bench.clone();
             async move {
                 let debits = bench.raw.ok[wallet].load(Ordering::Relaxed);
+                let commits = bench.raw.commits[wallet].load(Ordering::Relaxed);
                 let (version, doc) = bench.raw.read(wallet).await?;
                 let balance = doc["wallets"]["USD"]["balance"].as_i64().expect("balance");
-                if balance != CREDIT - debits as i64 || version != 1 + debits {
+                if balance != CREDIT - debits as i64 || version != 1 + commits {
                     return Err(format!(
                         "raw wallet: balance {balance}, version {version}; expected {} and {}",
                         CREDIT - debits as i64,
-                        1 + debits
+                        1 + commits
                     ));
                 }
                 Ok(())
@@ -635,6 +776,7 @@ async fn main() {
             .map(|_| CustomerId::generate().to_string())
             .collect(),
         ok: (0..count).map(|_| AtomicU64::new(0)).collect(),
+        commits: (0..count).map(|_| AtomicU64::new(0)).collect(),
     };
     let setup_instance = Arc::new(h.instance().await);
     let customers = Arc::new(std::sync::Mutex::new(vec![String::new(); count]));
@@ -749,6 +891,112 @@ async fn main() {
             shared.quantile_ms(0.99),
             ratio(shared),
             if errors.is_empty() { "none".to_owned() } else { errors.join("; ") }
+        );
+    }
+    // Batches: entries per second through POST /wallets/ledger-entries/batch, against the
+    // single-entry API on one wallet (one writer) and the raw single-entry ceiling on the pool.
+    let batch_size: usize = env_or("BENCH_BATCH", 1000);
+    let single_hot = rows
+        .iter()
+        .find(|(load, _)| load == &load_label(pools[0], 1))
+        .map(|(_, cells)| cells[1].ops_per_s());
+    let raw_ceiling = rows
+        .iter()
+        .filter(|(load, _)| load.starts_with(&format!("{wallets} wallets")))
+        .map(|(_, cells)| cells[0].ops_per_s())
+        .fold(0.0, f64::max);
+    let batch_loads = [
+        (
+            "1 wallet, 1 writer",
+            BatchLoad {
+                pool: pools[0],
+                writers: 1,
+                size: batch_size,
+                spread: 1,
+            },
+        ),
+        (
+            &*format!("{wallets} wallets, 1 writer, items over all"),
+            BatchLoad {
+                pool: pools[1],
+                writers: 1,
+                size: batch_size,
+                spread: wallets,
+            },
+        ),
+        (
+            &*format!("{wallets} wallets, 8 writers, items over all"),
+            BatchLoad {
+                pool: pools[1],
+                writers: 8,
+                size: batch_size,
+                spread: wallets,
+            },
+        ),
+        (
+            &*format!("{wallets} wallets, 8 writers, each batch over 100"),
+            BatchLoad {
+                pool: pools[1],
+                writers: 8,
+                size: batch_size,
+                spread: 100,
+            },
+        ),
+    ]
+    .map(|(label, load)| (label.to_owned(), load));
+    cell_id += 1;
+    let raw_batch = raw_batch_ceiling(&bench, pools[0].first, seconds, cell_id).await;
+    eprintln!(
+        "raw batch ceiling, 1 wallet, 1 writer       {:>8.1} entries/s  transaction p50 {:>7.1} ms  {}",
+        raw_batch.ops_per_s(),
+        raw_batch.quantile_ms(0.5),
+        raw_batch.errors()
+    );
+    let mut batch_rows = Vec::new();
+    for (label, load) in batch_loads {
+        cell_id += 1;
+        let cell = run_batches(&bench, load, seconds, cell_id).await;
+        eprintln!(
+            "batch {label:<40} {:>8.1} entries/s  batch p50 {:>7.1} ms  p99 {:>7.1} ms  {}",
+            cell.ops_per_s(),
+            cell.quantile_ms(0.5),
+            cell.quantile_ms(0.99),
+            cell.errors()
+        );
+        batch_rows.push((label, load, cell));
+    }
+    println!();
+    println!("Batches of {batch_size} debits of 1 (POST /wallets/ledger-entries/batch, real handler, one service instance per writer, each item its own idempotency key): entries applied per second; latency per batch. vs single: ÷ the API's single-entry ops/s on one wallet with one writer (per instance) above; vs raw: ÷ the best raw single-entry ops/s on the {wallets} wallets above.");
+    println!();
+    println!("Raw batch ceiling: one writer on one raw wallet, each transaction the wallet set and 49 debits with their idempotency items (99 puts, after a consistent GetItem), as the service writes a batch: {:.0} entries/s (transaction p50 {:.1} ms). vs raw batch: ÷ that.", raw_batch.ops_per_s(), raw_batch.quantile_ms(0.5));
+    println!();
+    println!("| batch load | entries/s | batch p50 ms | batch p99 ms | vs single (1 wallet) | vs raw ({wallets} wallets) | vs raw batch | not applied |");
+    println!("|---|--:|--:|--:|--:|--:|--:|---|");
+    for (label, load, cell) in &batch_rows {
+        let versus = |base: Option<f64>| {
+            base.map_or("-".to_owned(), |b| format!("{:.1}x", cell.ops_per_s() / b))
+        };
+        println!(
+            "| {label} | {:.0} | {:.1} | {:.1} | {} | {} | {:.2} | {} |",
+            cell.ops_per_s(),
+            cell.quantile_ms(0.5),
+            cell.quantile_ms(0.99),
+            if load.pool.len == 1 {
+                versus(single_hot)
+            } else {
+                "-".to_owned()
+            },
+            if load.pool.len == 1 {
+                "-".to_owned()
+            } else {
+                versus(Some(raw_ceiling))
+            },
+            cell.ops_per_s() / raw_batch.ops_per_s(),
+            if cell.tally.errors.is_empty() {
+                "none".to_owned()
+            } else {
+                cell.errors()
+            }
         );
     }
     println!();
