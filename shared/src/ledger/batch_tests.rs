@@ -181,3 +181,34 @@ async fn a_batch_over_the_limit_is_refused_whole() {
     );
     assert!(w.ledger(&c).await.is_empty());
 }
+
+/// The store commits a batch's transaction and the answer is lost (then lost again when sent
+/// once more with its token): the batch finds its own entries in the store and answers them as
+/// applied, once; nothing lands twice.
+#[tokio::test]
+async fn a_batch_whose_commit_answer_is_lost_lands_once() {
+    let w = World::new().await;
+    let c = w.customer().await;
+    w.store.lose_next_answers(1);
+    let items = (0..60)
+        .map(|i| item(&c, EntryType::Credit, 1, &format!("lost{i}")))
+        .collect();
+    let outcomes = w.service.create_entries(&w.tenant, items).await.unwrap();
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let ledger = w.ledger(&c).await;
+    assert_eq!(ledger.len(), 60);
+    assert_chained(&ledger);
+    for (outcome, stored) in outcomes.iter().zip(&ledger) {
+        assert_eq!(outcome.as_ref().unwrap().id, stored.id);
+    }
+
+    w.store.forget_tokens();
+    w.store.lose_next_answers(1);
+    let items = (0..10)
+        .map(|i| item(&c, EntryType::Debit, 1, &format!("again{i}")))
+        .collect();
+    let outcomes = w.service.create_entries(&w.tenant, items).await.unwrap();
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(w.wallet(&c, Currency::USD).await.balance, 50);
+    assert_eq!(w.ledger(&c).await.len(), 70);
+}
