@@ -1,16 +1,13 @@
 //! Concurrency: real requests racing through the handlers against DynamoDB Local.
 
-use integration_tests::{assert_chain, json, race, Harness, Route};
+use integration_tests::{assert_chain, json, race, Harness, Reply, Route};
 use lambda_http::http::StatusCode;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_hundred_concurrent_debits_of_one_against_one_hundred_leave_zero_and_a_gapless_chain() {
-    let h = Harness::new().await;
-    let customer = h.customer().await;
-    h.credit(&customer, 100).await;
-
-    let replies = race(200, |_| {
-        let (h, customer) = (h.clone(), customer.clone());
+/// `count` debits of 1 at once on the customer's USD wallet, sent in turn through `senders`
+/// (one harness: one service instance; several: several Lambda instances).
+async fn debits_of_one(senders: &[Harness], customer: &str, count: usize) -> Vec<Reply> {
+    race(count, |i| {
+        let (h, customer) = (senders[i % senders.len()].clone(), customer.to_owned());
         async move {
             h.entry(
                 &customer,
@@ -19,9 +16,12 @@ async fn two_hundred_concurrent_debits_of_one_against_one_hundred_leave_zero_and
             .await
         }
     })
-    .await;
+    .await
+}
 
-    let succeeded = replies
+/// (answers 200, answers 400 insufficient_balance).
+fn won_and_refused(replies: &[Reply]) -> (usize, usize) {
+    let won = replies
         .iter()
         .filter(|r| r.status == StatusCode::OK)
         .count();
@@ -29,8 +29,18 @@ async fn two_hundred_concurrent_debits_of_one_against_one_hundred_leave_zero_and
         .iter()
         .filter(|r| r.status == StatusCode::BAD_REQUEST && r.body["code"] == "insufficient_balance")
         .count();
+    (won, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_debits_of_one_against_one_hundred_leave_zero_and_a_gapless_chain() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    h.credit(&customer, 100).await;
+
+    let replies = debits_of_one(std::slice::from_ref(&h), &customer, 200).await;
     assert_eq!(
-        (succeeded, refused),
+        won_and_refused(&replies),
         (100, 100),
         "unexpected replies: {:?}",
         replies
@@ -62,26 +72,8 @@ async fn debits_racing_from_eight_instances_leave_zero_and_a_gapless_chain() {
     for _ in 0..8 {
         instances.push(h.instance().await);
     }
-    let replies = race(120, |i| {
-        let (h, customer) = (instances[i % 8].clone(), customer.clone());
-        async move {
-            h.entry(
-                &customer,
-                json!({"amount": 1, "currency": "USD", "entry_type": "debit"}),
-            )
-            .await
-        }
-    })
-    .await;
-    let ok = replies
-        .iter()
-        .filter(|r| r.status == StatusCode::OK)
-        .count();
-    let refused = replies
-        .iter()
-        .filter(|r| r.status == StatusCode::BAD_REQUEST && r.body["code"] == "insufficient_balance")
-        .count();
-    assert_eq!((ok, refused), (60, 60), "{replies:?}");
+    let replies = debits_of_one(&instances, &customer, 120).await;
+    assert_eq!(won_and_refused(&replies), (60, 60), "{replies:?}");
     let mut after: Vec<i64> = replies
         .iter()
         .filter(|r| r.status == StatusCode::OK)

@@ -505,22 +505,7 @@ async fn run_cell(
             })
         })
         .collect();
-    let mut total = Tally::default();
-    for task in tasks {
-        let tally = task.await.expect("bench task");
-        total.latencies_us.extend(tally.latencies_us);
-        total.ok += tally.ok;
-        total.tries += tally.tries;
-        for (what, count) in tally.errors {
-            *total.errors.entry(what).or_default() += count;
-        }
-    }
-    let elapsed = start.elapsed();
-    total.latencies_us.sort_unstable();
-    Cell {
-        tally: total,
-        elapsed,
-    }
+    collect_cell(tasks, start).await
 }
 
 /// One shape of batch load: `writers` tasks, each sending batches of `size` debits of 1 one after
@@ -595,9 +580,14 @@ async fn run_batches(bench: &Arc<Bench>, load: BatchLoad, seconds: f64, cell: us
             })
         })
         .collect();
+    collect_cell(tasks, start).await
+}
+
+/// The cell of `tasks` started at `start`: their tallies summed, latencies sorted.
+async fn collect_cell(tasks: Vec<tokio::task::JoinHandle<Tally>>, start: Instant) -> Cell {
     let mut total = Tally::default();
     for task in tasks {
-        let tally = task.await.expect("batch task");
+        let tally = task.await.expect("bench task");
         total.latencies_us.extend(tally.latencies_us);
         total.ok += tally.ok;
         total.tries += tally.tries;
