@@ -536,3 +536,43 @@ async fn the_endpoint_list_pages_with_an_iterator_and_an_idempotency_key_creates
         .await;
     assert_eq!(all.body["data"].as_array().unwrap().len(), 4);
 }
+
+/// A batch's entries each get their event, with the balance right after that entry; the entries
+/// of one transaction share the wallet set's sequence.
+#[tokio::test]
+async fn each_entry_of_a_batch_gets_its_event_with_its_own_balance() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let _pump = Pump::start(h.calm_service()).await;
+    let receiver = Receiver::start().await;
+    register(&h, &receiver.url(), &["wallet.payment_made"]).await;
+    let customer = h.customer().await;
+    h.credit(&customer, 100).await;
+    let items: Vec<serde_json::Value> = (0..60)
+        .map(|i| json!({"customer_id": customer, "amount": 1, "currency": "USD", "entry_type": "debit", "idempotency_key": format!("b-{i}")}))
+        .collect();
+    let reply = h
+        .request(Route::CreateLedgerEntriesBatch)
+        .json(json!({ "items": items }))
+        .send()
+        .await;
+    assert_eq!(reply.body["applied"], 60, "{}", reply.body);
+    let received = receiver
+        .wait_for(60, WAIT, of_type("wallet.payment_made"))
+        .await;
+    assert_eq!(received.len(), 60, "one event per entry");
+    let balances: BTreeSet<i64> = received
+        .iter()
+        .map(|r| r.json()["data"]["wallet"]["balance"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        balances,
+        (40..100).collect(),
+        "each shows the balance after its entry"
+    );
+    let sequences: BTreeSet<u64> = received
+        .iter()
+        .map(|r| r.json()["data"]["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sequences.len(), 2, "two transactions (49 + 11 entries)");
+}
