@@ -18,6 +18,9 @@ use crate::service::Service;
 
 /// Attempts before a contended write gives up with a retryable 409 (never a 5xx).
 pub const ATTEMPTS_MAX: u32 = 400;
+/// Time a contended write keeps trying before it gives up with a retryable 409, well inside the
+/// function's 29 s timeout.
+pub const CONTENTION_BUDGET: Duration = Duration::from_secs(10);
 /// A commit that failed with its outcome unknown (the store timed out or failed, maybe after
 /// writing) is tried again with the same token while this little time has passed since it was
 /// first sent; after that the request answers 503 and the client retries with its key.
@@ -144,6 +147,14 @@ impl<T> Plan<T> {
     }
 }
 
+/// The customer whose wallets `change` writes, if it writes them.
+fn wallets_customer(change: &Change) -> Option<&crate::kernel::CustomerId> {
+    change.writes.iter().find_map(|write| match write {
+        Write::Wallets(wallets) => Some(&wallets.customer_id),
+        _ => None,
+    })
+}
+
 /// "Full jitter": a uniformly random wait up to an exponentially growing, capped ceiling.
 pub async fn backoff(attempt: u32) {
     let ceiling_ms = BACKOFF_CAP_MS.min(BACKOFF_BASE_MS << attempt.min(10));
@@ -155,8 +166,9 @@ pub async fn backoff(attempt: u32) {
 
 impl<S: Store, C: Clock> Service<S, C> {
     /// Runs `plan` (read, then decide) and commits what it decided, until the commit lands:
-    /// a race is read again after a jittered backoff, at most [`ATTEMPTS_MAX`] times, then a
-    /// retryable [`DomainError::Contention`]. A taken idempotency key or an invoice paid before
+    /// a race is planned again after a wait within the customer's contention window (hints.rs),
+    /// at most [`ATTEMPTS_MAX`] times or for [`CONTENTION_BUDGET`], then a retryable
+    /// [`DomainError::Contention`]. A taken idempotency key or an invoice paid before
     /// answers with the original record.
     pub(crate) async fn change<T, F, Fut>(
         &self,
@@ -168,7 +180,12 @@ impl<S: Store, C: Clock> Service<S, C> {
         F: FnMut(Timestamp) -> Fut,
         Fut: Future<Output = DomainResult<Plan<T>>>,
     {
+        // Tokio's clock: the time the backoffs sleep on.
+        let started = tokio::time::Instant::now();
         for attempt in 0..ATTEMPTS_MAX {
+            if attempt > 0 && started.elapsed() >= CONTENTION_BUDGET {
+                break;
+            }
             let (writes, answer) = match plan(self.now()).await? {
                 Plan::Commit(writes, answer) => (writes, answer),
                 Plan::Answer(answer) => return Ok(answer),
@@ -201,6 +218,9 @@ impl<S: Store, C: Clock> Service<S, C> {
                     .filter(|w| matches!(w, Write::NewEntry(_)))
                     .count();
                 crate::stats::ledger_entries_written(entries as u32);
+                if let Some(customer_id) = wallets_customer(&change) {
+                    self.hints().landed(business_id, customer_id);
+                }
                 return Ok(answer);
             };
             // A change sent again after an unknown outcome may have been refused because its
@@ -215,7 +235,11 @@ impl<S: Store, C: Clock> Service<S, C> {
                 self.hints().keep(business_id, wallets);
             }
             crate::stats::contention_retry();
-            backoff(attempt).await;
+            match wallets_customer(&change) {
+                // A race on a customer's wallets: wait within the customer's window.
+                Some(customer_id) => self.hints().contended(business_id, customer_id).await,
+                None => backoff(attempt).await,
+            }
         }
         Err(DomainError::Contention)
     }
@@ -388,7 +412,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn every_commit_conflicting_gives_up_with_contention_after_the_attempt_budget() {
+    async fn every_commit_conflicting_gives_up_with_contention_after_the_time_budget() {
         let w = World::new().await;
         let c = w.customer().await;
         let before = w.store.commits();
@@ -402,14 +426,17 @@ mod tests {
             matches!(gave_up, Err(DomainError::Contention)),
             "{gave_up:?}"
         );
-        assert_eq!(
-            w.store.commits().rejected - before.rejected,
-            u64::from(ATTEMPTS_MAX)
+        let tried = w.store.commits().rejected - before.rejected;
+        let took = started.elapsed();
+        assert!(
+            took >= CONTENTION_BUDGET && took < CONTENTION_BUDGET + crate::hints::WINDOW_MAX * 2,
+            "{took:?}: it waited between attempts, and stopped at the budget"
         );
         assert!(
-            started.elapsed() >= Duration::from_secs(1),
-            "it backed off between attempts"
+            tried > 10 && tried < u64::from(ATTEMPTS_MAX),
+            "{tried} attempts"
         );
+        w.store.fail_next_commits(0);
         assert_eq!(w.wallet(&c, Currency::USD).await.balance, 0);
         assert!(w.ledger(&c).await.is_empty());
 

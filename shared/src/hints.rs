@@ -24,10 +24,19 @@ const ENTRIES_MAX: usize = 4_096;
 
 type Customer = (BusinessId, CustomerId);
 
+/// The contention window's floor and ceiling: after a refused write of a customer's wallets,
+/// this process waits a random time up to its window for that customer; the window doubles on
+/// every refusal and halves on every landed write, so writers that keep colliding spread out
+/// until their attempts fit the store's pace, and shrink back when the wallet calms down.
+pub const WINDOW_MIN: Duration = Duration::from_millis(2);
+pub const WINDOW_MAX: Duration = Duration::from_millis(200);
+
 #[derive(Debug, Default)]
 pub struct WalletHints {
     seen: Mutex<HashMap<Customer, (CustomerWallets, Instant)>>,
     lanes: Mutex<HashMap<Customer, Arc<tokio::sync::Mutex<()>>>>,
+    /// Contention window per customer, in microseconds (absent: none).
+    windows: Mutex<HashMap<Customer, u64>>,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -62,6 +71,39 @@ impl WalletHints {
         let seen = locked(&self.seen);
         let (wallets, at) = seen.get(&(business_id.clone(), customer_id.clone()))?;
         (at.elapsed() < OWN_HINT_FRESH).then(|| wallets.clone())
+    }
+
+    /// After a refused write of the customer's wallets: widens the customer's window and waits a
+    /// random time within it.
+    pub async fn contended(&self, business_id: &BusinessId, customer_id: &CustomerId) {
+        let window_us = {
+            let mut windows = locked(&self.windows);
+            if windows.len() >= ENTRIES_MAX {
+                windows.clear();
+            }
+            let window = windows
+                .entry((business_id.clone(), customer_id.clone()))
+                .or_insert(0);
+            *window =
+                (*window * 2).clamp(WINDOW_MIN.as_micros() as u64, WINDOW_MAX.as_micros() as u64);
+            *window
+        };
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).expect("the operating system provides randomness");
+        let wait_us = u64::from_le_bytes(random) % (window_us + 1);
+        tokio::time::sleep(Duration::from_micros(wait_us)).await;
+    }
+
+    /// After a landed write of the customer's wallets: halves the customer's window.
+    pub fn landed(&self, business_id: &BusinessId, customer_id: &CustomerId) {
+        let mut windows = locked(&self.windows);
+        let customer = (business_id.clone(), customer_id.clone());
+        if let Some(window) = windows.get_mut(&customer) {
+            *window /= 2;
+            if *window < WINDOW_MIN.as_micros() as u64 {
+                windows.remove(&customer);
+            }
+        }
     }
 
     /// Waits for this process's turn on the customer's wallets; the turn lasts while the guard
@@ -113,6 +155,34 @@ mod tests {
         assert!(
             hints.get(&BusinessId::generate(), &c).is_none(),
             "another business's key never finds it"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_contention_window_doubles_on_refusals_and_halves_on_landings() {
+        let hints = WalletHints::default();
+        let (b, c) = (BusinessId::generate(), CustomerId::generate());
+        let window =
+            |hints: &WalletHints| locked(&hints.windows).get(&(b.clone(), c.clone())).copied();
+        hints.landed(&b, &c);
+        assert_eq!(window(&hints), None, "no contention, no window");
+        for expected in [2_000, 4_000, 8_000] {
+            hints.contended(&b, &c).await;
+            assert_eq!(window(&hints), Some(expected));
+        }
+        for _ in 0..20 {
+            hints.contended(&b, &c).await;
+        }
+        assert_eq!(window(&hints), Some(WINDOW_MAX.as_micros() as u64));
+        hints.landed(&b, &c);
+        assert_eq!(window(&hints), Some(WINDOW_MAX.as_micros() as u64 / 2));
+        for _ in 0..10 {
+            hints.landed(&b, &c);
+        }
+        assert_eq!(window(&hints), None, "calm again");
+        assert_eq!(
+            locked(&hints.windows).get(&(b.clone(), CustomerId::generate())),
+            None
         );
     }
 
