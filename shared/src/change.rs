@@ -18,9 +18,9 @@ use crate::service::Service;
 
 /// Attempts before a contended write gives up with a retryable 409 (never a 5xx).
 pub const ATTEMPTS_MAX: u32 = 400;
-/// Time a contended write keeps trying before it gives up with a retryable 409, well inside the
-/// function's 29 s timeout.
-pub const CONTENTION_BUDGET: Duration = Duration::from_secs(10);
+/// Time a contended write keeps trying before it gives up with a retryable 409, inside the
+/// function's 29 s timeout (the longest the former 400 attempts of at most 50 ms could take).
+pub const CONTENTION_BUDGET: Duration = Duration::from_secs(20);
 /// A commit that failed with its outcome unknown (the store timed out or failed, maybe after
 /// writing) is tried again with the same token while this little time has passed since it was
 /// first sent; after that the request answers 503 and the client retries with its key.
