@@ -146,7 +146,11 @@ start_dynamodb_local() {
   local storage=(-inMemory)
   if [ -n "$db_path" ]; then mkdir -p "$db_path"; storage=(-dbPath "$db_path"); fi
   log "starting DynamoDB Local on 127.0.0.1:$port"
-  java -Xmx512m -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+  # 2 GB of heap (was 512 MB): the in-memory table holds a whole test run (the tests, the SDK
+  # checks, the fuzzing), and a fuzz run on 512 MB saw single calls stall past the service's 5 s
+  # budget (503). Its garbage collections are logged to dynamodb-local-gc.log, to tell next time.
+  java -Xmx2g -Xlog:gc:file="$LOCAL/dynamodb-local-gc.log" \
+    -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
     "${storage[@]}" -sharedDb -port "$port" -disableTelemetry >"$LOCAL/dynamodb-local.log" 2>&1 &
   DDB_PID=$!
   wait_for_port "$port" 60 "$DDB_PID"
