@@ -226,6 +226,8 @@ start_api() {
     env_line RUST_LOG "${RUST_LOG:-info}"
     # Local webhook endpoints (http://127.0.0.1:...) are allowed; on AWS only public https URLs.
     env_line WEBHOOKS_ALLOW_PRIVATE true
+    # The test command gives DynamoDB Local more time per call (API_DYNAMODB_TIMEOUT_SECONDS).
+    [ -z "${API_DYNAMODB_TIMEOUT_SECONDS:-}" ] || env_line DYNAMODB_TIMEOUT_SECONDS "$API_DYNAMODB_TIMEOUT_SECONDS"
     [ -z "${ENABLED_CURRENCIES:-}" ] || env_line ENABLED_CURRENCIES "$ENABLED_CURRENCIES"
     [ -z "${FX_RATES_USD:-}" ] || env_line FX_RATES_USD "$FX_RATES_USD"
     # The gateway of auto top-ups (the dispatcher and the sweep run them): localstripe's, from

@@ -38,6 +38,11 @@ cargo build --quiet --workspace --bins
 cargo run --quiet -p admin -- create-table
 eval "$(cargo run --quiet -p admin -- create-business "SDK test business")"
 API_PORT="$(free_port)"
+# DynamoDB Local shares the 2 cores with the fuzzer, four API processes and a sweep that retries
+# hundreds of deliveries to the fuzzed (unreachable) endpoints: single calls have stalled past
+# the production 5 s budget and answered 503. The API under test gets 20 s per call; the 503
+# itself is proven by tests/tests/store_failures.rs.
+export API_DYNAMODB_TIMEOUT_SECONDS=20
 # The functions' logs, searched for secrets at the end (and shown in part if a step fails).
 export API_LOG="$LOCAL/api-test.log"
 : >"$API_LOG"

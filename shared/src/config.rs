@@ -21,6 +21,9 @@ pub struct Config {
     /// How long an instance trusts an API key it read (`API_KEY_CACHE_SECONDS`; 0: never):
     /// the bound on a revocation made through another instance (`access/cache.rs`).
     pub key_cache_ttl_ms: u64,
+    /// A longer time budget per DynamoDB call than the production 5 s
+    /// (`DYNAMODB_TIMEOUT_SECONDS`, 5 to 60): for DynamoDB Local on a loaded test machine only.
+    pub dynamodb_timeout: Option<std::time::Duration>,
 }
 
 /// Stripe's (or localstripe's) address and secret key. Its `Debug` never shows the key.
@@ -58,6 +61,20 @@ impl Config {
             secret_key,
             flavor: var("STRIPE_FLAVOR").unwrap_or_else(|| "stripe".to_owned()),
         });
+        if let Some(seconds) = var("DYNAMODB_TIMEOUT_SECONDS") {
+            let seconds = seconds
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (5..=60).contains(s))
+                .ok_or_else(|| {
+                    ValidationError::new(
+                        "invalid_config",
+                        "DYNAMODB_TIMEOUT_SECONDS must be a whole number of seconds from 5 to 60",
+                    )
+                })?;
+            config.dynamodb_timeout = Some(std::time::Duration::from_secs(seconds));
+        }
         if let Some(seconds) = var("API_KEY_CACHE_SECONDS") {
             config.key_cache_ttl_ms = seconds
                 .trim()
@@ -111,6 +128,7 @@ impl Config {
             webhook_targets: Default::default(),
             gateway: None,
             key_cache_ttl_ms: crate::access::cache::KEY_CACHE_TTL_MS_DEFAULT,
+            dynamodb_timeout: None,
         })
     }
 }

@@ -108,10 +108,16 @@ impl DynamoStore {
     /// The store of `config`'s table (DynamoDB Local when an endpoint is set), with the time
     /// budgets below on every call.
     pub async fn connect(config: &Config) -> DynamoStore {
+        // A slower budget only where a test run asks for it (`DYNAMODB_TIMEOUT_SECONDS`, config.rs);
+        // the attempts keep their share of it.
+        let (attempt, operation) = match config.dynamodb_timeout {
+            Some(operation) => (operation * 2 / 5, operation),
+            None => (ATTEMPT_TIMEOUT, OPERATION_TIMEOUT),
+        };
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-            .operation_timeout(OPERATION_TIMEOUT)
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(operation)
             .build();
         let retries = RetryConfig::standard()
             .with_max_attempts(ATTEMPTS_PER_CALL)
