@@ -35,6 +35,9 @@ start_dynamodb_local "$DDB_PORT" "$LOCAL/data"
 
 log "building the functions (the first build of the AWS SDK takes a few minutes)"
 cargo build --quiet --workspace --bins
+# A table kept in .local/data by a version before ledger chunks is upgraded in place first (a
+# no-op for a table in the current layout, or none).
+cargo run --quiet -p admin -- upgrade-table "$TABLE_NAME"
 cargo run --quiet -p admin -- create-table
 
 start_api "$API_PORT"

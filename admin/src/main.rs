@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! wallets-admin create-table
+//! wallets-admin upgrade-table <table> <new table>  # copies a table of an earlier layout (AWS)
+//! wallets-admin upgrade-table <table>              # the same in place (writers stopped; local)
 //! wallets-admin create-business "<name>"    # prints BUSINESS_ID=... and API_KEY=...
 //! wallets-admin expire-holds                 # releases pending holds past their expiry
 //! wallets-admin retry-webhooks               # attempts the webhook deliveries now due
@@ -18,7 +20,7 @@ use std::process::ExitCode;
 use shared::adapters::dynamo::table;
 
 const USAGE: &str =
-    "usage: wallets-admin create-table | create-business <name> | expire-holds | retry-webhooks | top-ups | create-key <business> [name] | list-keys <business> | revoke-key <business> <key> | rotate-key <business> <key> [grace s]";
+    "usage: wallets-admin create-table | upgrade-table <table> [<new table>] | create-business <name> | expire-holds | retry-webhooks | top-ups | create-key <business> [name] | list-keys <business> | revoke-key <business> <key> | rotate-key <business> <key> [grace s]";
 /// Holds one `expire-holds` run expires at most (run it again for more).
 const EXPIRE_BATCH: usize = 10_000;
 
@@ -81,6 +83,31 @@ async fn main() -> ExitCode {
                     if created { "created" } else { "already exists" }
                 );
             }),
+        ["upgrade-table", name] => {
+            shared::adapters::dynamo::upgrade::upgrade_in_place(store.client(), name)
+                .await
+                .map(|copied| match copied {
+                    Some(c) => println!(
+                        "table {name} upgraded in place: {} items read, {} written",
+                        c.read, c.written
+                    ),
+                    None => println!(
+                        "table {name}: nothing to upgrade (absent, or in the current layout)"
+                    ),
+                })
+        }
+        ["upgrade-table", from, to] => shared::adapters::dynamo::upgrade::copy_table(
+            store.client(),
+            from,
+            to,
+        )
+        .await
+        .map(|c| {
+            println!(
+                "table {from} copied to {to} in the current layout: {} items read, {} written",
+                c.read, c.written
+            )
+        }),
         ["create-business", name] => app.create_business(name).await.map(|(business_id, key)| {
             println!("BUSINESS_ID={business_id}");
             println!("API_KEY={key}");

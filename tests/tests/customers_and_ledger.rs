@@ -414,3 +414,65 @@ async fn preferred_locale_is_kept_changed_and_cleared() {
         .await;
     assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_locale");
 }
+
+/// A ledger past [`LEDGER_CHUNK`] entries: the entries around the boundary live in two chunk
+/// partitions, and a page across it is read with one query per chunk, whole and in order, for
+/// the whole ledger and for one currency.
+#[tokio::test]
+async fn a_ledger_page_across_a_chunk_boundary_reads_both_chunks() {
+    use shared::adapters::dynamo::keys::LEDGER_CHUNK;
+    use shared::change::{Change, Write};
+    use shared::kernel::{BusinessId, Currency, CustomerId, Timestamp};
+    use shared::ports::WalletStore;
+
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    // The wallets as if 99,998 entries had been made (their items are not needed here).
+    let store = h.service().store().inner();
+    let (business_id, customer_id) = (
+        BusinessId::parse(&h.business_id).unwrap(),
+        CustomerId::parse(&customer).unwrap(),
+    );
+    let mut wallets = store
+        .get_wallets(&business_id, &customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    wallets.version += 1;
+    wallets.entry_count = LEDGER_CHUNK - 2;
+    wallets.wallets.get_mut(&Currency::USD).unwrap().entry_count = LEDGER_CHUNK - 2;
+    let change = Change {
+        business_id,
+        writes: vec![Write::Wallets(wallets)],
+        token: shared::kernel::ids::change_token(Timestamp::now().unix_ms),
+    };
+    store.commit(&change).await.unwrap().unwrap();
+    for amount in 1..=4 {
+        h.credit(&customer, amount).await;
+    }
+    for currency in [None, Some("USD")] {
+        let mut query = vec![("page_number", "0"), ("page_size", "4")];
+        query.extend(currency.map(|c| ("currency", c)));
+        h.wallets(&customer).await; // the key in the instance's cache
+        h.take_usage();
+        let reply = h
+            .request(Route::ListLedgerEntries)
+            .customer(&customer)
+            .queries(&query)
+            .send()
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let usage = h.take_usage();
+        let entries = reply.body["items"].as_array().unwrap();
+        let amounts: Vec<i64> = entries
+            .iter()
+            .map(|e| e["amount"].as_i64().unwrap())
+            .collect();
+        assert_eq!(amounts, [4, 3, 2, 1], "newest first, across the boundary");
+        assert_chain(entries, 10);
+        assert_eq!(
+            usage.calls, 3,
+            "wallet read and one query per chunk ({currency:?})"
+        );
+    }
+}

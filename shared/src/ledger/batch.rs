@@ -29,6 +29,10 @@ use crate::service::Service;
 pub const BATCH_ITEMS_MAX: usize = 1_000;
 /// Items in one DynamoDB transaction.
 pub const TRANSACTION_ITEMS_MAX: usize = 100;
+/// Items a keyed entry adds to a transaction: the entry, its copy in its currency's ledger (the
+/// store's, for listing one currency), its idempotency record. With the wallet set, 33 entries
+/// fill a transaction.
+pub const ITEMS_PER_KEYED_ENTRY: usize = 3;
 /// Customers whose items are applied at once.
 const CUSTOMERS_AT_ONCE: usize = 8;
 
@@ -183,7 +187,7 @@ impl<S: Store, C: Clock> Service<S, C> {
             let (mut next, mut size) = (current.clone(), 1);
             let (mut applied, mut refused, mut planned) = (Vec::new(), Vec::new(), 0);
             for (at, command, entry_id) in &pending {
-                if size + 2 > TRANSACTION_ITEMS_MAX {
+                if size + ITEMS_PER_KEYED_ENTRY > TRANSACTION_ITEMS_MAX {
                     break;
                 }
                 planned += 1;
@@ -191,7 +195,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                     Ok(done) => {
                         next = done.next;
                         applied.push((*at, done.entry));
-                        size += 2;
+                        size += ITEMS_PER_KEYED_ENTRY;
                     }
                     Err(rule) => refused.push((*at, Err(rule))),
                 }

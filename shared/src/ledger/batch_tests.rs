@@ -1,4 +1,4 @@
-//! Batches on the memory store: outcomes in request order, one transaction per 49 keyed items,
+//! Batches on the memory store: outcomes in request order, one transaction per 33 keyed items,
 //! duplicates answered with their originals, retried and concurrent batches applying nothing
 //! twice.
 
@@ -105,7 +105,7 @@ async fn each_item_gets_its_own_outcome_in_request_order() {
 }
 
 #[tokio::test]
-async fn one_customers_items_go_in_transactions_of_49_and_a_retry_applies_nothing_twice() {
+async fn one_customers_items_go_in_transactions_of_33_and_a_retry_applies_nothing_twice() {
     let w = World::new().await;
     let c = w.customer().await;
     let items = || {
@@ -116,7 +116,11 @@ async fn one_customers_items_go_in_transactions_of_49_and_a_retry_applies_nothin
     let before = w.store.commits();
     let outcomes = w.service.create_entries(&w.tenant, items()).await.unwrap();
     assert!(outcomes.iter().all(Result::is_ok));
-    assert_eq!(w.store.commits().landed - before.landed, 3, "49 + 49 + 22");
+    assert_eq!(
+        w.store.commits().landed - before.landed,
+        4,
+        "33 + 33 + 33 + 21"
+    );
     let ledger = w.ledger(&c).await;
     assert_eq!(ledger.len(), 120);
     assert_chained(&ledger);

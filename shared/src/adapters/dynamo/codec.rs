@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::keys::*;
-use super::table::{GSI_EMAIL_PK, GSI_EXPIRY_PK, GSI_EXPIRY_SK, LSI_CURRENCY_SK, PK, SK};
+use super::table::{GSI_EMAIL_PK, GSI_EXPIRY_PK, GSI_EXPIRY_SK, PK, SK};
 use crate::access::model::{ApiKey, Business};
 use crate::customers::model::{Customer, CustomerRevision};
 use crate::error::{DomainError, DomainResult, Original};
@@ -35,6 +35,8 @@ const BUSINESS_ID: &str = "business_id";
 /// On entry and hold items: the wallet of their currency right after their change, with the
 /// wallets' version (JSON of `webhooks::events::WalletAfter`), for the events of the stream.
 pub const WALLET_AFTER: &str = "w_after";
+/// On items a table upgrade wrote (`upgrade::copy_table`): their insertion is no new event.
+pub const COPIED: &str = "upg";
 
 pub(super) fn corrupt(what: impl std::fmt::Display) -> DomainError {
     DomainError::Storage(format!("corrupt item: {what}"))
@@ -227,14 +229,32 @@ pub fn wallets_from(item: &Item) -> DomainResult<CustomerWallets> {
     })
 }
 
+/// An entry in its ledger chunk.
 pub fn entry_item(entry: &LedgerEntry) -> Item {
     let mut item = key_of(
-        customer_pk(&entry.business_id, &entry.customer_id),
+        entry_pk(
+            &entry.business_id,
+            &entry.customer_id,
+            chunk_of(entry.customer_seq),
+        ),
         &entry_sk(entry.customer_seq),
     );
-    item.insert(
-        LSI_CURRENCY_SK.to_owned(),
-        s(currency_sk(entry.currency, entry.currency_seq)),
+    item.insert(DOC.to_owned(), to_doc(entry));
+    item
+}
+
+/// The entry's copy in the ledger of its currency, written in the same transaction (what a local
+/// secondary index would hold, without the index's 10 GB limit per customer). Events are made of
+/// the entry, not of the copy.
+pub fn currency_copy_item(entry: &LedgerEntry) -> Item {
+    let mut item = key_of(
+        currency_pk(
+            &entry.business_id,
+            &entry.customer_id,
+            entry.currency,
+            chunk_of(entry.currency_seq),
+        ),
+        &currency_sk(entry.currency, entry.currency_seq),
     );
     item.insert(DOC.to_owned(), to_doc(entry));
     item
@@ -308,9 +328,7 @@ pub fn hold_from(item: &Item) -> DomainResult<Hold> {
 /// The hold an expiry-index item (keys only) points at.
 /// The business and customer of a wallet set found in the top-up index.
 pub fn wallets_ref_from(item: &Item) -> DomainResult<(BusinessId, CustomerId)> {
-    let (business, customer) = text(item, PK)?
-        .strip_prefix(CUSTOMER_PK_PREFIX)
-        .and_then(|rest| rest.split_once('#'))
+    let (business, customer) = customer_of_pk(text(item, PK)?)
         .ok_or_else(|| corrupt("top-up index points at a non-wallet item"))?;
     Ok((
         BusinessId::parse(business).map_err(corrupt)?,
@@ -320,10 +338,7 @@ pub fn wallets_ref_from(item: &Item) -> DomainResult<(BusinessId, CustomerId)> {
 
 pub fn hold_ref_from(item: &Item) -> DomainResult<HoldRef> {
     let not_a_hold = || corrupt("expiry index points at a non-hold item");
-    let (business, customer) = text(item, PK)?
-        .strip_prefix(CUSTOMER_PK_PREFIX)
-        .and_then(|rest| rest.split_once('#'))
-        .ok_or_else(not_a_hold)?;
+    let (business, customer) = customer_of_pk(text(item, PK)?).ok_or_else(not_a_hold)?;
     let hold = text(item, SK)?
         .strip_prefix(HOLD_SK_PREFIX)
         .ok_or_else(not_a_hold)?;
@@ -336,7 +351,11 @@ pub fn hold_ref_from(item: &Item) -> DomainResult<HoldRef> {
 
 pub fn invoice_item(payment: &InvoicePayment) -> Item {
     let mut item = key_of(
-        customer_pk(&payment.business_id, &payment.customer_id),
+        invoice_pk(
+            &payment.business_id,
+            &payment.customer_id,
+            &payment.invoice_id,
+        ),
         &invoice_sk(&payment.invoice_id),
     );
     item.insert(REVERSED.to_owned(), number(payment.reversed));
@@ -408,11 +427,18 @@ mod tests {
         let entry: LedgerEntry = serde_json::from_value(stored_entry()).unwrap();
         let item = entry_item(&entry);
         assert_eq!(doc(&item), stored_entry());
-        assert_eq!(
-            item[LSI_CURRENCY_SK].as_s().unwrap(),
-            "USD#00000000000000000003"
-        );
         assert_eq!(item[SK].as_s().unwrap(), "LED#00000000000000000007");
+        assert_eq!(
+            *item[PK].as_s().unwrap(),
+            format!("CUS#{BUSINESS}#{CUSTOMER}#LED#0")
+        );
+        let copy = currency_copy_item(&entry);
+        assert_eq!(doc(&copy), stored_entry());
+        assert_eq!(copy[SK].as_s().unwrap(), "USD#00000000000000000003");
+        assert_eq!(
+            *copy[PK].as_s().unwrap(),
+            format!("CUS#{BUSINESS}#{CUSTOMER}#USD#0")
+        );
 
         let hold = serde_json::json!({
             "id": "hld_01kb0000000000000000000003", "customer_id": CUSTOMER,

@@ -132,11 +132,19 @@ impl DynamoStore {
                 (item, condition)
             })
             .collect();
+        // Each entry's copy in its currency's ledger, after the writes (a rejection's indexes
+        // keep naming writes; a copy can only be refused where its entry is too).
+        let copies = change.writes.iter().filter_map(|write| match write {
+            Write::NewEntry(entry) => Some((currency_copy_item(entry), Condition::New)),
+            _ => None,
+        });
+        let puts: Vec<(Item, Condition)> = puts.into_iter().chain(copies).collect();
         if let [Write::ReplaceCustomer { .. }] = change.writes.as_slice() {
             let (item, condition) = puts.into_iter().next().expect("one write");
             return self.put_one(item, condition).await;
         }
-        self.transact(puts, &change.token, wallets_at).await
+        self.transact(puts, change.writes.len(), &change.token, wallets_at)
+            .await
     }
 
     async fn put_one(
@@ -172,6 +180,7 @@ impl DynamoStore {
     async fn transact(
         &self,
         puts: Vec<(Item, Condition)>,
+        writes: usize,
         token: &str,
         wallets_at: Option<usize>,
     ) -> DomainResult<Result<(), Rejection>> {
@@ -214,6 +223,7 @@ impl DynamoStore {
             ))),
             Err(err) => match rejection(&err) {
                 Some(mut rejection) => {
+                    rejection.failed.retain(|at| *at < writes);
                     rejection.wallets_now = wallets_at
                         .filter(|at| rejection.failed.contains(at))
                         .and_then(|at| stored_item(&err, at))

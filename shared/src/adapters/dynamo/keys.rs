@@ -6,12 +6,16 @@
 //! | API key         | `KEY#<sha256 of key>` | `#KEY`             |                                   |
 //! | customer        | `BIZ#<business>`      | `CUS#<customer>`   | `email_key` (GSI `by_email`)      |
 //! | wallet set      | `CUS#<business>#<id>` | `#WALLETS`         |                                   |
-//! | ledger entry    | `CUS#<business>#<id>` | `LED#<n:020>`      | `csk` = `<CUR>#<n:020>` (LSI)     |
+//! | ledger entry    | `CUS#<business>#<id>#LED#<n / 100000>` | `LED#<n:020>` |                    |
+//! | currency copy   | `CUS#<business>#<id>#<CUR>#<m / 100000>` | `<CUR>#<m:020>` | (m: position in the currency) |
 //! | hold            | `CUS#<business>#<id>` | `HLD#<hold>`       | pending: `exp_shard`, `exp_at` (GSI `by_expiry`) |
-//! | invoice payment | `CUS#<business>#<id>` | `INV#<invoice>`    |                                   |
+//! | invoice payment | `CUS#<business>#<id>#INV#<invoice>` | `INV#<invoice>` |                       |
 //! | idempotency key | `IDEM#<business>#<k>` | `#IDEM`            |                                   |
 //!
-//! Every key starts with the business id, so another business's ids find nothing.
+//! Every key starts with the business id, so another business's ids find nothing. Every item of
+//! a customer has a partition key that starts with the customer's (`CUS#<business>#<id>`), and no
+//! partition key value holds more than [`LEDGER_CHUNK`] entries: a ledger grows by chunks, with no
+//! index whose item collection has a size limit.
 
 use std::collections::HashMap;
 
@@ -49,9 +53,55 @@ pub fn customer_sk(customer_id: &CustomerId) -> String {
     format!("CUS#{customer_id}")
 }
 
-/// The partition of everything one customer owns: wallets, entries, holds, invoice payments.
+/// The partition of a customer's wallet set and holds, and the start of the partition keys of
+/// its ledger chunks and invoice payments.
 pub fn customer_pk(business_id: &BusinessId, customer_id: &CustomerId) -> String {
     format!("{CUSTOMER_PK_PREFIX}{business_id}#{customer_id}")
+}
+
+/// Entries per ledger chunk: positions `k * LEDGER_CHUNK ..= (k + 1) * LEDGER_CHUNK - 1` share
+/// chunk `k`'s partition key (the first chunk starts at position 1). Typically under 1 KB each
+/// (6 KB at worst), a chunk stays under 100 MB (600 MB); a page of at most 100 entries spans at
+/// most two chunks.
+pub const LEDGER_CHUNK: u64 = 100_000;
+
+/// The chunk of the ledger that holds `position`.
+pub fn chunk_of(position: u64) -> u64 {
+    position / LEDGER_CHUNK
+}
+
+/// The partition of the customer's entries in `chunk`.
+pub fn entry_pk(business_id: &BusinessId, customer_id: &CustomerId, chunk: u64) -> String {
+    format!("{}#LED#{chunk}", customer_pk(business_id, customer_id))
+}
+
+/// The partition of the copies of the customer's `currency` entries in `chunk` (of positions in
+/// that currency).
+pub fn currency_pk(
+    business_id: &BusinessId,
+    customer_id: &CustomerId,
+    currency: Currency,
+    chunk: u64,
+) -> String {
+    format!(
+        "{}#{currency}#{chunk}",
+        customer_pk(business_id, customer_id)
+    )
+}
+
+/// The partition of one invoice payment: its own, so a customer's invoices never pile up in one.
+pub fn invoice_pk(
+    business_id: &BusinessId,
+    customer_id: &CustomerId,
+    invoice_id: &InvoiceId,
+) -> String {
+    format!("{}#INV#{invoice_id}", customer_pk(business_id, customer_id))
+}
+
+/// The business and customer of a customer's item, from its partition key.
+pub fn customer_of_pk(pk: &str) -> Option<(&str, &str)> {
+    let mut parts = pk.strip_prefix(CUSTOMER_PK_PREFIX)?.splitn(3, '#');
+    Some((parts.next()?, parts.next()?))
 }
 
 pub fn entry_sk(position: u64) -> String {
@@ -100,4 +150,28 @@ pub fn top_up_shard_of(customer_id: &CustomerId) -> String {
 /// The expiry-index sort key: every expiry at or before a millisecond sorts before the next one.
 pub fn expiry_sk(expires_at_ms: u64, hold_id: &HoldId) -> String {
     format!("{expires_at_ms:013}#{hold_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_hold_at_most_ledger_chunk_positions_and_every_customer_key_names_its_customer() {
+        assert_eq!(chunk_of(1), 0);
+        assert_eq!(chunk_of(LEDGER_CHUNK - 1), 0);
+        assert_eq!(chunk_of(LEDGER_CHUNK), 1);
+        assert_eq!(chunk_of(2 * LEDGER_CHUNK - 1), 1);
+        let (b, c) = (BusinessId::generate(), CustomerId::generate());
+        let invoice = InvoiceId::parse("inv#7").unwrap();
+        for pk in [
+            customer_pk(&b, &c),
+            entry_pk(&b, &c, 3),
+            currency_pk(&b, &c, Currency::USD, 0),
+            invoice_pk(&b, &c, &invoice),
+        ] {
+            assert_eq!(customer_of_pk(&pk), Some((b.as_str(), c.as_str())), "{pk}");
+        }
+        assert_eq!(customer_of_pk(&business_pk(&b)), None);
+    }
 }

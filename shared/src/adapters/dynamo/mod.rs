@@ -10,6 +10,7 @@ mod queries;
 pub mod stream;
 pub mod table;
 mod timing;
+pub mod upgrade;
 mod webhooks;
 
 use std::sync::Arc;
@@ -379,7 +380,7 @@ impl InvoiceStore for DynamoStore {
         invoice_id: &InvoiceId,
     ) -> DomainResult<Option<InvoicePayment>> {
         let key = key_of(
-            customer_pk(business_id, customer_id),
+            invoice_pk(business_id, customer_id, invoice_id),
             &invoice_sk(invoice_id),
         );
         self.get_as(key, true, invoice_from).await

@@ -7,12 +7,11 @@ use super::keys::*;
 use super::meter::{consumed_capacity, Call};
 use super::table::{
     GSI_EMAIL, GSI_EMAIL_PK, GSI_EXPIRY, GSI_EXPIRY_PK, GSI_EXPIRY_SK, HOLD_EXPIRY_SHARDS,
-    LSI_CURRENCY, LSI_CURRENCY_SK, SK,
 };
 use super::{storage, DynamoStore};
 use crate::access::model::ApiKey;
 use crate::customers::model::{Customer, CustomerQuery};
-use crate::error::DomainResult;
+use crate::error::{DomainError, DomainResult};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::kernel::paging::PageRequest;
 use crate::kernel::{BusinessId, CustomerId};
@@ -232,38 +231,45 @@ impl DynamoStore {
         Ok(found)
     }
 
+    /// The entries at positions `range.oldest..=range.newest` of the ledger (or of one
+    /// currency's), newest first: one strongly consistent query per chunk the range spans (a
+    /// page spans at most two).
     pub(super) async fn query_entries(
         &self,
         business_id: &BusinessId,
         customer_id: &CustomerId,
         range: EntryRange,
     ) -> DomainResult<Vec<LedgerEntry>> {
-        let (sort_key, low, high, index) = match range.currency {
-            Some(c) => (
-                LSI_CURRENCY_SK,
-                currency_sk(c, range.oldest),
-                currency_sk(c, range.newest),
-                Some(LSI_CURRENCY),
-            ),
-            None => (SK, entry_sk(range.oldest), entry_sk(range.newest), None),
+        if range.oldest > range.newest {
+            return Err(DomainError::Storage(format!(
+                "list ledger entries: oldest {} is after newest {}",
+                range.oldest, range.newest
+            )));
+        }
+        let (low, high) = match range.currency {
+            Some(c) => (currency_sk(c, range.oldest), currency_sk(c, range.newest)),
+            None => (entry_sk(range.oldest), entry_sk(range.newest)),
         };
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .set_index_name(index.map(str::to_owned))
-            .consistent_read(true)
-            .scan_index_forward(false)
-            .key_condition_expression("pk = :pk AND #sk BETWEEN :low AND :high")
-            .expression_attribute_names("#sk", sort_key)
-            .expression_attribute_values(":pk", s(customer_pk(business_id, customer_id)))
-            .expression_attribute_values(":low", s(low))
-            .expression_attribute_values(":high", s(high))
-            .return_consumed_capacity(consumed_capacity(self.meter()))
-            .send()
-            .await
-            .map_err(|e| storage("list ledger entries", e))?;
-        self.record(Call::Read(out.consumed_capacity()));
-        out.items().iter().map(entry_from).collect()
+        let mut entries = Vec::new();
+        for chunk in (chunk_of(range.oldest)..=chunk_of(range.newest)).rev() {
+            let pk = match range.currency {
+                Some(c) => currency_pk(business_id, customer_id, c, chunk),
+                None => entry_pk(business_id, customer_id, chunk),
+            };
+            let request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .scan_index_forward(false)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":low", s(low.clone()))
+                .expression_attribute_values(":high", s(high.clone()));
+            for item in self.query_all(request, "list ledger entries").await? {
+                entries.push(entry_from(&item)?);
+            }
+        }
+        Ok(entries)
     }
 }

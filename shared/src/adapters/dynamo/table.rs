@@ -2,22 +2,21 @@
 //! sends and that a test compares with `template.yaml`.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, StreamSpecification,
-    StreamViewType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use aws_sdk_dynamodb::Client;
 
 use super::storage;
-use crate::error::DomainResult;
+use crate::error::{DomainError, DomainResult};
 
 /// Partition key attribute of every item.
 pub const PK: &str = "pk";
 /// Sort key attribute of every item.
 pub const SK: &str = "sk";
-/// Sort key of the ledger-by-currency LSI: `<CUR>#<position in that currency>`.
-pub const LSI_CURRENCY: &str = "by_currency";
-pub const LSI_CURRENCY_SK: &str = "csk";
+/// The local secondary index of tables made before ledger chunks (ledger by currency). A table
+/// that has it keeps the earlier key layout: `wallets-admin upgrade-table` copies it to this one.
+pub const EARLIER_LSI: &str = "by_currency";
 /// Customers by email within a business: `<business>#<lower-case email>`.
 pub const GSI_EMAIL: &str = "by_email";
 pub const GSI_EMAIL_PK: &str = "email_key";
@@ -69,33 +68,15 @@ pub fn stream_specification() -> StreamSpecification {
 
 /// The attributes that a key of the table or of an index uses; all strings.
 pub fn attribute_definitions() -> Vec<AttributeDefinition> {
-    [
-        PK,
-        SK,
-        LSI_CURRENCY_SK,
-        GSI_EMAIL_PK,
-        GSI_EXPIRY_PK,
-        GSI_EXPIRY_SK,
-    ]
-    .into_iter()
-    .map(string_attribute)
-    .collect()
+    [PK, SK, GSI_EMAIL_PK, GSI_EXPIRY_PK, GSI_EXPIRY_SK]
+        .into_iter()
+        .map(string_attribute)
+        .collect()
 }
 
 /// The table's key: `pk` (hash), `sk` (range).
 pub fn key_schema() -> Vec<KeySchemaElement> {
     vec![key(PK, KeyType::Hash), key(SK, KeyType::Range)]
-}
-
-/// `by_currency`: the ledger of one currency, in the customer's partition.
-pub fn local_secondary_indexes() -> Vec<LocalSecondaryIndex> {
-    vec![LocalSecondaryIndex::builder()
-        .index_name(LSI_CURRENCY)
-        .key_schema(key(PK, KeyType::Hash))
-        .key_schema(key(LSI_CURRENCY_SK, KeyType::Range))
-        .projection(projection(ProjectionType::All))
-        .build()
-        .expect("static index")]
 }
 
 /// `by_email` (customers by email) and `by_expiry` (pending holds by expiry, keys only).
@@ -127,7 +108,6 @@ pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<boo
         .billing_mode(BILLING_MODE)
         .set_attribute_definitions(Some(attribute_definitions()))
         .set_key_schema(Some(key_schema()))
-        .set_local_secondary_indexes(Some(local_secondary_indexes()))
         .set_global_secondary_indexes(Some(global_secondary_indexes()))
         .stream_specification(stream_specification())
         .send()
@@ -139,11 +119,39 @@ pub async fn create_table(client: &Client, table_name: &str) -> DomainResult<boo
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
+            if has_earlier_layout(client, table_name).await? {
+                return Err(DomainError::Storage(format!(
+                    "table {table_name} has the key layout of an earlier version (its ledger index \
+                     `{EARLIER_LSI}`, which DynamoDB cannot drop): copy it to a new table with \
+                     `wallets-admin upgrade-table {table_name} <new table>`, or in place (writes \
+                     paused) with `wallets-admin upgrade-table {table_name}`"
+                )));
+            }
             add_missing_indexes(client, table_name).await?;
             enable_missing_stream(client, table_name).await?;
             Ok(false)
         }
         Err(err) => Err(storage(&format!("table {table_name}"), err)),
+    }
+}
+
+/// Whether the table has the earlier ledger index (and so the earlier key layout); an absent
+/// table has not.
+pub async fn has_earlier_layout(client: &Client, table_name: &str) -> DomainResult<bool> {
+    let described = client.describe_table().table_name(table_name).send().await;
+    match described {
+        Ok(out) => Ok(out.table().is_some_and(|t| {
+            t.local_secondary_indexes()
+                .iter()
+                .any(|i| i.index_name() == Some(EARLIER_LSI))
+        })),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(storage(&format!("table {table_name}"), e)),
     }
 }
 
