@@ -96,18 +96,16 @@ async fn main() -> ExitCode {
                     ),
                 })
         }
-        ["upgrade-table", from, to] => shared::adapters::dynamo::upgrade::copy_table(
-            store.client(),
-            from,
-            to,
-        )
-        .await
-        .map(|c| {
-            println!(
+        ["upgrade-table", from, to] => {
+            shared::adapters::dynamo::upgrade::copy_table(store.client(), from, to)
+                .await
+                .map(|c| {
+                    println!(
                 "table {from} copied to {to} in the current layout: {} items read, {} written",
                 c.read, c.written
             )
-        }),
+                })
+        }
         ["create-business", name] => app.create_business(name).await.map(|(business_id, key)| {
             println!("BUSINESS_ID={business_id}");
             println!("API_KEY={key}");

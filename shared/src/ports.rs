@@ -111,11 +111,13 @@ pub trait HoldStore: Send + Sync {
         customer_id: &CustomerId,
         hold_id: &HoldId,
     ) -> impl Future<Output = DomainResult<Option<Hold>>> + Send;
+    /// Newest first, from the customer's hold chunk `newest_chunk` down to chunk 0.
     fn list_holds(
         &self,
         business_id: &BusinessId,
         customer_id: &CustomerId,
         query: &HoldQuery,
+        newest_chunk: u64,
     ) -> impl Future<Output = DomainResult<Vec<Hold>>> + Send;
     /// Pending holds of every business whose expiry is at or before `now_ms`, at most `limit`.
     fn expired_holds(

@@ -231,3 +231,82 @@ async fn an_expired_hold_cannot_be_captured_and_the_sweep_gives_its_amount_back(
         "a resolved hold leaves the expiry index"
     );
 }
+
+/// A customer past [`HOLD_CHUNK`] holds: the next hold's id names chunk 1 and lives in that
+/// chunk's partition; it is read, listed (newest first, across both chunks) and captured like any
+/// other.
+#[tokio::test]
+async fn holds_past_the_first_chunk_are_read_listed_and_captured() {
+    use shared::change::{Change, Write};
+    use shared::holds::model::HOLD_CHUNK;
+    use shared::kernel::{BusinessId, CustomerId};
+    use shared::ports::WalletStore;
+
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    h.credit(&customer, 1000).await;
+    // The wallets as if HOLD_CHUNK - 1 holds had been made (their items are not needed here).
+    let store = h.service().store().inner();
+    let (business_id, customer_id) = (
+        BusinessId::parse(&h.business_id).unwrap(),
+        CustomerId::parse(&customer).unwrap(),
+    );
+    let mut wallets = store
+        .get_wallets(&business_id, &customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    wallets.version += 1;
+    wallets.hold_count = HOLD_CHUNK - 1;
+    let change = Change {
+        business_id,
+        writes: vec![Write::Wallets(wallets)],
+        token: shared::kernel::ids::change_token(Timestamp::now().unix_ms),
+    };
+    store.commit(&change).await.unwrap().unwrap();
+
+    let last_of_first = h.hold(&customer, 100).await;
+    let first_of_second = h.hold(&customer, 200).await;
+    let (a, b) = (
+        last_of_first.body["id"].as_str().unwrap().to_owned(),
+        first_of_second.body["id"].as_str().unwrap().to_owned(),
+    );
+    assert!(!a.contains("_1"), "{a}");
+    assert!(b.starts_with("hld_") && b.ends_with("_1"), "{b}");
+    assert_eq!(
+        h.get_hold(&customer, &first_of_second.body).await["amount"],
+        200
+    );
+    assert_eq!(
+        h.get_hold(&customer, &last_of_first.body).await["amount"],
+        100
+    );
+    let listed: Vec<String> = h
+        .all_holds(&customer)
+        .await
+        .iter()
+        .map(|hold| hold["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, [b.clone(), a.clone()], "newest first, both chunks");
+
+    let captured = h.capture(&customer, &b, Some(150)).await;
+    assert_eq!(captured.status, StatusCode::OK, "{}", captured.body);
+    assert_eq!(captured.body["status"], "captured");
+    let pending = h
+        .request(Route::ListHolds)
+        .customer(&customer)
+        .queries(&[("status", "pending")])
+        .send()
+        .await;
+    let pending: Vec<&str> = pending.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hold| hold["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(pending, [a.as_str()]);
+    assert_eq!(
+        pending_and_available(&h.usd_wallet(&customer).await),
+        (850, 100, 750)
+    );
+}

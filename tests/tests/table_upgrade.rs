@@ -146,11 +146,11 @@ async fn partition(client: &Client, table: &str, pk: &str) -> Vec<Item> {
     out.items.unwrap_or_default()
 }
 
-/// A customer's items in `table` (wallet set and holds, ledger chunk 0, the USD and INR copies,
-/// one invoice payment), without the upgrade's marker.
+/// A customer's items in `table` (wallet set, ledger chunk 0, the USD and INR copies, hold chunk
+/// 0, one invoice payment), without the upgrade's marker.
 async fn customer_items(client: &Client, table: &str, customer_pk: &str) -> Vec<Item> {
     let mut items = Vec::new();
-    for suffix in ["", "#LED#0", "#USD#0", "#INR#0", "#INV#inv-1"] {
+    for suffix in ["", "#LED#0", "#USD#0", "#INR#0", "#HLD#0", "#INV#inv-1"] {
         items.extend(partition(client, table, &format!("{customer_pk}{suffix}")).await);
     }
     for item in &mut items {
@@ -160,7 +160,7 @@ async fn customer_items(client: &Client, table: &str, customer_pk: &str) -> Vec<
 }
 
 /// The items as the earlier layout stored them: entries in the customer's partition with `csk`,
-/// no currency copies, invoice payments in the customer's partition.
+/// no currency copies, holds and invoice payments in the customer's partition.
 fn earlier_layout(items: &[Item], customer_pk: &str) -> Vec<Item> {
     let mut earlier = Vec::new();
     for item in items {

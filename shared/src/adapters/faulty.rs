@@ -346,9 +346,12 @@ impl<S: HoldStore> HoldStore for FaultyStore<S> {
         business_id: &BusinessId,
         customer_id: &CustomerId,
         query: &HoldQuery,
+        newest_chunk: u64,
     ) -> DomainResult<Vec<Hold>> {
         self.before_call().await?;
-        self.inner.list_holds(business_id, customer_id, query).await
+        self.inner
+            .list_holds(business_id, customer_id, query, newest_chunk)
+            .await
     }
 
     async fn expired_holds(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<HoldRef>> {

@@ -607,6 +607,7 @@ impl HoldStore for MemoryStore {
         business_id: &BusinessId,
         customer_id: &CustomerId,
         query: &HoldQuery,
+        _newest_chunk: u64,
     ) -> DomainResult<Vec<Hold>> {
         Ok(self
             .read(|t| {

@@ -78,6 +78,35 @@ pub struct CaptureCommand {
     pub reason: Option<String>,
 }
 
+/// Holds per chunk of a customer's holds: the hold numbered `n` (from 0, in creation order) is in
+/// chunk `n / HOLD_CHUNK`, and its id says which: `hld_<ulid>` in chunk 0, `hld_<ulid>_<k>` in
+/// chunk k. The store keeps each chunk in a partition of its own, so no partition grows past
+/// this many holds (plus, for a customer of a table upgraded from an earlier layout, its earlier
+/// holds, which are in chunk 0).
+pub const HOLD_CHUNK: u64 = 100_000;
+
+/// The id of the hold numbered `number` of its customer: `base` in its chunk.
+pub fn hold_id_numbered(base: &HoldId, number: u64) -> HoldId {
+    match number / HOLD_CHUNK {
+        0 => base.clone(),
+        chunk => HoldId::parse(&format!("{base}_{chunk}")).expect("an id with a chunk suffix"),
+    }
+}
+
+/// The chunk a hold id names (0 without a suffix).
+pub fn chunk_of_hold(id: &HoldId) -> u64 {
+    id.as_str()
+        .strip_prefix(HoldId::PREFIX)
+        .and_then(|rest| rest.rsplit_once('_'))
+        .and_then(|(_, chunk)| chunk.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The newest chunk of a customer that has created `hold_count` holds.
+pub fn newest_hold_chunk(hold_count: u64) -> u64 {
+    hold_count.saturating_sub(1) / HOLD_CHUNK
+}
+
 /// A hold the sweep found past its expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HoldRef {
@@ -92,4 +121,30 @@ pub struct HoldQuery {
     pub status: Option<HoldStatus>,
     pub currency: Option<Currency>,
     pub page: PageRequest,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hold_id_names_its_chunk_and_the_first_chunk_keeps_the_plain_id() {
+        let base = HoldId::generate();
+        assert_eq!(hold_id_numbered(&base, 0), base);
+        assert_eq!(hold_id_numbered(&base, HOLD_CHUNK - 1), base);
+        assert_eq!(chunk_of_hold(&base), 0);
+        let second = hold_id_numbered(&base, HOLD_CHUNK);
+        assert_eq!(second.as_str(), format!("{base}_1"));
+        assert_eq!(chunk_of_hold(&second), 1);
+        assert_eq!(
+            chunk_of_hold(&hold_id_numbered(&base, 7 * HOLD_CHUNK + 3)),
+            7
+        );
+        // Ids a caller makes up name some chunk, or the first; the store finds nothing there.
+        assert_eq!(chunk_of_hold(&HoldId::parse("hld_x_y").unwrap()), 0);
+        assert_eq!(chunk_of_hold(&HoldId::parse("hld_1").unwrap()), 0);
+        assert_eq!(newest_hold_chunk(0), 0);
+        assert_eq!(newest_hold_chunk(HOLD_CHUNK), 0);
+        assert_eq!(newest_hold_chunk(HOLD_CHUNK + 1), 1);
+    }
 }

@@ -78,9 +78,10 @@ impl<S: Store, C: Clock> Service<S, C> {
         customer_id: &CustomerId,
         query: HoldQuery,
     ) -> DomainResult<Vec<Hold>> {
-        self.wallets_of(tenant, customer_id).await?;
+        let wallets = self.wallets_of(tenant, customer_id).await?;
+        let newest_chunk = super::model::newest_hold_chunk(wallets.hold_count);
         self.store()
-            .list_holds(&tenant.business_id, customer_id, &query)
+            .list_holds(&tenant.business_id, customer_id, &query, newest_chunk)
             .await
     }
 

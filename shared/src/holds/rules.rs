@@ -52,9 +52,10 @@ pub fn create(
     let amount = command.amount.minor();
     require_available(wallet, currency, amount)?;
     let expires_at = expiry(now, command.expires_at)?;
-    let next = next_version(current, currency, now, |w| w.pending_charges += amount);
+    let mut next = next_version(current, currency, now, |w| w.pending_charges += amount);
+    next.hold_count = current.hold_count + 1;
     let hold = Hold {
-        id: hold_id.clone(),
+        id: super::model::hold_id_numbered(hold_id, current.hold_count),
         customer_id: current.customer_id.clone(),
         business_id: business_id.clone(),
         currency,

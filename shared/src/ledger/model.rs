@@ -61,6 +61,8 @@ pub struct CustomerWallets {
     pub version: u64,
     /// Ledger entries written for this customer so far, across currencies.
     pub entry_count: u64,
+    /// Holds created for this customer so far (numbers them: see `holds::model::HOLD_CHUNK`).
+    pub hold_count: u64,
     pub wallets: BTreeMap<Currency, Wallet>,
 }
 
@@ -87,6 +89,7 @@ impl CustomerWallets {
             customer_id,
             version: 0,
             entry_count: 0,
+            hold_count: 0,
             wallets,
         }
     }

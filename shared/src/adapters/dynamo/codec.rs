@@ -66,6 +66,9 @@ pub(super) fn number(value: impl ToString) -> AttributeValue {
 struct WalletsDoc {
     customer_id: CustomerId,
     entry_count: u64,
+    /// Absent in wallet sets written before hold chunks (and while 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    hold_count: u64,
     wallets: BTreeMap<Currency, Wallet>,
 }
 
@@ -181,10 +184,15 @@ pub fn revision_value(revision: &str) -> AttributeValue {
     s(revision)
 }
 
+fn is_zero(count: &u64) -> bool {
+    *count == 0
+}
+
 pub fn wallets_item(business_id: &BusinessId, wallets: &CustomerWallets) -> Item {
     let doc = WalletsDoc {
         customer_id: wallets.customer_id.clone(),
         entry_count: wallets.entry_count,
+        hold_count: wallets.hold_count,
         wallets: wallets.wallets.clone(),
     };
     let mut item = key_of(customer_pk(business_id, &wallets.customer_id), WALLETS_SK);
@@ -225,6 +233,7 @@ pub fn wallets_from(item: &Item) -> DomainResult<CustomerWallets> {
         customer_id: doc.customer_id,
         version,
         entry_count: doc.entry_count,
+        hold_count: doc.hold_count,
         wallets: doc.wallets,
     })
 }
@@ -300,7 +309,11 @@ fn hold_doc(hold: &Hold) -> AttributeValue {
 /// A hold item; while pending it is also in the sparse expiry index.
 pub fn hold_item(hold: &Hold) -> Item {
     let mut item = key_of(
-        customer_pk(&hold.business_id, &hold.customer_id),
+        hold_pk(
+            &hold.business_id,
+            &hold.customer_id,
+            crate::holds::model::chunk_of_hold(&hold.id),
+        ),
         &hold_sk(&hold.id),
     );
     item.insert(HOLD_STATUS.to_owned(), s(hold.status.as_str()));

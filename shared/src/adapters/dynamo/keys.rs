@@ -8,7 +8,7 @@
 //! | wallet set      | `CUS#<business>#<id>` | `#WALLETS`         |                                   |
 //! | ledger entry    | `CUS#<business>#<id>#LED#<n / 100000>` | `LED#<n:020>` |                    |
 //! | currency copy   | `CUS#<business>#<id>#<CUR>#<m / 100000>` | `<CUR>#<m:020>` | (m: position in the currency) |
-//! | hold            | `CUS#<business>#<id>` | `HLD#<hold>`       | pending: `exp_shard`, `exp_at` (GSI `by_expiry`) |
+//! | hold            | `CUS#<business>#<id>#HLD#<k>` | `HLD#<hold>` | pending: `exp_shard`, `exp_at` (GSI `by_expiry`) |
 //! | invoice payment | `CUS#<business>#<id>#INV#<invoice>` | `INV#<invoice>` |                       |
 //! | idempotency key | `IDEM#<business>#<k>` | `#IDEM`            |                                   |
 //!
@@ -53,8 +53,8 @@ pub fn customer_sk(customer_id: &CustomerId) -> String {
     format!("CUS#{customer_id}")
 }
 
-/// The partition of a customer's wallet set and holds, and the start of the partition keys of
-/// its ledger chunks and invoice payments.
+/// The partition of a customer's wallet set, and the start of the partition keys of its ledger
+/// chunks, hold chunks and invoice payments.
 pub fn customer_pk(business_id: &BusinessId, customer_id: &CustomerId) -> String {
     format!("{CUSTOMER_PK_PREFIX}{business_id}#{customer_id}")
 }
@@ -87,6 +87,11 @@ pub fn currency_pk(
         "{}#{currency}#{chunk}",
         customer_pk(business_id, customer_id)
     )
+}
+
+/// The partition of the customer's holds in `chunk` (see `holds::model::HOLD_CHUNK`).
+pub fn hold_pk(business_id: &BusinessId, customer_id: &CustomerId, chunk: u64) -> String {
+    format!("{}#HLD#{chunk}", customer_pk(business_id, customer_id))
 }
 
 /// The partition of one invoice payment: its own, so a customer's invoices never pile up in one.
@@ -169,6 +174,7 @@ mod tests {
             entry_pk(&b, &c, 3),
             currency_pk(&b, &c, Currency::USD, 0),
             invoice_pk(&b, &c, &invoice),
+            hold_pk(&b, &c, 2),
         ] {
             assert_eq!(customer_of_pk(&pk), Some((b.as_str(), c.as_str())), "{pk}");
         }

@@ -354,7 +354,8 @@ impl HoldStore for DynamoStore {
         customer_id: &CustomerId,
         hold_id: &HoldId,
     ) -> DomainResult<Option<Hold>> {
-        let key = key_of(customer_pk(business_id, customer_id), &hold_sk(hold_id));
+        let chunk = crate::holds::model::chunk_of_hold(hold_id);
+        let key = key_of(hold_pk(business_id, customer_id, chunk), &hold_sk(hold_id));
         self.get_as(key, true, hold_from).await
     }
 
@@ -363,8 +364,10 @@ impl HoldStore for DynamoStore {
         business_id: &BusinessId,
         customer_id: &CustomerId,
         query: &HoldQuery,
+        newest_chunk: u64,
     ) -> DomainResult<Vec<Hold>> {
-        self.query_holds(business_id, customer_id, query).await
+        self.query_holds(business_id, customer_id, query, newest_chunk)
+            .await
     }
 
     async fn expired_holds(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<HoldRef>> {

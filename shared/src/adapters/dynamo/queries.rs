@@ -23,11 +23,12 @@ const QUERY_BATCH_MAX: i32 = 100;
 const EXPIRY_BATCH_MAX: usize = 1000;
 
 impl DynamoStore {
-    /// `page` of a query: skips the earlier pages' items (O(page number) reads), reading in
-    /// batches of [`QUERY_BATCH_MAX`].
+    /// `page` of the items of `requests` one after the other (e.g. a customer's hold chunks,
+    /// newest first): skips the earlier pages' items (O(page number) reads), reading in batches
+    /// of [`QUERY_BATCH_MAX`], and stops as soon as the page is full.
     async fn query_page<T>(
         &self,
-        request: QueryFluentBuilder,
+        requests: impl IntoIterator<Item = QueryFluentBuilder>,
         what: &str,
         page: PageRequest,
         parse: impl Fn(&Item) -> DomainResult<T>,
@@ -35,28 +36,34 @@ impl DynamoStore {
         let (skip, want) = (page.skipped(), u64::from(page.size));
         let mut seen: u64 = 0;
         let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
-            let out = request
-                .clone()
-                .limit(QUERY_BATCH_MAX)
-                .return_consumed_capacity(consumed_capacity(self.meter()))
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| storage(what, e))?;
-            self.record(Call::Read(out.consumed_capacity()));
-            for item in out.items() {
-                if seen >= skip && (items.len() as u64) < want {
-                    items.push(parse(item)?);
+        for request in requests {
+            let mut start_key = None;
+            loop {
+                let out = request
+                    .clone()
+                    .limit(QUERY_BATCH_MAX)
+                    .return_consumed_capacity(consumed_capacity(self.meter()))
+                    .set_exclusive_start_key(start_key)
+                    .send()
+                    .await
+                    .map_err(|e| storage(what, e))?;
+                self.record(Call::Read(out.consumed_capacity()));
+                for item in out.items() {
+                    if seen >= skip && (items.len() as u64) < want {
+                        items.push(parse(item)?);
+                    }
+                    seen += 1;
                 }
-                seen += 1;
-            }
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() || items.len() as u64 >= want {
-                return Ok(items);
+                if items.len() as u64 >= want {
+                    return Ok(items);
+                }
+                start_key = out.last_evaluated_key;
+                if start_key.is_none() {
+                    break;
+                }
             }
         }
+        Ok(items)
     }
 
     pub(super) async fn query_customers(
@@ -92,15 +99,17 @@ impl DynamoStore {
                 .expression_attribute_names("#name", NAME_LOWER)
                 .expression_attribute_values(":name", s(part.to_lowercase()));
         }
-        self.query_page(request, "list customers", query.page, customer_from)
+        self.query_page([request], "list customers", query.page, customer_from)
             .await
     }
 
+    /// The customer's holds, newest first, through its hold chunks from `newest_chunk` down.
     pub(super) async fn query_holds(
         &self,
         business_id: &BusinessId,
         customer_id: &CustomerId,
         query: &HoldQuery,
+        newest_chunk: u64,
     ) -> DomainResult<Vec<Hold>> {
         let mut request = self
             .client
@@ -109,7 +118,6 @@ impl DynamoStore {
             .consistent_read(true)
             .scan_index_forward(false)
             .key_condition_expression("pk = :pk AND begins_with(sk, :holds)")
-            .expression_attribute_values(":pk", s(customer_pk(business_id, customer_id)))
             .expression_attribute_values(":holds", s(HOLD_SK_PREFIX));
         let mut filters = Vec::new();
         if let Some(status) = query.status {
@@ -127,7 +135,12 @@ impl DynamoStore {
         if !filters.is_empty() {
             request = request.filter_expression(filters.join(" AND "));
         }
-        self.query_page(request, "list holds", query.page, hold_from)
+        let chunks = (0..=newest_chunk).rev().map(|chunk| {
+            request
+                .clone()
+                .expression_attribute_values(":pk", s(hold_pk(business_id, customer_id, chunk)))
+        });
+        self.query_page(chunks, "list holds", query.page, hold_from)
             .await
     }
 

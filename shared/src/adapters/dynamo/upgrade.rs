@@ -3,7 +3,8 @@
 //! secondary index `by_currency` for the ledger of one currency; that index caps a partition
 //! key's items at 10 GB (about nine million entries per customer). DynamoDB cannot drop a local
 //! index, so an upgrade copies the table into one made anew: entries into their ledger chunks,
-//! each with its copy in its currency's ledger, invoice payments into their own partitions,
+//! each with its copy in its currency's ledger, holds into their first chunk, invoice payments
+//! into their own partitions,
 //! everything else as it is. Items it writes carry [`COPIED`]: their insertion makes no event
 //! (the old table's stream sent those).
 
@@ -12,8 +13,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
-use super::codec::{currency_copy_item, entry_from, invoice_from, text, COPIED};
-use super::keys::{chunk_of, customer_of_pk, entry_pk, invoice_pk, s, Item};
+use super::codec::{currency_copy_item, entry_from, hold_from, invoice_from, text, COPIED};
+use super::keys::{chunk_of, customer_of_pk, entry_pk, hold_pk, invoice_pk, s, Item};
 use super::storage;
 use super::table::{self, PK, SK};
 use crate::error::{DomainError, DomainResult};
@@ -33,8 +34,8 @@ pub struct Copied {
 }
 
 /// The items of the current layout that an item of an earlier table becomes: an entry in the
-/// customer's partition moves to its ledger chunk and gains its currency copy; an invoice payment
-/// moves to its own partition; any other item stays as it is. Items already in the current layout
+/// customer's partition moves to its ledger chunk and gains its currency copy; a hold moves to its
+/// customer's first hold chunk; an invoice payment moves to its own partition; any other item stays as it is. Items already in the current layout
 /// stay as they are, so an upgrade can be run again.
 pub fn upgraded(mut item: Item) -> DomainResult<Vec<Item>> {
     let pk = text(&item, PK)?;
@@ -52,6 +53,13 @@ pub fn upgraded(mut item: Item) -> DomainResult<Vec<Item>> {
         );
         item.remove(EARLIER_LSI_SK);
         items.push(currency_copy_item(&entry));
+    } else if in_customer_partition && sk.starts_with("HLD#") {
+        // Earlier hold ids carry no chunk: chunk 0.
+        let hold = hold_from(&item)?;
+        item.insert(
+            PK.to_owned(),
+            s(hold_pk(&hold.business_id, &hold.customer_id, 0)),
+        );
     } else if in_customer_partition && sk.starts_with("INV#") {
         let payment = invoice_from(&item)?;
         item.insert(

@@ -264,7 +264,7 @@ impl Stored {
                 s.list_customers(b, &customers).await.unwrap(),
                 s.get_wallets(b, c).await.unwrap(),
                 s.list_entries(b, c, all).await.unwrap(),
-                s.list_holds(b, c, &holds).await.unwrap(),
+                s.list_holds(b, c, &holds, 0).await.unwrap(),
                 s.get_invoice_payment(b, c, &self.payment.invoice_id)
                     .await
                     .unwrap(),
@@ -450,7 +450,7 @@ async fn another_business_finds_nothing_and_claims_keys_of_its_own() {
         currency: None,
         page: page(0, 10),
     };
-    assert_eq!(s.list_holds(other, c, &holds).await.unwrap(), vec![]);
+    assert_eq!(s.list_holds(other, c, &holds, 0).await.unwrap(), vec![]);
     let customers = CustomerQuery {
         email: Some("ada@example.com".into()),
         name_contains: None,
@@ -660,7 +660,7 @@ async fn holds_list_newest_first_filtered_by_status_and_currency_and_paged() {
         };
         let (store, b, c) = (store.clone(), b.clone(), c.clone());
         async move {
-            let found = store.list_holds(&b, &c, &query).await.unwrap();
+            let found = store.list_holds(&b, &c, &query, 0).await.unwrap();
             found.into_iter().map(|h| h.id).collect::<Vec<_>>()
         }
     };
