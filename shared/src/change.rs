@@ -158,10 +158,7 @@ fn wallets_customer(change: &Change) -> Option<&crate::kernel::CustomerId> {
 /// "Full jitter": a uniformly random wait up to an exponentially growing, capped ceiling.
 pub async fn backoff(attempt: u32) {
     let ceiling_ms = BACKOFF_CAP_MS.min(BACKOFF_BASE_MS << attempt.min(10));
-    let mut random = [0u8; 8];
-    getrandom::fill(&mut random).expect("the operating system provides randomness");
-    let wait_us = u64::from_le_bytes(random) % (ceiling_ms * 1000 + 1);
-    tokio::time::sleep(Duration::from_micros(wait_us)).await;
+    crate::kernel::wait::jittered(Duration::from_millis(ceiling_ms)).await;
 }
 
 impl<S: Store, C: Clock> Service<S, C> {

@@ -10,9 +10,10 @@
 //! from refusals (the store's answer, trusted the same).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::kernel::wait::{jittered, locked};
 use crate::kernel::{BusinessId, CustomerId};
 use crate::ledger::model::CustomerWallets;
 
@@ -37,11 +38,6 @@ pub struct WalletHints {
     lanes: Mutex<HashMap<Customer, Arc<tokio::sync::Mutex<()>>>>,
     /// Contention window per customer, in microseconds (absent: none).
     windows: Mutex<HashMap<Customer, u64>>,
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere while holding the lock leaves a map that is still valid.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl WalletHints {
@@ -88,10 +84,7 @@ impl WalletHints {
                 (*window * 2).clamp(WINDOW_MIN.as_micros() as u64, WINDOW_MAX.as_micros() as u64);
             *window
         };
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).expect("the operating system provides randomness");
-        let wait_us = u64::from_le_bytes(random) % (window_us + 1);
-        tokio::time::sleep(Duration::from_micros(wait_us)).await;
+        jittered(Duration::from_micros(window_us)).await;
     }
 
     /// After a landed write of the customer's wallets: halves the customer's window.

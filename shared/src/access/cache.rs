@@ -36,8 +36,7 @@ impl KeyCache {
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (ApiKey, u64)>> {
-        // A panic elsewhere while holding the lock leaves a map that is still a valid cache.
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+        crate::kernel::wait::locked(&self.entries)
     }
 
     /// The key of `key_hash` if read less than the TTL ago.

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod money;
 pub mod paging;
 pub mod text;
+pub mod wait;
 
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use codes::ValidationError;
