@@ -8,6 +8,38 @@ use serde_json::{json, Value};
 use crate::{Harness, Reply};
 
 impl Harness {
+    /// Rewrites the customer's wallet set in the store as `change` says (the next version, one
+    /// conditional write): e.g. counts as if many entries or holds had been made, without making
+    /// them.
+    pub async fn rewrite_wallets(
+        &self,
+        customer_id: &str,
+        change: impl FnOnce(&mut shared::ledger::model::CustomerWallets),
+    ) {
+        use shared::kernel::{BusinessId, CustomerId, Timestamp};
+        use shared::ports::WalletStore;
+        let store = self.service().store().inner();
+        let business_id = BusinessId::parse(&self.business_id).expect("business id");
+        let customer_id = CustomerId::parse(customer_id).expect("customer id");
+        let mut wallets = store
+            .get_wallets(&business_id, &customer_id)
+            .await
+            .expect("wallets read")
+            .expect("the customer has wallets");
+        wallets.version += 1;
+        change(&mut wallets);
+        let rewrite = shared::change::Change {
+            business_id,
+            writes: vec![shared::change::Write::Wallets(wallets)],
+            token: shared::kernel::ids::change_token(Timestamp::now().unix_ms),
+        };
+        store
+            .commit(&rewrite)
+            .await
+            .expect("commit")
+            .expect("no other writer");
+    }
+
     /// Creates a customer (Ada, ada@example.com) and returns its id.
     pub async fn customer(&self) -> String {
         let reply = self

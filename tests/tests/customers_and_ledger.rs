@@ -421,32 +421,16 @@ async fn preferred_locale_is_kept_changed_and_cleared() {
 #[tokio::test]
 async fn a_ledger_page_across_a_chunk_boundary_reads_both_chunks() {
     use shared::adapters::dynamo::keys::LEDGER_CHUNK;
-    use shared::change::{Change, Write};
-    use shared::kernel::{BusinessId, Currency, CustomerId, Timestamp};
-    use shared::ports::WalletStore;
+    use shared::kernel::Currency;
 
     let h = Harness::new().await;
     let customer = h.customer().await;
     // The wallets as if 99,998 entries had been made (their items are not needed here).
-    let store = h.service().store().inner();
-    let (business_id, customer_id) = (
-        BusinessId::parse(&h.business_id).unwrap(),
-        CustomerId::parse(&customer).unwrap(),
-    );
-    let mut wallets = store
-        .get_wallets(&business_id, &customer_id)
-        .await
-        .unwrap()
-        .unwrap();
-    wallets.version += 1;
-    wallets.entry_count = LEDGER_CHUNK - 2;
-    wallets.wallets.get_mut(&Currency::USD).unwrap().entry_count = LEDGER_CHUNK - 2;
-    let change = Change {
-        business_id,
-        writes: vec![Write::Wallets(wallets)],
-        token: shared::kernel::ids::change_token(Timestamp::now().unix_ms),
-    };
-    store.commit(&change).await.unwrap().unwrap();
+    h.rewrite_wallets(&customer, |wallets| {
+        wallets.entry_count = LEDGER_CHUNK - 2;
+        wallets.wallets.get_mut(&Currency::USD).unwrap().entry_count = LEDGER_CHUNK - 2;
+    })
+    .await;
     for amount in 1..=4 {
         h.credit(&customer, amount).await;
     }

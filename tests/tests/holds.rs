@@ -237,33 +237,14 @@ async fn an_expired_hold_cannot_be_captured_and_the_sweep_gives_its_amount_back(
 /// other.
 #[tokio::test]
 async fn holds_past_the_first_chunk_are_read_listed_and_captured() {
-    use shared::change::{Change, Write};
     use shared::holds::model::HOLD_CHUNK;
-    use shared::kernel::{BusinessId, CustomerId};
-    use shared::ports::WalletStore;
 
     let h = Harness::new().await;
     let customer = h.customer().await;
     h.credit(&customer, 1000).await;
     // The wallets as if HOLD_CHUNK - 1 holds had been made (their items are not needed here).
-    let store = h.service().store().inner();
-    let (business_id, customer_id) = (
-        BusinessId::parse(&h.business_id).unwrap(),
-        CustomerId::parse(&customer).unwrap(),
-    );
-    let mut wallets = store
-        .get_wallets(&business_id, &customer_id)
-        .await
-        .unwrap()
-        .unwrap();
-    wallets.version += 1;
-    wallets.hold_count = HOLD_CHUNK - 1;
-    let change = Change {
-        business_id,
-        writes: vec![Write::Wallets(wallets)],
-        token: shared::kernel::ids::change_token(Timestamp::now().unix_ms),
-    };
-    store.commit(&change).await.unwrap().unwrap();
+    h.rewrite_wallets(&customer, |wallets| wallets.hold_count = HOLD_CHUNK - 1)
+        .await;
 
     let last_of_first = h.hold(&customer, 100).await;
     let first_of_second = h.hold(&customer, 200).await;

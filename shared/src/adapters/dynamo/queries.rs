@@ -23,6 +23,34 @@ const QUERY_BATCH_MAX: i32 = 100;
 const EXPIRY_BATCH_MAX: usize = 1000;
 
 impl DynamoStore {
+    /// Sends `request` page by page (each call metered), handing each page's items to `take`,
+    /// until the query ends or `take` answers `false`.
+    async fn each_page(
+        &self,
+        request: &QueryFluentBuilder,
+        what: &str,
+        mut take: impl FnMut(&[Item]) -> DomainResult<bool>,
+    ) -> DomainResult<()> {
+        let mut start_key = None;
+        loop {
+            let out = request
+                .clone()
+                .return_consumed_capacity(consumed_capacity(self.meter()))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| storage(what, e))?;
+            self.record(Call::Read(out.consumed_capacity()));
+            if !take(out.items())? {
+                return Ok(());
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
     /// `page` of the items of `requests` one after the other (e.g. a customer's hold chunks,
     /// newest first): skips the earlier pages' items (O(page number) reads), reading in batches
     /// of [`QUERY_BATCH_MAX`], and stops as soon as the page is full.
@@ -35,35 +63,23 @@ impl DynamoStore {
     ) -> DomainResult<Vec<T>> {
         let (skip, want) = (page.skipped(), u64::from(page.size));
         let mut seen: u64 = 0;
-        let mut items = Vec::new();
+        let mut found = Vec::new();
         for request in requests {
-            let mut start_key = None;
-            loop {
-                let out = request
-                    .clone()
-                    .limit(QUERY_BATCH_MAX)
-                    .return_consumed_capacity(consumed_capacity(self.meter()))
-                    .set_exclusive_start_key(start_key)
-                    .send()
-                    .await
-                    .map_err(|e| storage(what, e))?;
-                self.record(Call::Read(out.consumed_capacity()));
-                for item in out.items() {
-                    if seen >= skip && (items.len() as u64) < want {
-                        items.push(parse(item)?);
+            self.each_page(&request.limit(QUERY_BATCH_MAX), what, |items| {
+                for item in items {
+                    if seen >= skip && (found.len() as u64) < want {
+                        found.push(parse(item)?);
                     }
                     seen += 1;
                 }
-                if items.len() as u64 >= want {
-                    return Ok(items);
-                }
-                start_key = out.last_evaluated_key;
-                if start_key.is_none() {
-                    break;
-                }
+                Ok((found.len() as u64) < want)
+            })
+            .await?;
+            if found.len() as u64 >= want {
+                break;
             }
         }
-        Ok(items)
+        Ok(found)
     }
 
     pub(super) async fn query_customers(
@@ -150,23 +166,13 @@ impl DynamoStore {
         request: QueryFluentBuilder,
         what: &str,
     ) -> DomainResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
-            let out = request
-                .clone()
-                .return_consumed_capacity(consumed_capacity(self.meter()))
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| storage(what, e))?;
-            self.record(Call::Read(out.consumed_capacity()));
-            items.extend(out.items.unwrap_or_default());
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(items);
-            }
-        }
+        let mut all = Vec::new();
+        self.each_page(&request, what, |items| {
+            all.extend_from_slice(items);
+            Ok(true)
+        })
+        .await?;
+        Ok(all)
     }
 
     /// Every API key of a business, through its listing partition in `by_email`.
