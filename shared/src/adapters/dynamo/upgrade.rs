@@ -23,6 +23,8 @@ use crate::error::{DomainError, DomainResult};
 const EARLIER_LSI_SK: &str = "csk";
 /// Items per `BatchWriteItem` (DynamoDB's limit).
 const BATCH_WRITE_MAX: usize = 25;
+/// Segments of the copy's parallel scan, copied at once.
+const SCAN_SEGMENTS: i32 = 8;
 
 /// What a copy did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,19 @@ pub async fn copy_table(client: &Client, from: &str, to: &str) -> DomainResult<C
     }
     table::create_table(client, to).await?;
     wait_until_active(client, to).await?;
+    // A parallel scan: each segment's pages are read and written by a task of its own.
+    let segments = (0..SCAN_SEGMENTS).map(|segment| copy_segment(client, from, to, segment));
+    let mut copied = Copied::default();
+    for done in futures_util::future::join_all(segments).await {
+        let done = done?;
+        copied.read += done.read;
+        copied.written += done.written;
+    }
+    Ok(copied)
+}
+
+/// Copies the items of one segment of a parallel scan of `from`.
+async fn copy_segment(client: &Client, from: &str, to: &str, segment: i32) -> DomainResult<Copied> {
     let mut copied = Copied::default();
     let mut start_key = None;
     loop {
@@ -96,6 +111,8 @@ pub async fn copy_table(client: &Client, from: &str, to: &str) -> DomainResult<C
             .scan()
             .table_name(from)
             .consistent_read(true)
+            .segment(segment)
+            .total_segments(SCAN_SEGMENTS)
             .set_exclusive_start_key(start_key)
             .send()
             .await
