@@ -308,8 +308,10 @@ env_line() {
 # error and the client watch's 500, though the function answered 200. About 1 in 50 such pages
 # under load, with any --concurrency. (A pool of two, AWS_LAMBDA_MAX_CONCURRENCY=2 through cargo's
 # [env], stops the closing but then such an answer waits until that connection is used again:
-# worse.) Only GETs are resent: the function already ran, so resending a POST would apply it twice;
-# the answers of POST and PATCH are a few KB, below the size at risk.
+# worse.) GETs are resent, and POST /wallets/ledger-entries/batch, whose answer can pass 100 KB
+# (1,000 outcomes) and whose every item carries a required idempotency key, so it applies nothing
+# twice. Other POSTs are not: the function already ran, so resending one could apply it twice;
+# their answers (and PATCH's) are a few KB, below the size at risk.
 # It replaces the shell it runs in (exec, so that stop's TERM reaches python): run it with &.
 relay_api() {
   exec python3 -u - "$1" "$2" <<'PY'
@@ -382,7 +384,11 @@ class Relay(http.server.BaseHTTPRequestHandler):
 
     def relay(self):
         body = self.read_body()
-        idempotent = self.command in ("GET", "HEAD")
+        # Safe to send again: reads, and the batch route, whose every item carries a required
+        # idempotency key (a batch sent again applies nothing twice; what the lost answer had
+        # applied comes back `duplicate`, as for any client that retries it).
+        idempotent = self.command in ("GET", "HEAD") or (
+            self.command == "POST" and self.path.split("?")[0] == "/wallets/ledger-entries/batch")
         for attempt in range(RESENDS + 1):
             try:
                 answer, data = self.send_upstream(body)
