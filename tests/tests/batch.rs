@@ -129,6 +129,43 @@ async fn a_retried_batch_applies_nothing_twice_and_answers_the_originals() {
     }
 }
 
+/// Issue 24.1 on DynamoDB Local: the batch's debits emptied the wallet and its answer was lost;
+/// sent again, every debit answers as the duplicate of its entry, not `insufficient_balance`.
+#[tokio::test]
+async fn a_resent_batch_whose_debits_emptied_the_wallet_answers_them_as_duplicates() {
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    h.credit(&customer, 100).await;
+    let items: Vec<Value> = (0..40)
+        .map(|i| {
+            debit(
+                &customer,
+                if i < 39 { 2 } else { 22 },
+                &format!("empty-{i}"),
+            )
+        })
+        .collect();
+    let first = batch(&h, items.clone()).await;
+    assert!(statuses(&first).iter().all(|s| s == "applied"));
+    assert_eq!(h.balance(&customer, "USD").await, 0);
+    let again = batch(&h, items).await;
+    assert_eq!(
+        statuses(&again),
+        vec!["duplicate:idempotency_key_reused"; 40],
+        "{}",
+        again.body
+    );
+    for (one, other) in first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(again.body["items"].as_array().unwrap())
+    {
+        assert_eq!(one["ledger_entry"], other["original"]);
+    }
+    assert_eq!(h.all_entries(&customer, None).await.len(), 41);
+}
+
 /// Six batches of 40 debits race on one wallet from six service instances; each pair of batches
 /// shares its keys. Every key lands once, the balance never goes below zero, the chain holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -151,17 +188,41 @@ async fn concurrent_batches_on_one_wallet_from_several_instances_land_each_key_o
     })
     .await;
     let mut applied = 0;
-    for reply in &replies {
-        for status in statuses(reply) {
+    // Key → what each of its two batches answered.
+    let mut answers: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (i, reply) in replies.iter().enumerate() {
+        for (k, status) in statuses(reply).into_iter().enumerate() {
             match status.as_str() {
                 "applied" => applied += 1,
                 "duplicate:idempotency_key_reused"
                 | "insufficient_balance:insufficient_balance" => {}
                 other => panic!("{other}"),
             }
+            answers
+                .entry(format!("pair{}-{k}", i % 3))
+                .or_default()
+                .push(status);
         }
     }
     assert_eq!(applied, 100, "120 distinct keys against a balance of 100");
+    // The balance only falls: a debit refused for want of balance was refused after every debit
+    // that landed, its key's included. A key that landed answers its twin as a duplicate, never
+    // as refused (issue 24.1: a client would be told a committed debit did not happen).
+    for (key, mut statuses) in answers {
+        statuses.sort();
+        let pair: Vec<&str> = statuses.iter().map(String::as_str).collect();
+        assert!(
+            matches!(
+                pair.as_slice(),
+                ["applied", "duplicate:idempotency_key_reused"]
+                    | [
+                        "insufficient_balance:insufficient_balance",
+                        "insufficient_balance:insufficient_balance"
+                    ]
+            ),
+            "{key}: {pair:?}"
+        );
+    }
     assert_eq!(h.balance(&customer, "USD").await, 0);
     let entries = h.all_entries(&customer, None).await;
     assert_eq!(entries.len(), 101);

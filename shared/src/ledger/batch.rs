@@ -35,6 +35,8 @@ pub const TRANSACTION_ITEMS_MAX: usize = 100;
 pub const ITEMS_PER_KEYED_ENTRY: usize = 3;
 /// Customers whose items are applied at once.
 const CUSTOMERS_AT_ONCE: usize = 8;
+/// Look-ups of refused items' keys at once.
+const KEY_LOOKUPS_AT_ONCE: usize = 16;
 
 /// One item of a batch, parsed: whose wallet, and the entry.
 #[derive(Debug, Clone)]
@@ -197,9 +199,13 @@ impl<S: Store, C: Clock> Service<S, C> {
                         applied.push((*at, done.entry));
                         size += ITEMS_PER_KEYED_ENTRY;
                     }
-                    Err(rule) => refused.push((*at, Err(rule))),
+                    Err(rule) => refused.push((*at, *command, rule)),
                 }
             }
+            // A refused item whose key an earlier request claimed answers with that original,
+            // as a single entry does: a batch sent again after its answer was lost must not
+            // report an applied debit as refused because the debit itself emptied the wallet.
+            let refused = self.originals_first(business_id, refused).await?;
             if applied.is_empty() {
                 // Nothing to write: refused on the state as read (or as a refusal answered it).
                 decided.extend(refused);
@@ -285,6 +291,47 @@ impl<S: Store, C: Clock> Service<S, C> {
             }
         }
         Ok(decided)
+    }
+
+    /// Each rule refusal, or the original of its key when an earlier request claimed the key.
+    async fn originals_first(
+        &self,
+        business_id: &crate::kernel::BusinessId,
+        refused: Vec<(usize, &EntryCommand, DomainError)>,
+    ) -> DomainResult<Vec<(usize, ItemOutcome)>> {
+        let lookups: Vec<(usize, IdempotencyKey, DomainError)> = refused
+            .into_iter()
+            .map(|(at, command, rule)| {
+                let key = command.idempotency_key.clone();
+                (at, key.expect("batch items have keys"), rule)
+            })
+            .collect();
+        let mut answers = stream::iter(lookups)
+            .map(|(at, key, rule)| self.original_or(business_id, at, key, rule))
+            .buffered(KEY_LOOKUPS_AT_ONCE);
+        let mut outcomes = Vec::new();
+        while let Some(outcome) = answers.next().await {
+            outcomes.push(outcome?);
+        }
+        Ok(outcomes)
+    }
+
+    async fn original_or(
+        &self,
+        business_id: &crate::kernel::BusinessId,
+        at: usize,
+        key: IdempotencyKey,
+        rule: DomainError,
+    ) -> DomainResult<(usize, ItemOutcome)> {
+        let original = self.store().original_for_key(business_id, &key).await?;
+        let outcome = match original {
+            Some(original) => Err(DomainError::IdempotencyKeyReused {
+                key: key.as_str().to_owned(),
+                original: Box::new(original),
+            }),
+            None => Err(rule),
+        };
+        Ok((at, outcome))
     }
 }
 

@@ -216,3 +216,50 @@ async fn a_batch_whose_commit_answer_is_lost_lands_once() {
     assert_eq!(w.wallet(&c, Currency::USD).await.balance, 50);
     assert_eq!(w.ledger(&c).await.len(), 70);
 }
+
+/// Issue 24.1: a batch whose answer was lost is sent again. Its debit took the balance to 0, so
+/// the rules would now refuse it (insufficient balance; or the wallet closed since): the key's
+/// original answers first, as for a single entry, and the client is never told that a committed
+/// debit did not happen.
+#[tokio::test]
+async fn a_resent_batch_answers_an_applied_debit_as_duplicate_not_as_refused() {
+    let w = World::new().await;
+    let c = w.customer().await;
+    w.credit(&c, 100).await;
+    let items = || vec![item(&c, EntryType::Debit, 100, "K")];
+    let first = w.service.create_entries(&w.tenant, items()).await.unwrap();
+    let applied = first[0].as_ref().unwrap().clone();
+    assert_eq!(applied.after_balance, 0);
+
+    let again = w.service.create_entries(&w.tenant, items()).await.unwrap();
+    let Err(DomainError::IdempotencyKeyReused { original, .. }) = &again[0] else {
+        panic!(
+            "the applied debit must answer as a duplicate: {:?}",
+            again[0]
+        )
+    };
+    assert_eq!(original.id(), applied.id.as_str());
+
+    // The same once the wallet is closed: not `wallet_closed`.
+    w.service
+        .close_wallet(
+            &w.tenant,
+            &c,
+            crate::closing::model::CloseCommand {
+                currency: Currency::USD,
+                reason: "closing".to_owned(),
+                reference_object_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let closed = w.service.create_entries(&w.tenant, items()).await.unwrap();
+    let Err(DomainError::IdempotencyKeyReused { original, .. }) = &closed[0] else {
+        panic!(
+            "the applied debit must answer as a duplicate: {:?}",
+            closed[0]
+        )
+    };
+    assert_eq!(original.id(), applied.id.as_str());
+    assert_eq!(w.ledger(&c).await.len(), 2, "the credit and the one debit");
+}
