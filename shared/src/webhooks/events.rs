@@ -22,6 +22,8 @@ pub enum Stored {
     Wallets(CustomerWallets),
     Entry(LedgerEntry, WalletAfter),
     Hold(Hold, WalletAfter),
+    /// A hold as an old image shows it: only its status is compared with the new one.
+    HoldBefore(Hold),
 }
 
 /// The events of one item's change from `old` to `new` (`None`: absent).
@@ -124,7 +126,7 @@ pub fn events_of(
         }
         (old, Some(Stored::Hold(hold, after))) => {
             let was = match old {
-                Some(Stored::Hold(before, _)) => Some(before.status),
+                Some(Stored::Hold(before, _) | Stored::HoldBefore(before)) => Some(before.status),
                 _ => None,
             };
             if was == Some(hold.status) {

@@ -84,7 +84,22 @@ fn wallet_after(item: &Item) -> DomainResult<WalletAfter> {
         .map_err(|e| corrupt(format!("{WALLET_AFTER}: {e}")))
 }
 
-/// The record an item stores, if events are made of it.
+/// The record an old image held, for what events compare with it: the wallets, and a hold's
+/// status. Nothing else is read: items that earlier versions wrote lack later attributes
+/// (`w_after` on holds, before entries and holds carried it; `hold_count` on wallet sets is
+/// optional in the codec), and an entry is never changed or removed, so its old image is moot.
+fn stored_before(item: &Item) -> DomainResult<Option<Stored>> {
+    let sk = text(item, SK)?;
+    Ok(if sk == WALLETS_SK {
+        Some(Stored::Wallets(wallets_from(item)?))
+    } else if sk.starts_with(HOLD_SK_PREFIX) {
+        Some(Stored::HoldBefore(hold_from(item)?))
+    } else {
+        None
+    })
+}
+
+/// The record a new image stores, if events are made of it.
 fn stored(item: &Item) -> DomainResult<Option<Stored>> {
     let sk = text(item, SK)?;
     Ok(if sk == WALLETS_SK {
@@ -112,7 +127,7 @@ pub fn events_of_images(old: Option<&Value>, new: Option<&Value>) -> DomainResul
         return Ok(Vec::new()); // not a customer's item: no events
     };
     let business_id = BusinessId::parse(business).map_err(corrupt)?;
-    let old = old.as_ref().map(stored).transpose()?.flatten();
+    let old = old.as_ref().map(stored_before).transpose()?.flatten();
     let new = new.as_ref().map(stored).transpose()?.flatten();
     Ok(events_of(&business_id, old.as_ref(), new.as_ref()))
 }
@@ -211,5 +226,57 @@ mod tests {
         assert!(events_of_images(None, Some(&image(&item)))
             .unwrap()
             .is_empty());
+    }
+
+    /// Issue 24.4: a hold written before `w_after` existed (or copied by `upgrade-table`) is
+    /// captured: its old image has no `w_after`, and only its status is compared. The event is
+    /// made, not refused as corrupt.
+    #[test]
+    fn a_hold_written_before_w_after_existed_still_makes_its_event_when_resolved() {
+        use crate::adapters::dynamo::codec::hold_item;
+        use crate::holds::model::{Hold, HoldStatus};
+        use crate::kernel::{CustomerId, HoldId};
+        let customer_id = CustomerId::parse("cus_01kb0000000000000000000001").unwrap();
+        let pending = Hold {
+            id: HoldId::parse("hld_01kb0000000000000000000003").unwrap(),
+            customer_id: customer_id.clone(),
+            business_id: BusinessId::parse("bus_01kb0000000000000000000000").unwrap(),
+            currency: Currency::USD,
+            amount: 5,
+            status: HoldStatus::Pending,
+            captured_amount: 0,
+            reason: None,
+            reference_object_id: None,
+            idempotency_key: None,
+            ledger_entry_id: None,
+            expires_at: Timestamp::from_unix_ms(1_800_000_900_000),
+            created_at: Timestamp::from_unix_ms(1_800_000_000_000),
+            updated_at: Timestamp::from_unix_ms(1_800_000_000_000),
+            created_by: None,
+            updated_by: None,
+        };
+        let released = Hold {
+            status: HoldStatus::Released,
+            updated_at: Timestamp::from_unix_ms(1_800_000_100_000),
+            ..pending.clone()
+        };
+        let old = hold_item(&pending);
+        assert!(
+            !old.contains_key(WALLET_AFTER),
+            "as earlier versions wrote it"
+        );
+        let wallets = CustomerWallets::open(
+            customer_id,
+            &[Currency::USD],
+            Timestamp::from_unix_ms(1_800_000_000_000),
+        );
+        let mut new = hold_item(&released);
+        add_wallet_after(&mut new, &wallets, Currency::USD, None);
+        let events = events_of_images(Some(&image(&old)), Some(&image(&new))).unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(
+            events[0].event_type,
+            crate::webhooks::model::EventType::HoldReleased
+        );
     }
 }
