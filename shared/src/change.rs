@@ -69,6 +69,14 @@ pub enum Write {
         key: IdempotencyKey,
         original: Original,
     },
+    /// Marks that the change named `token` landed, for a change that writes the customer's
+    /// wallets and nothing else that tells (a close of an empty wallet, a settings patch, a
+    /// top-up's claim): the wallets alone cannot tell, as another change may have moved them on
+    /// since. Condition: unused. Kept a day.
+    Receipt {
+        customer_id: crate::kernel::CustomerId,
+        token: String,
+    },
 }
 
 /// Writes that commit together or not at all, for one business.
@@ -147,6 +155,30 @@ impl<T> Plan<T> {
     }
 }
 
+/// A receipt for a change that writes a customer's wallets and no record of its own that
+/// [`Service::landed`] could find (issue 24.6).
+fn receipt_for(writes: &[Write], token: &str) -> Option<Write> {
+    let tells = writes.iter().any(|write| {
+        matches!(
+            write,
+            Write::NewEntry(_)
+                | Write::NewHold(_)
+                | Write::ResolveHold(_)
+                | Write::NewInvoicePayment(_)
+                | Write::ReverseInvoicePayment { .. }
+                | Write::ClaimKey { .. }
+        )
+    });
+    let customer_id = writes.iter().find_map(|write| match write {
+        Write::Wallets(wallets) => Some(&wallets.customer_id),
+        _ => None,
+    })?;
+    (!tells).then(|| Write::Receipt {
+        customer_id: customer_id.clone(),
+        token: token.to_owned(),
+    })
+}
+
 /// The customer whose wallets `change` writes, if it writes them.
 fn wallets_customer(change: &Change) -> Option<&crate::kernel::CustomerId> {
     change.writes.iter().find_map(|write| match write {
@@ -196,11 +228,14 @@ impl<S: Store, C: Clock> Service<S, C> {
                     })
                 }
             };
-            let change = Change {
+            let mut change = Change {
                 business_id: business_id.clone(),
                 writes,
                 token: change_token(self.now().unix_ms),
             };
+            if let Some(receipt) = receipt_for(&change.writes, &change.token) {
+                change.writes.push(receipt);
+            }
             change.assert_entries_numbered();
             let (outcome, sent_again) = self.commit(&change).await?;
             let Err(rejection) = outcome else {
@@ -303,6 +338,9 @@ impl<S: Store, C: Clock> Service<S, C> {
                     .get_invoice_payment(business_id, &payment.customer_id, &payment.invoice_id)
                     .await?
                     .is_some_and(|stored| stored == *payment),
+                Write::Receipt { customer_id, token } => {
+                    store.has_receipt(business_id, customer_id, token).await?
+                }
                 Write::Wallets(wallets) => store
                     .get_wallets(business_id, &wallets.customer_id)
                     .await?

@@ -77,6 +77,13 @@ pub trait WalletStore: Send + Sync {
         &self,
         change: &Change,
     ) -> impl Future<Output = DomainResult<Result<(), Rejection>>> + Send;
+    /// Whether the change named `token` left its receipt (`Write::Receipt`), read consistently.
+    fn has_receipt(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        token: &str,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
     /// Customers of every business whose wallets have top-up work due at or before `now_ms`
     /// (sparse index), at most `limit`.
     fn due_top_ups(

@@ -1,6 +1,7 @@
 //! Paying invoices from the wallet, reversing those payments, typed entries, closing a wallet.
 
-use integration_tests::{assert_chain, assert_error, json, Harness, Route};
+use aws_sdk_dynamodb::types::AttributeValue;
+use integration_tests::{assert_chain, assert_error, json, Harness, Route, TEST_TABLE};
 use lambda_http::http::StatusCode;
 
 #[tokio::test]
@@ -255,4 +256,52 @@ async fn closing_pays_out_once_refuses_new_money_and_keeps_history_readable() {
         )
         .await;
     assert_eq!(inr.status, StatusCode::OK, "{}", inr.body);
+}
+
+/// Issue 24.6 on DynamoDB Local: closing an empty wallet writes only the wallets, so it leaves a
+/// receipt named by its change token in the customer's partition (what a resend whose first send
+/// landed looks for), with a TTL a day ahead.
+#[tokio::test]
+async fn a_wallet_only_change_leaves_a_receipt_that_expires() {
+    use shared::ports::WalletStore;
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let closed = h.close_wallet(&customer, "USD").await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.body);
+    let pk = format!("CUS#{}#{}", h.business_id, customer);
+    let items = h
+        .dynamodb_client()
+        .query()
+        .table_name(TEST_TABLE)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :chg)")
+        .expression_attribute_values(":pk", AttributeValue::S(pk))
+        .expression_attribute_values(":chg", AttributeValue::S("CHG#".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert_eq!(items.len(), 1, "one receipt: {items:?}");
+    let token = items[0]["sk"].as_s().unwrap().trim_start_matches("CHG#");
+    let ttl: u64 = items[0]["ttl"].as_n().unwrap().parse().unwrap();
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        (now_s + 86_000..=now_s + 86_500).contains(&ttl),
+        "{ttl} vs {now_s}"
+    );
+    let business = shared::kernel::BusinessId::parse(&h.business_id).unwrap();
+    let customer_id = shared::kernel::CustomerId::parse(&customer).unwrap();
+    let store = h.service().store();
+    assert!(store
+        .has_receipt(&business, &customer_id, token)
+        .await
+        .unwrap());
+    assert!(!store
+        .has_receipt(&business, &customer_id, "01KB0000000000000000000000")
+        .await
+        .unwrap());
 }

@@ -278,6 +278,18 @@ impl<S: WalletStore> WalletStore for FaultyStore<S> {
         self.inner.get_wallets(business_id, customer_id).await
     }
 
+    async fn has_receipt(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        token: &str,
+    ) -> DomainResult<bool> {
+        self.before_call().await?;
+        self.inner
+            .has_receipt(business_id, customer_id, token)
+            .await
+    }
+
     async fn commit(&self, change: &Change) -> DomainResult<Result<(), Rejection>> {
         self.before_call().await?;
         if self.faults.conflict > 0.0 && self.draw() < self.faults.conflict {

@@ -56,6 +56,9 @@ struct State {
     answers_to_lose: u32,
     /// Set: tokens are not remembered (as DynamoDB forgets them after ten minutes).
     forget_tokens: bool,
+    /// Set: right after a commit whose answer is lost, another change of the same wallets lands
+    /// (their version moves on), before the caller can look.
+    move_wallets_after_lost_answer: bool,
     webhooks: webhooks::WebhookTables,
 }
 
@@ -80,6 +83,8 @@ struct Partition {
     /// By id, a ULID: creation order.
     holds: BTreeMap<HoldId, Hold>,
     invoices: HashMap<InvoiceId, InvoicePayment>,
+    /// Tokens of the wallet-only changes that landed ([`Write::Receipt`]).
+    receipts: HashSet<String>,
 }
 
 /// The item a write puts, to refuse two writes of one item in one change as DynamoDB does.
@@ -93,6 +98,7 @@ enum ItemKey<'a> {
     Hold(&'a BusinessId, &'a CustomerId, &'a HoldId),
     Invoice(&'a BusinessId, &'a CustomerId, &'a InvoiceId),
     Claim(&'a BusinessId, &'a IdempotencyKey),
+    Receipt(&'a BusinessId, &'a CustomerId, &'a str),
 }
 
 /// The item of a write, from the same fields the DynamoDB codec builds its key from.
@@ -120,6 +126,7 @@ fn item_key<'a>(business_id: &'a BusinessId, write: &'a Write) -> ItemKey<'a> {
             )
         }
         Write::ClaimKey { key, .. } => ItemKey::Claim(business_id, key),
+        Write::Receipt { customer_id, token } => ItemKey::Receipt(business_id, customer_id, token),
     }
 }
 
@@ -232,6 +239,9 @@ impl Tables {
             Write::ClaimKey { key, .. } => !self
                 .claims
                 .contains_key(&(business_id.clone(), key.clone())),
+            Write::Receipt { customer_id, token } => self
+                .partition(business_id, customer_id)
+                .is_none_or(|p| !p.receipts.contains(token)),
         }
     }
 
@@ -274,6 +284,11 @@ impl Tables {
                 self.claims
                     .insert((business_id.clone(), key.clone()), original.clone());
             }
+            Write::Receipt { customer_id, token } => {
+                self.partition_mut(business_id, customer_id)
+                    .receipts
+                    .insert(token.clone());
+            }
         }
     }
 }
@@ -298,6 +313,20 @@ fn malformed(change: &Change) -> Option<DomainError> {
 }
 
 impl State {
+    /// Another change of the wallets `change` wrote lands: their version moves on.
+    fn move_wallets_on(&mut self, change: &Change) {
+        for write in &change.writes {
+            if let Write::Wallets(wallets) | Write::NewWallets(wallets) = write {
+                let partition = self
+                    .tables
+                    .partition_mut(&change.business_id, &wallets.customer_id);
+                if let Some(stored) = partition.wallets.as_mut() {
+                    stored.version += 1;
+                }
+            }
+        }
+    }
+
     /// The answer to a commit that landed (now or under its token before): success, unless
     /// answers are to be lost.
     fn answer_landed(&mut self) -> DomainResult<Result<(), Rejection>> {
@@ -332,6 +361,12 @@ impl MemoryStore {
     /// remembers a `ClientRequestToken` for ten minutes only).
     pub fn forget_tokens(&self) {
         self.lock().forget_tokens = true;
+    }
+
+    /// From now on, right after a commit whose answer is lost, another change of the same
+    /// wallets lands before the caller can look (a concurrent request of the customer's).
+    pub fn move_wallets_after_lost_answers(&self) {
+        self.lock().move_wallets_after_lost_answer = true;
     }
 
     /// Commits landed and refused so far.
@@ -488,6 +523,20 @@ impl WalletStore for MemoryStore {
             .await)
     }
 
+    async fn has_receipt(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        token: &str,
+    ) -> DomainResult<bool> {
+        Ok(self
+            .read(|t| {
+                t.partition(business_id, customer_id)
+                    .is_some_and(|p| p.receipts.contains(token))
+            })
+            .await)
+    }
+
     /// Checks every write's condition, then writes all of them, or none and names every write
     /// whose condition failed.
     async fn commit(&self, change: &Change) -> DomainResult<Result<(), Rejection>> {
@@ -512,7 +561,11 @@ impl WalletStore for MemoryStore {
                 }
                 state.commits.landed += 1;
                 state.tokens.insert(change.token.clone());
-                return state.answer_landed();
+                let answer = state.answer_landed();
+                if answer.is_err() && state.move_wallets_after_lost_answer {
+                    state.move_wallets_on(change);
+                }
+                return answer;
             }
             failed
         };

@@ -115,3 +115,25 @@ async fn a_wallet_with_pending_holds_stays_open_and_an_empty_one_closes_without_
     assert_eq!(closed.wallet.status, WalletStatus::Closed);
     assert_eq!(w.ledger(&c).await.len(), entries, "no payout of nothing");
 }
+
+/// Issue 24.6: closing an empty wallet writes only the wallets. Its answer is lost, DynamoDB no
+/// longer knows its token, and another change of the customer's wallets lands before the resend:
+/// the close did land, and answers so (not 409 `wallet_closed`, as planned again it would).
+#[tokio::test]
+async fn a_lost_wallet_only_change_overtaken_by_another_answers_as_landed() {
+    let w = World::new().await;
+    let c = w.customer().await;
+    w.store.forget_tokens();
+    w.store.lose_next_answers(1);
+    w.store.move_wallets_after_lost_answers();
+    let closed = w
+        .service
+        .close_wallet(&w.tenant, &c, close(Currency::USD))
+        .await;
+    let closed = closed.expect("the close landed");
+    assert_eq!(closed.wallet.status, WalletStatus::Closed);
+    assert!(
+        w.ledger(&c).await.is_empty(),
+        "an empty wallet closes without an entry"
+    );
+}

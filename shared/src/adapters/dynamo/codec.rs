@@ -37,6 +37,10 @@ const BUSINESS_ID: &str = "business_id";
 pub const WALLET_AFTER: &str = "w_after";
 /// On items a table upgrade wrote (`upgrade::copy_table`): their insertion is no new event.
 pub const COPIED: &str = "upg";
+/// The table's TTL attribute (epoch seconds): deliveries, attempts and change receipts.
+pub const TTL: &str = super::webhooks::TTL;
+/// Seconds a change's receipt is kept.
+const RECEIPT_KEPT_SECONDS: u64 = 24 * 60 * 60;
 
 pub(super) fn corrupt(what: impl std::fmt::Display) -> DomainError {
     DomainError::Storage(format!("corrupt item: {what}"))
@@ -396,6 +400,18 @@ pub fn claim_item(business_id: &BusinessId, key: &IdempotencyKey, original: &Ori
     };
     item.insert("customer_id".into(), s(customer_id.as_str()));
     item.insert(DOC.to_owned(), doc);
+    item
+}
+
+/// The receipt of a wallet-only change (`Write::Receipt`), in the customer's partition; removed
+/// by the table's TTL a day after the change (a resend that asks comes within seconds).
+pub fn receipt_item(business_id: &BusinessId, customer_id: &CustomerId, token: &str) -> Item {
+    let mut item = key_of(customer_pk(business_id, customer_id), &receipt_sk(token));
+    let made_ms = ulid::Ulid::from_string(token).map_or(0, |ulid| ulid.timestamp_ms());
+    item.insert(
+        TTL.to_owned(),
+        number(made_ms / 1000 + RECEIPT_KEPT_SECONDS),
+    );
     item
 }
 

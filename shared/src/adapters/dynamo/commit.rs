@@ -73,6 +73,10 @@ fn put_of(business_id: &crate::kernel::BusinessId, write: &Write) -> (Item, Cond
         Write::ClaimKey { key, original } => {
             (claim_item(business_id, key, original), Condition::New)
         }
+        Write::Receipt { customer_id, token } => (
+            receipt_item(business_id, customer_id, token),
+            Condition::New,
+        ),
     }
 }
 

@@ -11,6 +11,7 @@
 //! | hold            | `CUS#<business>#<id>#HLD#<k>` | `HLD#<hold>` | pending: `exp_shard`, `exp_at` (GSI `by_expiry`) |
 //! | invoice payment | `CUS#<business>#<id>#INV#<invoice>` | `INV#<invoice>` |                       |
 //! | idempotency key | `IDEM#<business>#<k>` | `#IDEM`            |                                   |
+//! | change receipt  | `CUS#<business>#<id>` | `CHG#<token>`      | `ttl` (a day)                     |
 //!
 //! Every key starts with the business id, so another business's ids find nothing. Every item of
 //! a customer has a partition key that starts with the customer's (`CUS#<business>#<id>`), and no
@@ -32,6 +33,12 @@ pub const KEY_SK: &str = "#KEY";
 pub const BUSINESS_SK: &str = "#BUSINESS";
 pub const HOLD_SK_PREFIX: &str = "HLD#";
 pub const CUSTOMER_PK_PREFIX: &str = "CUS#";
+pub const RECEIPT_SK_PREFIX: &str = "CHG#";
+
+/// The sort key of a wallet-only change's receipt, in the customer's partition.
+pub fn receipt_sk(token: &str) -> String {
+    format!("{RECEIPT_SK_PREFIX}{token}")
+}
 
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

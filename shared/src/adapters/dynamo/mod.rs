@@ -312,6 +312,16 @@ impl WalletStore for DynamoStore {
         self.commit_change(change).await
     }
 
+    async fn has_receipt(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        token: &str,
+    ) -> DomainResult<bool> {
+        let key = key_of(customer_pk(business_id, customer_id), &receipt_sk(token));
+        Ok(self.get(key, true).await?.is_some())
+    }
+
     async fn due_top_ups(
         &self,
         now_ms: u64,
