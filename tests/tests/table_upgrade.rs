@@ -324,3 +324,45 @@ async fn an_earlier_table_upgraded_in_place_keeps_its_name_and_a_second_run_does
         .await
         .unwrap();
 }
+
+/// Issue 24.5: an in-place upgrade killed while it copied back (the table made anew and partly
+/// filled, the data in `<name>-upgrade`). Run again, it finishes the copy back, not "nothing to
+/// upgrade" with the rest of the data left in the temporary table.
+#[tokio::test]
+async fn an_in_place_upgrade_interrupted_while_copying_back_is_finished_by_a_second_run() {
+    let h = Harness::new().await;
+    let client = h.dynamodb_client();
+    let (customer_pk, current, earlier) = customer_in_both_layouts(&h).await;
+    let name = format!("earlier-{}", shared::kernel::CustomerId::generate());
+    let temporary = format!("{name}-upgrade");
+    create_earlier_table(client, &name).await;
+    put_all(client, &name, &earlier).await;
+    // The first run's steps up to its death: copied out, the table deleted and made anew, one
+    // item copied back.
+    upgrade::copy_table(client, &name, &temporary)
+        .await
+        .unwrap();
+    client
+        .delete_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
+    table::create_table(client, &name).await.unwrap();
+    put_all(client, &name, &current[..1]).await;
+
+    let resumed = upgrade::upgrade_in_place(client, &name).await.unwrap();
+    assert!(resumed.is_some(), "the second run finishes the upgrade");
+    assert_eq!(
+        sorted(customer_items(client, &name, &customer_pk).await),
+        current
+    );
+    let gone = client.describe_table().table_name(&temporary).send().await;
+    assert!(gone.is_err(), "the temporary table is gone");
+    client
+        .delete_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
+}

@@ -135,29 +135,60 @@ async fn copy_segment(client: &Client, from: &str, to: &str, segment: i32) -> Do
 
 /// Upgrades `name` in place: copies it into `<name>-upgrade`, deletes it, makes it anew, copies
 /// the items back and deletes the temporary table. `None` when there is nothing to upgrade (no
-/// such table, or one already in the current layout). For a table whose writers are stopped (the
-/// local one in `.local/data`); on AWS, [`copy_table`] into a new table keeps the old one.
+/// such table, or one already in the current layout, and no temporary table). For a table whose
+/// writers are stopped (the local one in `.local/data`); on AWS, [`copy_table`] into a new table
+/// keeps the old one.
+///
+/// Resumable: a run that died leaves `<name>-upgrade`, and the next run carries on from the step
+/// it reached. The table is deleted only once the copy out is whole, so a temporary table beside
+/// a table of the current layout (or none) holds everything: it is copied back (again: the puts
+/// are idempotent) and then deleted. Beside a table still in the earlier layout, the copy out is
+/// made again over it.
 pub async fn upgrade_in_place(client: &Client, name: &str) -> DomainResult<Option<Copied>> {
-    if !table::has_earlier_layout(client, name).await? {
-        return Ok(None);
-    }
     let temporary = format!("{name}-upgrade");
     if table::has_earlier_layout(client, &temporary).await? {
         return Err(DomainError::Storage(format!(
-            "table {temporary} exists with the earlier layout: delete it first"
+            "table {temporary} exists with the earlier layout: it is not this tool's; delete it first"
         )));
     }
-    let copied = copy_table(client, name, &temporary).await?;
-    delete(client, name).await?;
+    let earlier = table::has_earlier_layout(client, name).await?;
+    let resuming = table_exists(client, &temporary).await?;
+    if !earlier && !resuming {
+        return Ok(None);
+    }
+    let copied = if earlier {
+        let copied = copy_table(client, name, &temporary).await?;
+        delete(client, name).await?;
+        Some(copied)
+    } else {
+        tracing::warn!(table = name, %temporary, "an earlier in-place upgrade stopped before it ended: copying the rest back");
+        None
+    };
     let back = copy_table(client, &temporary, name).await?;
-    if back.written != copied.written {
-        return Err(DomainError::Storage(format!(
-            "upgrade of {name}: {} items copied out, {} copied back; {temporary} is kept",
-            copied.written, back.written
-        )));
+    if let Some(copied) = copied {
+        if back.written != copied.written {
+            return Err(DomainError::Storage(format!(
+                "upgrade of {name}: {} items copied out, {} copied back; {temporary} is kept: run the upgrade again to finish",
+                copied.written, back.written
+            )));
+        }
     }
     delete(client, &temporary).await?;
-    Ok(Some(copied))
+    Ok(Some(copied.unwrap_or(back)))
+}
+
+/// Whether the table `name` exists.
+async fn table_exists(client: &Client, name: &str) -> DomainResult<bool> {
+    match client.describe_table().table_name(name).send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(storage(&format!("table {name}"), e)),
+    }
 }
 
 /// Writes `items` with `BatchWriteItem`, again for what DynamoDB leaves unprocessed.
