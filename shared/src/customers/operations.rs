@@ -85,6 +85,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         tenant: &Tenant,
         query: CustomerQuery,
     ) -> DomainResult<Vec<Customer>> {
+        query.page.check_depth("customer")?;
         self.store()
             .list_customers(&tenant.business_id, &query)
             .await

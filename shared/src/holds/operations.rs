@@ -78,6 +78,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         customer_id: &CustomerId,
         query: HoldQuery,
     ) -> DomainResult<Vec<Hold>> {
+        query.page.check_depth("hold")?;
         let wallets = self.wallets_of(tenant, customer_id).await?;
         let newest_chunk = super::model::newest_hold_chunk(wallets.hold_count);
         self.store()

@@ -13,7 +13,7 @@ use crate::access::model::ApiKey;
 use crate::customers::model::{Customer, CustomerQuery};
 use crate::error::{DomainError, DomainResult};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
-use crate::kernel::paging::PageRequest;
+use crate::kernel::paging::{too_broad, PageRequest, LIST_EXAMINED_MAX};
 use crate::kernel::{BusinessId, CustomerId};
 use crate::ledger::model::{EntryRange, LedgerEntry};
 
@@ -23,13 +23,14 @@ const QUERY_BATCH_MAX: i32 = 100;
 const EXPIRY_BATCH_MAX: usize = 1000;
 
 impl DynamoStore {
-    /// Sends `request` page by page (each call metered), handing each page's items to `take`,
-    /// until the query ends or `take` answers `false`.
+    /// Sends `request` page by page (each call metered), handing each page's items to `take`
+    /// with the number of items the page examined and whether it is the last, until the query
+    /// ends or `take` answers `false`.
     async fn each_page(
         &self,
         request: &QueryFluentBuilder,
         what: &str,
-        mut take: impl FnMut(&[Item]) -> DomainResult<bool>,
+        mut take: impl FnMut(&[Item], u64, bool) -> DomainResult<bool>,
     ) -> DomainResult<()> {
         let mut start_key = None;
         loop {
@@ -41,7 +42,8 @@ impl DynamoStore {
                 .await
                 .map_err(|e| storage(what, e))?;
             self.record(Call::Read(out.consumed_capacity()));
-            if !take(out.items())? {
+            let examined = u64::try_from(out.scanned_count()).unwrap_or(0);
+            if !take(out.items(), examined, out.last_evaluated_key.is_none())? {
                 return Ok(());
             }
             start_key = out.last_evaluated_key;
@@ -53,7 +55,9 @@ impl DynamoStore {
 
     /// `page` of the items of `requests` one after the other (e.g. a customer's hold chunks,
     /// newest first): skips the earlier pages' items (O(page number) reads), reading in batches
-    /// of [`QUERY_BATCH_MAX`], and stops as soon as the page is full.
+    /// of [`QUERY_BATCH_MAX`], and stops as soon as the page is full. Refused (422
+    /// `query_too_broad`) once it examined [`LIST_EXAMINED_MAX`] items (a filter matching few)
+    /// without filling the page while more remain.
     async fn query_page<T>(
         &self,
         requests: impl IntoIterator<Item = QueryFluentBuilder>,
@@ -62,19 +66,27 @@ impl DynamoStore {
         parse: impl Fn(&Item) -> DomainResult<T>,
     ) -> DomainResult<Vec<T>> {
         let (skip, want) = (page.skipped(), u64::from(page.size));
-        let mut seen: u64 = 0;
+        let (mut seen, mut examined): (u64, u64) = (0, 0);
         let mut found = Vec::new();
+        let mut broad = false;
         for request in requests {
-            self.each_page(&request.limit(QUERY_BATCH_MAX), what, |items| {
+            self.each_page(&request.limit(QUERY_BATCH_MAX), what, |items, scanned, last| {
                 for item in items {
                     if seen >= skip && (found.len() as u64) < want {
                         found.push(parse(item)?);
                     }
                     seen += 1;
                 }
-                Ok((found.len() as u64) < want)
+                examined += scanned;
+                let full = found.len() as u64 >= want;
+                // Stopped by the bound with items left: a short page would say "no more".
+                broad = !full && !last && examined >= LIST_EXAMINED_MAX;
+                Ok(!full && !broad)
             })
             .await?;
+            if broad {
+                return Err(too_broad(what).into());
+            }
             if found.len() as u64 >= want {
                 break;
             }
@@ -167,7 +179,7 @@ impl DynamoStore {
         what: &str,
     ) -> DomainResult<Vec<Item>> {
         let mut all = Vec::new();
-        self.each_page(&request, what, |items| {
+        self.each_page(&request, what, |items, _, _| {
             all.extend_from_slice(items);
             Ok(true)
         })

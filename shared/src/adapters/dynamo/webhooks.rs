@@ -397,6 +397,7 @@ impl WebhookStore for DynamoStore {
         let want = query.limit as usize;
         let mut found = Vec::new();
         let mut start_key = None;
+        let mut examined: u64 = 0;
         loop {
             let out = request
                 .clone()
@@ -419,6 +420,11 @@ impl WebhookStore for DynamoStore {
             start_key = out.last_evaluated_key;
             if start_key.is_none() || found.len() >= want {
                 return Ok(found);
+            }
+            // A filter matching few would read the whole log: bounded, as every list is.
+            examined += u64::try_from(out.scanned_count).unwrap_or(0);
+            if examined >= crate::kernel::paging::LIST_EXAMINED_MAX {
+                return Err(crate::kernel::paging::too_broad("delivery log").into());
             }
         }
     }
