@@ -147,7 +147,7 @@ async fn main() -> ExitCode {
         },
         ["create-key", business, rest @ ..] => match tenant_of(business) {
             Ok(tenant) => app
-                .create_key(&tenant, rest.first().copied(), None)
+                .create_key(&tenant, None, rest.first().copied(), None)
                 .await
                 .map(|(key, secret)| {
                     println!("KEY_ID={}", key.id);
@@ -181,7 +181,7 @@ async fn main() -> ExitCode {
             };
             match (tenant_of(business), key_id_of(key)) {
                 (Ok(tenant), Ok(id)) => {
-                    app.rotate_key(&tenant, &id, grace)
+                    app.rotate_key(&tenant, None, &id, grace)
                         .await
                         .map(|((new, secret), old)| {
                             println!("KEY_ID={}", new.id);

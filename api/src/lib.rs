@@ -61,8 +61,11 @@ async fn answer<S: Store, C: Clock>(
             let request_id = lambda_http::ext::extensions::RequestExt::lambda_context_ref(request)
                 .map(|c| c.request_id.clone());
             let actor = shared::access::operations::key_actor(&key, request_id);
-            shared::access::actor::acting(actor, routes::dispatch(app, route, &tenant, request))
-                .await
+            shared::access::actor::acting(
+                actor,
+                routes::dispatch(app, route, &tenant, &key, request),
+            )
+            .await
         }
         Err(DomainError::Unauthenticated) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -311,3 +311,61 @@ async fn every_write_records_the_key_that_made_it_and_never_another_business_s()
         .iter()
         .any(|k| k["id"] == their_key.as_str()));
 }
+
+/// Issue 24.10: a key that expires cannot make a key that outlives it, by creation or by
+/// rotation; a key without expiry can make either.
+#[tokio::test]
+async fn a_key_that_expires_cannot_make_a_key_that_outlives_it() {
+    let h = Harness::new().await;
+    let (_, short) = create_key(
+        &h,
+        json!({"name": "short", "expires_at": later_rfc3339(3600)}),
+    )
+    .await;
+    for body in [
+        json!({"name": "forever"}),
+        json!({"name": "longer", "expires_at": later_rfc3339(7200)}),
+    ] {
+        let refused = h
+            .request(Route::CreateApiKey)
+            .key(&short)
+            .json(body)
+            .send()
+            .await;
+        assert_error(
+            &refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "key_outlives_caller",
+        );
+    }
+    let shorter = h
+        .request(Route::CreateApiKey)
+        .key(&short)
+        .json(json!({"name": "shorter", "expires_at": later_rfc3339(1800)}))
+        .send()
+        .await;
+    assert_eq!(shorter.status, StatusCode::OK, "{}", shorter.body);
+
+    // Rotating with the short key (its own id, or the business's first key) gives a key that
+    // ends when the short key does.
+    let (lasting_id, _) = create_key(&h, json!({"name": "lasting"})).await;
+    let rotated = h
+        .request(Route::RotateApiKey)
+        .key(&short)
+        .path("key_id", &lasting_id)
+        .json(json!({"grace_period_seconds": 0}))
+        .send()
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let short_ends = keys(&h)
+        .await
+        .into_iter()
+        .find(|k| k["name"] == "short")
+        .unwrap()["expires_at"]
+        .clone();
+    assert!(short_ends.is_string());
+    assert_eq!(rotated.body["new_key"]["expires_at"], short_ends);
+    // A key without expiry makes a key without expiry.
+    let (_, forever) = create_key(&h, json!({"name": "forever"})).await;
+    assert_eq!(forever.len(), short.len());
+}

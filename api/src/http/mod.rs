@@ -15,5 +15,7 @@ pub use response::{json, Answer, Page};
 pub struct Call<'a, S, C> {
     pub app: &'a Service<S, C>,
     pub tenant: &'a Tenant,
+    /// The API key the caller authenticated with.
+    pub key: &'a shared::access::model::ApiKey,
     pub request: &'a Request,
 }

@@ -87,7 +87,7 @@ pub async fn create<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
         .map(|at| parse_instant("expires_at", at, Round::Down).map(Timestamp::from_unix_ms))
         .transpose()?;
     let (key, secret) = app
-        .create_key(tenant, raw.name.as_deref(), expires_at)
+        .create_key(tenant, Some(call.key), raw.name.as_deref(), expires_at)
         .await?;
     json(&NewKeyView {
         key: KeyView::of(&key),
@@ -122,7 +122,9 @@ pub async fn rotate<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
             })
         })
         .transpose()?;
-    let ((new, secret), old) = app.rotate_key(tenant, &key_id(request)?, grace).await?;
+    let ((new, secret), old) = app
+        .rotate_key(tenant, Some(call.key), &key_id(request)?, grace)
+        .await?;
     json(&RotatedView {
         new_key: NewKeyView {
             key: KeyView::of(&new),

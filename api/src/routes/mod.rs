@@ -12,7 +12,7 @@ pub mod ledger;
 pub mod settings;
 pub mod webhooks;
 
-use shared::access::model::Tenant;
+use shared::access::model::{ApiKey, Tenant};
 use shared::kernel::Clock;
 use shared::ports::Store;
 use shared::Service;
@@ -51,10 +51,11 @@ macro_rules! routes {
             app: &Service<S, C>,
             route: Route,
             tenant: &Tenant,
+            key: &ApiKey,
             request: &Request,
         ) -> Answer {
             match route {
-                $(Route::$route => $handler(Call { app, tenant, request }).await,)*
+                $(Route::$route => $handler(Call { app, tenant, key, request }).await,)*
             }
         }
     };

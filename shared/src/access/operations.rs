@@ -117,10 +117,13 @@ impl<S: Store, C: Clock> Service<S, C> {
         Ok((business_id, secret))
     }
 
-    /// A new key of the business; the secret is in the answer only.
+    /// A new key of the business; the secret is in the answer only. A key made with a key that
+    /// expires (`caller`; `None`: the operator's tool) expires no later than it: a key must not
+    /// outlive the one that made it, or a leaked short-lived key could mint a lasting one.
     pub async fn create_key(
         &self,
         tenant: &Tenant,
+        caller: Option<&ApiKey>,
         raw_name: Option<&str>,
         expires_at: Option<Timestamp>,
     ) -> DomainResult<(ApiKey, String)> {
@@ -131,6 +134,18 @@ impl<S: Store, C: Clock> Service<S, C> {
                 "expires_at must be in the future",
             )
             .into());
+        }
+        if let Some(caller_ends) = caller.and_then(|key| key.expires_at) {
+            if expires_at.is_none_or(|at| at > caller_ends) {
+                return Err(ValidationError::new(
+                    "key_outlives_caller",
+                    format!(
+                        "the key making this request expires at {}: a key it makes must expire no later (set expires_at), or use a key without expiry",
+                        caller_ends.rfc3339()
+                    ),
+                )
+                .into());
+            }
         }
         let name = key_name(raw_name)?;
         let (key, secret) = new_key(&tenant.business_id, name, expires_at, now);
@@ -176,6 +191,7 @@ impl<S: Store, C: Clock> Service<S, C> {
     pub async fn rotate_key(
         &self,
         tenant: &Tenant,
+        caller: Option<&ApiKey>,
         id: &KeyId,
         grace_s: Option<u64>,
     ) -> DomainResult<((ApiKey, String), ApiKey)> {
@@ -196,8 +212,12 @@ impl<S: Store, C: Clock> Service<S, C> {
             )
             .into());
         }
-        // The new key does not inherit the old one's end (which may be a grace period already).
-        let (new, secret) = self.create_key(tenant, Some(&old.name), None).await?;
+        // The new key does not inherit the old one's end (which may be a grace period already),
+        // but a caller that expires makes a key that ends with it, never later.
+        let ends_with_caller = caller.and_then(|key| key.expires_at);
+        let (new, secret) = self
+            .create_key(tenant, caller, Some(&old.name), ends_with_caller)
+            .await?;
         let ends = Timestamp::from_unix_ms(now.unix_ms + grace_s * 1_000);
         if old.expires_at.is_none_or(|at| at > ends) {
             self.store().end_key(&old.key_hash, ends, false).await?;

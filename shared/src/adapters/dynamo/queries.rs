@@ -70,19 +70,23 @@ impl DynamoStore {
         let mut found = Vec::new();
         let mut broad = false;
         for request in requests {
-            self.each_page(&request.limit(QUERY_BATCH_MAX), what, |items, scanned, last| {
-                for item in items {
-                    if seen >= skip && (found.len() as u64) < want {
-                        found.push(parse(item)?);
+            self.each_page(
+                &request.limit(QUERY_BATCH_MAX),
+                what,
+                |items, scanned, last| {
+                    for item in items {
+                        if seen >= skip && (found.len() as u64) < want {
+                            found.push(parse(item)?);
+                        }
+                        seen += 1;
                     }
-                    seen += 1;
-                }
-                examined += scanned;
-                let full = found.len() as u64 >= want;
-                // Stopped by the bound with items left: a short page would say "no more".
-                broad = !full && !last && examined >= LIST_EXAMINED_MAX;
-                Ok(!full && !broad)
-            })
+                    examined += scanned;
+                    let full = found.len() as u64 >= want;
+                    // Stopped by the bound with items left: a short page would say "no more".
+                    broad = !full && !last && examined >= LIST_EXAMINED_MAX;
+                    Ok(!full && !broad)
+                },
+            )
             .await?;
             if broad {
                 return Err(too_broad(what).into());
