@@ -2185,3 +2185,258 @@ async fn check(
         ));
     }
 }
+
+/// Issue 24, item 2's races, seeded over the same faulty store: the credit of an auto top-up
+/// meets a client that took its former key, and two workers crediting one attempt.
+mod top_up_races {
+    use std::time::Duration;
+
+    use tokio::sync::{Barrier, Notify};
+
+    use super::*;
+    use shared::kernel::{BusinessId, Currency, CustomerId};
+    use shared::topups::gateway::{
+        ChargeLookup, ChargeOutcome, ChargeRequest, FoundCharge, PaymentGateway,
+    };
+    use shared::topups::operations::TopUpRun;
+
+    /// Customers, each with one attempt raced, at once.
+    const RACED: usize = 8;
+    const TOP_UP: i64 = 700;
+    /// Runs of a worker before it gives up on what the faulty store refuses (a sweep would come
+    /// back a minute later).
+    const RUNS: usize = 12;
+
+    fn pi_of(attempt_id: &str) -> String {
+        format!("pi_sim_{attempt_id}")
+    }
+
+    /// Answers that the charge's outcome is unknown (a timeout after the charge): the attempt
+    /// stays claimed.
+    struct LosesAnswer;
+
+    impl PaymentGateway for LosesAnswer {
+        async fn charge(&self, _: &ChargeRequest) -> ChargeOutcome {
+            ChargeOutcome::Unknown {
+                error: "timeout (simulated)".into(),
+            }
+        }
+
+        async fn find(&self, _: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
+            Ok(None)
+        }
+    }
+
+    /// Answers the attempt's charge, after waiting (a little) for another worker's charge of it,
+    /// so that both workers credit at once. `arrived` says a charge is waiting.
+    struct Meeting {
+        arrived: Notify,
+        barrier: Barrier,
+    }
+
+    impl PaymentGateway for Meeting {
+        async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
+            self.arrived.notify_one();
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.barrier.wait()).await;
+            ChargeOutcome::Succeeded {
+                payment_intent_id: pi_of(&request.attempt_id),
+            }
+        }
+
+        async fn find(&self, _: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
+            Ok(None)
+        }
+    }
+
+    fn later(ms: u64) -> Timestamp {
+        Timestamp::from_unix_ms(Timestamp::now().unix_ms + ms)
+    }
+
+    /// A worker's run: the faulty store's refusals are a worker's lot (the next sweep comes
+    /// back), any other error breaks a rule.
+    fn judge(run: &Result<TopUpRun, DomainError>, who: &str, v: &mut Vec<String>) {
+        match run {
+            Ok(_) | Err(DomainError::Unavailable(_) | DomainError::Contention) => {}
+            Err(other) => v.push(format!("{who}: {other:?}")),
+        }
+    }
+
+    async fn attempt_shown(clean: &Harness, customer: &str) -> Option<String> {
+        let got = clean
+            .request(Route::GetWalletSettings)
+            .customer(customer)
+            .send()
+            .await;
+        got.body["items"]
+            .as_array()?
+            .iter()
+            .find(|s| s["currency"] == "USD")?["top_up"]["attempt_id"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// One customer's race; answers its violations.
+    async fn race(h: Harness, clean: Harness, customer: String, n: usize) -> Vec<String> {
+        let mut v = Vec::new();
+        let business = BusinessId::parse(&h.business_id).unwrap();
+        let customer_id = CustomerId::parse(&customer).unwrap();
+        let app = h.service();
+        // 1. A worker charges and loses the answer; the settings show the attempt.
+        let mut attempt = None;
+        for _ in 0..RUNS {
+            let run = app
+                .run_top_up(
+                    &LosesAnswer,
+                    &business,
+                    &customer_id,
+                    Currency::USD,
+                    Timestamp::now(),
+                )
+                .await;
+            judge(&run, "the first worker", &mut v);
+            attempt = attempt_shown(&clean, &customer).await;
+            if attempt.is_some() {
+                break;
+            }
+        }
+        let Some(attempt) = attempt else {
+            v.push(format!(
+                "customer {n}: no attempt was claimed in {RUNS} runs"
+            ));
+            return v;
+        };
+        // 2. A client takes the credit's former key, retrying as a client does.
+        let tag = format!("former-key-{n}");
+        let mut client_landed = false;
+        for _ in 0..TRIES {
+            let reply = h
+                .entry(
+                    &customer,
+                    json!({"amount": 1, "currency": "USD", "entry_type": "credit",
+                        "idempotency_key": format!("auto_top_up_{attempt}"), "reference_object_id": tag}),
+                )
+                .await;
+            match (reply.status, code(&reply)) {
+                (StatusCode::OK, _) | (_, "idempotency_key_reused") => {
+                    client_landed = true;
+                    break;
+                }
+                (StatusCode::SERVICE_UNAVAILABLE, _) | (_, "concurrent_update") => {}
+                _ => {
+                    v.push(format!("customer {n}: the client's credit: {}", reply.body));
+                    break;
+                }
+            }
+        }
+        // 3. After the lease, a worker takes the attempt over; while it charges its lease runs
+        //    out too and a second worker takes it over: both get the success and credit it.
+        let gateway = Meeting {
+            arrived: Notify::new(),
+            barrier: Barrier::new(2),
+        };
+        let first = app.run_top_up(
+            &gateway,
+            &business,
+            &customer_id,
+            Currency::USD,
+            later(61_000),
+        );
+        let second = async {
+            let _ = tokio::time::timeout(Duration::from_secs(5), gateway.arrived.notified()).await;
+            app.run_top_up(
+                &gateway,
+                &business,
+                &customer_id,
+                Currency::USD,
+                later(122_000),
+            )
+            .await
+        };
+        let (first, second) = tokio::join!(first, second);
+        judge(&first, "a worker crediting", &mut v);
+        judge(&second, "the other worker crediting", &mut v);
+        // 4. Later sweeps finish what the faults left.
+        let sweeper = Meeting {
+            arrived: Notify::new(),
+            barrier: Barrier::new(1),
+        };
+        for run in 0..RUNS as u64 {
+            if attempt_shown(&clean, &customer).await.is_none() {
+                break;
+            }
+            let run = app
+                .run_top_up(
+                    &sweeper,
+                    &business,
+                    &customer_id,
+                    Currency::USD,
+                    later(200_000 + run * 61_000),
+                )
+                .await;
+            judge(&run, "a later sweep", &mut v);
+        }
+        // What is left: the attempt ended, credited once; the client's credit once.
+        if attempt_shown(&clean, &customer).await.is_some() {
+            v.push(format!("customer {n}: attempt {attempt} never ended"));
+        }
+        let entries = clean.all_entries(&customer, None).await;
+        let credits = entries
+            .iter()
+            .filter(|e| e["reference_object_id"] == pi_of(&attempt).as_str())
+            .count();
+        let client = entries
+            .iter()
+            .filter(|e| e["reference_object_id"] == tag.as_str())
+            .count();
+        let balance = clean.balance(&customer, "USD").await;
+        let expected = TOP_UP + i64::from(client_landed);
+        if credits != 1 || client != usize::from(client_landed) || balance != expected {
+            v.push(format!(
+                "customer {n}: {credits} top-up credits, {client} client credits (landed: {client_landed}), balance {balance} (expected {expected})"
+            ));
+        }
+        v.extend(chain_violation(&entries, balance));
+        v
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_seeded_simulation_of_top_up_credit_races_over_a_faulty_store_credits_each_once() {
+        let seed: u64 = env_or("SIM_SEED", fresh_seed());
+        say!("top-up races: SIM_SEED={seed} (replay with SIM_SEED={seed})");
+        let h = faulty_harness(seed, FAULTS).await;
+        let clean = h.without_faults();
+        let mut customers = Vec::new();
+        for _ in 0..RACED {
+            let customer = clean.customer().await;
+            let set = clean
+                .request(Route::UpdateWalletSettings)
+                .customer(&customer)
+                .json(json!({"currency": "USD", "auto_top_up": {
+                    "threshold": 100, "amount": TOP_UP, "max_per_day": 5,
+                    "payment_method": {"gateway_customer_id": "cus_sim", "payment_method_id": "pm_sim"}}}))
+                .send()
+                .await;
+            assert_eq!(set.status, StatusCode::OK, "SIM_SEED={seed}: {}", set.body);
+            customers.push(customer);
+        }
+        let races: Vec<_> = customers
+            .into_iter()
+            .enumerate()
+            .map(|(n, customer)| tokio::spawn(race(h.clone(), h.without_faults(), customer, n)))
+            .collect();
+        let mut violations = Vec::new();
+        for race in races {
+            violations.extend(race.await.expect("a race panicked"));
+        }
+        say!(
+            "top-up races: {RACED} attempts, {} faults injected",
+            h.fault_counts().faults()
+        );
+        assert!(
+            violations.is_empty(),
+            "SIM_SEED={seed}: {} violations:\n{}",
+            violations.len(),
+            violations.join("\n")
+        );
+    }
+}

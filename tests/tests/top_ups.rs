@@ -495,6 +495,7 @@ async fn the_daily_cap_stops_top_ups_and_settings_are_checked_and_changes_nothin
     assert_eq!(h.balance(&customer, "USD").await, 100);
     assert_eq!(charges_at_gateway(&gateway_customer).await, 2);
     assert_eq!(settings(&h, &customer).await["top_up"]["count_today"], 2);
+    clear_top_up(&h, &customer).await;
 
     h.close_wallet(&customer, "INR").await;
     let closed = patch(json!({"currency": "INR", "low_balance_threshold": 5})).await;
@@ -561,4 +562,107 @@ async fn two_sweeps_at_once_over_a_thousand_wallets_serve_each_of_twenty_needs_o
         usage.calls, usage.read_units
     );
     assert!(usage.read_units < 250.0, "{} read units", usage.read_units);
+}
+
+/// Issue 24, item 2: the settings show an attempt's id while it is in flight, and its credit
+/// claimed `auto_top_up_<attempt id>` among the business's own keys, so a request that used that
+/// key first blocked the credit for good (and failed every sweep). The credit's key now lives in
+/// the service's own namespace.
+#[tokio::test]
+async fn a_request_using_the_credits_former_key_first_does_not_block_the_credit() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let (customer, gateway_customer) = customer_with_top_up(&h, 0, 100, 700, GOOD_CARD).await;
+    let business = shared::kernel::BusinessId::parse(&h.business_id).unwrap();
+    let customer_id = CustomerId::parse(&customer).unwrap();
+    let run = h
+        .service()
+        .run_top_up(
+            &TimesOutAfterCharge(gateway()),
+            &business,
+            &customer_id,
+            Currency::USD,
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(run, TopUpRun::Unknown { .. }), "{run:?}");
+    let attempt_id = settings(&h, &customer).await["top_up"]["attempt_id"]
+        .as_str()
+        .expect("the attempt in flight is shown")
+        .to_owned();
+    let former_key = format!("auto_top_up_{attempt_id}");
+    let taken = h
+        .entry(
+            &customer,
+            json!({"amount": 1, "currency": "USD", "entry_type": "credit", "idempotency_key": former_key}),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::OK, "{}", taken.body);
+
+    let rerun = sweep(&h, later(61)).await;
+    assert_eq!(rerun.top_ups_credited, 1, "{rerun:?}");
+    assert_eq!(h.balance(&customer, "USD").await, 701);
+    assert_eq!(charges_at_gateway(&gateway_customer).await, 1);
+    let entries = h.all_entries(&customer, None).await;
+    assert_eq!(entries[0]["amount"], 700);
+    assert_eq!(entries[0]["idempotency_key"], former_key.as_str());
+    // The request's key still answers the request's own entry.
+    let again = h
+        .entry(
+            &customer,
+            json!({"amount": 1, "currency": "USD", "entry_type": "credit", "idempotency_key": former_key}),
+        )
+        .await;
+    assert_error(&again, StatusCode::CONFLICT, "idempotency_key_reused");
+    assert_eq!(h.balance(&customer, "USD").await, 701);
+}
+
+/// Issue 24, item 3: `due_at` judged the daily cap on the day of the wallet's last change, so a
+/// wallet still below its threshold at its cap left the sweep's index and never came back.
+#[tokio::test]
+async fn a_wallet_capped_yesterday_is_topped_up_today() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let (gateway_customer, payment_method) =
+        gateway().create_test_customer(GOOD_CARD).await.unwrap();
+    let set = h
+        .request(Route::UpdateWalletSettings)
+        .customer(&customer)
+        .json(json!({"currency": "USD", "auto_top_up": {
+            "threshold": 1_000, "amount": 100, "max_per_day": 1,
+            "payment_method": {"gateway_customer_id": gateway_customer, "payment_method_id": payment_method}}}))
+        .send()
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    sweep(&h, Timestamp::now()).await;
+    sweep(&h, Timestamp::now()).await;
+    assert_eq!(h.balance(&customer, "USD").await, 100, "one a day");
+    assert_eq!(charges_at_gateway(&gateway_customer).await, 1);
+
+    const DAY_MS: u64 = 86_400_000;
+    let tomorrow =
+        Timestamp::from_unix_ms((Timestamp::now().unix_ms / DAY_MS + 1) * DAY_MS + 1_000);
+    sweep(&h, tomorrow).await;
+    assert_eq!(
+        h.balance(&customer, "USD").await,
+        200,
+        "topped up the next day"
+    );
+    assert_eq!(charges_at_gateway(&gateway_customer).await, 2);
+    clear_top_up(&h, &customer).await;
+}
+
+/// Takes a wallet still below its threshold at its cap out of the sweep's index (it would be due
+/// at the next UTC midnight), so that no other test's sweep across midnight meets it.
+async fn clear_top_up(h: &Harness, customer: &str) {
+    let cleared = h
+        .request(Route::UpdateWalletSettings)
+        .customer(customer)
+        .json(json!({"currency": "USD", "auto_top_up": null}))
+        .send()
+        .await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.body);
+    assert!(settings(h, customer).await["auto_top_up"].is_null());
 }

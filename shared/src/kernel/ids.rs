@@ -146,9 +146,16 @@ pub fn change_token(unix_ms: u64) -> String {
     ulid::Ulid::from_parts(unix_ms, u128::from_le_bytes(random)).to_string()
 }
 
-/// A caller's idempotency key: 1 to 255 printable characters, unique per business forever.
+/// An idempotency key, unique per business forever: a caller's (1 to 255 printable
+/// characters, made only by [`IdempotencyKey::parse`], which is what every request's key and
+/// every stored key go through), or one of the service's own ([`IdempotencyKey::internal`],
+/// which only this crate can call). The two live in separate namespaces: a caller's key never
+/// equals, nor is stored where, an internal key of the same text is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey {
+    text: String,
+    internal: bool,
+}
 
 impl IdempotencyKey {
     pub fn parse(raw: &str) -> Result<IdempotencyKey, ValidationError> {
@@ -158,11 +165,28 @@ impl IdempotencyKey {
                 format!("idempotency_key must be 1 to {IDEMPOTENCY_KEY_LENGTH_MAX} bytes of printable characters"),
             ));
         }
-        Ok(IdempotencyKey(raw.to_owned()))
+        Ok(IdempotencyKey {
+            text: raw.to_owned(),
+            internal: false,
+        })
+    }
+
+    /// A key of the service's own namespace (e.g. an auto top-up's credit), which no request
+    /// can claim whatever key it sends.
+    pub(crate) fn internal(text: String) -> IdempotencyKey {
+        IdempotencyKey {
+            text,
+            internal: true,
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    /// Whether this is a key of the service's own namespace.
+    pub fn is_internal(&self) -> bool {
+        self.internal
     }
 }
 
@@ -241,5 +265,19 @@ mod tests {
         assert!(IdempotencyKey::parse("a\nb").is_err());
         assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
         assert!(IdempotencyKey::parse(&"k".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn an_internal_key_is_never_a_callers_key_of_the_same_text() {
+        let internal = IdempotencyKey::internal("auto_top_up_tpa_1".into());
+        let callers = IdempotencyKey::parse("auto_top_up_tpa_1").unwrap();
+        assert_eq!(internal.as_str(), callers.as_str());
+        assert_ne!(internal, callers);
+        assert!(internal.is_internal() && !callers.is_internal());
+        let read: IdempotencyKey = serde_json::from_str("\"auto_top_up_tpa_1\"").unwrap();
+        assert!(
+            !read.is_internal(),
+            "a key read from a request is a caller's"
+        );
     }
 }

@@ -61,9 +61,11 @@ pub struct SweepReport {
     pub stopped_early: bool,
 }
 
+/// The key a top-up's credit claims: `auto_top_up_<attempt id>` in the service's own namespace,
+/// which no request reaches (a request's `auto_top_up_<attempt id>` is another key), so no
+/// client can take it first. Only this attempt's credit ever claims it.
 fn credit_key(attempt: &TopUpAttempt) -> IdempotencyKey {
-    IdempotencyKey::parse(&format!("auto_top_up_{}", attempt.id))
-        .expect("attempt ids are printable")
+    IdempotencyKey::internal(format!("auto_top_up_{}", attempt.id))
 }
 
 impl<S: Store, C: Clock> Service<S, C> {
@@ -235,7 +237,8 @@ impl<S: Store, C: Clock> Service<S, C> {
     }
 
     /// Credits a charged top-up once: the entry, its key (derived from the attempt) and the
-    /// attempt's end commit together, and only while the attempt is still the wallet's.
+    /// attempt's end commit together, and only while the attempt is still the wallet's. Finding
+    /// the key taken means another worker credited this attempt: credited.
     async fn credit_top_up(
         &self,
         tenant: &Tenant,
@@ -253,11 +256,12 @@ impl<S: Store, C: Clock> Service<S, C> {
             event_type: EventType::MerchantAdjustment,
             reason: Some("auto top-up".to_owned()),
             reference_object_id: Some(payment_intent_id.to_owned()),
-            idempotency_key: Some(key.clone()),
+            // The entry shows the key's text, as it always did.
+            idempotency_key: IdempotencyKey::parse(key.as_str()).ok(),
         };
         let entry_id = &EntryId::generate_at(self.now().unix_ms);
         let key = &key;
-        self.change(&tenant.business_id, None, |now| async move {
+        let credited = self.change(&tenant.business_id, None, |now| async move {
             let now = now.max(at);
             let current = self.wallets_of(tenant, customer_id).await?;
             let wallet = wallet_of(&current, currency)?;
@@ -289,7 +293,20 @@ impl<S: Store, C: Clock> Service<S, C> {
             ];
             Ok(Plan::Commit(writes, ()))
         })
-        .await
+        .await;
+        match credited {
+            // Two workers credited the attempt at once (the first one's lease ran out): the
+            // other's commit landed first, with this attempt's credit.
+            Err(DomainError::IdempotencyKeyReused {
+                key: taken,
+                original,
+            }) if taken == key.as_str()
+                && matches!(&*original, Original::Entry(entry) if entry.customer_id == *customer_id) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// The sweep: due top-ups (sparse index), expired holds, due webhook retries, until
@@ -337,3 +354,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+#[path = "operations_tests.rs"]
+mod tests;

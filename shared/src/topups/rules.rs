@@ -18,6 +18,8 @@ pub const RETRY_AFTER_S: [u64; 2] = [3_600, 4 * 3_600];
 pub const LEASE_MS: u64 = 60_000;
 pub const MAX_PER_DAY_LIMIT: u32 = 100;
 const ID_MAX: usize = 255;
+/// A UTC day: the daily caps' period (`day_of`).
+const DAY_MS: u64 = 86_400_000;
 
 /// The available balance is at or below the low-balance threshold.
 pub fn is_low(wallet: &Wallet) -> bool {
@@ -90,8 +92,10 @@ pub fn next_step(wallet: &Wallet, now: Timestamp) -> Step {
 }
 
 /// When the sweep should look at this wallet's top-up: the end of an attempt's lease, or the
-/// moment a new attempt may start (the wallet's last change, if it may start at once); `None`
-/// when there is nothing to do.
+/// moment a new attempt may start (the wallet's last change, if it may start at once; the start
+/// of the next UTC day, if only the day's caps hold it back); `None` when there is nothing to do.
+/// A wallet at its cap keeps its place in the sweep's index: a refused debit writes nothing,
+/// so no later change of the wallet would bring it back.
 pub fn due_at(wallet: &Wallet) -> Option<Timestamp> {
     if let Some(attempt) = &wallet.top_up.attempt {
         return Some(attempt.lease_until);
@@ -99,8 +103,14 @@ pub fn due_at(wallet: &Wallet) -> Option<Timestamp> {
     let at = wallet
         .updated_at
         .max(wallet.top_up.retry_at.unwrap_or(wallet.updated_at));
-    match next_step(wallet, at) {
-        Step::Start(_) => Some(at),
+    if let Step::Start(_) = next_step(wallet, at) {
+        return Some(at);
+    }
+    // Only the day's counts change with the day: if the next day would start it, the caps hold
+    // it back today.
+    let next_day = Timestamp::from_unix_ms((at.unix_ms / DAY_MS + 1) * DAY_MS);
+    match next_step(wallet, next_day) {
+        Step::Start(_) => Some(next_day),
         _ => None,
     }
 }
@@ -398,6 +408,38 @@ mod tests {
         );
         let tomorrow = Timestamp::from_unix_ms(NOW.unix_ms + 86_400_000);
         assert_eq!(next_step(&w, tomorrow), Step::Start(500));
+    }
+
+    #[test]
+    fn a_wallet_at_its_daily_cap_is_due_at_the_start_of_the_next_utc_day() {
+        let mut w = wallet(0, setting(100, TopUpAmount::Fixed(500)));
+        w.updated_at = NOW;
+        assert_eq!(due_at(&w), Some(NOW), "due at once");
+        let attempt = TopUpAttempt {
+            id: "tpa_1".into(),
+            amount: 500,
+            started_at: NOW,
+            payment_method: setting(100, TopUpAmount::Fixed(500)).payment_method,
+            lease_until: NOW,
+        };
+        succeeded(&mut w, &attempt, "pi_1", NOW);
+        succeeded(&mut w, &attempt, "pi_2", NOW);
+        assert_eq!(next_step(&w, NOW), Step::Nothing, "capped today");
+        let midnight = Timestamp::from_unix_ms((NOW.unix_ms / DAY_MS + 1) * DAY_MS);
+        assert_eq!(
+            day_of(midnight),
+            day_of(Timestamp::from_unix_ms(NOW.unix_ms + DAY_MS))
+        );
+        assert_ne!(day_of(midnight), day_of(NOW));
+        assert_eq!(due_at(&w), Some(midnight));
+
+        // Above its threshold, or paused, it is due at no time.
+        let mut above = w.clone();
+        above.balance = 101;
+        assert_eq!(due_at(&above), None);
+        let mut paused = w.clone();
+        paused.settings.auto_top_up.as_mut().unwrap().enabled = false;
+        assert_eq!(due_at(&paused), None);
     }
 
     #[test]

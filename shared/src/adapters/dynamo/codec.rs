@@ -390,7 +390,7 @@ pub fn invoice_from(item: &Item) -> DomainResult<InvoicePayment> {
 
 /// The idempotency item: the key's business, and the record it produced.
 pub fn claim_item(business_id: &BusinessId, key: &IdempotencyKey, original: &Original) -> Item {
-    let mut item = key_of(idem_pk(business_id, key), IDEM_SK);
+    let mut item = idem_key(business_id, key);
     let (customer_id, doc) = match original {
         Original::Entry(entry) => (&entry.customer_id, to_doc(entry)),
         Original::Hold(hold) => {
@@ -528,5 +528,23 @@ mod tests {
         let key = IdempotencyKey::parse("k-1").unwrap();
         let item = claim_item(&entry.business_id, &key, &Original::Entry(entry.clone()));
         assert_eq!(original_from(&item).unwrap(), Original::Entry(entry));
+    }
+
+    #[test]
+    fn an_internal_key_and_a_callers_key_of_the_same_text_are_two_items() {
+        let entry: LedgerEntry = serde_json::from_value(stored_entry()).unwrap();
+        let original = Original::Entry(entry.clone());
+        let callers = IdempotencyKey::parse("auto_top_up_tpa_1").unwrap();
+        let internal = IdempotencyKey::internal("auto_top_up_tpa_1".into());
+        let callers = claim_item(&entry.business_id, &callers, &original);
+        let internal = claim_item(&entry.business_id, &internal, &original);
+        assert_eq!(callers[PK], internal[PK]);
+        assert_eq!(
+            callers[SK].as_s().unwrap(),
+            IDEM_SK,
+            "as earlier versions wrote it"
+        );
+        assert_eq!(internal[SK].as_s().unwrap(), INTERNAL_IDEM_SK);
+        assert_eq!(original_from(&internal).unwrap(), original);
     }
 }

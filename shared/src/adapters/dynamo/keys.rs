@@ -12,6 +12,7 @@
 //! | invoice payment | `CUS#<business>#<id>#INV#<invoice>` | `INV#<invoice>` |                       |
 //! | idempotency key | `IDEM#<business>#<k>` | `#IDEM`            |                                   |
 //! | change receipt  | `CUS#<business>#<id>` | `CHG#<token>`      | `ttl` (a day)                     |
+//! | internal key    | `IDEM#<business>#<k>` | `#IDEM#INTERNAL`   | (the service's own keys)          |
 //!
 //! Every key starts with the business id, so another business's ids find nothing. Every item of
 //! a customer has a partition key that starts with the customer's (`CUS#<business>#<id>`), and no
@@ -29,6 +30,9 @@ pub type Item = HashMap<String, AttributeValue>;
 
 pub const WALLETS_SK: &str = "#WALLETS";
 pub const IDEM_SK: &str = "#IDEM";
+/// The sort key of the service's own idempotency keys (`IdempotencyKey::internal`): a caller's
+/// key of the same text is another item (sort key [`IDEM_SK`]).
+pub const INTERNAL_IDEM_SK: &str = "#IDEM#INTERNAL";
 pub const KEY_SK: &str = "#KEY";
 pub const BUSINESS_SK: &str = "#BUSINESS";
 pub const HOLD_SK_PREFIX: &str = "HLD#";
@@ -126,6 +130,17 @@ pub fn currency_sk(currency: Currency, position: u64) -> String {
 
 pub fn idem_pk(business_id: &BusinessId, key: &IdempotencyKey) -> String {
     format!("IDEM#{business_id}#{}", key.as_str())
+}
+
+/// The key of the item that claims `key`: a caller's and an internal key of the same text are
+/// two items.
+pub fn idem_key(business_id: &BusinessId, key: &IdempotencyKey) -> Item {
+    let sk = if key.is_internal() {
+        INTERNAL_IDEM_SK
+    } else {
+        IDEM_SK
+    };
+    key_of(idem_pk(business_id, key), sk)
 }
 
 pub fn email_key(business_id: &BusinessId, email: &str) -> String {

@@ -337,12 +337,8 @@ impl WalletStore for DynamoStore {
         business_id: &BusinessId,
         key: &IdempotencyKey,
     ) -> DomainResult<Option<Original>> {
-        self.get_as(
-            key_of(idem_pk(business_id, key), IDEM_SK),
-            true,
-            original_from,
-        )
-        .await
+        self.get_as(idem_key(business_id, key), true, original_from)
+            .await
     }
 }
 
