@@ -2440,3 +2440,177 @@ mod top_up_races {
         );
     }
 }
+
+/// Issue 24, items 1 and 6, as seeded races over a store that often loses answers and refuses
+/// resends (the path where a request must tell whether its own first send landed):
+/// - a batch of debits that empties the wallet, sent twice at once and once more after: every
+///   key lands once, and no answer calls a landed debit refused;
+/// - a close of an empty wallet while settings patches of the customer's other wallet move the
+///   wallet set on: the close never answers `wallet_closed` (nobody else closes it).
+mod batch_and_close_races {
+    use super::*;
+
+    /// Customers raced at once.
+    const RACED: usize = 16;
+    /// Lost answers and refused resends, far more often than in the main simulation.
+    const RACE_FAULTS: Faults = Faults {
+        conflict: 0.25,
+        ambiguous: 0.25,
+        ..FAULTS
+    };
+
+    fn statuses(reply: &Reply) -> Option<Vec<String>> {
+        (reply.status == StatusCode::OK).then(|| {
+            reply.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|item| match item["status"].as_str().unwrap() {
+                    "applied" => "applied".to_owned(),
+                    status => format!("{status}:{}", item["code"].as_str().unwrap_or("")),
+                })
+                .collect()
+        })
+    }
+
+    async fn batch_race(h: Harness, clean: Harness, n: usize) -> Vec<String> {
+        let mut v = Vec::new();
+        let customer = clean.customer().await;
+        clean.credit(&customer, 100).await;
+        let items: Vec<Value> = (0..20)
+            .map(|k| {
+                json!({"customer_id": customer, "amount": 5, "currency": "USD",
+                "entry_type": "debit", "idempotency_key": format!("race{n}-{k}")})
+            })
+            .collect();
+        let send = |h: Harness, items: Vec<Value>| async move {
+            h.request(Route::CreateLedgerEntriesBatch)
+                .json(json!({ "items": items }))
+                .send()
+                .await
+        };
+        let (one, two) = tokio::join!(
+            send(h.clone(), items.clone()),
+            send(h.clone(), items.clone())
+        );
+        // The client resends until it gets an answer (a 409 or 503 says: send it again).
+        let mut again = send(h.clone(), items.clone()).await;
+        for _ in 0..10 {
+            if again.status == StatusCode::OK {
+                break;
+            }
+            again = send(h.clone(), items.clone()).await;
+        }
+        let mut applied = vec![0; items.len()];
+        for reply in [&one, &two, &again] {
+            let Some(statuses) = statuses(reply) else {
+                if !matches!(reply.status.as_u16(), 409 | 503) {
+                    v.push(format!("batch race {n}: {} {}", reply.status, reply.body));
+                }
+                continue;
+            };
+            for (k, status) in statuses.iter().enumerate() {
+                match status.as_str() {
+                    "applied" => applied[k] += 1,
+                    "duplicate:idempotency_key_reused" => {}
+                    other => v.push(format!(
+                        "batch race {n}: item {k} answered {other} though the 20 debits fit the balance"
+                    )),
+                }
+            }
+        }
+        if again.status == StatusCode::OK {
+            let last = statuses(&again).unwrap();
+            let kinds: Vec<_> = last
+                .iter()
+                .filter(|s| *s != "duplicate:idempotency_key_reused")
+                .collect();
+            if !kinds.is_empty() && (one.status == StatusCode::OK || two.status == StatusCode::OK) {
+                v.push(format!(
+                    "batch race {n}: the resend after an answered batch applied {kinds:?}"
+                ));
+            }
+        }
+        if applied.iter().any(|&a| a > 1) {
+            v.push(format!("batch race {n}: a key applied twice: {applied:?}"));
+        }
+        let balance = clean.balance(&customer, "USD").await;
+        let entries = clean.all_entries(&customer, None).await;
+        if again.status == StatusCode::OK && (balance != 0 || entries.len() != 21) {
+            v.push(format!(
+                "batch race {n}: balance {balance}, {} entries (expected 0 and 21)",
+                entries.len()
+            ));
+        }
+        v.extend(chain_violation(&entries, balance));
+        v
+    }
+
+    async fn close_race(h: Harness, clean: Harness, n: usize) -> Vec<String> {
+        let mut v = Vec::new();
+        let customer = clean.customer().await;
+        // Another instance (its own contention lanes) patches the customer's INR settings
+        // without pause while the close runs: the wallet set moves on between the close's
+        // first send and its look after a refused resend.
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let patches = {
+            let (other, customer, done) = (clean.instance().await, customer.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut threshold = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    threshold += 100;
+                    other
+                        .request(Route::UpdateWalletSettings)
+                        .customer(&customer)
+                        .json(json!({"currency": "INR", "low_balance_threshold": threshold}))
+                        .send()
+                        .await;
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let closed = h.close_wallet(&customer, "USD").await;
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        patches.await.expect("the patches panicked");
+        match closed.status.as_u16() {
+            200 => {}
+            // The store's own failures, which a client resends.
+            409 | 503 if closed.body["code"] != "wallet_closed" => {}
+            _ => v.push(format!(
+                "close race {n}: the only close of an empty wallet answered {} {}",
+                closed.status, closed.body
+            )),
+        }
+        let usd = clean.usd_wallet(&customer).await;
+        if closed.status == StatusCode::OK && usd["status"] != "closed" {
+            v.push(format!("close race {n}: answered closed, stored {usd}"));
+        }
+        v
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn seeded_batch_resends_and_wallet_only_changes_over_a_store_that_loses_answers() {
+        let seed: u64 = env_or("SIM_SEED", fresh_seed());
+        say!("batch and close races: SIM_SEED={seed} (replay with SIM_SEED={seed})");
+        let h = faulty_harness(seed, RACE_FAULTS).await;
+        let mut tasks = Vec::new();
+        for n in 0..RACED {
+            tasks.push(tokio::spawn(batch_race(h.clone(), h.without_faults(), n)));
+            tasks.push(tokio::spawn(close_race(h.clone(), h.without_faults(), n)));
+        }
+        let mut violations = Vec::new();
+        for task in tasks {
+            violations.extend(task.await.expect("a race panicked"));
+        }
+        say!(
+            "batch and close races: {RACED} of each, {} faults injected",
+            h.fault_counts().faults()
+        );
+        assert!(
+            violations.is_empty(),
+            "SIM_SEED={seed}: {} violations:\n{}",
+            violations.len(),
+            violations.join("\n")
+        );
+    }
+}
