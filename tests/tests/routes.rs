@@ -416,3 +416,501 @@ fn sam_template_policies_name_actions_and_existing_indexes() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Every store call a route can make is allowed by its function's policy.
+//
+// Each route's function runs with its own process (its own key cache and wallet hints), so each
+// route gets its own service over one shared in-memory store, wrapped in a store that records the
+// port methods called. Each route runs calm, with its commit's answer lost (tokens forgotten, so
+// the resend is refused and `landed()` looks for the change), with its first commit refused as a
+// conflict, and sent twice with the same idempotency key. The methods it called, through
+// `adapters::dynamo::permissions` (what each method asks of DynamoDB), must be allowed by the
+// function's policy: actions, index resources, and the conditions of an `UpdateItem`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use api::Route;
+use lambda_http::http::{Method, Request, StatusCode};
+use lambda_http::{Body, RequestExt};
+use serde_json::{json, Value};
+use shared::adapters::dynamo::permissions::{store_access, StoreAccess, QUERY, UPDATE_ITEM};
+use shared::adapters::memory::MemoryStore;
+use shared::adapters::recording::RecordingStore;
+use shared::kernel::{BusinessId, EndpointId, EventId, SystemClock};
+use shared::ports::WebhookStore;
+use shared::webhooks::model::{Delivery, DeliveryStatus, EventType};
+use shared::{Config, Service};
+
+type Recorded = Service<RecordingStore<MemoryStore>, SystemClock>;
+
+/// One request: route, path parameters, query parameters, body.
+struct Call {
+    route: Route,
+    path: Vec<(&'static str, String)>,
+    query: Vec<(&'static str, String)>,
+    body: Option<Value>,
+}
+
+impl Call {
+    fn new(route: Route) -> Call {
+        Call {
+            route,
+            path: Vec::new(),
+            query: Vec::new(),
+            body: None,
+        }
+    }
+    fn path(mut self, name: &'static str, value: &str) -> Call {
+        self.path.push((name, value.to_owned()));
+        self
+    }
+    fn query(mut self, name: &'static str, value: &str) -> Call {
+        self.query.push((name, value.to_owned()));
+        self
+    }
+    fn body(mut self, body: Value) -> Call {
+        self.body = Some(body);
+        self
+    }
+}
+
+async fn send(app: &Recorded, key: &str, call: &Call) -> (StatusCode, Value) {
+    let spec = call.route.spec();
+    let path = call.path.iter().fold(spec.path.to_owned(), |path, (n, v)| {
+        path.replace(&format!("{{{n}}}"), v)
+    });
+    let body = match &call.body {
+        Some(body) => Body::from(body.to_string()),
+        None => Body::from(String::new()),
+    };
+    let request: lambda_http::Request = Request::builder()
+        .method(Method::from_bytes(spec.method.as_bytes()).unwrap())
+        .uri(path)
+        .header("authorization", format!("Bearer {key}"))
+        .body(body)
+        .unwrap();
+    let request = request
+        .with_path_parameters(
+            call.path
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.clone()))
+                .collect::<HashMap<_, _>>(),
+        )
+        .with_query_string_parameters(
+            call.query
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.clone()))
+                .collect::<HashMap<_, _>>(),
+        );
+    let response = api::handle(app, call.route, request).await;
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (response.status(), body)
+}
+
+/// What one route's scenarios need, made fresh (through an unrecorded service) for each.
+struct Fixture {
+    n: u32,
+    customer: String,
+    hold: String,
+    invoice: String,
+    webhook: String,
+    delivery: String,
+    key_id: String,
+}
+
+struct World {
+    memory: MemoryStore,
+    config: Config,
+    /// The service of the fixtures (its records are not looked at).
+    setup: Recorded,
+    business_id: BusinessId,
+    key: String,
+    made: std::cell::Cell<u32>,
+}
+
+impl World {
+    async fn new() -> World {
+        let mut config =
+            Config::build("unused".to_owned(), None, "USD,INR", None).expect("configuration");
+        config.webhook_targets.allow_private = true;
+        let memory = MemoryStore::new();
+        // Every resend is checked as a new change, as DynamoDB does once a token is forgotten:
+        // a lost answer then makes `landed()` look for the change.
+        memory.forget_tokens();
+        let setup = Service::new(
+            RecordingStore::new(memory.clone()),
+            SystemClock,
+            config.clone(),
+        );
+        let (business_id, key) = setup.create_business("Policies").await.unwrap();
+        World {
+            memory,
+            config,
+            setup,
+            business_id,
+            key,
+            made: std::cell::Cell::new(0),
+        }
+    }
+
+    /// A function instance of its own, as each route's Lambda function has.
+    fn instance(&self) -> Recorded {
+        Service::new(
+            RecordingStore::new(self.memory.clone()),
+            SystemClock,
+            self.config.clone(),
+        )
+    }
+
+    async fn ok(&self, call: Call) -> Value {
+        let (status, body) = send(&self.setup, &self.key, &call).await;
+        assert!(status.is_success(), "{:?}: {status} {body}", call.route);
+        body
+    }
+
+    async fn fixture(&self) -> Fixture {
+        let n = self.made.get() + 1;
+        self.made.set(n);
+        let customer = self
+            .ok(Call::new(Route::CreateCustomer)
+                .body(json!({"email": format!("c{n}@example.com"), "name": "Ada"})))
+            .await["customer_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for (amount, currency) in [(1000, "USD"), (500, "INR")] {
+            self.ok(Call::new(Route::CreateLedgerEntry)
+                .path("customer_id", &customer)
+                .body(json!({"amount": amount, "currency": currency, "entry_type": "credit"})))
+                .await;
+        }
+        let hold = self
+            .ok(Call::new(Route::CreateHold)
+                .path("customer_id", &customer)
+                .body(json!({"amount": 100, "currency": "USD"})))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let invoice = format!("inv_paid_{n}");
+        self.ok(Call::new(Route::PayInvoice)
+            .path("customer_id", &customer)
+            .body(json!({"invoice_id": invoice, "currency": "USD", "amount_due": 100})))
+            .await;
+        let webhook = self
+            .ok(Call::new(Route::CreateWebhook).body(json!({"url": "http://127.0.0.1:9/hook"})))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let now = self.setup.now();
+        let delivery = Delivery {
+            id: EventId::derived(now.unix_ms, &format!("event {n}")),
+            endpoint_id: EndpointId::parse(&webhook).unwrap(),
+            business_id: self.business_id.clone(),
+            event_type: EventType::ALL[0],
+            payload: "{}".to_owned(),
+            status: DeliveryStatus::Pending,
+            attempt_count: 0,
+            next_attempt_at: Some(now),
+            lease_until: None,
+            created_at: now,
+            updated_at: now,
+        };
+        assert!(self.memory.insert_delivery(&delivery).await.unwrap());
+        let key_id = self
+            .ok(Call::new(Route::CreateApiKey).body(json!({"name": format!("key {n}")})))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Fixture {
+            n,
+            customer,
+            hold,
+            invoice,
+            webhook,
+            delivery: delivery.id.to_string(),
+            key_id,
+        }
+    }
+
+    /// Deletes the fixture's webhook (a business may have 20).
+    async fn clean_up(&self, fixture: &Fixture) {
+        let call = Call::new(Route::DeleteWebhook).path("webhook_id", &fixture.webhook);
+        send(&self.setup, &self.key, &call).await;
+    }
+
+    /// A key of its own for one function instance: its first request looks it up and records
+    /// its use.
+    async fn new_key(&self) -> String {
+        self.ok(Call::new(Route::CreateApiKey).body(json!({"name": "instance"})))
+            .await["key_secret"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// The requests that exercise `route` on `f`.
+fn calls(route: Route, f: &Fixture) -> Vec<Call> {
+    let n = f.n;
+    let customer = |route| Call::new(route).path("customer_id", &f.customer);
+    let webhook = |route| Call::new(route).path("webhook_id", &f.webhook);
+    let key = format!("key-{n}-{route:?}");
+    match route {
+        Route::CreateCustomer => vec![Call::new(route)
+            .body(json!({"email": format!("new{n}@example.com"), "name": "Bo"}))],
+        Route::ListCustomers => vec![
+            Call::new(route),
+            Call::new(route).query("email", &format!("c{n}@example.com")),
+        ],
+        Route::GetCustomer | Route::ListWallets | Route::GetWalletSettings => {
+            vec![customer(route)]
+        }
+        Route::UpdateCustomer => vec![customer(route).body(json!({"name": "Bea"}))],
+        Route::CreateLedgerEntry => vec![customer(route).body(
+            json!({"amount": 500, "currency": "USD", "entry_type": "debit", "idempotency_key": key}),
+        )],
+        Route::ListLedgerEntries => vec![customer(route), customer(route).query("currency", "USD")],
+        Route::CreateLedgerEntriesBatch => vec![Call::new(route).body(json!({"items": [
+            {"customer_id": f.customer, "amount": 500, "currency": "USD", "entry_type": "debit", "idempotency_key": key},
+            {"customer_id": f.customer, "amount": 10, "currency": "INR", "entry_type": "credit", "idempotency_key": format!("{key}-2")},
+        ]}))],
+        Route::CreateHold => vec![customer(route)
+            .body(json!({"amount": 500, "currency": "USD", "idempotency_key": key}))],
+        Route::ListHolds => vec![customer(route), customer(route).query("status", "pending")],
+        Route::GetHold | Route::CaptureHold | Route::ReleaseHold => {
+            vec![customer(route).path("hold_id", &f.hold)]
+        }
+        Route::PayInvoice => vec![customer(route).body(
+            json!({"invoice_id": format!("inv_new_{n}"), "currency": "USD", "amount_due": 100}),
+        )],
+        Route::GetInvoicePayment => vec![customer(route).path("invoice_id", &f.invoice)],
+        Route::ReverseInvoicePayment => vec![customer(route)
+            .path("invoice_id", &f.invoice)
+            .body(json!({"amount": 100, "idempotency_key": key}))],
+        Route::CloseWallet => vec![customer(route)
+            .body(json!({"currency": "INR", "reason": "customer left", "reference_object_id": "po_9"}))],
+        Route::UpdateWalletSettings => vec![customer(route)
+            .body(json!({"currency": "USD", "low_balance_threshold": 50}))],
+        Route::CreateApiKey => vec![Call::new(route).body(json!({"name": "more"}))],
+        Route::ListApiKeys => vec![Call::new(route)],
+        Route::RevokeApiKey | Route::RotateApiKey => {
+            vec![Call::new(route).path("key_id", &f.key_id)]
+        }
+        Route::CreateWebhook => vec![Call::new(route)
+            .body(json!({"url": "http://127.0.0.1:9/other", "idempotency_key": key}))],
+        Route::ListWebhooks => vec![Call::new(route)],
+        Route::GetWebhook
+        | Route::DeleteWebhook
+        | Route::GetWebhookSecret
+        | Route::GetWebhookHeaders => vec![webhook(route)],
+        Route::UpdateWebhook => vec![webhook(route).body(json!({"description": "changed"}))],
+        Route::UpdateWebhookHeaders => {
+            vec![webhook(route).body(json!({"headers": {"x-team": "wallets"}}))]
+        }
+        Route::ListWebhookDeliveries => vec![
+            webhook(route),
+            webhook(route).query("status", "pending"),
+        ],
+        Route::GetWebhookDelivery | Route::ResendWebhookDelivery => {
+            vec![webhook(route).path("delivery_id", &f.delivery)]
+        }
+    }
+}
+
+/// The ways a route's requests run.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Calm,
+    /// The commit lands and its answer is lost; the resend is refused: `landed()`.
+    AnswerLost,
+    /// The first commit is refused as a conflict: the race path.
+    Conflict,
+    /// Each request sent twice, as a client retrying: a taken key, a paid invoice.
+    SentTwice,
+}
+
+/// The store methods each route called, over every mode.
+async fn store_calls_per_route() -> BTreeMap<String, BTreeSet<&'static str>> {
+    let world = World::new().await;
+    let mut called = BTreeMap::new();
+    for spec in api::ROUTES {
+        let instance = world.instance();
+        let key = world.new_key().await;
+        let mut methods = BTreeSet::new();
+        for mode in [
+            Mode::Calm,
+            Mode::AnswerLost,
+            Mode::Conflict,
+            Mode::SentTwice,
+        ] {
+            let fixture = world.fixture().await;
+            for call in calls(spec.route, &fixture) {
+                match mode {
+                    Mode::AnswerLost => world.memory.lose_next_answers(1),
+                    Mode::Conflict => world.memory.fail_next_commits(1),
+                    Mode::Calm | Mode::SentTwice => {}
+                }
+                let (status, body) = send(&instance, &key, &call).await;
+                if let Mode::Calm = mode {
+                    assert!(status.is_success(), "{:?}: {status} {body}", spec.route);
+                }
+                if let Mode::SentTwice = mode {
+                    send(&instance, &key, &call).await;
+                }
+                world.memory.lose_next_answers(0);
+                world.memory.fail_next_commits(0);
+            }
+            world.clean_up(&fixture).await;
+        }
+        methods.extend(instance.store().take());
+        called.insert(logical_id(spec), methods);
+    }
+    called
+}
+
+/// One statement of a function's policies.
+#[derive(Debug)]
+struct Grant {
+    actions: BTreeSet<String>,
+    resources: BTreeSet<String>,
+    condition: Yaml,
+}
+
+/// The statements of `function`'s policies: inline documents, and managed policies of the
+/// template named by `!Ref`.
+fn grants(template: &Yaml, id: &str, function: &Yaml) -> Vec<Grant> {
+    let mut grants = Vec::new();
+    for policy in list(&function["Properties"]["Policies"], id) {
+        let document = match policy.as_str() {
+            Some(name) => {
+                let managed = &template["Resources"][name];
+                assert_eq!(
+                    managed["Type"].as_str(),
+                    Some("AWS::IAM::ManagedPolicy"),
+                    "{id}: policy {name}"
+                );
+                managed["Properties"]["PolicyDocument"].clone()
+            }
+            None => policy.clone(),
+        };
+        for statement in list(&document["Statement"], id) {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{id}");
+            let strings = |value: &Yaml| -> BTreeSet<String> {
+                match value.as_str() {
+                    Some(one) => BTreeSet::from([one.to_owned()]),
+                    None => list(value, id).iter().map(|v| text(v, id)).collect(),
+                }
+            };
+            grants.push(Grant {
+                actions: strings(&statement["Action"]),
+                resources: strings(&statement["Resource"]),
+                condition: statement["Condition"].clone(),
+            });
+        }
+    }
+    grants
+}
+
+const TABLE: &str = "WalletsTable.Arn";
+
+fn index_arn(index: &str) -> String {
+    format!("${{WalletsTable.Arn}}/index/{index}")
+}
+
+/// The values of condition `key` under `operator` (`ForAllValues:StringLike`), if set.
+fn condition_values(condition: &Yaml, operator: &str, key: &str) -> Option<BTreeSet<String>> {
+    let values = &condition[operator][key];
+    if values.is_badvalue() {
+        return None;
+    }
+    Some(match values.as_str() {
+        Some(one) => BTreeSet::from([one.to_owned()]),
+        None => list(values, key).iter().map(|v| text(v, key)).collect(),
+    })
+}
+
+/// Why `grant` does not allow `action` of `access` on `resource`, or `None` if it does.
+fn refusal(grant: &Grant, action: &str, resource: &str, access: &StoreAccess) -> Option<String> {
+    if !grant.actions.contains(action) || !grant.resources.contains(resource) {
+        return Some("not granted".to_owned());
+    }
+    if action != UPDATE_ITEM {
+        return None;
+    }
+    let reach = access
+        .update
+        .expect("an UpdateItem line says what it reaches");
+    if let Some(patterns) = condition_values(
+        &grant.condition,
+        "ForAllValues:StringLike",
+        "dynamodb:LeadingKeys",
+    ) {
+        let wanted = format!("{}*", reach.partition_key_prefix);
+        if !patterns.contains(&wanted) {
+            return Some(format!("LeadingKeys {patterns:?} lacks {wanted}"));
+        }
+    }
+    if let Some(allowed) = condition_values(
+        &grant.condition,
+        "ForAllValues:StringEquals",
+        "dynamodb:Attributes",
+    ) {
+        let missing: Vec<_> = reach
+            .attributes
+            .iter()
+            .filter(|a| !allowed.contains(**a))
+            .collect();
+        if !missing.is_empty() {
+            return Some(format!("Attributes lacks {missing:?}"));
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn every_store_call_a_route_can_make_is_allowed_by_its_function_policy() {
+    let template = template();
+    let functions: BTreeMap<String, Yaml> = http_functions().into_iter().collect();
+    let mut denied = Vec::new();
+    for (id, methods) in store_calls_per_route().await {
+        let grants = grants(&template, &id, &functions[&id]);
+        for method in &methods {
+            let access = store_access(method).unwrap_or_else(|| {
+                panic!("{method}: no line in shared/src/adapters/dynamo/permissions.rs")
+            });
+            let mut needs: Vec<(&str, String)> = access
+                .actions
+                .iter()
+                .map(|a| (*a, TABLE.to_owned()))
+                .collect();
+            needs.extend(access.indexes.iter().map(|i| (QUERY, index_arn(i))));
+            for (action, resource) in needs {
+                let refusals: Vec<String> = grants
+                    .iter()
+                    .map(|g| refusal(g, action, &resource, access))
+                    .collect::<Option<Vec<_>>>()
+                    .unwrap_or_default();
+                let allowed = grants
+                    .iter()
+                    .any(|g| refusal(g, action, &resource, access).is_none());
+                if !allowed {
+                    let why: BTreeSet<_> = refusals
+                        .into_iter()
+                        .filter(|w| w != "not granted")
+                        .collect();
+                    denied.push(format!(
+                        "{id}: {method} needs {action} on {resource} {why:?}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(denied.is_empty(), "denied on AWS:\n{}", denied.join("\n"));
+}
