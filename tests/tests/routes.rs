@@ -390,28 +390,24 @@ fn sam_template_policies_name_actions_and_existing_indexes() {
     ];
     let functions = resources(&template(), "AWS::Serverless::Function");
     assert!(!functions.is_empty());
+    let template = template();
     for (id, function) in functions {
-        let policies = list(&function["Properties"]["Policies"], &id);
-        assert!(!policies.is_empty(), "{id} has a policy");
-        for policy in policies {
-            for statement in list(&policy["Statement"], &id) {
-                assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{id}");
-                for action in list(&statement["Action"], &id) {
-                    let action = text(action, &id);
-                    assert!(
-                        known_actions.contains(&action.as_str()),
-                        "{id}: action {action}"
-                    );
-                }
-                for resource in list(&statement["Resource"], &id) {
-                    let resource = text(resource, &id);
-                    let ok = resource == "WalletsTable.Arn"
-                        || resource == "DispatcherFailures.Arn"
-                        || resource
-                            .strip_prefix("${WalletsTable.Arn}/index/")
-                            .is_some_and(|index| indexes.contains(index));
-                    assert!(ok, "{id}: resource {resource} (indexes: {indexes:?})");
-                }
+        let grants = grants(&template, &id, &function);
+        assert!(!grants.is_empty(), "{id} has a policy");
+        for grant in grants {
+            for action in &grant.actions {
+                assert!(
+                    known_actions.contains(&action.as_str()),
+                    "{id}: action {action}"
+                );
+            }
+            for resource in &grant.resources {
+                let ok = resource == "WalletsTable.Arn"
+                    || resource == "DispatcherFailures.Arn"
+                    || resource
+                        .strip_prefix("${WalletsTable.Arn}/index/")
+                        .is_some_and(|index| indexes.contains(index));
+                assert!(ok, "{id}: resource {resource} (indexes: {indexes:?})");
             }
         }
     }
@@ -881,6 +877,25 @@ async fn every_store_call_a_route_can_make_is_allowed_by_its_function_policy() {
     let mut denied = Vec::new();
     for (id, methods) in store_calls_per_route().await {
         let grants = grants(&template, &id, &functions[&id]);
+        // No more in-place updates than its store calls make.
+        let updated: BTreeSet<String> = methods
+            .iter()
+            .filter_map(|m| store_access(m).and_then(|a| a.update))
+            .flat_map(|reach| reach.attributes.iter().map(|a| a.to_string()))
+            .collect();
+        for grant in grants.iter().filter(|g| g.actions.contains(UPDATE_ITEM)) {
+            let named = condition_values(
+                &grant.condition,
+                "ForAllValues:StringEquals",
+                "dynamodb:Attributes",
+            )
+            .unwrap_or_default();
+            if !named.is_subset(&updated) {
+                denied.push(format!(
+                    "{id}: may update {named:?}, its calls update {updated:?}"
+                ));
+            }
+        }
         for method in &methods {
             let access = store_access(method).unwrap_or_else(|| {
                 panic!("{method}: no line in shared/src/adapters/dynamo/permissions.rs")
@@ -912,5 +927,60 @@ async fn every_store_call_a_route_can_make_is_allowed_by_its_function_policy() {
             }
         }
     }
-    assert!(denied.is_empty(), "denied on AWS:\n{}", denied.join("\n"));
+    assert!(
+        denied.is_empty(),
+        "policy and store calls differ:\n{}",
+        denied.join("\n")
+    );
+}
+
+/// Route functions update items in place only to record a key's use (and to end a key): each
+/// `UpdateItem` grant is a statement of its own, limited to API keys' partitions
+/// (`dynamodb:LeadingKeys`) and to attributes that a store method updates (`dynamodb:Attributes`).
+#[test]
+fn update_item_is_granted_only_on_api_keys_and_their_updated_attributes() {
+    let template = template();
+    let reaches: Vec<_> = shared::adapters::dynamo::permissions::STORE_ACCESS
+        .iter()
+        .filter_map(|access| access.update)
+        .collect();
+    let prefixes: BTreeSet<String> = reaches
+        .iter()
+        .map(|r| format!("{}*", r.partition_key_prefix))
+        .collect();
+    let attributes: BTreeSet<String> = reaches
+        .iter()
+        .flat_map(|r| r.attributes.iter().map(|a| a.to_string()))
+        .collect();
+    let mut loose = Vec::new();
+    for (id, function) in resources(&template, "AWS::Serverless::Function") {
+        for grant in grants(&template, &id, &function) {
+            if !grant.actions.contains(UPDATE_ITEM) {
+                continue;
+            }
+            if grant.actions.len() > 1 {
+                loose.push(format!(
+                    "{id}: UpdateItem shares a statement: {:?}",
+                    grant.actions
+                ));
+            }
+            let leading = condition_values(
+                &grant.condition,
+                "ForAllValues:StringLike",
+                "dynamodb:LeadingKeys",
+            );
+            if !leading.is_some_and(|p| !p.is_empty() && p.is_subset(&prefixes)) {
+                loose.push(format!("{id}: UpdateItem on any partition"));
+            }
+            let named = condition_values(
+                &grant.condition,
+                "ForAllValues:StringEquals",
+                "dynamodb:Attributes",
+            );
+            if !named.is_some_and(|a| !a.is_empty() && a.is_subset(&attributes)) {
+                loose.push(format!("{id}: UpdateItem of any attribute"));
+            }
+        }
+    }
+    assert!(loose.is_empty(), "{}", loose.join("\n"));
 }
