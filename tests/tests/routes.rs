@@ -984,3 +984,132 @@ fn update_item_is_granted_only_on_api_keys_and_their_updated_attributes() {
     }
     assert!(loose.is_empty(), "{}", loose.join("\n"));
 }
+
+/// The product's metrics that must page someone: (metric, its `Function` dimension), as
+/// `api/src/metrics.rs` lines emit them.
+const ALARMED_METRICS: &[(&str, &str)] = &[
+    ("StreamRecordsFailed", "webhook-dispatcher"),
+    ("WebhookDeliveriesFailed", "webhook-dispatcher"),
+    ("TopUpsUnknown", "sweep"),
+];
+
+/// Log lines that must page someone: counted by a metric filter on the functions' logs.
+const ALARMED_LOG_LINES: &[&str] = &["charged but not credited"];
+
+/// The text of every source file of the functions (`api/src`, `shared/src`).
+fn sources() -> Vec<(std::path::PathBuf, String)> {
+    fn walk(dir: &std::path::Path, found: &mut Vec<(std::path::PathBuf, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                found.push((path, text));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&root().join("api/src"), &mut found);
+    walk(&root().join("shared/src"), &mut found);
+    found
+}
+
+/// Whether the code emits `metric` on an EMF line with dimension `Function` = `function`.
+fn emitted(sources: &[(std::path::PathBuf, String)], metric: &str, function: &str) -> bool {
+    sources.iter().any(|(_, text)| {
+        text.contains(&format!("\"{metric}\"")) && {
+            let function = format!("(\"Function\", \"{function}\")");
+            text.contains(&function)
+        }
+    })
+}
+
+/// (namespace, metric, `Function` dimension) of every alarm.
+fn alarms(template: &Yaml) -> Vec<(String, String, Option<String>)> {
+    resources(template, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(id, alarm)| {
+            let properties = &alarm["Properties"];
+            let function = match &properties["Dimensions"] {
+                Yaml::BadValue => None,
+                dimensions => list(dimensions, &id)
+                    .iter()
+                    .find(|d| d["Name"].as_str() == Some("Function"))
+                    .map(|d| text(&d["Value"], &id)),
+            };
+            (
+                text(&properties["Namespace"], &id),
+                text(&properties["MetricName"], &id),
+                function,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_products_failure_metrics_and_log_lines_are_alarmed_and_exist_in_the_code() {
+    let template = template();
+    let sources = sources();
+    let alarms = alarms(&template);
+    let namespace = api::metrics::NAMESPACE;
+    for (metric, function) in ALARMED_METRICS {
+        assert!(
+            emitted(&sources, metric, function),
+            "the code emits no {metric} for {function}"
+        );
+        assert!(
+            alarms.contains(&(
+                namespace.to_owned(),
+                metric.to_string(),
+                Some(function.to_string())
+            )),
+            "no alarm on {metric} of {function}"
+        );
+    }
+    // Metric filters on the functions' logs: (phrase, namespace, metric).
+    let filters: Vec<(String, String, String)> = resources(&template, "AWS::Logs::MetricFilter")
+        .into_iter()
+        .map(|(id, filter)| {
+            let properties = &filter["Properties"];
+            assert_eq!(
+                properties["LogGroupName"].as_str(),
+                Some("FunctionLogs"),
+                "{id}"
+            );
+            let transformation = &list(&properties["MetricTransformations"], &id)[0];
+            (
+                text(&properties["FilterPattern"], &id),
+                text(&transformation["MetricNamespace"], &id),
+                text(&transformation["MetricName"], &id),
+            )
+        })
+        .collect();
+    for line in ALARMED_LOG_LINES {
+        assert!(
+            sources.iter().any(|(_, text)| text.contains(line)),
+            "no log line of the code says {line:?}"
+        );
+        let (_, namespace, metric) = filters
+            .iter()
+            .find(|(pattern, _, _)| *pattern == format!("\"{line}\""))
+            .unwrap_or_else(|| panic!("no metric filter for {line:?}"));
+        assert!(
+            alarms.contains(&(namespace.clone(), metric.clone(), None)),
+            "no alarm on {metric}, the count of {line:?}"
+        );
+    }
+    // Every alarm on the product's namespace reads a metric that the code or a filter makes.
+    for (alarm_namespace, metric, function) in &alarms {
+        if alarm_namespace != namespace {
+            continue;
+        }
+        let made = match function {
+            Some(function) => emitted(&sources, metric, function),
+            None => filters
+                .iter()
+                .any(|(_, n, m)| n == alarm_namespace && m == metric),
+        };
+        assert!(made, "alarm on {metric} ({function:?}): nothing emits it");
+    }
+}
