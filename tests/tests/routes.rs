@@ -1113,3 +1113,49 @@ fn the_products_failure_metrics_and_log_lines_are_alarmed_and_exist_in_the_code(
         assert!(made, "alarm on {metric} ({function:?}): nothing emits it");
     }
 }
+
+/// SAM's Rust builder copies `<CodeUri>/target/lambda/<binary>/bootstrap` (CodeUri: the root),
+/// while cargo-lambda builds in cargo's target directory. With the caller's `CARGO_TARGET_DIR`
+/// and `CARGO_BUILD_TARGET_DIR` pointing elsewhere, the environment `infra/sam.sh` gives SAM
+/// still makes cargo (so cargo-lambda) build into `<root>/target`: the bootstrap SAM packages is
+/// the one just built. (A focused check of the script's environment: a whole `sam build` takes
+/// minutes.)
+#[test]
+fn sam_sh_builds_where_sam_copies_the_bootstrap_whatever_the_callers_target_dir() {
+    let script = std::fs::read_to_string(root().join("infra/sam.sh")).unwrap();
+    let defines = script.find("sam_cargo_env() {");
+    let guard = script.find("return 0");
+    let first_work = script.find("\nensure_").expect("sam.sh installs its tools");
+    assert!(
+        defines.is_some() && guard.is_some_and(|g| g < first_work),
+        "infra/sam.sh defines sam_cargo_env and runs nothing when sourced"
+    );
+    let called = script
+        .find("\nsam_cargo_env\n")
+        .expect("sam.sh calls sam_cargo_env");
+    let exec = script.find("exec ").expect("sam.sh runs sam");
+    assert!(called < exec, "sam_cargo_env comes before sam runs");
+
+    let elsewhere = std::env::temp_dir().join("not-where-sam-reads");
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("source infra/sam.sh && sam_cargo_env && cargo metadata --no-deps --format-version 1")
+        .current_dir(root())
+        .env("CARGO_TARGET_DIR", &elsewhere)
+        .env("CARGO_BUILD_TARGET_DIR", &elsewhere)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        metadata["target_directory"]
+            .as_str()
+            .map(std::path::PathBuf::from),
+        Some(root().join("target")),
+        "cargo-lambda would build where SAM reads"
+    );
+}
