@@ -387,6 +387,7 @@ fn sam_template_policies_name_actions_and_existing_indexes() {
         "dynamodb:ConditionCheckItem",
         "dynamodb:Query",
         "sqs:SendMessage",
+        "secretsmanager:GetSecretValue",
     ];
     let functions = resources(&template(), "AWS::Serverless::Function");
     assert!(!functions.is_empty());
@@ -404,6 +405,7 @@ fn sam_template_policies_name_actions_and_existing_indexes() {
             for resource in &grant.resources {
                 let ok = resource == "WalletsTable.Arn"
                     || resource == "DispatcherFailures.Arn"
+                    || resource == "StripeSecretArn"
                     || resource
                         .strip_prefix("${WalletsTable.Arn}/index/")
                         .is_some_and(|index| indexes.contains(index));
@@ -784,6 +786,11 @@ struct Grant {
 fn grants(template: &Yaml, id: &str, function: &Yaml) -> Vec<Grant> {
     let mut grants = Vec::new();
     for policy in list(&function["Properties"]["Policies"], id) {
+        // `!If [Condition, policy, !Ref AWS::NoValue]` reads as that list: the policy.
+        let policy = match policy.as_vec().map(Vec::as_slice) {
+            Some([_, conditional, none]) if none.as_str() == Some("AWS::NoValue") => conditional,
+            _ => policy,
+        };
         let document = match policy.as_str() {
             Some(name) => {
                 let managed = &template["Resources"][name];
@@ -1158,4 +1165,67 @@ fn sam_sh_builds_where_sam_copies_the_bootstrap_whatever_the_callers_target_dir(
         Some(root().join("target")),
         "cargo-lambda would build where SAM reads"
     );
+}
+
+/// The Stripe secret key is never in a function's environment: the functions that charge read
+/// it at cold start from the Secrets Manager secret named by `STRIPE_SECRET_ID`, through the
+/// Parameters and Secrets extension layer, with a grant to read that one secret only.
+#[test]
+fn the_stripe_key_is_read_from_secrets_manager_not_the_environment() {
+    use shared::adapters::secrets::{SECRET_ID_VAR, SECRET_KEY_VAR};
+    let template = template();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(
+        globals[SECRET_KEY_VAR].is_badvalue(),
+        "Globals hold the key"
+    );
+    let secret_parameters: Vec<String> = template["Parameters"]
+        .as_hash()
+        .unwrap()
+        .iter()
+        .filter(|(_, p)| p["NoEcho"] == Yaml::Boolean(true))
+        .map(|(name, _)| text(name, "parameter"))
+        .collect();
+    let mut readers = 0;
+    for (id, function) in resources(&template, "AWS::Serverless::Function") {
+        let variables = &function["Properties"]["Environment"]["Variables"];
+        if let Some(variables) = variables.as_hash() {
+            for (name, value) in variables {
+                let name = text(name, &id);
+                assert_ne!(name, SECRET_KEY_VAR, "{id} has the key in its environment");
+                assert!(
+                    !value
+                        .as_str()
+                        .is_some_and(|v| secret_parameters.iter().any(|p| p == v)),
+                    "{id}: {name} holds a secret parameter"
+                );
+            }
+        }
+        let Some(secret) = variables[SECRET_ID_VAR].as_str() else {
+            continue;
+        };
+        readers += 1;
+        // Layers: `!If [HasStripeSecret, [!Ref SecretsExtensionLayerArn], !Ref AWS::NoValue]`.
+        let layers = format!("{:?}", function["Properties"]["Layers"]);
+        assert!(
+            layers.contains("SecretsExtensionLayerArn"),
+            "{id} has the secrets extension layer: {layers}"
+        );
+        let reads: Vec<Grant> = grants(&template, &id, &function)
+            .into_iter()
+            .filter(|g| g.actions.iter().any(|a| a.starts_with("secretsmanager:")))
+            .collect();
+        assert_eq!(reads.len(), 1, "{id}: one statement reads secrets");
+        assert_eq!(
+            reads[0].actions,
+            BTreeSet::from(["secretsmanager:GetSecretValue".to_owned()]),
+            "{id}"
+        );
+        assert_eq!(
+            reads[0].resources,
+            BTreeSet::from([secret.to_owned()]),
+            "{id} reads only its secret"
+        );
+    }
+    assert_eq!(readers, 2, "the dispatcher and the sweep charge cards");
 }

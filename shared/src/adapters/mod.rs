@@ -5,5 +5,6 @@ pub mod faulty;
 mod https;
 pub mod memory;
 pub mod recording;
+pub mod secrets;
 pub mod stripe;
 pub mod webhook_http;
