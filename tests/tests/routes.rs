@@ -436,11 +436,11 @@ use shared::adapters::dynamo::permissions::{store_access, StoreAccess, QUERY, UP
 use shared::adapters::memory::MemoryStore;
 use shared::adapters::recording::RecordingStore;
 use shared::kernel::{BusinessId, EndpointId, EventId, SystemClock};
-use shared::ports::WebhookStore;
+use shared::ports::{Store, WebhookStore};
 use shared::webhooks::model::{Delivery, DeliveryStatus, EventType};
 use shared::{Config, Service};
 
-type Recorded = Service<RecordingStore<MemoryStore>, SystemClock>;
+type Recorded<S> = Service<RecordingStore<S>, SystemClock>;
 
 /// One request: route, path parameters, query parameters, body.
 struct Call {
@@ -473,7 +473,7 @@ impl Call {
     }
 }
 
-async fn send(app: &Recorded, key: &str, call: &Call) -> (StatusCode, Value) {
+async fn send<S: Store>(app: &Recorded<S>, key: &str, call: &Call) -> (StatusCode, Value) {
     let spec = call.route.spec();
     let path = call.path.iter().fold(spec.path.to_owned(), |path, (n, v)| {
         path.replace(&format!("{{{n}}}"), v)
@@ -520,33 +520,24 @@ struct Fixture {
     key_id: String,
 }
 
-struct World {
-    memory: MemoryStore,
+struct World<S> {
+    /// The store of the routes' function instances.
+    store: S,
     config: Config,
-    /// The service of the fixtures (its records are not looked at).
-    setup: Recorded,
+    /// The service of the fixtures (its records are not looked at), on the same data.
+    setup: Recorded<S>,
     business_id: BusinessId,
     key: String,
     made: std::cell::Cell<u32>,
 }
 
-impl World {
-    async fn new() -> World {
-        let mut config =
-            Config::build("unused".to_owned(), None, "USD,INR", None).expect("configuration");
-        config.webhook_targets.allow_private = true;
-        let memory = MemoryStore::new();
-        // Every resend is checked as a new change, as DynamoDB does once a token is forgotten:
-        // a lost answer then makes `landed()` look for the change.
-        memory.forget_tokens();
-        let setup = Service::new(
-            RecordingStore::new(memory.clone()),
-            SystemClock,
-            config.clone(),
-        );
+impl<S: Store + Clone> World<S> {
+    /// `setup` and `store` hold the same data (`store` may count its calls).
+    async fn new(config: Config, setup: S, store: S) -> World<S> {
+        let setup = Service::new(RecordingStore::new(setup), SystemClock, config.clone());
         let (business_id, key) = setup.create_business("Policies").await.unwrap();
         World {
-            memory,
+            store,
             config,
             setup,
             business_id,
@@ -556,9 +547,9 @@ impl World {
     }
 
     /// A function instance of its own, as each route's Lambda function has.
-    fn instance(&self) -> Recorded {
+    fn instance(&self) -> Recorded<S> {
         Service::new(
-            RecordingStore::new(self.memory.clone()),
+            RecordingStore::new(self.store.clone()),
             SystemClock,
             self.config.clone(),
         )
@@ -619,7 +610,13 @@ impl World {
             created_at: now,
             updated_at: now,
         };
-        assert!(self.memory.insert_delivery(&delivery).await.unwrap());
+        assert!(self
+            .setup
+            .store()
+            .inner()
+            .insert_delivery(&delivery)
+            .await
+            .unwrap());
         let key_id = self
             .ok(Call::new(Route::CreateApiKey).body(json!({"name": format!("key {n}")})))
             .await["id"]
@@ -734,27 +731,23 @@ enum Mode {
     SentTwice,
 }
 
-/// The store methods each route called, over every mode.
-async fn store_calls_per_route() -> BTreeMap<String, BTreeSet<&'static str>> {
-    let world = World::new().await;
+/// The store methods each route called in `modes` (`inject` sets a mode's faults before each
+/// request, and clears them with `None`), and what `probe` says after each route (and clears).
+async fn store_calls_per_route<S: Store + Clone, P>(
+    world: &World<S>,
+    modes: &[Mode],
+    inject: impl Fn(Option<Mode>),
+    probe: impl Fn() -> P,
+) -> BTreeMap<String, (BTreeSet<&'static str>, P)> {
     let mut called = BTreeMap::new();
     for spec in api::ROUTES {
         let instance = world.instance();
         let key = world.new_key().await;
-        let mut methods = BTreeSet::new();
-        for mode in [
-            Mode::Calm,
-            Mode::AnswerLost,
-            Mode::Conflict,
-            Mode::SentTwice,
-        ] {
+        probe();
+        for mode in modes {
             let fixture = world.fixture().await;
             for call in calls(spec.route, &fixture) {
-                match mode {
-                    Mode::AnswerLost => world.memory.lose_next_answers(1),
-                    Mode::Conflict => world.memory.fail_next_commits(1),
-                    Mode::Calm | Mode::SentTwice => {}
-                }
+                inject(Some(*mode));
                 let (status, body) = send(&instance, &key, &call).await;
                 if let Mode::Calm = mode {
                     assert!(status.is_success(), "{:?}: {status} {body}", spec.route);
@@ -762,15 +755,45 @@ async fn store_calls_per_route() -> BTreeMap<String, BTreeSet<&'static str>> {
                 if let Mode::SentTwice = mode {
                     send(&instance, &key, &call).await;
                 }
-                world.memory.lose_next_answers(0);
-                world.memory.fail_next_commits(0);
+                inject(None);
             }
             world.clean_up(&fixture).await;
         }
-        methods.extend(instance.store().take());
-        called.insert(logical_id(spec), methods);
+        called.insert(logical_id(spec), (instance.store().take(), probe()));
     }
     called
+}
+
+/// The same on the in-memory store, in every mode.
+async fn store_calls_in_memory() -> BTreeMap<String, BTreeSet<&'static str>> {
+    let mut config =
+        Config::build("unused".to_owned(), None, "USD,INR", None).expect("configuration");
+    config.webhook_targets.allow_private = true;
+    let memory = MemoryStore::new();
+    // Every resend is checked as a new change, as DynamoDB does once a token is forgotten: a
+    // lost answer then makes `landed()` look for the change.
+    memory.forget_tokens();
+    let world = World::new(config, memory.clone(), memory.clone()).await;
+    let inject = |mode: Option<Mode>| match mode {
+        Some(Mode::AnswerLost) => memory.lose_next_answers(1),
+        Some(Mode::Conflict) => memory.fail_next_commits(1),
+        Some(Mode::Calm | Mode::SentTwice) => {}
+        None => {
+            memory.lose_next_answers(0);
+            memory.fail_next_commits(0);
+        }
+    };
+    let modes = [
+        Mode::Calm,
+        Mode::AnswerLost,
+        Mode::Conflict,
+        Mode::SentTwice,
+    ];
+    store_calls_per_route(&world, &modes, inject, || ())
+        .await
+        .into_iter()
+        .map(|(id, (methods, ()))| (id, methods))
+        .collect()
 }
 
 /// One statement of a function's policies.
@@ -882,7 +905,7 @@ async fn every_store_call_a_route_can_make_is_allowed_by_its_function_policy() {
     let template = template();
     let functions: BTreeMap<String, Yaml> = http_functions().into_iter().collect();
     let mut denied = Vec::new();
-    for (id, methods) in store_calls_per_route().await {
+    for (id, methods) in store_calls_in_memory().await {
         let grants = grants(&template, &id, &functions[&id]);
         // No more in-place updates than its store calls make.
         let updated: BTreeSet<String> = methods
