@@ -436,7 +436,7 @@ use shared::adapters::dynamo::permissions::{store_access, StoreAccess, QUERY, UP
 use shared::adapters::memory::MemoryStore;
 use shared::adapters::recording::RecordingStore;
 use shared::kernel::{BusinessId, EndpointId, EventId, SystemClock};
-use shared::ports::{Store, WebhookStore};
+use shared::ports::Store;
 use shared::webhooks::model::{Delivery, DeliveryStatus, EventType};
 use shared::{Config, Service};
 
@@ -1251,4 +1251,285 @@ fn the_stripe_key_is_read_from_secrets_manager_not_the_environment() {
         );
     }
     assert_eq!(readers, 2, "the dispatcher and the sweep charge cards");
+}
+
+// ---------------------------------------------------------------------------------------------
+// On DynamoDB Local: the requests each route really sends (an interceptor on the DynamoDB client
+// notes each one's action, index, and for an update its partition key and attributes) are
+// allowed by its function's policy, and each is one that `permissions.rs` declares for the store
+// methods the route called: the table the in-memory run relies on says what the adapter does.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemInput;
+use aws_sdk_dynamodb::operation::get_item::GetItemInput;
+use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_sdk_dynamodb::operation::query::QueryInput;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
+use shared::adapters::dynamo::DynamoStore;
+
+/// One DynamoDB request as IAM judges it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct SdkCall {
+    action: &'static str,
+    resource: String,
+    /// An update's partition key value and the top-level attributes it names.
+    update: Option<(String, BTreeSet<String>)>,
+}
+
+/// Every DynamoDB request the client sends, noted before it is sent.
+#[derive(Debug, Clone, Default)]
+struct SdkCalls(Arc<Mutex<BTreeSet<SdkCall>>>);
+
+impl SdkCalls {
+    fn take(&self) -> BTreeSet<SdkCall> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// The attribute names an expression uses: its `#name` placeholders' values, and the names it
+/// writes out (not functions, keywords, `:values`).
+fn expression_names(
+    expressions: &[Option<&str>],
+    names: Option<&HashMap<String, String>>,
+) -> BTreeSet<String> {
+    const WORDS: &[&str] = &[
+        "attribute_exists",
+        "attribute_not_exists",
+        "attribute_type",
+        "begins_with",
+        "contains",
+        "size",
+        "if_not_exists",
+        "list_append",
+        "AND",
+        "OR",
+        "NOT",
+        "BETWEEN",
+        "IN",
+        "SET",
+        "REMOVE",
+        "ADD",
+        "DELETE",
+    ];
+    let mut found = BTreeSet::new();
+    for expression in expressions.iter().flatten() {
+        for token in expression.split(|c: char| !(c.is_alphanumeric() || "_#:".contains(c))) {
+            if let Some(placeholder) = token.strip_prefix('#') {
+                let name = names.and_then(|n| n.get(&format!("#{placeholder}")));
+                found.insert(name.cloned().unwrap_or_else(|| token.to_owned()));
+            } else if !token.is_empty()
+                && !token.starts_with(':')
+                && !token.starts_with(|c: char| c.is_ascii_digit())
+                && !WORDS.contains(&token)
+            {
+                found.insert(token.to_owned());
+            }
+        }
+    }
+    found
+}
+
+fn update_reach(
+    key: Option<&HashMap<String, AttributeValue>>,
+    expressions: &[Option<&str>],
+    names: Option<&HashMap<String, String>>,
+) -> (String, BTreeSet<String>) {
+    let key = key.expect("an update names its item");
+    let partition = key
+        .get(table::PK)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    let mut attributes = expression_names(expressions, names);
+    attributes.extend(key.keys().cloned());
+    (partition, attributes)
+}
+
+impl Intercept for SdkCalls {
+    fn name(&self) -> &'static str {
+        "SdkCalls"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input();
+        let on_table = |action| SdkCall {
+            action,
+            resource: TABLE.to_owned(),
+            update: None,
+        };
+        let mut calls = self.0.lock().unwrap();
+        if input.downcast_ref::<GetItemInput>().is_some() {
+            calls.insert(on_table("dynamodb:GetItem"));
+        } else if input.downcast_ref::<PutItemInput>().is_some() {
+            calls.insert(on_table("dynamodb:PutItem"));
+        } else if input.downcast_ref::<DeleteItemInput>().is_some() {
+            calls.insert(on_table("dynamodb:DeleteItem"));
+        } else if let Some(query) = input.downcast_ref::<QueryInput>() {
+            calls.insert(SdkCall {
+                action: QUERY,
+                resource: query
+                    .index_name()
+                    .map(index_arn)
+                    .unwrap_or(TABLE.to_owned()),
+                update: None,
+            });
+        } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+            let reach = update_reach(
+                update.key(),
+                &[update.update_expression(), update.condition_expression()],
+                update.expression_attribute_names(),
+            );
+            calls.insert(SdkCall {
+                update: Some(reach),
+                ..on_table(UPDATE_ITEM)
+            });
+        } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+            for item in transaction.transact_items() {
+                if item.put().is_some() {
+                    calls.insert(on_table("dynamodb:PutItem"));
+                } else if item.delete().is_some() {
+                    calls.insert(on_table("dynamodb:DeleteItem"));
+                } else if item.condition_check().is_some() {
+                    calls.insert(on_table("dynamodb:ConditionCheckItem"));
+                } else if let Some(Update {
+                    key,
+                    update_expression,
+                    condition_expression,
+                    expression_attribute_names,
+                    ..
+                }) = item.update()
+                {
+                    let reach = update_reach(
+                        Some(key),
+                        &[Some(update_expression), condition_expression.as_deref()],
+                        expression_attribute_names.as_ref(),
+                    );
+                    calls.insert(SdkCall {
+                        update: Some(reach),
+                        ..on_table(UPDATE_ITEM)
+                    });
+                }
+            }
+        } else {
+            calls.insert(on_table("dynamodb:(an action this check does not know)"));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `grant` allows `call`.
+fn allows(grant: &Grant, call: &SdkCall) -> bool {
+    if !grant.actions.contains(call.action) || !grant.resources.contains(&call.resource) {
+        return false;
+    }
+    let Some((partition, attributes)) = &call.update else {
+        return true;
+    };
+    let leading = condition_values(
+        &grant.condition,
+        "ForAllValues:StringLike",
+        "dynamodb:LeadingKeys",
+    );
+    let named = condition_values(
+        &grant.condition,
+        "ForAllValues:StringEquals",
+        "dynamodb:Attributes",
+    );
+    leading.is_none_or(|patterns| {
+        patterns.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => partition.starts_with(prefix),
+            None => partition == p,
+        })
+    }) && named.is_none_or(|allowed| attributes.is_subset(&allowed))
+}
+
+/// Whether `permissions.rs` declares `call` for one of `methods`.
+fn declared(methods: &BTreeSet<&'static str>, call: &SdkCall) -> bool {
+    methods
+        .iter()
+        .filter_map(|m| store_access(m))
+        .any(|access| {
+            access.actions.contains(&call.action)
+                && (call.resource == TABLE
+                    || access.indexes.iter().any(|i| index_arn(i) == call.resource))
+                && match (&call.update, access.update) {
+                    (None, _) => true,
+                    (Some((partition, attributes)), Some(reach)) => {
+                        partition.starts_with(reach.partition_key_prefix)
+                            && attributes
+                                .iter()
+                                .all(|a| reach.attributes.contains(&a.as_str()))
+                    }
+                    (Some(_), None) => false,
+                }
+        })
+}
+
+#[tokio::test]
+async fn every_dynamodb_request_a_route_sends_is_allowed_and_declared() {
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT")
+        .expect("this test needs DynamoDB Local: run ./infra/test.sh (it sets DYNAMODB_ENDPOINT)");
+    for (name, value) in [
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        if std::env::var(name).is_err() {
+            // SAFETY: set before any thread of this test reads the environment.
+            unsafe { std::env::set_var(name, value) };
+        }
+    }
+    let table_name = integration_tests::TEST_TABLE;
+    let mut config = Config::build(table_name.to_owned(), Some(endpoint), "USD,INR", None)
+        .expect("configuration");
+    config.webhook_targets.allow_private = true;
+    let plain = DynamoStore::connect(&config).await;
+    table::create_table(plain.client(), table_name)
+        .await
+        .expect("create test table");
+    let calls = SdkCalls::default();
+    let noted = plain
+        .client()
+        .config()
+        .to_builder()
+        .interceptor(calls.clone())
+        .build();
+    let noted = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(noted), table_name);
+    let world = World::new(config, plain, noted).await;
+    let routes = store_calls_per_route(
+        &world,
+        &[Mode::Calm, Mode::SentTwice],
+        |_| {},
+        || calls.take(),
+    )
+    .await;
+
+    let template = template();
+    let functions: BTreeMap<String, Yaml> = http_functions().into_iter().collect();
+    let mut wrong = Vec::new();
+    for (id, (methods, sent)) in routes {
+        assert!(!sent.is_empty(), "{id} sent nothing");
+        let grants = grants(&template, &id, &functions[&id]);
+        for call in sent {
+            if !grants.iter().any(|g| allows(g, &call)) {
+                wrong.push(format!("{id}: its policy denies {call:?}"));
+            }
+            if !declared(&methods, &call) {
+                wrong.push(format!(
+                    "{id}: permissions.rs declares {call:?} for none of {methods:?}"
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
