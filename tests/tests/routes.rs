@@ -1533,3 +1533,21 @@ async fn every_dynamodb_request_a_route_sends_is_allowed_and_declared() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// `permissions.rs` has a line for every store method, as the recording store names them (a new
+/// port method must say what it asks of DynamoDB before any policy can be checked against it).
+#[test]
+fn permissions_rs_has_a_line_for_every_store_method() {
+    let recording =
+        std::fs::read_to_string(root().join("shared/src/adapters/recording.rs")).unwrap();
+    let noted: BTreeSet<&str> = recording
+        .split("self.note(\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    let declared: BTreeSet<&str> = shared::adapters::dynamo::permissions::STORE_ACCESS
+        .iter()
+        .map(|a| a.method)
+        .collect();
+    assert_eq!(noted, declared);
+}
