@@ -8,7 +8,24 @@
 set -euo pipefail
 REAL_AWS=1
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# sam_cargo_env: SAM's Rust builder runs cargo-lambda in the CodeUri (the repository root), then
+# copies <CodeUri>/target/lambda/<binary>/bootstrap. cargo-lambda builds wherever cargo's target
+# directory is: CARGO_TARGET_DIR, CARGO_BUILD_TARGET_DIR or a cargo config's build.target-dir when
+# the caller has one, and SAM would then package a stale bootstrap (or none). Build exactly where
+# SAM reads, whatever the caller's environment holds (CARGO_TARGET_DIR overrides the other two).
+sam_cargo_env() {
+  export CARGO_TARGET_DIR="$ROOT/target"
+  unset CARGO_BUILD_TARGET_DIR
+}
+
+# Sourced (tests/tests/routes.rs checks sam_cargo_env): define, run nothing.
+if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
+  return 0
+fi
+
 cd "$ROOT"
+sam_cargo_env
 ensure_venv
 ensure_rust_target aarch64-unknown-linux-gnu
 ensure_sam_tools

@@ -19,7 +19,8 @@ ensure_sam_tools
 ensure_localstripe
 
 # Offline: lib.sh set dummy credentials and turned off the EC2 metadata look-up; the template names
-# no managed policy, so `sam validate` asks IAM nothing.
+# no AWS managed policy by name (its own, RecordKeyUsePolicy and EndKeyPolicy, are `!Ref`s), so
+# `sam validate` asks IAM nothing.
 log "template.yaml: sam validate (the SAM transform) and cfn-lint (CloudFormation's schemas and rules)"
 SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --region us-east-1 --template template.yaml
 "$SAM_VENV/bin/cfn-lint" template.yaml

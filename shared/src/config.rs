@@ -35,6 +35,19 @@ pub struct GatewayConfig {
     pub flavor: String,
 }
 
+impl GatewayConfig {
+    /// The gateway of `secret_key`, at `STRIPE_BASE_URL` (Stripe's by default), of flavor
+    /// `STRIPE_FLAVOR` (`stripe` by default).
+    pub fn from_env(secret_key: String) -> GatewayConfig {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        GatewayConfig {
+            base_url: var("STRIPE_BASE_URL").unwrap_or_else(|| "https://api.stripe.com".to_owned()),
+            secret_key,
+            flavor: var("STRIPE_FLAVOR").unwrap_or_else(|| "stripe".to_owned()),
+        }
+    }
+}
+
 impl std::fmt::Debug for GatewayConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GatewayConfig")
@@ -56,11 +69,8 @@ impl Config {
         )?;
         config.webhook_targets.allow_private =
             var("WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        config.gateway = var("STRIPE_SECRET_KEY").map(|secret_key| GatewayConfig {
-            base_url: var("STRIPE_BASE_URL").unwrap_or_else(|| "https://api.stripe.com".to_owned()),
-            secret_key,
-            flavor: var("STRIPE_FLAVOR").unwrap_or_else(|| "stripe".to_owned()),
-        });
+        // On AWS the key comes from Secrets Manager instead (`adapters::secrets`, STRIPE_SECRET_ID).
+        config.gateway = var("STRIPE_SECRET_KEY").map(GatewayConfig::from_env);
         if let Some(seconds) = var("DYNAMODB_TIMEOUT_SECONDS") {
             let seconds = seconds
                 .trim()

@@ -4,5 +4,7 @@ pub mod dynamo;
 pub mod faulty;
 mod https;
 pub mod memory;
+pub mod recording;
+pub mod secrets;
 pub mod stripe;
 pub mod webhook_http;

@@ -6,6 +6,7 @@ mod codec;
 mod commit;
 pub mod keys;
 pub mod meter;
+pub mod permissions;
 mod queries;
 pub mod stream;
 pub mod table;
