@@ -112,6 +112,16 @@ impl<S: WalletStore> WalletStore for RecordingStore<S> {
         self.inner.get_wallets(business_id, customer_id).await
     }
 
+    async fn has_receipt(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        token: &str,
+    ) -> DomainResult<bool> {
+        self.note("has_receipt");
+        self.inner.has_receipt(business_id, customer_id, token).await
+    }
+
     async fn commit(&self, change: &Change) -> DomainResult<Result<(), Rejection>> {
         self.note("commit");
         self.inner.commit(change).await

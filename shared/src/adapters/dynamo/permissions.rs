@@ -95,6 +95,7 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     on_index("list_customers", &[QUERY], &[GSI_EMAIL]),
     // WalletStore
     plain("get_wallets", &[GET_ITEM]),
+    plain("has_receipt", &[GET_ITEM]),
     plain("commit", &[PUT_ITEM]),
     on_index("due_top_ups", &[QUERY], &[GSI_EXPIRY]),
     plain("original_for_key", &[GET_ITEM]),
