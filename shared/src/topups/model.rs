@@ -28,6 +28,9 @@ impl WalletSettings {
 /// The saved payment method a top-up charges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentMethod {
+    /// The gateway customer the payment method is attached to; its metadata names the wallet's
+    /// business and customer (`topups::ownership`). Empty only in a settings patch that has it
+    /// created.
     pub gateway_customer_id: String,
     pub payment_method_id: String,
 }
