@@ -8,13 +8,14 @@ use integration_tests::webhooks::{Pump, Receiver};
 use integration_tests::{assert_error, json, Harness, Route};
 use lambda_http::http::StatusCode;
 use shared::adapters::stripe::{Flavor, StripeGateway};
-use shared::kernel::Timestamp;
+use shared::kernel::{BusinessId, Currency, CustomerId, Timestamp};
+use shared::topups::operations::TopUpRun;
 
 const GOOD_CARD: &str = "4242424242424242";
 const DECLINING_CARD: &str = "4000000000000341";
 const WAIT: Duration = Duration::from_secs(20);
 
-/// One test at a time: a sweep serves every business.
+/// One test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn gateway() -> StripeGateway {
@@ -26,16 +27,26 @@ fn gateway() -> StripeGateway {
         .with_flavor(Flavor::Localstripe)
 }
 
-async fn sweep(h: &Harness) -> shared::topups::operations::SweepReport {
+/// Runs the USD top-up of one wallet now, as the sweep would (only this wallet: tests of other
+/// files share the table, and their due work is theirs).
+async fn run(h: &Harness, customer: &str) -> TopUpRun {
     h.service()
-        .sweep_top_ups_and_holds(
-            Some(&gateway()),
+        .run_top_up(
+            &gateway(),
+            &BusinessId::parse(&h.business_id).unwrap(),
+            &CustomerId::parse(customer).unwrap(),
+            Currency::USD,
             Timestamp::now(),
-            1000,
-            Duration::from_secs(60),
         )
         .await
-        .expect("sweep")
+        .expect("top-up run")
+}
+
+/// Removes a wallet's auto top-up, so that a declined one leaves no retry due for the sweeps of
+/// other tests.
+async fn stop(h: &Harness, customer: &str) {
+    let stopped = patch(h, customer, json!({"currency": "USD", "auto_top_up": null})).await;
+    assert_eq!(stopped.status, StatusCode::OK, "{}", stopped.body);
 }
 
 async fn charges_at_gateway(gateway_customer: &str) -> usize {
@@ -123,14 +134,17 @@ async fn a_business_cannot_have_another_business_s_customer_s_card_charged() {
         usd_settings(&b, &b_customer).await["auto_top_up"].is_null(),
         "nothing saved"
     );
-    sweep(&b).await;
+    assert_eq!(run(&b, &b_customer).await, TopUpRun::Nothing);
     assert_eq!(charges_at_gateway(&a_gateway_customer).await, 0);
     assert_eq!(b.balance(&b_customer, "USD").await, 0);
 
     // A itself may: its customer's card tops its customer's wallet up.
     let set = patch(&a, &a_customer, top_up(&a_gateway_customer, &a_card)).await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.body);
-    assert_eq!(sweep(&a).await.top_ups_credited, 1);
+    assert!(matches!(
+        run(&a, &a_customer).await,
+        TopUpRun::Credited { amount: 500, .. }
+    ));
     assert_eq!(a.balance(&a_customer, "USD").await, 500);
     assert_eq!(charges_at_gateway(&a_gateway_customer).await, 1);
 }
@@ -172,8 +186,15 @@ async fn the_charge_checks_the_owner_again_and_charges_nothing_when_it_changed()
         .await
         .unwrap();
 
-    let report = sweep(&h).await;
-    assert_eq!(report.top_ups_credited, 0, "{report:?}");
+    for customer in [&relabelled, &detached] {
+        let refused = run(&h, customer).await;
+        assert_eq!(
+            refused,
+            TopUpRun::Declined {
+                decline_code: "payment_method_not_owned".into()
+            }
+        );
+    }
     for (customer, gateway_customer) in [
         (&relabelled, &relabelled_gateway),
         (&detached, &detached_gateway),
@@ -187,6 +208,7 @@ async fn the_charge_checks_the_owner_again_and_charges_nothing_when_it_changed()
         let last = &usd_settings(&h, customer).await["top_up"]["last"];
         assert_eq!(last["decline_code"], "payment_method_not_owned", "{last}");
         assert!(last["payment_intent_id"].is_null());
+        stop(&h, customer).await;
     }
 }
 
@@ -237,7 +259,10 @@ async fn settings_naming_only_a_new_card_save_it_to_a_gateway_customer_of_their_
         again.body["auto_top_up"]["payment_method"]["gateway_customer_id"],
         gateway_customer.as_str()
     );
-    assert_eq!(sweep(&h).await.top_ups_credited, 1);
+    assert!(matches!(
+        run(&h, &customer).await,
+        TopUpRun::Credited { amount: 500, .. }
+    ));
     assert_eq!(h.balance(&customer, "USD").await, 500);
     assert_eq!(charges_at_gateway(&gateway_customer).await, 1);
     // Another customer (of this business or another) cannot take it over.
@@ -278,7 +303,10 @@ async fn a_gateway_error_s_own_words_never_reach_the_tenant() {
         .send()
         .await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.body);
-    assert_eq!(sweep(&h).await.top_ups_declined, 1);
+    assert!(matches!(
+        run(&h, &customer).await,
+        TopUpRun::Declined { .. }
+    ));
 
     // localstripe's words for this decline.
     let stripe_words = "Your card was declined";
@@ -292,11 +320,13 @@ async fn a_gateway_error_s_own_words_never_reach_the_tenant() {
     assert!(!state.to_string().contains(stripe_words), "{state}");
     let failed = receiver
         .wait_for(1, WAIT, |r| {
-            r.event_type() == "wallet.auto_top_up_failed" && r.json()["data"]["customer_id"] == customer
+            r.event_type() == "wallet.auto_top_up_failed"
+                && r.json()["data"]["customer_id"] == customer
         })
         .await;
     assert_eq!(failed.len(), 1);
     let event = failed[0].json().to_string();
     assert!(event.contains("card_declined"), "{event}");
     assert!(!event.contains(stripe_words), "{event}");
+    stop(&h, &customer).await;
 }

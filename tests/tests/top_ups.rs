@@ -574,23 +574,28 @@ async fn two_sweeps_at_once_over_a_thousand_wallets_serve_each_of_twenty_needs_o
     // a time.
     let mut idle = Vec::new();
     for _ in 0..35 {
-        idle.extend(integration_tests::race(28, |i| {
-        let h = h.clone();
-        async move {
-            let customer = h.customer().await;
-            if i % 2 == 0 {
-                h.credit(&customer, 1_000).await;
-                h.request(Route::UpdateWalletSettings)
-                    .customer(&customer)
-                    .json(json!({"currency": "USD", "low_balance_threshold": 10}))
-                    .send()
-                    .await
-            } else {
-                h.request(Route::GetWalletSettings).customer(&customer).send().await
-            }
-        }
-    })
-    .await);
+        idle.extend(
+            integration_tests::race(28, |i| {
+                let h = h.clone();
+                async move {
+                    let customer = h.customer().await;
+                    if i % 2 == 0 {
+                        h.credit(&customer, 1_000).await;
+                        h.request(Route::UpdateWalletSettings)
+                            .customer(&customer)
+                            .json(json!({"currency": "USD", "low_balance_threshold": 10}))
+                            .send()
+                            .await
+                    } else {
+                        h.request(Route::GetWalletSettings)
+                            .customer(&customer)
+                            .send()
+                            .await
+                    }
+                }
+            })
+            .await,
+        );
     }
     assert!(idle.iter().all(|r| r.status == StatusCode::OK));
     let mut due = Vec::new();

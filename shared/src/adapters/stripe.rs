@@ -342,7 +342,11 @@ impl StripeGateway {
                 }))
             }
             404 => Ok(None),
-            _ => Err(failure(&format!("GET /v1/payment_methods/{payment_method_id}"), status, &body)),
+            _ => Err(failure(
+                &format!("GET /v1/payment_methods/{payment_method_id}"),
+                status,
+                &body,
+            )),
         }
     }
 
@@ -716,10 +720,13 @@ impl StripeGateway {
     ) -> Result<(), String> {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair(&format!("metadata[{key}]"), value);
-        self.post_for_id(&format!("/v1/customers/{gateway_customer_id}"), form.finish())
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        self.post_for_id(
+            &format!("/v1/customers/{gateway_customer_id}"),
+            form.finish(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
     }
 
     /// For tests: detaches a payment method from its customer.
@@ -747,7 +754,9 @@ impl StripeGateway {
         }
         serde_json::from_slice::<Created>(&body)
             .map(|c| c.id)
-            .map_err(|e| GatewayFailure::Unavailable(format!("POST {path}: unreadable answer: {e}")))
+            .map_err(|e| {
+                GatewayFailure::Unavailable(format!("POST {path}: unreadable answer: {e}"))
+            })
     }
 }
 
@@ -941,7 +950,9 @@ fn intent_outcome(pi: &IntentJson) -> ChargeOutcome {
             }
         }
         "requires_action" => DeclineClass::AuthenticationRequired.declined(id, None),
-        "canceled" => DeclineClass::Canceled.declined(id, listed_code(pi.cancellation_reason.clone())),
+        "canceled" => {
+            DeclineClass::Canceled.declined(id, listed_code(pi.cancellation_reason.clone()))
+        }
         "requires_confirmation" => {
             DeclineClass::Canceled.declined(id, Some("requires_confirmation".to_string()))
         }
@@ -1441,9 +1452,18 @@ mod tests {
         // A request that will not succeed as it is: one class, whatever Stripe said (its code
         // tells whether an id exists, its words can name the platform's account).
         for (status, body) in [
-            (404, r#"{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such customer: 'cus_x'"}}"#),
-            (401, r#"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_live_****1234"}}"#),
-            (400, r#"{"error":{"type":"invalid_request_error","code":"parameter_invalid","message":"The account acct_1Platform cannot ..."}}"#),
+            (
+                404,
+                r#"{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such customer: 'cus_x'"}}"#,
+            ),
+            (
+                401,
+                r#"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_live_****1234"}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"type":"invalid_request_error","code":"parameter_invalid","message":"The account acct_1Platform cannot ..."}}"#,
+            ),
         ] {
             assert_eq!(
                 declined(status, body),
@@ -1456,8 +1476,15 @@ mod tests {
         }
         // A code that is not a plain code is not shown either.
         assert_eq!(
-            declined(402, r#"{"error":{"type":"card_error","code":"Card of acct_1X declined"}}"#),
-            (None, "card_declined".to_string(), "the card was declined".to_string())
+            declined(
+                402,
+                r#"{"error":{"type":"card_error","code":"Card of acct_1X declined"}}"#
+            ),
+            (
+                None,
+                "card_declined".to_string(),
+                "the card was declined".to_string()
+            )
         );
         // 2xx states.
         assert_eq!(
@@ -1547,7 +1574,10 @@ mod tests {
         // A gateway that cannot say: unknown, nothing charged.
         let fake = FakeStripe::start(vec![now(EMPTY_LIST), now((503, "down"))]).await;
         let outcome = fake.gateway().charge(&request()).await;
-        assert!(matches!(outcome, ChargeOutcome::Unknown { .. }), "{outcome:?}");
+        assert!(
+            matches!(outcome, ChargeOutcome::Unknown { .. }),
+            "{outcome:?}"
+        );
         assert_eq!(fake.received().len(), 2, "no POST");
     }
 

@@ -160,7 +160,11 @@ impl DeclineClass {
     }
 
     /// The decline of this class, with `code` (else the class's own).
-    pub fn declined(self, payment_intent_id: Option<String>, code: Option<String>) -> ChargeOutcome {
+    pub fn declined(
+        self,
+        payment_intent_id: Option<String>,
+        code: Option<String>,
+    ) -> ChargeOutcome {
         ChargeOutcome::Declined {
             payment_intent_id,
             decline_code: code.unwrap_or_else(|| self.code().to_owned()),
@@ -312,7 +316,10 @@ mod tests {
                 id: id.into(),
                 metadata: [
                     (OWNER_BUSINESS_METADATA_KEY.to_owned(), business.to_owned()),
-                    (OWNER_CUSTOMER_METADATA_KEY.to_owned(), wallet_customer.to_owned()),
+                    (
+                        OWNER_CUSTOMER_METADATA_KEY.to_owned(),
+                        wallet_customer.to_owned(),
+                    ),
                 ]
                 .into(),
                 deleted,

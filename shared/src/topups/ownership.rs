@@ -146,7 +146,10 @@ mod tests {
         fn customer(&self, id: &str, business: &str, wallet_customer: &str) {
             let metadata = [
                 (OWNER_BUSINESS_METADATA_KEY.to_owned(), business.to_owned()),
-                (OWNER_CUSTOMER_METADATA_KEY.to_owned(), wallet_customer.to_owned()),
+                (
+                    OWNER_CUSTOMER_METADATA_KEY.to_owned(),
+                    wallet_customer.to_owned(),
+                ),
             ];
             self.customers
                 .lock()
@@ -170,14 +173,16 @@ mod tests {
         ) -> Result<Option<PaymentMethodOwner>, GatewayFailure> {
             let methods = self.methods.lock().unwrap();
             let customers = self.customers.lock().unwrap();
-            Ok(methods.get(payment_method_id).map(|customer| PaymentMethodOwner {
-                payment_method_id: payment_method_id.to_owned(),
-                customer: customer.as_ref().map(|id| GatewayCustomer {
-                    id: id.clone(),
-                    metadata: customers.get(id).cloned().unwrap_or_default(),
-                    deleted: false,
-                }),
-            }))
+            Ok(methods
+                .get(payment_method_id)
+                .map(|customer| PaymentMethodOwner {
+                    payment_method_id: payment_method_id.to_owned(),
+                    customer: customer.as_ref().map(|id| GatewayCustomer {
+                        id: id.clone(),
+                        metadata: customers.get(id).cloned().unwrap_or_default(),
+                        deleted: false,
+                    }),
+                }))
         }
 
         async fn create_customer(
@@ -219,7 +224,13 @@ mod tests {
     }
 
     fn saved(patch: &SettingsPatch) -> &PaymentMethod {
-        &patch.auto_top_up.as_ref().unwrap().as_ref().unwrap().payment_method
+        &patch
+            .auto_top_up
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .payment_method
     }
 
     #[tokio::test]
@@ -230,7 +241,10 @@ mod tests {
         let a_customer = world.customer().await;
         let a_other = world.customer().await;
         let b_customer = service
-            .create_customer(b, crate::adapters::memory::fixtures::new_customer("b@x.io", "B"))
+            .create_customer(
+                b,
+                crate::adapters::memory::fixtures::new_customer("b@x.io", "B"),
+            )
             .await
             .unwrap()
             .customer_id;
@@ -295,6 +309,8 @@ mod tests {
         let refused = service
             .check_payment_method(none, a, &a_customer, patch("", "pm_x"))
             .await;
-        assert!(matches!(refused, Err(DomainError::Invalid(ref v)) if v.code == "invalid_auto_top_up"));
+        assert!(
+            matches!(refused, Err(DomainError::Invalid(ref v)) if v.code == "invalid_auto_top_up")
+        );
     }
 }
