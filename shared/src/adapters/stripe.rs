@@ -938,9 +938,6 @@ fn intent_outcome(pi: &IntentJson) -> ChargeOutcome {
         },
         "requires_payment_method" => {
             let error = pi.last_payment_error.as_ref();
-            if let Some(message) = error.and_then(|e| e.message.as_deref()) {
-                tracing::info!(payment_intent_id = %pi.id, gateway_message = %message, "the gateway's words on the decline");
-            }
             let code = error.and_then(|e| e.decline_code.clone().or_else(|| e.code.clone()));
             let code = listed_code(code).unwrap_or_else(|| "requires_payment_method".to_string());
             if code == "authentication_required" {
@@ -965,10 +962,21 @@ fn intent_outcome(pi: &IntentJson) -> ChargeOutcome {
 /// What the answer to a create means.
 fn outcome_of_answer(status: u16, body: &[u8]) -> ChargeOutcome {
     match status {
-        200..=299 => match parse_intent(body) {
-            Ok(intent) => intent.outcome,
+        200..=299 => match serde_json::from_slice::<IntentJson>(body) {
+            Ok(intent) => {
+                // The decline's own words, for the logs only (not on every listed PaymentIntent:
+                // only on the answer to this charge).
+                if let Some(message) = intent
+                    .last_payment_error
+                    .as_ref()
+                    .and_then(|e| e.message.as_deref())
+                {
+                    tracing::info!(payment_intent_id = %intent.id, gateway_message = %message, "the gateway's words on the decline");
+                }
+                intent.into_intent().outcome
+            }
             Err(error) => ChargeOutcome::Unknown {
-                error: format!("HTTP {status}: {error}"),
+                error: format!("HTTP {status}: unreadable PaymentIntent: {error}"),
             },
         },
         402 => {
