@@ -4,11 +4,15 @@
 //! hyper-rustls on aws-lc-rs with the system's root certificates). Every request takes at most
 //! the timeout (10 s: connect, send, and read the whole answer).
 //!
-//! A charge is two requests:
+//! A charge is three requests:
 //! 1. Reconcile: `GET /v1/payment_intents?customer=..&created[gte]=..&limit=100`, looking for a
 //!    PaymentIntent whose metadata `topup_attempt` is the attempt's. If there is one, its state is
 //!    the answer and nothing is created (see the contract in `topups::gateway`).
-//! 2. Otherwise `POST /v1/payment_intents`, form-encoded: `amount`, `currency` (lower case),
+//! 2. Otherwise, whose card it is: `GET /v1/payment_methods/{id}?expand[0]=customer` (the payment
+//!    method and, in one answer, its customer's metadata). Unless it is attached to the request's
+//!    customer and that customer's metadata names the wallet's business and customer
+//!    (`topups::gateway::owned_by`), nothing is charged: `Declined`, `payment_method_not_owned`.
+//! 3. Then `POST /v1/payment_intents`, form-encoded: `amount`, `currency` (lower case),
 //!    `customer`, `payment_method`, `confirm=true`, `off_session=true`,
 //!    `payment_method_types[0]=card`, `description`, `metadata[...]` (with `topup_attempt`),
 //!    headers `Authorization: Bearer <secret key>` and `Idempotency-Key`.
@@ -21,7 +25,10 @@
 //! Answers: `succeeded` is `Succeeded`; a 402 (card error) is `Declined` with its `decline_code`
 //! (else `code`); `requires_action` (the bank wants 3-D Secure, impossible off-session),
 //! `requires_payment_method`, `canceled` are `Declined`; another 4xx (unknown customer, wrong key,
-//! ...) is `Declined` with Stripe's error code (the request will not succeed as it is); a 409
+//! ...) is `Declined` with `invalid_request` (the request will not succeed as it is; Stripe's
+//! code, which tells whether an id exists, is only logged). Every `Declined` carries its class's
+//! fixed message (`topups::gateway::DeclineClass`): Stripe's words, which can name the platform's
+//! account, go to the logs, never to tenants. A 409
 //! (the same key in flight), 429, 400 `idempotency_error`, 5xx, timeout, a connection failure, an
 //! unreadable 2xx, or a PaymentIntent still `processing` are `Unknown`.
 //!

@@ -269,7 +269,12 @@ pub struct FoundCharge {
 /// Charges a saved payment method (adapter: `adapters::stripe::StripeGateway`).
 pub trait PaymentGateway: Send + Sync {
     /// Makes the attempt's charge, or answers the outcome of the one already made for it.
-    /// Never fails: what went wrong is in the outcome.
+    /// Never fails: what went wrong is in the outcome. Before making a new charge (after
+    /// looking for the attempt's, so a resumed attempt is still reconciled) it checks that the
+    /// payment method belongs to the request's business and customer ([`owned_by`] on
+    /// [`payment_method_owner`](Self::payment_method_owner)'s answer): if not, it charges
+    /// nothing and answers `Declined` with `payment_method_not_owned`; if the gateway cannot
+    /// say, `Unknown`. A `Declined` message is its class's fixed text ([`DeclineClass`]).
     fn charge(&self, request: &ChargeRequest) -> impl Future<Output = ChargeOutcome> + Send;
 
     /// Reconciliation: the charge made for an attempt, if any. Retrieved by id when the lookup
