@@ -138,6 +138,43 @@ async fn a_business_cannot_have_another_business_s_customer_s_card_charged() {
     assert_eq!(charges_at_gateway(&a_gateway_customer).await, 0);
     assert_eq!(b.balance(&b_customer, "USD").await, 0);
 
+    // Settings saved before the check existed (written here past the route): the charge itself
+    // refuses A's card for B's wallet, and charges nothing.
+    let legacy = shared::topups::operations::SettingsPatch {
+        low_balance_threshold: None,
+        auto_top_up: Some(Some(
+            shared::topups::rules::auto_top_up(shared::topups::rules::AutoTopUpFields {
+                threshold: Some(100),
+                amount: Some(500),
+                gateway_customer_id: Some(a_gateway_customer.clone()),
+                payment_method_id: Some(a_card.clone()),
+                ..Default::default()
+            })
+            .unwrap(),
+        )),
+    };
+    let b_tenant = shared::access::model::Tenant {
+        business_id: BusinessId::parse(&b.business_id).unwrap(),
+    };
+    b.service()
+        .update_settings(
+            &b_tenant,
+            &CustomerId::parse(&b_customer).unwrap(),
+            Currency::USD,
+            &legacy,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        run(&b, &b_customer).await,
+        TopUpRun::Declined {
+            decline_code: "payment_method_not_owned".into()
+        }
+    );
+    assert_eq!(charges_at_gateway(&a_gateway_customer).await, 0);
+    assert_eq!(b.balance(&b_customer, "USD").await, 0);
+    stop(&b, &b_customer).await;
+
     // A itself may: its customer's card tops its customer's wallet up.
     let set = patch(&a, &a_customer, top_up(&a_gateway_customer, &a_card)).await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.body);
