@@ -133,6 +133,14 @@ pub enum DeclineClass {
 }
 
 impl DeclineClass {
+    pub const ALL: [DeclineClass; 5] = [
+        DeclineClass::Card,
+        DeclineClass::AuthenticationRequired,
+        DeclineClass::NotOwned,
+        DeclineClass::InvalidRequest,
+        DeclineClass::Canceled,
+    ];
+
     /// The code recorded when the gateway gives none of its own (or its own must not be shown).
     pub fn code(self) -> &'static str {
         match self {
@@ -352,14 +360,54 @@ mod tests {
     }
 
     #[test]
+    fn a_result_stored_with_the_gateway_s_words_is_read_without_them() {
+        use crate::topups::model::{TopUpResult, LEGACY_DECLINE_MESSAGE};
+        let read = |code: &str, message: &str| {
+            let stored = serde_json::json!({
+                "attempt_id": "tpa_1", "amount": 500, "payment_intent_id": null,
+                "decline_code": code, "message": message, "at": "2026-01-01T00:00:00.000Z",
+            });
+            serde_json::from_value::<TopUpResult>(stored)
+                .unwrap()
+                .message
+                .unwrap()
+        };
+        assert_eq!(
+            read(
+                "resource_missing",
+                "No such customer: 'cus_x'; a similar object exists in live mode"
+            ),
+            LEGACY_DECLINE_MESSAGE
+        );
+        assert_eq!(
+            read("card_declined", "Your card was declined."),
+            LEGACY_DECLINE_MESSAGE
+        );
+        // Today's fixed messages, and the wallet's own refusal, read as they are.
+        for class in DeclineClass::ALL {
+            assert_eq!(read(class.code(), class.message()), class.message());
+        }
+        assert_eq!(
+            read("credit_refused", "the USD wallet is closed"),
+            "the USD wallet is closed"
+        );
+        // A success has no message.
+        let success = serde_json::json!({
+            "attempt_id": "tpa_1", "amount": 500, "payment_intent_id": "pi_1",
+            "decline_code": null, "message": null, "at": "2026-01-01T00:00:00.000Z",
+        });
+        let success: TopUpResult = serde_json::from_value(success).unwrap();
+        assert_eq!(success.message, None);
+        // What is written is read back the same.
+        assert_eq!(
+            serde_json::from_value::<TopUpResult>(serde_json::to_value(&success).unwrap()).unwrap(),
+            success
+        );
+    }
+
+    #[test]
     fn every_decline_class_has_a_fixed_message_and_code() {
-        for class in [
-            DeclineClass::Card,
-            DeclineClass::AuthenticationRequired,
-            DeclineClass::NotOwned,
-            DeclineClass::InvalidRequest,
-            DeclineClass::Canceled,
-        ] {
+        for class in DeclineClass::ALL {
             let ChargeOutcome::Declined {
                 decline_code,
                 message,
