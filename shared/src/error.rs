@@ -108,6 +108,10 @@ pub enum DomainError {
     DeliveryNotFound(String),
     #[error("delivery `{0}` is being attempted right now; try the resend again in a minute")]
     DeliveryInFlight(String),
+    #[error("the payment method is not one saved at the payment gateway for this customer of this business: name a gateway customer created for it (its metadata names the business and the customer), or leave `gateway_customer_id` out to have one created")]
+    PaymentMethodNotOwned,
+    #[error("the payment gateway did not answer: {0}")]
+    GatewayUnavailable(String),
     #[error("too many concurrent updates to this customer's wallets; retry the request")]
     Contention,
     #[error("the store is unavailable (timed out, throttled or failing): {0}")]
@@ -140,6 +144,8 @@ impl DomainError {
             DomainError::WebhookNotFound(_) => "webhook_not_found",
             DomainError::DeliveryNotFound(_) => "delivery_not_found",
             DomainError::DeliveryInFlight(_) => "delivery_in_flight",
+            DomainError::PaymentMethodNotOwned => "payment_method_not_owned",
+            DomainError::GatewayUnavailable(_) => "gateway_unavailable",
             DomainError::Contention => "concurrent_update",
             DomainError::Unavailable(_) => "store_unavailable",
             DomainError::Storage(_) => "internal_error",

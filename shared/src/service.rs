@@ -14,6 +14,8 @@ pub struct Service<S, C = SystemClock> {
     keys: KeyCache,
     /// Wallets this process saw last, and a lane per customer (`hints.rs`).
     wallets: WalletHints,
+    /// The payment gateway of the configuration, built on first use ([`Service::stripe`]).
+    gateway: std::sync::OnceLock<Result<Option<crate::adapters::stripe::StripeGateway>, String>>,
 }
 
 impl<S, C: Clock> Service<S, C> {
@@ -23,8 +25,19 @@ impl<S, C: Clock> Service<S, C> {
             clock,
             keys: KeyCache::new(config.key_cache_ttl_ms),
             wallets: WalletHints::default(),
+            gateway: std::sync::OnceLock::new(),
             config,
         }
+    }
+
+    /// The payment gateway the configuration names (`None`: none configured), built once per
+    /// instance (one connection pool); `Err` when its configuration is invalid.
+    pub fn stripe(&self) -> Result<Option<&crate::adapters::stripe::StripeGateway>, String> {
+        self.gateway
+            .get_or_init(|| crate::adapters::stripe::from_config(&self.config))
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
     }
 
     pub fn store(&self) -> &S {

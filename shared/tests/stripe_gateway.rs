@@ -42,10 +42,15 @@ fn gateway() -> StripeGateway {
         .with_flavor(flavor)
 }
 
-/// A new customer at the gateway with this card saved: `(customer, payment method)`.
+/// The wallet's business and customer every charge here is made for.
+const BUSINESS: &str = "bus_stripe_gateway_test";
+const WALLET_CUSTOMER: &str = "cus_stripe_gateway_test";
+
+/// A new customer at the gateway, owned by [`BUSINESS`] and [`WALLET_CUSTOMER`], with this card
+/// saved: `(customer, payment method)`.
 async fn customer_with(gateway: &StripeGateway, card: &str) -> (String, String) {
     gateway
-        .create_test_customer(card)
+        .create_test_customer(card, BUSINESS, WALLET_CUSTOMER)
         .await
         .unwrap_or_else(|e| panic!("creating a customer with card {card}: {e}"))
 }
@@ -57,6 +62,8 @@ fn request(customer: &str, payment_method: &str, amount: i64, currency: &str) ->
         currency: Currency::parse(currency).unwrap(),
         gateway_customer_id: customer.to_string(),
         payment_method_id: payment_method.to_string(),
+        business_id: BUSINESS.to_string(),
+        customer_id: WALLET_CUSTOMER.to_string(),
         idempotency_key: format!("topup-{attempt}"),
         attempt_id: attempt,
         attempt_started_at: Timestamp::now(),

@@ -74,6 +74,14 @@ async fn service(endpoint: String, seed: u64, faults: Faults) -> App {
         .expect("test configuration");
     // The tests' webhook receivers listen on 127.0.0.1.
     config.webhook_targets.allow_private = true;
+    // Settings check payment methods at the gateway: localstripe, when the run has one.
+    if let Ok(base_url) = std::env::var("STRIPE_BASE_URL") {
+        config.gateway = Some(shared::config::GatewayConfig {
+            base_url,
+            secret_key: "sk_test_local".to_owned(),
+            flavor: "localstripe".to_owned(),
+        });
+    }
     let store = DynamoStore::connect(&config).await.metered();
     table::create_table(store.client(), TEST_TABLE)
         .await

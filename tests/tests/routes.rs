@@ -1250,7 +1250,10 @@ fn the_stripe_key_is_read_from_secrets_manager_not_the_environment() {
             "{id} reads only its secret"
         );
     }
-    assert_eq!(readers, 2, "the dispatcher and the sweep charge cards");
+    assert_eq!(
+        readers, 3,
+        "the dispatcher and the sweep charge cards; the settings function checks whose card it is"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2225,6 +2225,7 @@ mod top_up_races {
         async fn find(&self, _: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
             Ok(None)
         }
+        shared::charge_only_gateway!();
     }
 
     /// Answers the attempt's charge, after waiting (a little) for another worker's charge of it,
@@ -2246,6 +2247,7 @@ mod top_up_races {
         async fn find(&self, _: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
             Ok(None)
         }
+        shared::charge_only_gateway!();
     }
 
     fn later(ms: u64) -> Timestamp {
@@ -2406,14 +2408,26 @@ mod top_up_races {
         let h = faulty_harness(seed, FAULTS).await;
         let clean = h.without_faults();
         let mut customers = Vec::new();
+        // The settings route checks whose card it is (issue 24.7): each customer's card is saved
+        // at localstripe to a gateway customer of its own; the races' gateways charge it.
+        let base_url = std::env::var("STRIPE_BASE_URL").expect(
+            "the top-up races need localstripe: run ./infra/test.sh (it sets STRIPE_BASE_URL)",
+        );
+        let stripe = shared::adapters::stripe::StripeGateway::new(&base_url, "sk_test_local")
+            .expect("gateway")
+            .with_flavor(shared::adapters::stripe::Flavor::Localstripe);
         for _ in 0..RACED {
             let customer = clean.customer().await;
+            let (gateway_customer, card) = stripe
+                .create_test_customer("4242424242424242", &clean.business_id, &customer)
+                .await
+                .expect("a test card at localstripe");
             let set = clean
                 .request(Route::UpdateWalletSettings)
                 .customer(&customer)
                 .json(json!({"currency": "USD", "auto_top_up": {
                     "threshold": 100, "amount": TOP_UP, "max_per_day": 5,
-                    "payment_method": {"gateway_customer_id": "cus_sim", "payment_method_id": "pm_sim"}}}))
+                    "payment_method": {"gateway_customer_id": gateway_customer, "payment_method_id": card}}}))
                 .send()
                 .await;
             assert_eq!(set.status, StatusCode::OK, "SIM_SEED={seed}: {}", set.body);

@@ -77,6 +77,10 @@ impl From<DomainError> for ApiError {
                 tracing::error!(%detail, "store unavailable");
                 "the store did not answer in time; retry the request after the Retry-After delay (with the same idempotency key: a change that did commit then answers with the original)".to_owned()
             }
+            DomainError::GatewayUnavailable(detail) => {
+                tracing::error!(%detail, "payment gateway unavailable");
+                "the payment gateway did not answer; retry the request".to_owned()
+            }
             _ => error.to_string(),
         };
         let status = match &error {
@@ -84,7 +88,8 @@ impl From<DomainError> for ApiError {
             | DomainError::CurrencyNotEnabled { .. }
             | DomainError::BalanceLimitExceeded { .. }
             | DomainError::CaptureExceedsHold { .. }
-            | DomainError::ReversalExceedsApplied { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            | DomainError::ReversalExceedsApplied { .. }
+            | DomainError::PaymentMethodNotOwned => StatusCode::UNPROCESSABLE_ENTITY,
             DomainError::Unauthenticated => StatusCode::UNAUTHORIZED,
             DomainError::CustomerNotFound(_)
             | DomainError::HoldNotFound(_)
@@ -101,7 +106,9 @@ impl From<DomainError> for ApiError {
             | DomainError::HoldExpired { .. }
             | DomainError::InvoiceAlreadyPaid { .. }
             | DomainError::DeliveryInFlight(_) => StatusCode::CONFLICT,
-            DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            DomainError::Unavailable(_) | DomainError::GatewayUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             DomainError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut api = ApiError::new(status, code, message);
@@ -121,7 +128,7 @@ impl From<DomainError> for ApiError {
                 let view = InvoicePaymentRecordView::of(&original);
                 api.extra = Some(("invoice_payment", record(serde_json::to_value(view))));
             }
-            DomainError::Unavailable(_) => {
+            DomainError::Unavailable(_) | DomainError::GatewayUnavailable(_) => {
                 api.should_retry = true;
                 api.retry_after_s = Some(RETRY_AFTER_S);
             }

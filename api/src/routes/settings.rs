@@ -196,8 +196,20 @@ pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 pub async fn update<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let (app, tenant, request) = (call.app, call.tenant, call.request);
     let (currency, patch) = body::<SettingsBody>(request)?.parse()?;
+    let customer = customer_id(request)?;
+    // The payment method must be this business's customer's at the gateway (or is saved to a
+    // gateway customer made for it): `topups::ownership`.
+    let patch = if matches!(patch.auto_top_up, Some(Some(_))) {
+        let gateway = app.stripe().map_err(|e| {
+            shared::DomainError::GatewayUnavailable(format!("payment gateway configuration: {e}"))
+        })?;
+        app.check_payment_method(gateway, tenant, &customer, patch)
+            .await?
+    } else {
+        patch
+    };
     let wallet = app
-        .update_settings(tenant, &customer_id(request)?, currency, &patch)
+        .update_settings(tenant, &customer, currency, &patch)
         .await?;
     json(&SettingsView::of(&wallet))
 }

@@ -119,7 +119,9 @@ impl<S: WalletStore> WalletStore for RecordingStore<S> {
         token: &str,
     ) -> DomainResult<bool> {
         self.note("has_receipt");
-        self.inner.has_receipt(business_id, customer_id, token).await
+        self.inner
+            .has_receipt(business_id, customer_id, token)
+            .await
     }
 
     async fn commit(&self, change: &Change) -> DomainResult<Result<(), Rejection>> {

@@ -4,11 +4,15 @@
 //! hyper-rustls on aws-lc-rs with the system's root certificates). Every request takes at most
 //! the timeout (10 s: connect, send, and read the whole answer).
 //!
-//! A charge is two requests:
+//! A charge is three requests:
 //! 1. Reconcile: `GET /v1/payment_intents?customer=..&created[gte]=..&limit=100`, looking for a
 //!    PaymentIntent whose metadata `topup_attempt` is the attempt's. If there is one, its state is
 //!    the answer and nothing is created (see the contract in `topups::gateway`).
-//! 2. Otherwise `POST /v1/payment_intents`, form-encoded: `amount`, `currency` (lower case),
+//! 2. Otherwise, whose card it is: `GET /v1/payment_methods/{id}?expand[0]=customer` (the payment
+//!    method and, in one answer, its customer's metadata). Unless it is attached to the request's
+//!    customer and that customer's metadata names the wallet's business and customer
+//!    (`topups::gateway::owned_by`), nothing is charged: `Declined`, `payment_method_not_owned`.
+//! 3. Then `POST /v1/payment_intents`, form-encoded: `amount`, `currency` (lower case),
 //!    `customer`, `payment_method`, `confirm=true`, `off_session=true`,
 //!    `payment_method_types[0]=card`, `description`, `metadata[...]` (with `topup_attempt`),
 //!    headers `Authorization: Bearer <secret key>` and `Idempotency-Key`.
@@ -21,7 +25,10 @@
 //! Answers: `succeeded` is `Succeeded`; a 402 (card error) is `Declined` with its `decline_code`
 //! (else `code`); `requires_action` (the bank wants 3-D Secure, impossible off-session),
 //! `requires_payment_method`, `canceled` are `Declined`; another 4xx (unknown customer, wrong key,
-//! ...) is `Declined` with Stripe's error code (the request will not succeed as it is); a 409
+//! ...) is `Declined` with `invalid_request` (the request will not succeed as it is; Stripe's
+//! code, which tells whether an id exists, is only logged). Every `Declined` carries its class's
+//! fixed message (`topups::gateway::DeclineClass`): Stripe's words, which can name the platform's
+//! account, go to the logs, never to tenants. A 409
 //! (the same key in flight), 429, 400 `idempotency_error`, 5xx, timeout, a connection failure, an
 //! unreadable 2xx, or a PaymentIntent still `processing` are `Unknown`.
 //!
@@ -51,8 +58,9 @@ use url::form_urlencoded;
 
 use crate::kernel::Timestamp;
 use crate::topups::gateway::{
-    ChargeLookup, ChargeOutcome, ChargeRequest, FoundCharge, PaymentGateway,
-    ATTEMPT_CLOCK_SLACK_MS, ATTEMPT_METADATA_KEY,
+    owned_by, ChargeLookup, ChargeOutcome, ChargeRequest, DeclineClass, FoundCharge,
+    GatewayCustomer, GatewayFailure, PaymentGateway, PaymentMethodOwner, ATTEMPT_CLOCK_SLACK_MS,
+    ATTEMPT_METADATA_KEY, OWNER_BUSINESS_METADATA_KEY, OWNER_CUSTOMER_METADATA_KEY,
 };
 
 /// A request's limit: connect, send, and read the whole answer.
@@ -230,11 +238,8 @@ impl StripeGateway {
     /// Reconciles, then charges if the attempt has no PaymentIntent yet. Never fails.
     pub async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
         if request.attempt_id.is_empty() || request.idempotency_key.is_empty() {
-            return ChargeOutcome::Declined {
-                payment_intent_id: None,
-                decline_code: "invalid_request".to_string(),
-                message: "a charge needs an attempt id and an idempotency key".to_string(),
-            };
+            tracing::error!("a charge needs an attempt id and an idempotency key: not charged");
+            return DeclineClass::InvalidRequest.declined(None, None);
         }
         match self.find(&request.lookup()).await {
             Err(error) => ChargeOutcome::Unknown {
@@ -263,8 +268,135 @@ impl StripeGateway {
                     found.outcome
                 }
             }
-            Ok(None) => self.create(request).await,
+            Ok(None) => match self.check_owner(request).await {
+                Ok(()) => self.create(request).await,
+                Err(outcome) => outcome,
+            },
         }
+    }
+
+    /// Right before a charge: the payment method must still be attached to the request's
+    /// gateway customer, whose metadata names the wallet's business and customer. A refusal is
+    /// `Declined` (`payment_method_not_owned`); a gateway that cannot say is `Unknown` (nothing
+    /// was charged; the attempt is resumed later).
+    async fn check_owner(&self, request: &ChargeRequest) -> Result<(), ChargeOutcome> {
+        let owner = match self.payment_method_owner(&request.payment_method_id).await {
+            Ok(owner) => owner,
+            Err(GatewayFailure::Unavailable(error)) => {
+                return Err(ChargeOutcome::Unknown {
+                    error: format!("checking the payment method's owner: {error}"),
+                })
+            }
+            Err(GatewayFailure::Refused(error)) => {
+                tracing::warn!(attempt_id = %request.attempt_id, %error, "payment method refused by the gateway: not charged");
+                return Err(DeclineClass::NotOwned.declined(None, None));
+            }
+        };
+        owned_by(
+            owner.as_ref(),
+            &request.gateway_customer_id,
+            &request.business_id,
+            &request.customer_id,
+        )
+        .map_err(|why| {
+            tracing::warn!(
+                attempt_id = %request.attempt_id,
+                business_id = %request.business_id,
+                customer_id = %request.customer_id,
+                %why,
+                "payment method not owned by the wallet's business and customer: not charged"
+            );
+            DeclineClass::NotOwned.declined(None, None)
+        })
+    }
+
+    /// `GET /v1/payment_methods/{id}?expand[0]=customer`: the customer it is attached to, with
+    /// that customer's metadata, in one request. `None` if there is no such payment method.
+    pub async fn payment_method_owner(
+        &self,
+        payment_method_id: &str,
+    ) -> Result<Option<PaymentMethodOwner>, GatewayFailure> {
+        if !is_gateway_id(payment_method_id) {
+            return Ok(None);
+        }
+        let path = format!("/v1/payment_methods/{payment_method_id}?expand[0]=customer");
+        let (status, body) = self
+            .call(Method::GET, &path, None, None)
+            .await
+            .map_err(GatewayFailure::Unavailable)?;
+        match status {
+            200 => {
+                let method: PaymentMethodJson = serde_json::from_slice(&body).map_err(|e| {
+                    GatewayFailure::Unavailable(format!("unreadable payment method: {e}"))
+                })?;
+                let customer = match method.customer {
+                    None => None,
+                    // Not expanded: a gateway that ignored `expand`; its metadata is unknown.
+                    Some(CustomerField::Id(id)) => Some(GatewayCustomer {
+                        id,
+                        metadata: BTreeMap::new(),
+                        deleted: false,
+                    }),
+                    Some(CustomerField::Expanded(c)) => Some(GatewayCustomer {
+                        id: c.id,
+                        metadata: c.metadata,
+                        deleted: c.deleted,
+                    }),
+                };
+                Ok(Some(PaymentMethodOwner {
+                    payment_method_id: method.id,
+                    customer,
+                }))
+            }
+            404 => Ok(None),
+            _ => Err(failure(
+                &format!("GET /v1/payment_methods/{payment_method_id}"),
+                status,
+                &body,
+            )),
+        }
+    }
+
+    /// `POST /v1/customers` with metadata naming the wallet's business and customer.
+    pub async fn create_customer(
+        &self,
+        business_id: &str,
+        customer_id: &str,
+    ) -> Result<String, GatewayFailure> {
+        // Built apart: the serializer is not `Send`, so it must not live across the await.
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair(
+                &format!("metadata[{OWNER_BUSINESS_METADATA_KEY}]"),
+                business_id,
+            )
+            .append_pair(
+                &format!("metadata[{OWNER_CUSTOMER_METADATA_KEY}]"),
+                customer_id,
+            )
+            .finish();
+        self.post_for_id("/v1/customers", form).await
+    }
+
+    /// `POST /v1/payment_methods/{id}/attach`.
+    pub async fn attach_payment_method(
+        &self,
+        payment_method_id: &str,
+        gateway_customer_id: &str,
+    ) -> Result<(), GatewayFailure> {
+        if !is_gateway_id(payment_method_id) {
+            return Err(GatewayFailure::Refused(format!(
+                "invalid payment method id `{payment_method_id}`"
+            )));
+        }
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("customer", gateway_customer_id)
+            .finish();
+        self.post_for_id(
+            &format!("/v1/payment_methods/{payment_method_id}/attach"),
+            form,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// The PaymentIntent made for an attempt: by id when known, else among the customer's.
@@ -542,34 +674,86 @@ impl StripeGateway {
     }
 
     /// For tests and local runs against `localstripe` (which takes raw test card numbers):
-    /// creates a card payment method with this number, then a customer with it attached and set
-    /// as the default. Returns `(customer id, payment method id)`. A card that Stripe declines
-    /// on attach (`4000000000000002`) fails here; `4000000000000341` attaches and then declines
-    /// every charge.
-    pub async fn create_test_customer(
-        &self,
-        card_number: &str,
-    ) -> Result<(String, String), String> {
+    /// creates a card payment method with this number, attached to no customer (as Stripe.js
+    /// makes one). A card that Stripe declines on attach (`4000000000000002`) fails when it is
+    /// attached; `4000000000000341` attaches and then declines every charge.
+    pub async fn create_test_card(&self, card_number: &str) -> Result<String, String> {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("type", "card")
             .append_pair("card[number]", card_number)
             .append_pair("card[exp_month]", "12")
             .append_pair("card[exp_year]", "2034")
             .append_pair("card[cvc]", "123");
-        let payment_method = self
-            .post_for_id("/v1/payment_methods", form.finish())
-            .await?;
+        self.post_for_id("/v1/payment_methods", form.finish())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// For tests and local runs: a test card ([`create_test_card`](Self::create_test_card))
+    /// saved to a new gateway customer owned by a wallet's business and customer (its metadata
+    /// names them, as [`create_customer`](Self::create_customer) makes it), and set as its
+    /// default. Returns `(gateway customer id, payment method id)`.
+    pub async fn create_test_customer(
+        &self,
+        card_number: &str,
+        business_id: &str,
+        customer_id: &str,
+    ) -> Result<(String, String), String> {
+        let payment_method = self.create_test_card(card_number).await?;
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("payment_method", &payment_method)
-            .append_pair("invoice_settings[default_payment_method]", &payment_method);
-        let customer = self.post_for_id("/v1/customers", form.finish()).await?;
+            .append_pair("invoice_settings[default_payment_method]", &payment_method)
+            .append_pair(
+                &format!("metadata[{OWNER_BUSINESS_METADATA_KEY}]"),
+                business_id,
+            )
+            .append_pair(
+                &format!("metadata[{OWNER_CUSTOMER_METADATA_KEY}]"),
+                customer_id,
+            );
+        let customer = self
+            .post_for_id("/v1/customers", form.finish())
+            .await
+            .map_err(|e| e.to_string())?;
         Ok((customer, payment_method))
     }
 
-    async fn post_for_id(&self, path: &str, form: String) -> Result<String, String> {
-        let (status, body) = self.call(Method::POST, path, Some(form), None).await?;
+    /// For tests: sets one metadata entry of a gateway customer (`POST /v1/customers/{id}`).
+    pub async fn set_customer_metadata(
+        &self,
+        gateway_customer_id: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), String> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair(&format!("metadata[{key}]"), value);
+        self.post_for_id(
+            &format!("/v1/customers/{gateway_customer_id}"),
+            form.finish(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+
+    /// For tests: detaches a payment method from its customer.
+    pub async fn detach_payment_method(&self, payment_method_id: &str) -> Result<(), String> {
+        self.post_for_id(
+            &format!("/v1/payment_methods/{payment_method_id}/detach"),
+            String::new(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+
+    async fn post_for_id(&self, path: &str, form: String) -> Result<String, GatewayFailure> {
+        let (status, body) = self
+            .call(Method::POST, path, Some(form), None)
+            .await
+            .map_err(GatewayFailure::Unavailable)?;
         if status != 200 {
-            return Err(format!("POST {path}: {}", error_summary(status, &body)));
+            return Err(failure(&format!("POST {path}"), status, &body));
         }
         #[derive(Deserialize)]
         struct Created {
@@ -577,7 +761,9 @@ impl StripeGateway {
         }
         serde_json::from_slice::<Created>(&body)
             .map(|c| c.id)
-            .map_err(|e| format!("POST {path}: unreadable answer: {e}"))
+            .map_err(|e| {
+                GatewayFailure::Unavailable(format!("POST {path}: unreadable answer: {e}"))
+            })
     }
 }
 
@@ -592,6 +778,80 @@ impl PaymentGateway for StripeGateway {
     ) -> impl Future<Output = Result<Option<FoundCharge>, String>> + Send {
         StripeGateway::find(self, lookup)
     }
+
+    fn payment_method_owner(
+        &self,
+        payment_method_id: &str,
+    ) -> impl Future<Output = Result<Option<PaymentMethodOwner>, GatewayFailure>> + Send {
+        StripeGateway::payment_method_owner(self, payment_method_id)
+    }
+
+    fn create_customer(
+        &self,
+        business_id: &str,
+        customer_id: &str,
+    ) -> impl Future<Output = Result<String, GatewayFailure>> + Send {
+        StripeGateway::create_customer(self, business_id, customer_id)
+    }
+
+    fn attach_payment_method(
+        &self,
+        payment_method_id: &str,
+        gateway_customer_id: &str,
+    ) -> impl Future<Output = Result<(), GatewayFailure>> + Send {
+        StripeGateway::attach_payment_method(self, payment_method_id, gateway_customer_id)
+    }
+}
+
+/// A payment method as Stripe (or localstripe) sends it, its customer expanded.
+#[derive(Debug, Deserialize)]
+struct PaymentMethodJson {
+    id: String,
+    #[serde(default)]
+    customer: Option<CustomerField>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum CustomerField {
+    Id(String),
+    Expanded(CustomerJson),
+}
+
+#[derive(Debug, Deserialize)]
+struct CustomerJson {
+    id: String,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    deleted: bool,
+}
+
+/// An id that can go into a path as it is.
+fn is_gateway_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A failed answer: `Unavailable` when trying again can help (429, 5xx, anything odd), else
+/// `Refused` (the gateway's words, for the logs).
+fn failure(what: &str, status: u16, body: &[u8]) -> GatewayFailure {
+    let summary = format!("{what}: {}", error_summary(status, body));
+    match status {
+        400..=499 if status != 409 && status != 429 => GatewayFailure::Refused(summary),
+        _ => GatewayFailure::Unavailable(summary),
+    }
+}
+
+/// A decline code from the gateway's fixed list (`insufficient_funds`, `lost_card`, ...), or
+/// `None` for anything else (it is shown to tenants; free text never is).
+fn listed_code(raw: Option<String>) -> Option<String> {
+    raw.filter(|code| {
+        !code.is_empty()
+            && code.len() <= 64
+            && code
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    })
 }
 
 /// A PaymentIntent as Stripe (or localstripe) sends it; only what is read here.
@@ -678,41 +938,28 @@ fn parse_error(body: &[u8]) -> ErrorJson {
 
 /// What a PaymentIntent's state means for the charge.
 fn intent_outcome(pi: &IntentJson) -> ChargeOutcome {
-    let id = pi.id.clone();
-    let declined = |code: String, message: String| ChargeOutcome::Declined {
-        payment_intent_id: Some(id.clone()),
-        decline_code: code,
-        message,
-    };
+    let id = Some(pi.id.clone());
     match pi.status.as_str() {
         "succeeded" => ChargeOutcome::Succeeded {
-            payment_intent_id: id.clone(),
+            payment_intent_id: pi.id.clone(),
         },
         "requires_payment_method" => {
             let error = pi.last_payment_error.as_ref();
-            declined(
-                error
-                    .and_then(|e| e.decline_code.clone().or_else(|| e.code.clone()))
-                    .unwrap_or_else(|| "requires_payment_method".to_string()),
-                error
-                    .and_then(|e| e.message.clone())
-                    .unwrap_or_else(|| "the payment method was not charged".to_string()),
-            )
+            let code = error.and_then(|e| e.decline_code.clone().or_else(|| e.code.clone()));
+            let code = listed_code(code).unwrap_or_else(|| "requires_payment_method".to_string());
+            if code == "authentication_required" {
+                DeclineClass::AuthenticationRequired.declined(id, Some(code))
+            } else {
+                DeclineClass::Card.declined(id, Some(code))
+            }
         }
-        "requires_action" => declined(
-            "authentication_required".to_string(),
-            "the bank asks for the customer's authentication, impossible off-session".to_string(),
-        ),
-        "canceled" => declined(
-            pi.cancellation_reason
-                .clone()
-                .unwrap_or_else(|| "canceled".to_string()),
-            "the PaymentIntent was canceled".to_string(),
-        ),
-        "requires_confirmation" => declined(
-            "requires_confirmation".to_string(),
-            "the PaymentIntent was never confirmed: nothing was charged".to_string(),
-        ),
+        "requires_action" => DeclineClass::AuthenticationRequired.declined(id, None),
+        "canceled" => {
+            DeclineClass::Canceled.declined(id, listed_code(pi.cancellation_reason.clone()))
+        }
+        "requires_confirmation" => {
+            DeclineClass::Canceled.declined(id, Some("requires_confirmation".to_string()))
+        }
         other => ChargeOutcome::Unknown {
             error: format!("{} is {other}", pi.id),
         },
@@ -722,24 +969,33 @@ fn intent_outcome(pi: &IntentJson) -> ChargeOutcome {
 /// What the answer to a create means.
 fn outcome_of_answer(status: u16, body: &[u8]) -> ChargeOutcome {
     match status {
-        200..=299 => match parse_intent(body) {
-            Ok(intent) => intent.outcome,
+        200..=299 => match serde_json::from_slice::<IntentJson>(body) {
+            Ok(intent) => {
+                // The decline's own words, for the logs only (not on every listed PaymentIntent:
+                // only on the answer to this charge).
+                if let Some(message) = intent
+                    .last_payment_error
+                    .as_ref()
+                    .and_then(|e| e.message.as_deref())
+                {
+                    tracing::info!(payment_intent_id = %intent.id, gateway_message = %message, "the gateway's words on the decline");
+                }
+                intent.into_intent().outcome
+            }
             Err(error) => ChargeOutcome::Unknown {
-                error: format!("HTTP {status}: {error}"),
+                error: format!("HTTP {status}: unreadable PaymentIntent: {error}"),
             },
         },
         402 => {
             let error = parse_error(body);
-            ChargeOutcome::Declined {
-                payment_intent_id: error.payment_intent.map(|pi| pi.id),
-                decline_code: error
-                    .decline_code
-                    .or(error.code)
-                    .unwrap_or_else(|| "card_declined".to_string()),
-                message: error
-                    .message
-                    .unwrap_or_else(|| "the card was declined".to_string()),
-            }
+            tracing::info!(status, gateway_error = %error_summary(status, body), "the gateway declined the charge");
+            let code = listed_code(error.decline_code.or(error.code));
+            let class = if code.as_deref() == Some("authentication_required") {
+                DeclineClass::AuthenticationRequired
+            } else {
+                DeclineClass::Card
+            };
+            class.declined(error.payment_intent.map(|pi| pi.id), code)
         }
         400..=499 => {
             let error = parse_error(body);
@@ -750,13 +1006,10 @@ fn outcome_of_answer(status: u16, body: &[u8]) -> ChargeOutcome {
                     error: error_summary(status, body),
                 }
             } else {
-                ChargeOutcome::Declined {
-                    payment_intent_id: error.payment_intent.map(|pi| pi.id),
-                    decline_code: error.code.unwrap_or_else(|| format!("http_{status}")),
-                    message: error.message.unwrap_or_else(|| {
-                        format!("the gateway refused the request (HTTP {status})")
-                    }),
-                }
+                // Its code and words can name the platform's account or tell whether an id
+                // exists: the logs get them, the tenant the class.
+                tracing::warn!(status, gateway_error = %error_summary(status, body), "the gateway refused the charge request");
+                DeclineClass::InvalidRequest.declined(error.payment_intent.map(|pi| pi.id), None)
             }
         }
         _ => ChargeOutcome::Unknown {
@@ -949,12 +1202,30 @@ mod tests {
         .to_string()
     }
 
+    /// `GET /v1/payment_methods/pm_A?expand[0]=customer`'s answer: attached to `customer`,
+    /// whose metadata names `business` and `wallet_customer`.
+    fn payment_method(customer: &str, business: &str, wallet_customer: &str) -> (u16, String) {
+        let json = serde_json::json!({
+            "id": "pm_A", "object": "payment_method", "type": "card",
+            "customer": {"id": customer, "object": "customer",
+                         "metadata": {"wallet_business_id": business, "wallet_customer_id": wallet_customer}},
+        });
+        (200, json.to_string())
+    }
+
+    fn owned() -> (u16, String, Duration) {
+        let (status, json) = payment_method("cus_A", "bus_1", "cus_wallet");
+        (status, json, Duration::ZERO)
+    }
+
     fn request() -> ChargeRequest {
         ChargeRequest {
             amount: Amount::new(2500).unwrap(),
             currency: Currency::USD,
             gateway_customer_id: "cus_A".to_string(),
             payment_method_id: "pm_A".to_string(),
+            business_id: "bus_1".to_string(),
+            customer_id: "cus_wallet".to_string(),
             attempt_id: "att_1".to_string(),
             attempt_started_at: Timestamp::from_unix_ms(1_900_000_000_000),
             idempotency_key: "topup-att_1".to_string(),
@@ -970,6 +1241,7 @@ mod tests {
     async fn a_charge_reconciles_then_posts_the_form_with_key_and_idempotency_key() {
         let fake = FakeStripe::start(vec![
             now(EMPTY_LIST),
+            owned(),
             now((200, &intent("pi_1", "succeeded", "att_1"))),
         ])
         .await;
@@ -981,7 +1253,12 @@ mod tests {
             }
         );
         let received = fake.received();
-        assert_eq!(received.len(), 2);
+        assert_eq!(received.len(), 3);
+        assert_eq!(received[1].method, "GET");
+        assert_eq!(
+            received[1].target,
+            "/v1/payment_methods/pm_A?expand[0]=customer"
+        );
 
         let list = &received[0];
         assert_eq!(list.method, "GET");
@@ -1000,7 +1277,7 @@ mod tests {
             format!("Bearer {KEY}").as_str()
         );
 
-        let create = &received[1];
+        let create = &received[2];
         assert_eq!(create.method, "POST");
         assert_eq!(create.target, "/v1/payment_intents");
         assert_eq!(
@@ -1042,6 +1319,7 @@ mod tests {
         .to_string();
         let fake = FakeStripe::start(vec![
             now((200, &other_customer)),
+            owned(),
             now((200, &intent("pi_1", "succeeded", "att_1"))),
         ])
         .await;
@@ -1053,7 +1331,7 @@ mod tests {
         let query = received[0].query();
         assert!(!query.contains_key("customer"));
         assert!(!query.contains_key("created[gte]"));
-        let form = received[1].form();
+        let form = received[2].form();
         assert!(!form.contains_key("description"));
         assert_eq!(form["metadata[topup_attempt]"], "att_1");
     }
@@ -1170,8 +1448,9 @@ mod tests {
             (
                 Some("pi_9".to_string()),
                 "insufficient_funds".to_string(),
-                "Your card has insufficient funds.".to_string()
-            )
+                "the card was declined".to_string()
+            ),
+            "Stripe's code, never its words"
         );
         // localstripe's: only a code.
         let local_decline = r#"{"error":{"type":"invalid_request_error","code":"card_declined","charge":"ch_1","message":"Your card was declined."}}"#;
@@ -1185,18 +1464,42 @@ mod tests {
             .1,
             "authentication_required"
         );
-        // A request that will not succeed as it is.
-        assert_eq!(
-            declined(404, r#"{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such customer: 'cus_x'"}}"#).1,
-            "resource_missing"
-        );
+        // A request that will not succeed as it is: one class, whatever Stripe said (its code
+        // tells whether an id exists, its words can name the platform's account).
+        for (status, body) in [
+            (
+                404,
+                r#"{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such customer: 'cus_x'"}}"#,
+            ),
+            (
+                401,
+                r#"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_live_****1234"}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"type":"invalid_request_error","code":"parameter_invalid","message":"The account acct_1Platform cannot ..."}}"#,
+            ),
+        ] {
+            assert_eq!(
+                declined(status, body),
+                (
+                    None,
+                    "invalid_request".to_string(),
+                    "the payment gateway refused the charge request".to_string()
+                )
+            );
+        }
+        // A code that is not a plain code is not shown either.
         assert_eq!(
             declined(
-                401,
-                r#"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided"}}"#
+                402,
+                r#"{"error":{"type":"card_error","code":"Card of acct_1X declined"}}"#
+            ),
+            (
+                None,
+                "card_declined".to_string(),
+                "the card was declined".to_string()
             )
-            .1,
-            "http_401"
         );
         // 2xx states.
         assert_eq!(
@@ -1223,7 +1526,14 @@ mod tests {
             "last_payment_error": {"code": "card_declined", "decline_code": "lost_card", "message": "lost"},
         })
         .to_string();
-        assert_eq!(declined(200, &after_decline).1, "lost_card");
+        assert_eq!(
+            declined(200, &after_decline),
+            (
+                Some("pi_2".to_string()),
+                "lost_card".to_string(),
+                "the card was declined".to_string()
+            )
+        );
         // Unknown: the charge may have happened.
         unknown(200, &intent("pi_1", "processing", "a"));
         unknown(200, "<html>proxy</html>");
@@ -1245,9 +1555,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_payment_method_not_owned_by_the_wallet_s_business_and_customer_is_never_charged() {
+        let cases = [
+            // Another business's customer.
+            payment_method("cus_A", "bus_2", "cus_wallet"),
+            // Another customer of the same business.
+            payment_method("cus_A", "bus_1", "cus_other"),
+            // Attached to another gateway customer than the one named.
+            payment_method("cus_B", "bus_1", "cus_wallet"),
+            // Detached.
+            (200, r#"{"id":"pm_A","customer":null}"#.to_string()),
+            // A customer without the metadata.
+            (200, r#"{"id":"pm_A","customer":{"id":"cus_A","metadata":{}}}"#.to_string()),
+            // Deleted.
+            (200, r#"{"id":"pm_A","customer":{"id":"cus_A","deleted":true,"metadata":{"wallet_business_id":"bus_1","wallet_customer_id":"cus_wallet"}}}"#.to_string()),
+            // Unknown.
+            (404, r#"{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such PaymentMethod: 'pm_A'"}}"#.to_string()),
+        ];
+        for (status, body) in cases {
+            let fake = FakeStripe::start(vec![now(EMPTY_LIST), now((status, &body))]).await;
+            let outcome = fake.gateway().charge(&request()).await;
+            assert_eq!(
+                outcome,
+                ChargeOutcome::Declined {
+                    payment_intent_id: None,
+                    decline_code: "payment_method_not_owned".to_string(),
+                    message: DeclineClass::NotOwned.message().to_string(),
+                },
+                "{body}"
+            );
+            assert_eq!(fake.received().len(), 2, "no POST: {body}");
+        }
+        // A gateway that cannot say: unknown, nothing charged.
+        let fake = FakeStripe::start(vec![now(EMPTY_LIST), now((503, "down"))]).await;
+        let outcome = fake.gateway().charge(&request()).await;
+        assert!(
+            matches!(outcome, ChargeOutcome::Unknown { .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(fake.received().len(), 2, "no POST");
+    }
+
+    #[tokio::test]
     async fn a_server_error_on_the_charge_is_unknown() {
         let fake = FakeStripe::start(vec![
             now(EMPTY_LIST),
+            owned(),
             now((
                 500,
                 r#"{"error":{"type":"api_error","message":"Something went wrong"}}"#,
@@ -1282,6 +1635,7 @@ mod tests {
     async fn a_slow_gateway_hits_the_timeout_and_is_unknown() {
         let fake = FakeStripe::start(vec![
             now(EMPTY_LIST),
+            owned(),
             (
                 200,
                 intent("pi_1", "succeeded", "att_1"),

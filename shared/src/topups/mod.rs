@@ -3,4 +3,5 @@
 pub mod gateway;
 pub mod model;
 pub mod operations;
+pub mod ownership;
 pub mod rules;

@@ -28,6 +28,9 @@ impl WalletSettings {
 /// The saved payment method a top-up charges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentMethod {
+    /// The gateway customer the payment method is attached to; its metadata names the wallet's
+    /// business and customer (`topups::ownership`). Empty only in a settings patch that has it
+    /// created.
     pub gateway_customer_id: String,
     pub payment_method_id: String,
 }
@@ -81,14 +84,58 @@ pub struct TopUpAttempt {
 
 /// How the last top-up that ended went, for its event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredTopUpResult")]
 pub struct TopUpResult {
     pub attempt_id: String,
     pub amount: i64,
     pub payment_intent_id: Option<String>,
-    /// For a failure: the gateway's decline code and message.
+    /// For a failure: the decline code, and its class's fixed message
+    /// (`topups::gateway::DeclineClass`; for `credit_refused`, the wallet's refusal).
     pub decline_code: Option<String>,
     pub message: Option<String>,
     pub at: Timestamp,
+}
+
+/// A [`TopUpResult`] as stored. Results recorded before declines had fixed messages carry the
+/// gateway's own words: they are read as [`LEGACY_DECLINE_MESSAGE`], so that no tenant sees them
+/// (settings, events).
+#[derive(Deserialize)]
+struct StoredTopUpResult {
+    attempt_id: String,
+    amount: i64,
+    payment_intent_id: Option<String>,
+    decline_code: Option<String>,
+    message: Option<String>,
+    at: Timestamp,
+}
+
+/// What a decline recorded with the gateway's own words reads as.
+pub const LEGACY_DECLINE_MESSAGE: &str = "the payment gateway declined the top-up";
+
+impl From<StoredTopUpResult> for TopUpResult {
+    fn from(stored: StoredTopUpResult) -> TopUpResult {
+        let ours = |message: &str| {
+            stored.decline_code.as_deref() == Some("credit_refused")
+                || super::gateway::DeclineClass::ALL
+                    .iter()
+                    .any(|class| class.message() == message)
+        };
+        let message = stored.message.map(|message| {
+            if ours(&message) {
+                message
+            } else {
+                LEGACY_DECLINE_MESSAGE.to_owned()
+            }
+        });
+        TopUpResult {
+            attempt_id: stored.attempt_id,
+            amount: stored.amount,
+            payment_intent_id: stored.payment_intent_id,
+            decline_code: stored.decline_code,
+            message,
+            at: stored.at,
+        }
+    }
 }
 
 /// What a wallet's auto top-up is doing.

@@ -180,6 +180,8 @@ impl<S: Store, C: Clock> Service<S, C> {
             currency,
             gateway_customer_id: attempt.payment_method.gateway_customer_id.clone(),
             payment_method_id: attempt.payment_method.payment_method_id.clone(),
+            business_id: business_id.to_string(),
+            customer_id: customer_id.to_string(),
             attempt_id: attempt.id.clone(),
             attempt_started_at: attempt.started_at,
             idempotency_key: attempt.id.clone(),

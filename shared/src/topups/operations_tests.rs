@@ -37,6 +37,7 @@ impl PaymentGateway for Takes {
     async fn find(&self, _: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
         Ok(None)
     }
+    crate::charge_only_gateway!();
 }
 
 /// Charges, then answers that the outcome is unknown (a timeout): the attempt stays claimed.
@@ -52,6 +53,7 @@ impl PaymentGateway for TimesOut {
     async fn find(&self, _: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
         Ok(None)
     }
+    crate::charge_only_gateway!();
 }
 
 /// Two charges meet: each waits for the other, then both succeed with the attempt's
@@ -73,6 +75,7 @@ impl PaymentGateway for Meeting {
     async fn find(&self, _: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
         Ok(None)
     }
+    crate::charge_only_gateway!();
 }
 
 /// Auto top-up of `amount` at `threshold`, at most `max_per_day` a day, on the USD wallet.

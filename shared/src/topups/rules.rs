@@ -282,7 +282,12 @@ pub fn auto_top_up(raw: AutoTopUpFields) -> Result<AutoTopUp, ValidationError> {
         threshold: threshold_value,
         amount,
         payment_method: PaymentMethod {
-            gateway_customer_id: gateway_id("gateway_customer_id", raw.gateway_customer_id)?,
+            // Left out: the gateway customer is created when the settings are saved
+            // (`topups::ownership`).
+            gateway_customer_id: match raw.gateway_customer_id {
+                None => String::new(),
+                named => gateway_id("gateway_customer_id", named)?,
+            },
             payment_method_id: gateway_id("payment_method_id", raw.payment_method_id)?,
         },
         max_per_day: max_per_day as u32,

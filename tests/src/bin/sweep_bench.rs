@@ -3,9 +3,10 @@
 //!
 //! Set-up: `BENCH_WALLETS` customers (default 10,000), of which `BENCH_DUE` (default 10) need a
 //! top-up: USD balance 0 and auto top-up at threshold 100 of 500 on a good localstripe card
-//! (`4242424242424242`; only these have a gateway customer). Of the others, half have the same
-//! setting (on a payment method that is never charged) but a balance of 1,000, above the
-//! threshold, and half have no setting. The top-up index is sparse: only the due wallet sets are
+//! (`4242424242424242`, sent without a gateway customer: the settings create one owned by the
+//! business and customer, as for a card made by Stripe.js). Of the others, half have a
+//! low-balance threshold of 100 and a balance of 1,000, above it (an auto top-up setting would
+//! need a card of their own at the gateway), and half have no setting. The top-up index is sparse: only the due wallet sets are
 //! in it, whatever the number of wallets. Created by [`SETUP_TASKS`] tasks at once.
 //!
 //! Then, each time with the metered store reset first (`take_usage`):
@@ -53,13 +54,10 @@ const BUDGET: Duration = Duration::from_secs(45);
 /// What a bench customer is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
-    /// Balance 0, setting at 100 on a good card (this gateway customer and payment method):
-    /// needs a top-up.
-    Due {
-        gateway_customer: String,
-        payment_method: String,
-    },
-    /// Balance 1,000, setting at 100: not due.
+    /// Balance 0, setting at 100 on a good card (this payment method, saved to a gateway
+    /// customer by the settings): needs a top-up.
+    Due { payment_method: String },
+    /// Balance 1,000, low-balance threshold at 100: not due.
     Above,
     /// No setting.
     Plain,
@@ -94,50 +92,46 @@ fn gateway() -> StripeGateway {
 /// Creates one customer of `kind`; answers its id and, when due, its gateway customer.
 async fn create(h: &Harness, kind: &Kind, n: usize) -> Result<(String, Option<String>), String> {
     let customer = h.customer().await;
-    let (gateway_customer, payment_method) = match kind {
+    let settings = match kind {
         Kind::Plain => return Ok((customer, None)),
-        Kind::Due {
-            gateway_customer,
-            payment_method,
-        } => (gateway_customer.clone(), payment_method.clone()),
+        Kind::Due { payment_method } => json!({
+            "currency": "USD",
+            "auto_top_up": {
+                "threshold": THRESHOLD, "amount": TOP_UP, "max_per_day": 5,
+                "payment_method": {"payment_method_id": payment_method}
+            }
+        }),
         Kind::Above => {
             h.credit(&customer, ABOVE).await;
-            // Never charged: the wallet stays above its threshold.
-            (format!("cus_idle{n}"), format!("pm_idle{n}"))
+            json!({"currency": "USD", "low_balance_threshold": THRESHOLD})
         }
     };
     let set = h
         .request(Route::UpdateWalletSettings)
         .customer(&customer)
-        .json(json!({
-            "currency": "USD",
-            "auto_top_up": {
-                "threshold": THRESHOLD, "amount": TOP_UP, "max_per_day": 5,
-                "payment_method": {"gateway_customer_id": gateway_customer, "payment_method_id": payment_method}
-            }
-        }))
+        .json(settings)
         .send()
         .await;
     if set.status != StatusCode::OK {
-        return Err(format!("settings: {} {}", set.status, set.body));
+        return Err(format!("settings {n}: {} {}", set.status, set.body));
     }
-    let due = matches!(kind, Kind::Due { .. });
-    Ok((customer, due.then_some(gateway_customer)))
+    let gateway_customer = set.body["auto_top_up"]["payment_method"]["gateway_customer_id"]
+        .as_str()
+        .map(str::to_owned);
+    Ok((customer, gateway_customer))
 }
 
-/// `count` due kinds, each with its own localstripe customer and good card. Made here, one after
-/// the other: the gateway's test-customer future is not `Send`, so not in the set-up's tasks.
+/// `count` due kinds, each with its own good card at localstripe (saved to no customer yet). Made
+/// here, one after the other: the gateway's test-card future is not `Send`, so not in the
+/// set-up's tasks.
 async fn due_kinds(gateway: &StripeGateway, count: usize) -> Vec<Kind> {
     let mut kinds = Vec::with_capacity(count);
     for _ in 0..count {
-        let (gateway_customer, payment_method) = gateway
-            .create_test_customer(GOOD_CARD)
+        let payment_method = gateway
+            .create_test_card(GOOD_CARD)
             .await
-            .expect("a localstripe customer with a good card");
-        kinds.push(Kind::Due {
-            gateway_customer,
-            payment_method,
-        });
+            .expect("a localstripe card");
+        kinds.push(Kind::Due { payment_method });
     }
     kinds
 }
