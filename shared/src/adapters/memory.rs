@@ -56,6 +56,8 @@ struct State {
     answers_to_lose: u32,
     /// Set: tokens are not remembered (as DynamoDB forgets them after ten minutes).
     forget_tokens: bool,
+    /// Customers whose wallets and holds cannot be read (an injected failure of one item).
+    broken: HashSet<(BusinessId, CustomerId)>,
     webhooks: webhooks::WebhookTables,
 }
 
@@ -322,6 +324,23 @@ impl MemoryStore {
         self.lock().conflicts_to_inject = n;
     }
 
+    /// Every read of this customer's wallets or holds fails from now on (a storage error): one
+    /// item that a sweep cannot process.
+    pub fn break_customer(&self, business_id: &BusinessId, customer_id: &CustomerId) {
+        let customer = (business_id.clone(), customer_id.clone());
+        self.lock().broken.insert(customer);
+    }
+
+    fn check_not_broken(&self, business_id: &BusinessId, customer_id: &CustomerId) -> DomainResult<()> {
+        let customer = (business_id.clone(), customer_id.clone());
+        if self.lock().broken.contains(&customer) {
+            return Err(DomainError::Storage(format!(
+                "read customer {customer_id}: failed (injected)"
+            )));
+        }
+        Ok(())
+    }
+
     /// The next `n` commits that land answer as if the store had failed: the caller cannot tell
     /// whether they landed (a timeout after the write).
     pub fn lose_next_answers(&self, n: u32) {
@@ -483,6 +502,7 @@ impl WalletStore for MemoryStore {
         business_id: &BusinessId,
         customer_id: &CustomerId,
     ) -> DomainResult<Option<CustomerWallets>> {
+        self.check_not_broken(business_id, customer_id)?;
         Ok(self
             .read(|t| t.wallets(business_id, customer_id).cloned())
             .await)
@@ -596,6 +616,7 @@ impl HoldStore for MemoryStore {
         customer_id: &CustomerId,
         hold_id: &HoldId,
     ) -> DomainResult<Option<Hold>> {
+        self.check_not_broken(business_id, customer_id)?;
         Ok(self
             .read(|t| t.hold(business_id, customer_id, hold_id).cloned())
             .await)

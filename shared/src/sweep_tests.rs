@@ -1,0 +1,141 @@
+//! The sweep on the memory store: one failing item never stops a run, and one business's
+//! backlog never delays another's due work by more than one run.
+
+use std::time::Duration;
+
+use crate::access::model::Tenant;
+use crate::adapters::memory::fixtures::{entry, hold, new_customer, World, T0};
+use crate::holds::model::{Hold, HoldStatus};
+use crate::kernel::{Currency, CustomerId, Timestamp};
+use crate::ledger::model::EntryType;
+use crate::topups::gateway::{
+    ChargeLookup, ChargeOutcome, ChargeRequest, FoundCharge, PaymentGateway,
+};
+use crate::topups::model::{AutoTopUp, PaymentMethod, TopUpAmount};
+use crate::topups::operations::SettingsPatch;
+
+/// A gateway whose every charge succeeds at once.
+struct Approves;
+
+impl PaymentGateway for Approves {
+    async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
+        ChargeOutcome::Succeeded {
+            payment_intent_id: format!("pi_{}", request.attempt_id),
+        }
+    }
+
+    async fn find(&self, _: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
+        Ok(None)
+    }
+}
+
+async fn customer_of(w: &World, tenant: &Tenant, balance: i64) -> CustomerId {
+    let customer = w
+        .service
+        .create_customer(tenant, new_customer("ada@example.com", "Ada"))
+        .await
+        .expect("customer")
+        .customer_id;
+    let credit = entry(EntryType::Credit, balance, None);
+    w.service
+        .create_entry(tenant, &customer, credit)
+        .await
+        .expect("credit");
+    customer
+}
+
+/// Auto top-up of 500 at a threshold of 100: due at once for a balance at or below it.
+async fn enable_top_up(w: &World, customer: &CustomerId) {
+    let auto = AutoTopUp {
+        enabled: true,
+        threshold: 100,
+        amount: TopUpAmount::Fixed(500),
+        payment_method: PaymentMethod {
+            gateway_customer_id: "cus_1".into(),
+            payment_method_id: "pm_1".into(),
+        },
+        max_per_day: 5,
+        max_amount_per_day: 10_000,
+        paused_reason: None,
+    };
+    let patch = SettingsPatch {
+        low_balance_threshold: None,
+        auto_top_up: Some(Some(auto)),
+    };
+    w.service
+        .update_settings(&w.tenant, customer, Currency::USD, &patch)
+        .await
+        .expect("settings");
+}
+
+async fn hold_until(w: &World, tenant: &Tenant, customer: &CustomerId, at_ms: u64) -> Hold {
+    let mut command = hold(10, None);
+    command.expires_at = Some(Timestamp::from_unix_ms(at_ms));
+    w.service
+        .create_hold(tenant, customer, command)
+        .await
+        .expect("hold")
+}
+
+async fn status_of(w: &World, tenant: &Tenant, customer: &CustomerId, held: &Hold) -> HoldStatus {
+    w.service
+        .get_hold(tenant, customer, &held.id)
+        .await
+        .expect("hold")
+        .status
+}
+
+async fn balance_of(w: &World, customer: &CustomerId) -> i64 {
+    w.wallet(customer, Currency::USD).await.balance
+}
+
+/// One customer's wallets and holds cannot be read: its top-up and its hold fail, and the run
+/// still tops up and expires the other customer's, answers success, and counts the failures.
+#[tokio::test]
+async fn one_failing_wallet_or_hold_does_not_stop_the_rest_of_the_run() {
+    let w = World::new().await;
+    let (broken, fine) = (
+        customer_of(&w, &w.tenant, 50).await,
+        customer_of(&w, &w.tenant, 50).await,
+    );
+    let mut holds = Vec::new();
+    for (customer, at) in [(&broken, T0 + 60_000), (&fine, T0 + 120_000)] {
+        enable_top_up(&w, customer).await;
+        holds.push(hold_until(&w, &w.tenant, customer, at).await);
+    }
+    w.store.break_customer(&w.tenant.business_id, &broken);
+    w.clock.advance(600_000);
+
+    let report = w
+        .service
+        .sweep_top_ups_and_holds(Some(&Approves), w.service.now(), 10, Duration::from_secs(60))
+        .await
+        .expect("a failing item does not fail the run");
+    assert_eq!(report.top_ups_credited, 1, "{report:?}");
+    assert_eq!(report.holds_expired, 1, "{report:?}");
+    assert_eq!(balance_of(&w, &fine).await, 550);
+    assert_eq!(
+        status_of(&w, &w.tenant, &fine, &holds[1]).await,
+        HoldStatus::Expired
+    );
+}
+
+/// Business A has a backlog of 40 holds due before business B's one: a run of 10 expires B's
+/// hold (and A's share is what is left).
+#[tokio::test]
+async fn one_business_backlog_does_not_delay_another_business_due_hold_by_more_than_one_run() {
+    let w = World::new().await;
+    let other = w.other_business().await;
+    let a = customer_of(&w, &w.tenant, 10_000).await;
+    for _ in 0..40 {
+        hold_until(&w, &w.tenant, &a, T0 + 60_000).await;
+    }
+    let b = customer_of(&w, &other, 100).await;
+    let bs = hold_until(&w, &other, &b, T0 + 120_000).await;
+    w.clock.advance(600_000);
+
+    let expired = w.service.expire_holds(w.service.now(), 10).await.unwrap();
+    assert_eq!(expired, 10);
+    assert_eq!(status_of(&w, &other, &b, &bs).await, HoldStatus::Expired);
+    assert_eq!(w.holds(&a, Some(HoldStatus::Pending)).await.len(), 31);
+}
