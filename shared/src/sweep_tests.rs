@@ -139,3 +139,40 @@ async fn one_business_backlog_does_not_delay_another_business_due_hold_by_more_t
     assert_eq!(status_of(&w, &other, &b, &bs).await, HoldStatus::Expired);
     assert_eq!(w.holds(&a, Some(HoldStatus::Pending)).await.len(), 31);
 }
+
+/// Every store call takes up to a second; 40 holds are due and the run has 5 s: it stops
+/// starting work at the budget (what it started finishes), reports that it stopped early, and
+/// leaves the rest pending for the next run.
+#[tokio::test(start_paused = true)]
+async fn a_run_stops_taking_work_when_its_time_budget_runs_out() {
+    use crate::adapters::faulty::{Faults, FaultyStore};
+    let w = World::new().await;
+    let a = customer_of(&w, &w.tenant, 10_000).await;
+    for _ in 0..40 {
+        hold_until(&w, &w.tenant, &a, T0 + 60_000).await;
+    }
+    w.clock.advance(600_000);
+    let faults = Faults {
+        latency: 1.0,
+        latency_max: Duration::from_secs(1),
+        ..Faults::NONE
+    };
+    let slow = crate::Service::new(
+        FaultyStore::new(w.store.clone(), 13, faults),
+        w.clock.clone(),
+        w.service.config().clone(),
+    );
+    let budget = Duration::from_secs(5);
+    let started = tokio::time::Instant::now();
+    let report = slow
+        .sweep_top_ups_and_holds(None::<&Approves>, w.service.now(), 100, budget)
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    // One hold's expiry takes a few store calls of at most a second each.
+    assert!(took < budget + Duration::from_secs(8), "{took:?}");
+    assert!(report.stopped_early, "{report:?}");
+    let pending = w.holds(&a, Some(HoldStatus::Pending)).await.len();
+    assert!(pending > 0 && pending < 40, "{pending} pending");
+    assert_eq!(40 - pending, report.holds_expired);
+}
