@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::access::model::Tenant;
 use crate::adapters::memory::fixtures::{entry, hold, new_customer, World, T0};
 use crate::holds::model::{Hold, HoldStatus};
-use crate::kernel::{Currency, CustomerId, Timestamp};
+use crate::kernel::{BusinessId, Currency, CustomerId, Timestamp};
+use crate::sweep::fair_share;
 use crate::ledger::model::EntryType;
 use crate::topups::gateway::{
     ChargeLookup, ChargeOutcome, ChargeRequest, FoundCharge, PaymentGateway,
@@ -113,6 +114,8 @@ async fn one_failing_wallet_or_hold_does_not_stop_the_rest_of_the_run() {
         .expect("a failing item does not fail the run");
     assert_eq!(report.top_ups_credited, 1, "{report:?}");
     assert_eq!(report.holds_expired, 1, "{report:?}");
+    assert_eq!(report.failed, 2, "the broken customer's top-up and hold: {report:?}");
+    assert!(!report.stopped_early);
     assert_eq!(balance_of(&w, &fine).await, 550);
     assert_eq!(
         status_of(&w, &w.tenant, &fine, &holds[1]).await,
@@ -120,14 +123,14 @@ async fn one_failing_wallet_or_hold_does_not_stop_the_rest_of_the_run() {
     );
 }
 
-/// Business A has a backlog of 40 holds due before business B's one: a run of 10 expires B's
-/// hold (and A's share is what is left).
+/// Business A has a backlog of 150 holds due before business B's one, more than a run of 10
+/// reads (100): the run expires B's hold (and A's share is what is left).
 #[tokio::test]
 async fn one_business_backlog_does_not_delay_another_business_due_hold_by_more_than_one_run() {
     let w = World::new().await;
     let other = w.other_business().await;
     let a = customer_of(&w, &w.tenant, 10_000).await;
-    for _ in 0..40 {
+    for _ in 0..150 {
         hold_until(&w, &w.tenant, &a, T0 + 60_000).await;
     }
     let b = customer_of(&w, &other, 100).await;
@@ -137,7 +140,7 @@ async fn one_business_backlog_does_not_delay_another_business_due_hold_by_more_t
     let expired = w.service.expire_holds(w.service.now(), 10).await.unwrap();
     assert_eq!(expired, 10);
     assert_eq!(status_of(&w, &other, &b, &bs).await, HoldStatus::Expired);
-    assert_eq!(w.holds(&a, Some(HoldStatus::Pending)).await.len(), 31);
+    assert_eq!(w.holds(&a, Some(HoldStatus::Pending)).await.len(), 100);
 }
 
 /// Every store call takes up to a second; 40 holds are due and the run has 5 s: it stops
@@ -175,4 +178,19 @@ async fn a_run_stops_taking_work_when_its_time_budget_runs_out() {
     let pending = w.holds(&a, Some(HoldStatus::Pending)).await.len();
     assert!(pending > 0 && pending < 40, "{pending} pending");
     assert_eq!(40 - pending, report.holds_expired);
+}
+
+#[test]
+fn a_run_is_shared_between_businesses_in_turn() {
+    let (a, b, c) = (BusinessId::generate(), BusinessId::generate(), BusinessId::generate());
+    let found: Vec<(BusinessId, u32)> = (0..8)
+        .map(|i| (a.clone(), i))
+        .chain([(b.clone(), 0), (c.clone(), 0), (c.clone(), 1)])
+        .collect();
+    let taken = fair_share(found.clone(), |(business, _)| business, 6);
+    let expected = [(&a, 0), (&b, 0), (&c, 0), (&a, 1), (&c, 1), (&a, 2)];
+    let taken: Vec<(&BusinessId, u32)> = taken.iter().map(|(b, i)| (b, *i)).collect();
+    assert_eq!(taken, expected);
+    // With room for every item, every item is taken.
+    assert_eq!(fair_share(found, |(business, _)| business, 20).len(), 11);
 }

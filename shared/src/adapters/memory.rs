@@ -131,6 +131,17 @@ fn revision_of(customer: &Customer) -> String {
     serde_json::to_string(customer).expect("customers serialise to JSON")
 }
 
+/// At most `limit` of `due` (sorted soonest first): the oldest half and the most recently due
+/// half, as the DynamoDB adapter reads each index shard from both ends.
+pub(crate) fn both_ends<T>(mut due: Vec<T>, limit: usize) -> Vec<T> {
+    if due.len() > limit {
+        let newest = due.split_off(due.len() - limit / 2);
+        due.truncate(limit - limit / 2);
+        due.extend(newest);
+    }
+    due
+}
+
 /// The items of `page` from an iterator of every match, in order.
 fn page_of<T>(items: impl Iterator<Item = T>, page: PageRequest) -> Vec<T> {
     let skipped = usize::try_from(page.skipped()).unwrap_or(usize::MAX);
@@ -480,18 +491,23 @@ impl WalletStore for MemoryStore {
     ) -> DomainResult<Vec<(BusinessId, CustomerId)>> {
         Ok(self
             .read(|t| {
-                t.partitions
+                let mut due: Vec<(Timestamp, &(BusinessId, CustomerId))> = t
+                    .partitions
                     .iter()
-                    .filter(|(_, p)| {
-                        p.wallets.as_ref().is_some_and(|w| {
+                    .filter_map(|(key, p)| {
+                        let due = p.wallets.as_ref().and_then(|w| {
                             w.wallets
                                 .values()
                                 .filter_map(crate::topups::rules::due_at)
-                                .any(|due| due.unix_ms <= now_ms)
-                        })
+                                .min()
+                        })?;
+                        (due.unix_ms <= now_ms).then_some((due, key))
                     })
-                    .take(limit)
-                    .map(|(key, _)| key.clone())
+                    .collect();
+                due.sort();
+                both_ends(due, limit)
+                    .into_iter()
+                    .map(|(_, key)| key.clone())
                     .collect()
             })
             .await)
@@ -647,8 +663,8 @@ impl HoldStore for MemoryStore {
             .await)
     }
 
-    /// Pending holds due at or before `now_ms`, soonest expiry first. (DynamoDB answers shard by
-    /// shard, soonest first within each; the sweep does not depend on the order.)
+    /// Pending holds due at or before `now_ms`: the soonest and the most recently due (see
+    /// [`both_ends`]). (DynamoDB answers shard by shard; the sweep does not depend on the order.)
     async fn expired_holds(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<HoldRef>> {
         Ok(self
             .read(|t| {
@@ -659,8 +675,8 @@ impl HoldStore for MemoryStore {
                     .filter(|h| h.status == HoldStatus::Pending && h.expires_at.unix_ms <= now_ms)
                     .collect();
                 due.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
-                due.into_iter()
-                    .take(limit)
+                both_ends(due, limit)
+                    .into_iter()
                     .map(|h| HoldRef {
                         business_id: h.business_id.clone(),
                         customer_id: h.customer_id.clone(),

@@ -160,14 +160,18 @@ impl WebhookStore for MemoryStore {
     async fn due_deliveries(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<DeliveryRef>> {
         Ok(self
             .webhooks(|t| {
-                t.deliveries
+                let mut due: Vec<_> = t
+                    .deliveries
                     .values()
                     .map(|(d, _)| d)
                     .filter(|d| {
                         d.status == DeliveryStatus::Pending
                             && d.next_attempt_at.is_some_and(|at| at.unix_ms <= now_ms)
                     })
-                    .take(limit)
+                    .collect();
+                due.sort_by_key(|d| (d.next_attempt_at, &d.id));
+                super::both_ends(due, limit)
+                    .into_iter()
                     .map(|d| DeliveryRef {
                         business_id: d.business_id.clone(),
                         endpoint_id: d.endpoint_id.clone(),
