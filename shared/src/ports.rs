@@ -78,9 +78,9 @@ pub trait WalletStore: Send + Sync {
         change: &Change,
     ) -> impl Future<Output = DomainResult<Result<(), Rejection>>> + Send;
     /// Customers of every business whose wallets have top-up work due at or before `now_ms`
-    /// (sparse index), at most `limit`: from every shard of the index, its soonest due and its
-    /// most recently due halves (so neither a backlog in one shard nor an old backlog hides
-    /// work that fell due since the last run).
+    /// (sparse index), about `limit` (DynamoDB rounds it up to equal parts per shard): from
+    /// every shard of the index, its soonest due and its most recently due halves (so neither
+    /// a backlog in one shard nor an old backlog hides work that fell due since the last run).
     fn due_top_ups(
         &self,
         now_ms: u64,
@@ -121,7 +121,7 @@ pub trait HoldStore: Send + Sync {
         query: &HoldQuery,
         newest_chunk: u64,
     ) -> impl Future<Output = DomainResult<Vec<Hold>>> + Send;
-    /// Pending holds of every business whose expiry is at or before `now_ms`, at most `limit`,
+    /// Pending holds of every business whose expiry is at or before `now_ms`, about `limit`,
     /// read as [`WalletStore::due_top_ups`] reads.
     fn expired_holds(
         &self,
@@ -196,7 +196,7 @@ pub trait WebhookStore: Send + Sync {
         endpoint_id: &EndpointId,
         query: &DeliveryQuery,
     ) -> impl Future<Output = DomainResult<Vec<Delivery>>> + Send;
-    /// Pending deliveries of every business due at or before `now_ms` (sparse index), at most
+    /// Pending deliveries of every business due at or before `now_ms` (sparse index), about
     /// `limit`, read as [`WalletStore::due_top_ups`] reads.
     fn due_deliveries(
         &self,
