@@ -6,7 +6,12 @@ use std::time::Duration;
 use crate::access::model::Tenant;
 use crate::adapters::memory::fixtures::{entry, hold, new_customer, World, T0};
 use crate::holds::model::{Hold, HoldStatus};
-use crate::kernel::{BusinessId, Currency, CustomerId, Timestamp};
+use crate::kernel::{BusinessId, Currency, CustomerId, EndpointId, EventId, Timestamp};
+use crate::ports::WebhookStore;
+use crate::webhooks::model::{
+    AttemptResult, Delivery, DeliveryStatus, Endpoint, EventType, Outbound, WebhookSender,
+};
+use crate::webhooks::operations::ATTEMPTS_IN_FLIGHT;
 use crate::sweep::fair_share;
 use crate::ledger::model::EntryType;
 use crate::topups::gateway::{
@@ -193,4 +198,139 @@ fn a_run_is_shared_between_businesses_in_turn() {
     assert_eq!(taken, expected);
     // With room for every item, every item is taken.
     assert_eq!(fair_share(found, |(business, _)| business, 20).len(), 11);
+}
+
+/// Answers every webhook with 200 after `takes` (paused time in the tests).
+struct Receives {
+    takes: Duration,
+}
+
+impl WebhookSender for Receives {
+    async fn send(&self, _: &Outbound) -> AttemptResult {
+        tokio::time::sleep(self.takes).await;
+        AttemptResult {
+            status_code: Some(200),
+            duration_ms: self.takes.as_millis() as u64,
+            error: None,
+            response: String::new(),
+        }
+    }
+}
+
+async fn endpoint_of(w: &World, tenant: &Tenant) -> Endpoint {
+    let endpoint = Endpoint {
+        id: EndpointId::generate(),
+        business_id: tenant.business_id.clone(),
+        url: "https://example.com/hook".into(),
+        description: String::new(),
+        disabled: false,
+        filter_types: Vec::new(),
+        headers: Default::default(),
+        metadata: Default::default(),
+        rate_limit: None,
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        version: 1,
+        created_at: w.service.now(),
+        updated_at: w.service.now(),
+        created_by: None,
+        updated_by: None,
+    };
+    assert!(w.store.insert_endpoint(&endpoint).await.unwrap());
+    endpoint
+}
+
+/// `count` deliveries to `endpoint` whose first attempt is due now.
+async fn due_deliveries(w: &World, endpoint: &Endpoint, count: usize) -> Vec<EventId> {
+    let mut ids = Vec::new();
+    for _ in 0..count {
+        let delivery = Delivery {
+            id: EventId::generate(),
+            endpoint_id: endpoint.id.clone(),
+            business_id: endpoint.business_id.clone(),
+            event_type: EventType::ToppedUp,
+            payload: "{}".into(),
+            status: DeliveryStatus::Pending,
+            attempt_count: 0,
+            next_attempt_at: Some(w.service.now()),
+            lease_until: None,
+            created_at: w.service.now(),
+            updated_at: w.service.now(),
+        };
+        assert!(w.store.insert_delivery(&delivery).await.unwrap());
+        ids.push(delivery.id);
+    }
+    ids
+}
+
+async fn delivery_status(w: &World, endpoint: &Endpoint, id: &EventId) -> DeliveryStatus {
+    let (delivery, _) = w
+        .store
+        .get_delivery(&endpoint.business_id, &endpoint.id, id)
+        .await
+        .unwrap()
+        .expect("delivery");
+    delivery.status
+}
+
+/// One endpoint's deliveries cannot be read: the other endpoint's due deliveries are still
+/// attempted in the same run, which succeeds and counts the failures.
+#[tokio::test]
+async fn one_failing_delivery_does_not_stop_the_other_retries_of_the_run() {
+    let w = World::new().await;
+    let (broken, fine) = (endpoint_of(&w, &w.tenant).await, endpoint_of(&w, &w.tenant).await);
+    let broken_ids = due_deliveries(&w, &broken, 3).await;
+    let fine_ids = due_deliveries(&w, &fine, 3).await;
+    w.store.break_endpoint(&broken.business_id, &broken.id);
+    let sender = Receives {
+        takes: Duration::ZERO,
+    };
+    let far = tokio::time::Instant::now() + Duration::from_secs(600);
+    let (report, step) = w
+        .service
+        .retry_deliveries_within(&sender, w.service.now(), 100, far)
+        .await
+        .expect("a failing delivery does not fail the run");
+    assert_eq!((report.deliveries, report.succeeded), (3, 3), "{report:?}");
+    assert_eq!(step.failed, broken_ids.len(), "{step:?}");
+    for id in &fine_ids {
+        assert_eq!(delivery_status(&w, &fine, id).await, DeliveryStatus::Succeeded);
+    }
+}
+
+/// Every webhook takes 10 s (the sender's timeout) and 100 are due: with 15 s left the run
+/// attempts them in waves of [`ATTEMPTS_IN_FLIGHT`], starts no wave after the budget, and
+/// leaves the rest unclaimed (due at once for the next run), instead of taking 40 s.
+#[tokio::test(start_paused = true)]
+async fn webhook_retries_start_no_wave_after_the_budget() {
+    let w = World::new().await;
+    let endpoint = endpoint_of(&w, &w.tenant).await;
+    let ids = due_deliveries(&w, &endpoint, 100).await;
+    let sender = Receives {
+        takes: Duration::from_secs(10),
+    };
+    let budget = Duration::from_secs(15);
+    let started = tokio::time::Instant::now();
+    let (report, step) = w
+        .service
+        .retry_deliveries_within(&sender, w.service.now(), 100, started + budget)
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took <= budget + Duration::from_secs(10), "{took:?}");
+    assert!(step.stopped_early, "{step:?}");
+    assert_eq!(report.succeeded, 2 * ATTEMPTS_IN_FLIGHT, "{report:?}");
+    let mut left = 0;
+    for id in &ids {
+        let (delivery, _) = w
+            .store
+            .get_delivery(&endpoint.business_id, &endpoint.id, id)
+            .await
+            .unwrap()
+            .unwrap();
+        if delivery.status == DeliveryStatus::Pending {
+            assert_eq!(delivery.lease_until, None, "left unclaimed");
+            left += 1;
+        }
+    }
+    assert_eq!(left, 100 - 2 * ATTEMPTS_IN_FLIGHT);
 }

@@ -58,6 +58,8 @@ struct State {
     forget_tokens: bool,
     /// Customers whose wallets and holds cannot be read (an injected failure of one item).
     broken: HashSet<(BusinessId, CustomerId)>,
+    /// Endpoints that cannot be read, nor their deliveries (the same, for webhooks).
+    broken_endpoints: HashSet<(BusinessId, crate::kernel::EndpointId)>,
     webhooks: webhooks::WebhookTables,
 }
 
@@ -340,6 +342,26 @@ impl MemoryStore {
     pub fn break_customer(&self, business_id: &BusinessId, customer_id: &CustomerId) {
         let customer = (business_id.clone(), customer_id.clone());
         self.lock().broken.insert(customer);
+    }
+
+    /// Every read of this endpoint or of its deliveries fails from now on (a storage error).
+    pub fn break_endpoint(&self, business_id: &BusinessId, endpoint_id: &crate::kernel::EndpointId) {
+        let endpoint = (business_id.clone(), endpoint_id.clone());
+        self.lock().broken_endpoints.insert(endpoint);
+    }
+
+    fn check_endpoint_not_broken(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &crate::kernel::EndpointId,
+    ) -> DomainResult<()> {
+        let endpoint = (business_id.clone(), endpoint_id.clone());
+        if self.lock().broken_endpoints.contains(&endpoint) {
+            return Err(DomainError::Storage(format!(
+                "read endpoint {endpoint_id}: failed (injected)"
+            )));
+        }
+        Ok(())
     }
 
     fn check_not_broken(&self, business_id: &BusinessId, customer_id: &CustomerId) -> DomainResult<()> {

@@ -74,6 +74,7 @@ impl WebhookStore for MemoryStore {
         business_id: &BusinessId,
         endpoint_id: &EndpointId,
     ) -> DomainResult<Option<Endpoint>> {
+        self.check_endpoint_not_broken(business_id, endpoint_id)?;
         let key = (business_id.clone(), endpoint_id.clone());
         Ok(self.webhooks(|t| t.endpoints.get(&key).cloned()).await)
     }
@@ -130,6 +131,7 @@ impl WebhookStore for MemoryStore {
         endpoint_id: &EndpointId,
         id: &EventId,
     ) -> DomainResult<Option<(Delivery, Vec<Attempt>)>> {
+        self.check_endpoint_not_broken(business_id, endpoint_id)?;
         let key = (business_id.clone(), endpoint_id.clone(), id.clone());
         Ok(self.webhooks(|t| t.deliveries.get(&key).cloned()).await)
     }
