@@ -7,18 +7,18 @@ use crate::access::model::Tenant;
 use crate::adapters::memory::fixtures::{entry, hold, new_customer, World, T0};
 use crate::holds::model::{Hold, HoldStatus};
 use crate::kernel::{BusinessId, Currency, CustomerId, EndpointId, EventId, Timestamp};
-use crate::ports::WebhookStore;
-use crate::webhooks::model::{
-    AttemptResult, Delivery, DeliveryStatus, Endpoint, EventType, Outbound, WebhookSender,
-};
-use crate::webhooks::operations::ATTEMPTS_IN_FLIGHT;
-use crate::sweep::fair_share;
 use crate::ledger::model::EntryType;
+use crate::ports::WebhookStore;
+use crate::sweep::fair_share;
 use crate::topups::gateway::{
     ChargeLookup, ChargeOutcome, ChargeRequest, FoundCharge, PaymentGateway,
 };
 use crate::topups::model::{AutoTopUp, PaymentMethod, TopUpAmount};
 use crate::topups::operations::SettingsPatch;
+use crate::webhooks::model::{
+    AttemptResult, Delivery, DeliveryStatus, Endpoint, EventType, Outbound, WebhookSender,
+};
+use crate::webhooks::operations::ATTEMPTS_IN_FLIGHT;
 
 /// A gateway whose every charge succeeds at once.
 struct Approves;
@@ -114,12 +114,20 @@ async fn one_failing_wallet_or_hold_does_not_stop_the_rest_of_the_run() {
 
     let report = w
         .service
-        .sweep_top_ups_and_holds(Some(&Approves), w.service.now(), 10, Duration::from_secs(60))
+        .sweep_top_ups_and_holds(
+            Some(&Approves),
+            w.service.now(),
+            10,
+            Duration::from_secs(60),
+        )
         .await
         .expect("a failing item does not fail the run");
     assert_eq!(report.top_ups_credited, 1, "{report:?}");
     assert_eq!(report.holds_expired, 1, "{report:?}");
-    assert_eq!(report.failed, 2, "the broken customer's top-up and hold: {report:?}");
+    assert_eq!(
+        report.failed, 2,
+        "the broken customer's top-up and hold: {report:?}"
+    );
     assert!(!report.stopped_early);
     assert_eq!(balance_of(&w, &fine).await, 550);
     assert_eq!(
@@ -187,7 +195,11 @@ async fn a_run_stops_taking_work_when_its_time_budget_runs_out() {
 
 #[test]
 fn a_run_is_shared_between_businesses_in_turn() {
-    let (a, b, c) = (BusinessId::generate(), BusinessId::generate(), BusinessId::generate());
+    let (a, b, c) = (
+        BusinessId::generate(),
+        BusinessId::generate(),
+        BusinessId::generate(),
+    );
     let found: Vec<(BusinessId, u32)> = (0..8)
         .map(|i| (a.clone(), i))
         .chain([(b.clone(), 0), (c.clone(), 0), (c.clone(), 1)])
@@ -277,7 +289,10 @@ async fn delivery_status(w: &World, endpoint: &Endpoint, id: &EventId) -> Delive
 #[tokio::test]
 async fn one_failing_delivery_does_not_stop_the_other_retries_of_the_run() {
     let w = World::new().await;
-    let (broken, fine) = (endpoint_of(&w, &w.tenant).await, endpoint_of(&w, &w.tenant).await);
+    let (broken, fine) = (
+        endpoint_of(&w, &w.tenant).await,
+        endpoint_of(&w, &w.tenant).await,
+    );
     let broken_ids = due_deliveries(&w, &broken, 3).await;
     let fine_ids = due_deliveries(&w, &fine, 3).await;
     w.store.break_endpoint(&broken.business_id, &broken.id);
@@ -293,7 +308,10 @@ async fn one_failing_delivery_does_not_stop_the_other_retries_of_the_run() {
     assert_eq!((report.deliveries, report.succeeded), (3, 3), "{report:?}");
     assert_eq!(step.failed, broken_ids.len(), "{step:?}");
     for id in &fine_ids {
-        assert_eq!(delivery_status(&w, &fine, id).await, DeliveryStatus::Succeeded);
+        assert_eq!(
+            delivery_status(&w, &fine, id).await,
+            DeliveryStatus::Succeeded
+        );
     }
 }
 

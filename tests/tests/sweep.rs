@@ -46,7 +46,10 @@ async fn one_business_backlog_does_not_delay_another_business_due_hold_by_more_t
     let b_customer = b.customer().await;
     b.credit(&b_customer, 10).await;
     let b_due = Timestamp::from_unix_ms(backlog_due.unix_ms + 500);
-    assert!(Timestamp::now() < backlog_due, "the holds were made in time");
+    assert!(
+        Timestamp::now() < backlog_due,
+        "the holds were made in time"
+    );
     let b_hold = hold_until(&b, &b_customer, b_due).await;
     let wait = b_due.unix_ms + 100 - Timestamp::now().unix_ms;
     tokio::time::sleep(Duration::from_millis(wait)).await;
@@ -72,5 +75,8 @@ async fn one_business_backlog_does_not_delay_another_business_due_hold_by_more_t
         a_pending += listed.body["items"].as_array().unwrap().len();
     }
     // A takes the rest of the run (less any share of other tests' due holds left in the table).
-    assert!((193..200).contains(&a_pending), "{a_pending} of A's holds pending");
+    assert!(
+        (193..200).contains(&a_pending),
+        "{a_pending} of A's holds pending"
+    );
 }

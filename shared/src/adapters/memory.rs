@@ -345,7 +345,11 @@ impl MemoryStore {
     }
 
     /// Every read of this endpoint or of its deliveries fails from now on (a storage error).
-    pub fn break_endpoint(&self, business_id: &BusinessId, endpoint_id: &crate::kernel::EndpointId) {
+    pub fn break_endpoint(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &crate::kernel::EndpointId,
+    ) {
         let endpoint = (business_id.clone(), endpoint_id.clone());
         self.lock().broken_endpoints.insert(endpoint);
     }
@@ -364,7 +368,11 @@ impl MemoryStore {
         Ok(())
     }
 
-    fn check_not_broken(&self, business_id: &BusinessId, customer_id: &CustomerId) -> DomainResult<()> {
+    fn check_not_broken(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> DomainResult<()> {
         let customer = (business_id.clone(), customer_id.clone());
         if self.lock().broken.contains(&customer) {
             return Err(DomainError::Storage(format!(

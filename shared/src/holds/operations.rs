@@ -165,7 +165,10 @@ impl<S: Store, C: Clock> Service<S, C> {
             match self.expire_hold(now, &found).await {
                 Ok(expired) => step.done += usize::from(expired),
                 Err(error) => {
-                    let item = format!("{}/{}/{}", found.business_id, found.customer_id, found.hold_id);
+                    let item = format!(
+                        "{}/{}/{}",
+                        found.business_id, found.customer_id, found.hold_id
+                    );
                     sweep::item_failed("hold-expiry", &item, &error);
                     step.failed += 1;
                 }

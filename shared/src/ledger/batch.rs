@@ -118,7 +118,10 @@ impl<S: Store, C: Clock> Service<S, C> {
                 .map(|&at| (at, &parsed[at].as_ref().expect("to apply").command))
                 .collect();
             // Boxed: a customer's loop is a deep future.
-            Box::pin(async move { self.apply_group(tenant, &customer_id, commands, give_up_at).await })
+            Box::pin(async move {
+                self.apply_group(tenant, &customer_id, commands, give_up_at)
+                    .await
+            })
         }))
         .buffer_unordered(CUSTOMERS_AT_ONCE);
         while let Some(group) = groups.next().await {

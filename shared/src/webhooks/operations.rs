@@ -27,11 +27,11 @@ const ENDPOINT_WRITE_TRIES: usize = 5;
 
 /// What became of a delivery the sweep found due.
 enum Due {
-    Claimed(Claimed),
+    Claimed(Box<Claimed>),
     /// Its endpoint is gone or disabled: marked failed.
     Abandoned,
     /// Not due any more, or another worker holds it.
-    NotDue,
+    Skipped,
 }
 
 /// A delivery this worker has claimed, with the endpoint it goes to.
@@ -351,14 +351,15 @@ impl<S: Store, C: Clock> Service<S, C> {
             let mut claimed = Vec::new();
             for found in wave {
                 match self.claim_due(found, now, claim_at).await {
-                    Ok(Due::Claimed(c)) => claimed.push(c),
+                    Ok(Due::Claimed(c)) => claimed.push(*c),
                     Ok(Due::Abandoned) => {
                         report.deliveries += 1;
                         report.failed += 1;
                     }
-                    Ok(Due::NotDue) => {}
+                    Ok(Due::Skipped) => {}
                     Err(error) => {
-                        let item = format!("{}/{}/{}", found.business_id, found.endpoint_id, found.id);
+                        let item =
+                            format!("{}/{}/{}", found.business_id, found.endpoint_id, found.id);
                         sweep::item_failed("webhook-retries", &item, &error);
                         step.failed += 1;
                     }
@@ -386,21 +387,23 @@ impl<S: Store, C: Clock> Service<S, C> {
             .get_delivery(&found.business_id, &found.endpoint_id, &found.id)
             .await?
         else {
-            return Ok(Due::NotDue);
+            return Ok(Due::Skipped);
         };
         let due = delivery.status == DeliveryStatus::Pending
             && delivery.next_attempt_at.is_some_and(|at| at <= now);
         if !due {
-            return Ok(Due::NotDue);
+            return Ok(Due::Skipped);
         }
         let endpoint = store
             .get_endpoint(&found.business_id, &found.endpoint_id)
             .await?;
         match endpoint {
-            Some(endpoint) if !endpoint.disabled => Ok(match self.claim(&delivery, claim_at).await? {
-                Some(delivery) => Due::Claimed(Claimed { endpoint, delivery }),
-                None => Due::NotDue,
-            }),
+            Some(endpoint) if !endpoint.disabled => {
+                Ok(match self.claim(&delivery, claim_at).await? {
+                    Some(delivery) => Due::Claimed(Box::new(Claimed { endpoint, delivery })),
+                    None => Due::Skipped,
+                })
+            }
             _ => {
                 let mut failed = delivery.clone();
                 failed.status = DeliveryStatus::Failed;
@@ -410,7 +413,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                 Ok(if store.update_delivery(&failed, &delivery, None).await? {
                     Due::Abandoned
                 } else {
-                    Due::NotDue
+                    Due::Skipped
                 })
             }
         }

@@ -224,7 +224,9 @@ impl DynamoStore {
             .clamp(1, EXPIRY_BATCH_MAX);
         let mut found = Vec::new();
         for shard in shards {
-            let soonest = self.query_due_end(&shard, now_ms, per_end, true, what).await?;
+            let soonest = self
+                .query_due_end(&shard, now_ms, per_end, true, what)
+                .await?;
             let mut seen = std::collections::HashSet::new();
             for item in &soonest.0 {
                 seen.insert(item.get(GSI_EXPIRY_SK).and_then(|v| v.as_s().ok()).cloned());
@@ -233,7 +235,9 @@ impl DynamoStore {
             if !soonest.1 {
                 continue; // the shard's due items were all read
             }
-            let (latest, _) = self.query_due_end(&shard, now_ms, per_end, false, what).await?;
+            let (latest, _) = self
+                .query_due_end(&shard, now_ms, per_end, false, what)
+                .await?;
             for item in &latest {
                 if !seen.contains(&item.get(GSI_EXPIRY_SK).and_then(|v| v.as_s().ok()).cloned()) {
                     found.push(decode(item)?);
