@@ -47,14 +47,25 @@ pub struct SweepReport {
 }
 
 /// What one step of a run did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Default)]
 pub struct Step {
     /// Items done (holds expired, deliveries attempted).
     pub done: usize,
-    /// Items that failed: logged, due again next run.
-    pub failed: usize,
+    /// The items that failed, each already logged: due again next run.
+    pub errors: Vec<DomainError>,
     /// The budget ran out before every item taken was started.
     pub stopped_early: bool,
+}
+
+impl Step {
+    /// The step as one outcome, for a caller that is not the sweep (a test, an operator's
+    /// command): what it did, or the first item's error (the other items were still tried).
+    pub fn strict(self) -> DomainResult<usize> {
+        match self.errors.into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(self.done),
+        }
+    }
 }
 
 /// At most `limit` of `found`, taken business by business in turn (in the order each business
@@ -121,7 +132,7 @@ impl<S: Store, C: Clock> Service<S, C> {
             match self.top_ups_within(gateway, now, limit, stop_at).await {
                 Ok((step, counts)) => {
                     report = counts;
-                    report.failed += step.failed;
+                    report.failed += step.errors.len();
                     report.stopped_early |= step.stopped_early;
                 }
                 Err(error) => {
@@ -137,7 +148,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         match self.expire_holds_within(now, limit, stop_at).await {
             Ok(step) => {
                 report.holds_expired = step.done;
-                report.failed += step.failed;
+                report.failed += step.errors.len();
                 report.stopped_early |= step.stopped_early;
             }
             Err(error) => {
@@ -174,7 +185,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                 Ok(None) => continue,
                 Err(error) => {
                     item_failed("top-ups", &item, &error);
-                    step.failed += 1;
+                    step.errors.push(error);
                     continue;
                 }
             };
@@ -189,7 +200,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                     Ok(TopUpRun::Unknown { .. }) => report.top_ups_unknown += 1,
                     Err(error) => {
                         item_failed("top-ups", &format!("{item} {currency}"), &error);
-                        step.failed += 1;
+                        step.errors.push(error);
                     }
                 }
             }

@@ -306,7 +306,7 @@ async fn one_failing_delivery_does_not_stop_the_other_retries_of_the_run() {
         .await
         .expect("a failing delivery does not fail the run");
     assert_eq!((report.deliveries, report.succeeded), (3, 3), "{report:?}");
-    assert_eq!(step.failed, broken_ids.len(), "{step:?}");
+    assert_eq!(step.errors.len(), broken_ids.len(), "{step:?}");
     for id in &fine_ids {
         assert_eq!(
             delivery_status(&w, &fine, id).await,

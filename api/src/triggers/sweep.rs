@@ -53,7 +53,7 @@ pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: PaymentGateway>(
             .await
         {
             Ok((webhooks, step)) => {
-                report.failed += step.failed;
+                report.failed += step.errors.len();
                 report.stopped_early |= step.stopped_early;
                 webhooks
             }

@@ -125,17 +125,20 @@ impl<S: Store, C: Clock> Service<S, C> {
     }
 
     /// Marks at most `limit` pending holds whose expiry is at or before `now` as expired,
-    /// giving their amounts back; answers how many it expired (see [`Self::expire_holds_within`]).
+    /// giving their amounts back; answers how many it expired, or the first hold's error (the
+    /// others were still tried). See [`Self::expire_holds_within`].
     pub async fn expire_holds(&self, now: Timestamp, limit: usize) -> DomainResult<usize> {
         let no_budget = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
-        let step = self.expire_holds_within(now, limit, no_budget).await?;
-        Ok(step.done)
+        self.expire_holds_within(now, limit, no_budget)
+            .await?
+            .strict()
     }
 
     /// The sweep's step: marks at most `limit` pending holds whose expiry is at or before `now`
     /// as expired, taken fairly across businesses among the due holds the index shows (see
     /// [`crate::sweep`]), starting none after `stop_at`. A hold that fails is logged and
-    /// counted, and the step goes on. Fails only if the index cannot be read.
+    /// counted ([`Step::errors`]), and the step goes on. Fails only if the index cannot be
+    /// read.
     pub async fn expire_holds_within(
         &self,
         now: Timestamp,
@@ -170,7 +173,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                         found.business_id, found.customer_id, found.hold_id
                     );
                     sweep::item_failed("hold-expiry", &item, &error);
-                    step.failed += 1;
+                    step.errors.push(error);
                 }
             }
         }

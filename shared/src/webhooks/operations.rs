@@ -307,7 +307,8 @@ impl<S: Store, C: Clock> Service<S, C> {
     }
 
     /// Attempts at most `limit` deliveries due at or before `now` (see
-    /// [`Self::retry_deliveries_within`], here with no time budget).
+    /// [`Self::retry_deliveries_within`], here with no time budget); answers the first
+    /// delivery's error, if one failed (the others were still tried).
     pub async fn retry_deliveries<W: WebhookSender>(
         &self,
         sender: &W,
@@ -315,9 +316,10 @@ impl<S: Store, C: Clock> Service<S, C> {
         limit: usize,
     ) -> DomainResult<DeliveryReport> {
         let no_budget = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
-        let (report, _) = self
+        let (report, step) = self
             .retry_deliveries_within(sender, now, limit, no_budget)
             .await?;
+        step.strict()?;
         Ok(report)
     }
 
@@ -326,7 +328,7 @@ impl<S: Store, C: Clock> Service<S, C> {
     /// [`crate::sweep`]), in waves of [`ATTEMPTS_IN_FLIGHT`]: no wave is claimed after
     /// `stop_at`, so what is left stays unclaimed, due at once for the next run. A delivery
     /// whose endpoint was deleted or disabled meanwhile is marked failed without an attempt. A
-    /// delivery that cannot be read or claimed is logged and counted ([`Step::failed`]), and
+    /// delivery that cannot be read or claimed is logged and counted ([`Step::errors`]), and
     /// the step goes on. Fails only if the index cannot be read.
     pub async fn retry_deliveries_within<W: WebhookSender>(
         &self,
@@ -361,7 +363,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                         let item =
                             format!("{}/{}/{}", found.business_id, found.endpoint_id, found.id);
                         sweep::item_failed("webhook-retries", &item, &error);
-                        step.failed += 1;
+                        step.errors.push(error);
                     }
                 }
             }
