@@ -6,7 +6,7 @@ use super::codec::*;
 use super::keys::*;
 use super::meter::{consumed_capacity, Call};
 use super::table::{
-    GSI_EMAIL, GSI_EMAIL_PK, GSI_EXPIRY, GSI_EXPIRY_PK, GSI_EXPIRY_SK, HOLD_EXPIRY_SHARDS,
+    GSI_EMAIL, GSI_EMAIL_PK, GSI_EXPIRY, GSI_EXPIRY_PK, GSI_EXPIRY_SK, HOLD_EXPIRY_SHARDS, PK, SK,
 };
 use super::{storage, DynamoStore};
 use crate::access::model::ApiKey;
@@ -21,6 +21,16 @@ use crate::ledger::model::{EntryRange, LedgerEntry};
 const QUERY_BATCH_MAX: i32 = 100;
 /// Items read per expiry-index query call.
 const EXPIRY_BATCH_MAX: usize = 1000;
+
+/// One due item of `by_expiry`, decoded; `None` (logged) if its keys cannot be.
+fn decoded<T>(item: &Item, decode: &impl Fn(&Item) -> DomainResult<T>, what: &str) -> Option<T> {
+    decode(item)
+        .inspect_err(|error| {
+            let keys = (item.get(PK), item.get(SK));
+            tracing::warn!(%error, ?keys, what, "a due item of the index cannot be decoded; left out");
+        })
+        .ok()
+}
 
 impl DynamoStore {
     /// Sends `request` page by page (each call metered), handing each page's items to `take`,
@@ -202,14 +212,14 @@ impl DynamoStore {
             .await
     }
 
-    /// The items of the sparse index `by_expiry` due at or before `now_ms` in `shards`, at most
+    /// The items of the sparse index `by_expiry` due at or before `now_ms` in `shards`, about
     /// `limit`: holds to expire (`EXP#n`), webhook deliveries to retry (`RTY#n`), wallets with
-    /// top-up work (`TOP#n`). Every shard gets an equal part of `limit` (rounded up, so a few
-    /// more may come), half of it read from
-    /// the soonest due (a backlog drains in order) and half from the most recently due (work that
-    /// fell due since the last run is seen whatever backlog sorts before it): one query each, so
-    /// no shard's backlog keeps the others unread. Which of them a run takes is the sweep's
-    /// choice (`crate::sweep`).
+    /// top-up work (`TOP#n`). Every shard gets an equal part of `limit` (rounded up), half of it
+    /// read from the soonest due (a backlog drains in order) and half from the most recently due
+    /// (work that fell due since the last run is seen whatever backlog sorts before it): one
+    /// query each, so no shard's backlog keeps the others unread. Which of them a run takes is
+    /// the sweep's choice (`crate::sweep`). An item whose keys cannot be decoded is logged and
+    /// left out, so that it cannot stop the sweep of everything else.
     pub(super) async fn query_due<T>(
         &self,
         shards: impl Iterator<Item = String>,
@@ -230,7 +240,7 @@ impl DynamoStore {
             let mut seen = std::collections::HashSet::new();
             for item in &soonest.0 {
                 seen.insert(item.get(GSI_EXPIRY_SK).and_then(|v| v.as_s().ok()).cloned());
-                found.push(decode(item)?);
+                found.extend(decoded(item, &decode, what));
             }
             if !soonest.1 {
                 continue; // the shard's due items were all read
@@ -240,7 +250,7 @@ impl DynamoStore {
                 .await?;
             for item in &latest {
                 if !seen.contains(&item.get(GSI_EXPIRY_SK).and_then(|v| v.as_s().ok()).cloned()) {
-                    found.push(decode(item)?);
+                    found.extend(decoded(item, &decode, what));
                 }
             }
         }
