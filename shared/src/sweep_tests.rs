@@ -52,6 +52,10 @@ async fn customer_of(w: &World, tenant: &Tenant, balance: i64) -> CustomerId {
 
 /// Auto top-up of 500 at a threshold of 100: due at once for a balance at or below it.
 async fn enable_top_up(w: &World, customer: &CustomerId) {
+    enable_top_up_of(w, &w.tenant, customer).await;
+}
+
+async fn enable_top_up_of(w: &World, tenant: &Tenant, customer: &CustomerId) {
     let auto = AutoTopUp {
         enabled: true,
         threshold: 100,
@@ -69,7 +73,7 @@ async fn enable_top_up(w: &World, customer: &CustomerId) {
         auto_top_up: Some(Some(auto)),
     };
     w.service
-        .update_settings(&w.tenant, customer, Currency::USD, &patch)
+        .update_settings(tenant, customer, Currency::USD, &patch)
         .await
         .expect("settings");
 }
@@ -351,4 +355,81 @@ async fn webhook_retries_start_no_wave_after_the_budget() {
         }
     }
     assert_eq!(left, 100 - 2 * ATTEMPTS_IN_FLIGHT);
+}
+
+/// A gateway whose every charge succeeds after `takes` (a slow Stripe; paused time).
+struct SlowlyApproves {
+    takes: Duration,
+}
+
+impl PaymentGateway for SlowlyApproves {
+    async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
+        tokio::time::sleep(self.takes).await;
+        Approves.charge(request).await
+    }
+
+    async fn find(&self, _: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
+        Ok(None)
+    }
+}
+
+/// Five top-ups are due and each charge takes 10 s (Stripe's timeout): a run with 25 s starts
+/// three (at 0, 10 and 20 s) and leaves two for the next run, instead of running to 50 s.
+#[tokio::test(start_paused = true)]
+async fn top_ups_start_no_charge_after_the_budget() {
+    let w = World::new().await;
+    let mut customers = Vec::new();
+    for _ in 0..5 {
+        let customer = customer_of(&w, &w.tenant, 50).await;
+        enable_top_up(&w, &customer).await;
+        customers.push(customer);
+    }
+    let gateway = SlowlyApproves {
+        takes: Duration::from_secs(10),
+    };
+    let budget = Duration::from_secs(25);
+    let started = tokio::time::Instant::now();
+    let report = w
+        .service
+        .sweep_top_ups_and_holds(Some(&gateway), w.service.now(), 10, budget)
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took <= budget + Duration::from_secs(10), "{took:?}");
+    assert_eq!(report.top_ups_credited, 3, "{report:?}");
+    assert!(report.stopped_early, "{report:?}");
+    let mut topped_up = 0;
+    for customer in &customers {
+        topped_up += usize::from(balance_of(&w, customer).await == 550);
+    }
+    assert_eq!(topped_up, 3);
+}
+
+/// Business A has 30 wallets due for a top-up, business B one; a run takes 5: B's is one of
+/// them.
+#[tokio::test]
+async fn one_business_backlog_does_not_delay_another_business_top_up_by_more_than_one_run() {
+    let w = World::new().await;
+    for _ in 0..30 {
+        let customer = customer_of(&w, &w.tenant, 50).await;
+        enable_top_up(&w, &customer).await;
+    }
+    let other = w.other_business().await;
+    let b = customer_of(&w, &other, 50).await;
+    enable_top_up_of(&w, &other, &b).await;
+    let report = w
+        .service
+        .sweep_top_ups_and_holds(Some(&Approves), w.service.now(), 5, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(report.top_ups_credited, 5, "{report:?}");
+    let b_wallet = w
+        .service
+        .list_wallets(&other, &b)
+        .await
+        .unwrap()
+        .wallets
+        .wallets[&Currency::USD]
+        .clone();
+    assert_eq!(b_wallet.balance, 550);
 }
