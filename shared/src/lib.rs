@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod ports;
 pub mod service;
 pub mod stats;
+pub mod sweep;
 pub mod topups;
 pub mod webhooks;
 

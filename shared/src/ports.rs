@@ -85,7 +85,9 @@ pub trait WalletStore: Send + Sync {
         token: &str,
     ) -> impl Future<Output = DomainResult<bool>> + Send;
     /// Customers of every business whose wallets have top-up work due at or before `now_ms`
-    /// (sparse index), at most `limit`.
+    /// (sparse index), about `limit` (DynamoDB rounds it up to equal parts per shard): from
+    /// every shard of the index, its soonest due and its most recently due halves (so neither
+    /// a backlog in one shard nor an old backlog hides work that fell due since the last run).
     fn due_top_ups(
         &self,
         now_ms: u64,
@@ -126,7 +128,8 @@ pub trait HoldStore: Send + Sync {
         query: &HoldQuery,
         newest_chunk: u64,
     ) -> impl Future<Output = DomainResult<Vec<Hold>>> + Send;
-    /// Pending holds of every business whose expiry is at or before `now_ms`, at most `limit`.
+    /// Pending holds of every business whose expiry is at or before `now_ms`, about `limit`,
+    /// read as [`WalletStore::due_top_ups`] reads.
     fn expired_holds(
         &self,
         now_ms: u64,
@@ -200,8 +203,8 @@ pub trait WebhookStore: Send + Sync {
         endpoint_id: &EndpointId,
         query: &DeliveryQuery,
     ) -> impl Future<Output = DomainResult<Vec<Delivery>>> + Send;
-    /// Pending deliveries of every business due at or before `now_ms` (sparse index), at most
-    /// `limit`.
+    /// Pending deliveries of every business due at or before `now_ms` (sparse index), about
+    /// `limit`, read as [`WalletStore::due_top_ups`] reads.
     fn due_deliveries(
         &self,
         now_ms: u64,

@@ -5,5 +5,6 @@ pub mod dispatch;
 pub mod http;
 pub mod schedule;
 pub mod stream;
+pub mod sweep;
 
 pub use http::{init_tracing, serve};

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::lambda_runtime::Error> {
-    api::triggers::dispatch::serve_sweep().await
+    api::triggers::sweep::serve_sweep().await
 }

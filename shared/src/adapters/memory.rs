@@ -59,6 +59,10 @@ struct State {
     /// Set: right after a commit whose answer is lost, another change of the same wallets lands
     /// (their version moves on), before the caller can look.
     move_wallets_after_lost_answer: bool,
+    /// Customers whose wallets and holds cannot be read (an injected failure of one item).
+    broken: HashSet<(BusinessId, CustomerId)>,
+    /// Endpoints that cannot be read, nor their deliveries (the same, for webhooks).
+    broken_endpoints: HashSet<(BusinessId, crate::kernel::EndpointId)>,
     webhooks: webhooks::WebhookTables,
 }
 
@@ -134,6 +138,17 @@ fn item_key<'a>(business_id: &'a BusinessId, write: &'a Write) -> ItemKey<'a> {
 /// document. A replacement that changes nothing keeps it, as there.
 fn revision_of(customer: &Customer) -> String {
     serde_json::to_string(customer).expect("customers serialise to JSON")
+}
+
+/// At most `limit` of `due` (sorted soonest first): the oldest half and the most recently due
+/// half, as the DynamoDB adapter reads each index shard from both ends.
+pub(crate) fn both_ends<T>(mut due: Vec<T>, limit: usize) -> Vec<T> {
+    if due.len() > limit {
+        let newest = due.split_off(due.len() - limit / 2);
+        due.truncate(limit - limit / 2);
+        due.extend(newest);
+    }
+    due
 }
 
 /// The items of `page` from an iterator of every match, in order.
@@ -351,6 +366,51 @@ impl MemoryStore {
         self.lock().conflicts_to_inject = n;
     }
 
+    /// Every read of this customer's wallets or holds fails from now on (a storage error): one
+    /// item that a sweep cannot process.
+    pub fn break_customer(&self, business_id: &BusinessId, customer_id: &CustomerId) {
+        let customer = (business_id.clone(), customer_id.clone());
+        self.lock().broken.insert(customer);
+    }
+
+    /// Every read of this endpoint or of its deliveries fails from now on (a storage error).
+    pub fn break_endpoint(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &crate::kernel::EndpointId,
+    ) {
+        let endpoint = (business_id.clone(), endpoint_id.clone());
+        self.lock().broken_endpoints.insert(endpoint);
+    }
+
+    fn check_endpoint_not_broken(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &crate::kernel::EndpointId,
+    ) -> DomainResult<()> {
+        let endpoint = (business_id.clone(), endpoint_id.clone());
+        if self.lock().broken_endpoints.contains(&endpoint) {
+            return Err(DomainError::Storage(format!(
+                "read endpoint {endpoint_id}: failed (injected)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_not_broken(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> DomainResult<()> {
+        let customer = (business_id.clone(), customer_id.clone());
+        if self.lock().broken.contains(&customer) {
+            return Err(DomainError::Storage(format!(
+                "read customer {customer_id}: failed (injected)"
+            )));
+        }
+        Ok(())
+    }
+
     /// The next `n` commits that land answer as if the store had failed: the caller cannot tell
     /// whether they landed (a timeout after the write).
     pub fn lose_next_answers(&self, n: u32) {
@@ -496,18 +556,23 @@ impl WalletStore for MemoryStore {
     ) -> DomainResult<Vec<(BusinessId, CustomerId)>> {
         Ok(self
             .read(|t| {
-                t.partitions
+                let mut due: Vec<(Timestamp, &(BusinessId, CustomerId))> = t
+                    .partitions
                     .iter()
-                    .filter(|(_, p)| {
-                        p.wallets.as_ref().is_some_and(|w| {
+                    .filter_map(|(key, p)| {
+                        let due = p.wallets.as_ref().and_then(|w| {
                             w.wallets
                                 .values()
                                 .filter_map(crate::topups::rules::due_at)
-                                .any(|due| due.unix_ms <= now_ms)
-                        })
+                                .min()
+                        })?;
+                        (due.unix_ms <= now_ms).then_some((due, key))
                     })
-                    .take(limit)
-                    .map(|(key, _)| key.clone())
+                    .collect();
+                due.sort();
+                both_ends(due, limit)
+                    .into_iter()
+                    .map(|(_, key)| key.clone())
                     .collect()
             })
             .await)
@@ -518,6 +583,7 @@ impl WalletStore for MemoryStore {
         business_id: &BusinessId,
         customer_id: &CustomerId,
     ) -> DomainResult<Option<CustomerWallets>> {
+        self.check_not_broken(business_id, customer_id)?;
         Ok(self
             .read(|t| t.wallets(business_id, customer_id).cloned())
             .await)
@@ -649,6 +715,7 @@ impl HoldStore for MemoryStore {
         customer_id: &CustomerId,
         hold_id: &HoldId,
     ) -> DomainResult<Option<Hold>> {
+        self.check_not_broken(business_id, customer_id)?;
         Ok(self
             .read(|t| t.hold(business_id, customer_id, hold_id).cloned())
             .await)
@@ -679,8 +746,8 @@ impl HoldStore for MemoryStore {
             .await)
     }
 
-    /// Pending holds due at or before `now_ms`, soonest expiry first. (DynamoDB answers shard by
-    /// shard, soonest first within each; the sweep does not depend on the order.)
+    /// Pending holds due at or before `now_ms`: the soonest and the most recently due (see
+    /// [`both_ends`]). (DynamoDB answers shard by shard; the sweep does not depend on the order.)
     async fn expired_holds(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<HoldRef>> {
         Ok(self
             .read(|t| {
@@ -691,8 +758,8 @@ impl HoldStore for MemoryStore {
                     .filter(|h| h.status == HoldStatus::Pending && h.expires_at.unix_ms <= now_ms)
                     .collect();
                 due.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
-                due.into_iter()
-                    .take(limit)
+                both_ends(due, limit)
+                    .into_iter()
                     .map(|h| HoldRef {
                         business_id: h.business_id.clone(),
                         customer_id: h.customer_id.clone(),

@@ -1,6 +1,6 @@
 //! Hold operations, and the sweep's step that expires them.
 
-use super::model::{CaptureCommand, Hold, HoldCommand, HoldQuery, HoldStatus};
+use super::model::{CaptureCommand, Hold, HoldCommand, HoldQuery, HoldRef, HoldStatus};
 use super::rules::{capture, create, release};
 use crate::access::model::Tenant;
 use crate::change::{Plan, Write};
@@ -9,6 +9,7 @@ use crate::kernel::{Clock, CustomerId, EntryId, HoldId, Timestamp};
 use crate::ledger::model::CustomerWallets;
 use crate::ports::Store;
 use crate::service::Service;
+use crate::sweep::{self, Step};
 
 impl<S: Store, C: Clock> Service<S, C> {
     /// Reserves part of a wallet's available balance until captured, released or expired.
@@ -124,43 +125,86 @@ impl<S: Store, C: Clock> Service<S, C> {
         .await
     }
 
-    /// The sweep's step: marks at most `limit` pending holds whose expiry is at or before `now`
-    /// as expired, giving their amounts back. Returns how many it expired. Costs one index query
-    /// per shard plus the holds that need it, whatever the number of wallets.
+    /// Marks at most `limit` pending holds whose expiry is at or before `now` as expired,
+    /// giving their amounts back; answers how many it expired, or the first hold's error (the
+    /// others were still tried). See [`Self::expire_holds_within`].
     pub async fn expire_holds(&self, now: Timestamp, limit: usize) -> DomainResult<usize> {
-        crate::access::actor::or_process("hold-expiry", self.expire_holds_as_is(now, limit)).await
+        let no_budget = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
+        self.expire_holds_within(now, limit, no_budget)
+            .await?
+            .strict()
     }
 
-    async fn expire_holds_as_is(&self, now: Timestamp, limit: usize) -> DomainResult<usize> {
-        let mut expired = 0;
-        for found in self.store().expired_holds(now.unix_ms, limit).await? {
-            let tenant = &Tenant {
-                business_id: found.business_id.clone(),
-            };
-            let found = &found;
-            let done = self
-                .change(&tenant.business_id, None, |_| async move {
-                    let read = self
-                        .wallets_and_hold(tenant, &found.customer_id, &found.hold_id)
-                        .await;
-                    let (current, hold) = match read {
-                        Ok(read) => read,
-                        Err(DomainError::HoldNotFound(_) | DomainError::CustomerNotFound(_)) => {
-                            return Ok(Plan::Answer(false))
-                        }
-                        Err(other) => return Err(other),
-                    };
-                    if hold.status != HoldStatus::Pending || hold.expires_at > now {
-                        return Ok(Plan::Answer(false)); // resolved meanwhile: nothing to do
-                    }
-                    let (next, lapsed) = release(&current, &hold, HoldStatus::Expired, now)?;
-                    let writes = vec![Write::Wallets(next), Write::ResolveHold(lapsed)];
-                    Ok(Plan::Commit(writes, true))
-                })
-                .await?;
-            expired += usize::from(done);
+    /// The sweep's step: marks at most `limit` pending holds whose expiry is at or before `now`
+    /// as expired, taken fairly across businesses among the due holds the index shows (see
+    /// [`crate::sweep`]), starting none after `stop_at`. A hold that fails is logged and
+    /// counted ([`Step::errors`]), and the step goes on. Fails only if the index cannot be
+    /// read.
+    pub async fn expire_holds_within(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        stop_at: tokio::time::Instant,
+    ) -> DomainResult<Step> {
+        let step = self.expire_holds_as_is(now, limit, stop_at);
+        crate::access::actor::or_process("hold-expiry", step).await
+    }
+
+    async fn expire_holds_as_is(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        stop_at: tokio::time::Instant,
+    ) -> DomainResult<Step> {
+        let found = self
+            .store()
+            .expired_holds(now.unix_ms, sweep::examined(limit))
+            .await?;
+        let mut step = Step::default();
+        for found in sweep::fair_share(found, |h| &h.business_id, limit) {
+            if tokio::time::Instant::now() >= stop_at {
+                step.stopped_early = true;
+                break;
+            }
+            match self.expire_hold(now, &found).await {
+                Ok(expired) => step.done += usize::from(expired),
+                Err(error) => {
+                    let item = format!(
+                        "{}/{}/{}",
+                        found.business_id, found.customer_id, found.hold_id
+                    );
+                    sweep::item_failed("hold-expiry", &item, &error);
+                    step.errors.push(error);
+                }
+            }
         }
-        Ok(expired)
+        Ok(step)
+    }
+
+    /// Expires one hold the index found, if it is still pending and past its expiry.
+    async fn expire_hold(&self, now: Timestamp, found: &HoldRef) -> DomainResult<bool> {
+        let tenant = &Tenant {
+            business_id: found.business_id.clone(),
+        };
+        self.change(&tenant.business_id, None, |_| async move {
+            let read = self
+                .wallets_and_hold(tenant, &found.customer_id, &found.hold_id)
+                .await;
+            let (current, hold) = match read {
+                Ok(read) => read,
+                Err(DomainError::HoldNotFound(_) | DomainError::CustomerNotFound(_)) => {
+                    return Ok(Plan::Answer(false))
+                }
+                Err(other) => return Err(other),
+            };
+            if hold.status != HoldStatus::Pending || hold.expires_at > now {
+                return Ok(Plan::Answer(false)); // resolved meanwhile: nothing to do
+            }
+            let (next, lapsed) = release(&current, &hold, HoldStatus::Expired, now)?;
+            let writes = vec![Write::Wallets(next), Write::ResolveHold(lapsed)];
+            Ok(Plan::Commit(writes, true))
+        })
+        .await
     }
 }
 

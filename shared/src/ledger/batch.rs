@@ -18,7 +18,7 @@ use futures_util::stream::{self, StreamExt};
 use super::model::{CustomerWallets, EntryCommand, LedgerEntry};
 use super::rules::{apply_entry, check_event_type};
 use crate::access::model::Tenant;
-use crate::change::{backoff, Change, Write, ATTEMPTS_MAX};
+use crate::change::{backoff, Change, Write, ATTEMPTS_MAX, CONTENTION_BUDGET};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::kernel::ids::change_token;
 use crate::kernel::{Clock, CustomerId, EntryId, IdempotencyKey, ValidationError};
@@ -51,8 +51,8 @@ pub type ItemOutcome = DomainResult<LedgerEntry>;
 
 impl<S: Store, C: Clock> Service<S, C> {
     /// Applies a batch; answers each item's outcome in request order. Fails as a whole only
-    /// when the store does (503/500) or a customer stays contended past the attempt budget
-    /// (409, retryable): then some customers' items may have landed, and the same batch sent
+    /// when the store does (503/500) or a customer stays contended past the attempt budget or
+    /// past [`CONTENTION_BUDGET`] from the batch's start (409, retryable): then some customers' items may have landed, and the same batch sent
     /// again answers them as duplicates and applies the rest.
     pub async fn create_entries(
         &self,
@@ -112,13 +112,18 @@ impl<S: Store, C: Clock> Service<S, C> {
             parsed.push(Some(item));
         }
         let parsed = &parsed;
+        // One time budget for the whole batch: its customers' groups run in waves.
+        let give_up_at = tokio::time::Instant::now() + CONTENTION_BUDGET;
         let mut groups = stream::iter(customers.into_iter().map(|(customer_id, positions)| {
             let commands: Vec<(usize, &EntryCommand)> = positions
                 .iter()
                 .map(|&at| (at, &parsed[at].as_ref().expect("to apply").command))
                 .collect();
             // Boxed: a customer's loop is a deep future.
-            Box::pin(async move { self.apply_group(tenant, &customer_id, commands).await })
+            Box::pin(async move {
+                self.apply_group(tenant, &customer_id, commands, give_up_at)
+                    .await
+            })
         }))
         .buffer_unordered(CUSTOMERS_AT_ONCE);
         while let Some(group) = groups.next().await {
@@ -153,12 +158,14 @@ impl<S: Store, C: Clock> Service<S, C> {
     }
 
     /// One customer's items, in order: planned on the wallets, written in transactions of at
-    /// most [`TRANSACTION_ITEMS_MAX`] items, each conditional on the wallets' version.
+    /// most [`TRANSACTION_ITEMS_MAX`] items, each conditional on the wallets' version. A
+    /// conflict after `give_up_at` gives up with [`DomainError::Contention`].
     async fn apply_group(
         &self,
         tenant: &Tenant,
         customer_id: &CustomerId,
         commands: Vec<(usize, &EntryCommand)>,
+        give_up_at: tokio::time::Instant,
     ) -> DomainResult<Vec<(usize, ItemOutcome)>> {
         let business_id = &tenant.business_id;
         let _turn = self.hints().lane(business_id, customer_id).await;
@@ -281,7 +288,7 @@ impl<S: Store, C: Clock> Service<S, C> {
             if !taken {
                 crate::stats::contention_retry();
                 attempt += 1;
-                if attempt >= ATTEMPTS_MAX {
+                if attempt >= ATTEMPTS_MAX || tokio::time::Instant::now() >= give_up_at {
                     return Err(DomainError::Contention);
                 }
                 backoff(attempt).await;

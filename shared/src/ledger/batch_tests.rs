@@ -263,3 +263,37 @@ async fn a_resent_batch_answers_an_applied_debit_as_duplicate_not_as_refused() {
     assert_eq!(original.id(), applied.id.as_str());
     assert_eq!(w.ledger(&c).await.len(), 2, "the credit and the one debit");
 }
+
+/// Every commit conflicts and every store call takes up to 100 ms (as DynamoDB's can under
+/// load): the batch gives up with the retryable 409 once the contention budget has passed,
+/// well before API Gateway's 29 s, not after its 400th attempt (some 50 s here).
+#[tokio::test(start_paused = true)]
+async fn a_batch_contended_on_every_commit_gives_up_with_contention_after_the_time_budget() {
+    use crate::adapters::faulty::{Faults, FaultyStore};
+    use crate::change::CONTENTION_BUDGET;
+    let w = World::new().await;
+    let c = w.customer().await;
+    let faults = Faults {
+        conflict: 1.0,
+        latency: 1.0,
+        latency_max: std::time::Duration::from_millis(100),
+        ..Faults::NONE
+    };
+    let store = FaultyStore::new(w.store.clone(), 24, faults);
+    let contended = Service::new(store, w.clock.clone(), w.service.config().clone());
+    let items = (0..3)
+        .map(|i| item(&c, EntryType::Credit, 1, &format!("k{i}")))
+        .collect();
+    let started = tokio::time::Instant::now();
+    let gave_up = contended.create_entries(&w.tenant, items).await;
+    let took = started.elapsed();
+    assert!(
+        matches!(gave_up, Err(DomainError::Contention)),
+        "{gave_up:?}"
+    );
+    assert!(
+        took >= CONTENTION_BUDGET && took < CONTENTION_BUDGET + std::time::Duration::from_secs(1),
+        "{took:?}: it stops at the budget"
+    );
+    assert!(w.ledger(&c).await.is_empty());
+}

@@ -7,8 +7,6 @@
 //! worker resumes it with the same id, and the gateway answers the charge already made instead
 //! of making another. So one need is charged at most once and credited at most once.
 
-use std::time::Instant;
-
 use crate::access::model::Tenant;
 use crate::change::{Plan, Write};
 use crate::error::{DomainError, DomainResult, Original};
@@ -48,18 +46,8 @@ pub enum TopUpRun {
     Unknown { error: String },
 }
 
-/// What a sweep did, and what it read to find it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SweepReport {
-    pub wallets_due: usize,
-    pub top_ups_credited: usize,
-    pub top_ups_declined: usize,
-    pub top_ups_unknown: usize,
-    pub holds_expired: usize,
-    pub webhook_deliveries: usize,
-    /// The time budget ran out before all the due work was done.
-    pub stopped_early: bool,
-}
+/// What a sweep did (the sweep runs in `crate::sweep`).
+pub use crate::sweep::SweepReport;
 
 /// The key a top-up's credit claims: `auto_top_up_<attempt id>` in the service's own namespace,
 /// which no request reaches (a request's `auto_top_up_<attempt id>` is another key), so no
@@ -309,51 +297,6 @@ impl<S: Store, C: Clock> Service<S, C> {
             }
             other => other,
         }
-    }
-
-    /// The sweep: due top-ups (sparse index), expired holds, due webhook retries, until
-    /// `budget` has passed; what is left waits for the next run. `sweep_webhooks` runs the
-    /// webhook step (the caller's sender).
-    pub async fn sweep_top_ups_and_holds<G: PaymentGateway>(
-        &self,
-        gateway: Option<&G>,
-        now: Timestamp,
-        limit: usize,
-        budget: std::time::Duration,
-    ) -> DomainResult<SweepReport> {
-        let started = Instant::now();
-        let mut report = SweepReport::default();
-        if let Some(gateway) = gateway {
-            let due = self.store().due_top_ups(now.unix_ms, limit).await?;
-            report.wallets_due = due.len();
-            for (business_id, customer_id) in due {
-                if started.elapsed() > budget {
-                    report.stopped_early = true;
-                    return Ok(report);
-                }
-                let Some(wallets) = self.store().get_wallets(&business_id, &customer_id).await?
-                else {
-                    continue;
-                };
-                for currency in wallets.wallets.keys() {
-                    match self
-                        .run_top_up(gateway, &business_id, &customer_id, *currency, now)
-                        .await?
-                    {
-                        TopUpRun::Nothing => {}
-                        TopUpRun::Credited { .. } => report.top_ups_credited += 1,
-                        TopUpRun::Declined { .. } => report.top_ups_declined += 1,
-                        TopUpRun::Unknown { .. } => report.top_ups_unknown += 1,
-                    }
-                }
-            }
-        }
-        if started.elapsed() > budget {
-            report.stopped_early = true;
-            return Ok(report);
-        }
-        report.holds_expired = self.expire_holds(now, limit).await?;
-        Ok(report)
     }
 }
 

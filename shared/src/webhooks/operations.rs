@@ -15,6 +15,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::kernel::{BusinessId, Clock, EndpointId, EventId, Timestamp};
 use crate::ports::Store;
 use crate::service::Service;
+use crate::sweep::{self, Step};
 
 use super::model::*;
 use super::rules::{self, ENDPOINTS_MAX, LEASE_MS};
@@ -23,6 +24,15 @@ use super::rules::{self, ENDPOINTS_MAX, LEASE_MS};
 pub const ATTEMPTS_IN_FLIGHT: usize = 32;
 /// Tries of a read-modify-write of an endpoint before answering `concurrent_update`.
 const ENDPOINT_WRITE_TRIES: usize = 5;
+
+/// What became of a delivery the sweep found due.
+enum Due {
+    Claimed(Box<Claimed>),
+    /// Its endpoint is gone or disabled: marked failed.
+    Abandoned,
+    /// Not due any more, or another worker holds it.
+    Skipped,
+}
 
 /// A delivery this worker has claimed, with the endpoint it goes to.
 #[derive(Debug, Clone)]
@@ -296,53 +306,119 @@ impl<S: Store, C: Clock> Service<S, C> {
         Ok(won.then_some(claimed))
     }
 
-    /// The sweep's step: attempts at most `limit` deliveries due at or before `now`. A delivery
-    /// whose endpoint was deleted or disabled meanwhile is marked failed without an attempt.
+    /// Attempts at most `limit` deliveries due at or before `now` (see
+    /// [`Self::retry_deliveries_within`], here with no time budget); answers the first
+    /// delivery's error, if one failed (the others were still tried).
     pub async fn retry_deliveries<W: WebhookSender>(
         &self,
         sender: &W,
         now: Timestamp,
         limit: usize,
     ) -> DomainResult<DeliveryReport> {
-        let mut claimed = Vec::new();
-        let mut abandoned = 0;
-        for found in self.store().due_deliveries(now.unix_ms, limit).await? {
-            let store = self.store();
-            let Some((delivery, _)) = store
-                .get_delivery(&found.business_id, &found.endpoint_id, &found.id)
-                .await?
-            else {
-                continue;
-            };
-            let due = delivery.status == DeliveryStatus::Pending
-                && delivery.next_attempt_at.is_some_and(|at| at <= now);
-            if !due {
-                continue;
+        let no_budget = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
+        let (report, step) = self
+            .retry_deliveries_within(sender, now, limit, no_budget)
+            .await?;
+        step.strict()?;
+        Ok(report)
+    }
+
+    /// The sweep's step: attempts at most `limit` deliveries due at or before `now`, taken
+    /// fairly across businesses among the due deliveries the index shows (see
+    /// [`crate::sweep`]), in waves of [`ATTEMPTS_IN_FLIGHT`]: no wave is claimed after
+    /// `stop_at`, so what is left stays unclaimed, due at once for the next run. A delivery
+    /// whose endpoint was deleted or disabled meanwhile is marked failed without an attempt. A
+    /// delivery that cannot be read or claimed is logged and counted ([`Step::errors`]), and
+    /// the step goes on. Fails only if the index cannot be read.
+    pub async fn retry_deliveries_within<W: WebhookSender>(
+        &self,
+        sender: &W,
+        now: Timestamp,
+        limit: usize,
+        stop_at: tokio::time::Instant,
+    ) -> DomainResult<(DeliveryReport, Step)> {
+        let found = self
+            .store()
+            .due_deliveries(now.unix_ms, sweep::examined(limit))
+            .await?;
+        let due = sweep::fair_share(found, |d| &d.business_id, limit);
+        let (mut report, mut step) = (DeliveryReport::default(), Step::default());
+        for wave in due.chunks(ATTEMPTS_IN_FLIGHT) {
+            if tokio::time::Instant::now() >= stop_at {
+                step.stopped_early = true;
+                break;
             }
-            let endpoint = store
-                .get_endpoint(&found.business_id, &found.endpoint_id)
-                .await?;
-            match endpoint {
-                Some(endpoint) if !endpoint.disabled => {
-                    if let Some(delivery) = self.claim(&delivery, now).await? {
-                        claimed.push(Claimed { endpoint, delivery });
+            // A lease from the time of the claim, not of the run's start.
+            let claim_at = self.now().max(now);
+            let mut claimed = Vec::new();
+            for found in wave {
+                match self.claim_due(found, now, claim_at).await {
+                    Ok(Due::Claimed(c)) => claimed.push(*c),
+                    Ok(Due::Abandoned) => {
+                        report.deliveries += 1;
+                        report.failed += 1;
+                    }
+                    Ok(Due::Skipped) => {}
+                    Err(error) => {
+                        let item =
+                            format!("{}/{}/{}", found.business_id, found.endpoint_id, found.id);
+                        sweep::item_failed("webhook-retries", &item, &error);
+                        step.errors.push(error);
                     }
                 }
-                _ => {
-                    let mut failed = delivery.clone();
-                    failed.status = DeliveryStatus::Failed;
-                    failed.next_attempt_at = None;
-                    failed.lease_until = None;
-                    failed.updated_at = now;
-                    abandoned +=
-                        usize::from(store.update_delivery(&failed, &delivery, None).await?);
-                }
+            }
+            let attempted = self.attempt_all(sender, claimed).await;
+            report.deliveries += attempted.deliveries;
+            report.succeeded += attempted.succeeded;
+            report.failed += attempted.failed;
+        }
+        step.done = report.deliveries;
+        Ok((report, step))
+    }
+
+    /// Claims one delivery the index found due at `now` (with a lease from `claim_at`), or
+    /// marks it failed if its endpoint is gone or disabled.
+    async fn claim_due(
+        &self,
+        found: &DeliveryRef,
+        now: Timestamp,
+        claim_at: Timestamp,
+    ) -> DomainResult<Due> {
+        let store = self.store();
+        let Some((delivery, _)) = store
+            .get_delivery(&found.business_id, &found.endpoint_id, &found.id)
+            .await?
+        else {
+            return Ok(Due::Skipped);
+        };
+        let due = delivery.status == DeliveryStatus::Pending
+            && delivery.next_attempt_at.is_some_and(|at| at <= now);
+        if !due {
+            return Ok(Due::Skipped);
+        }
+        let endpoint = store
+            .get_endpoint(&found.business_id, &found.endpoint_id)
+            .await?;
+        match endpoint {
+            Some(endpoint) if !endpoint.disabled => {
+                Ok(match self.claim(&delivery, claim_at).await? {
+                    Some(delivery) => Due::Claimed(Box::new(Claimed { endpoint, delivery })),
+                    None => Due::Skipped,
+                })
+            }
+            _ => {
+                let mut failed = delivery.clone();
+                failed.status = DeliveryStatus::Failed;
+                failed.next_attempt_at = None;
+                failed.lease_until = None;
+                failed.updated_at = now;
+                Ok(if store.update_delivery(&failed, &delivery, None).await? {
+                    Due::Abandoned
+                } else {
+                    Due::Skipped
+                })
             }
         }
-        let mut report = self.attempt_all(sender, claimed).await;
-        report.deliveries += abandoned;
-        report.failed += abandoned;
-        Ok(report)
     }
 
     pub async fn list_deliveries(

@@ -6,7 +6,7 @@ use super::codec::*;
 use super::keys::*;
 use super::meter::{consumed_capacity, Call};
 use super::table::{
-    GSI_EMAIL, GSI_EMAIL_PK, GSI_EXPIRY, GSI_EXPIRY_PK, GSI_EXPIRY_SK, HOLD_EXPIRY_SHARDS,
+    GSI_EMAIL, GSI_EMAIL_PK, GSI_EXPIRY, GSI_EXPIRY_PK, GSI_EXPIRY_SK, HOLD_EXPIRY_SHARDS, PK, SK,
 };
 use super::{storage, DynamoStore};
 use crate::access::model::ApiKey;
@@ -21,6 +21,16 @@ use crate::ledger::model::{EntryRange, LedgerEntry};
 const QUERY_BATCH_MAX: i32 = 100;
 /// Items read per expiry-index query call.
 const EXPIRY_BATCH_MAX: usize = 1000;
+
+/// One due item of `by_expiry`, decoded; `None` (logged) if its keys cannot be.
+fn decoded<T>(item: &Item, decode: &impl Fn(&Item) -> DomainResult<T>, what: &str) -> Option<T> {
+    decode(item)
+        .inspect_err(|error| {
+            let keys = (item.get(PK), item.get(SK));
+            tracing::warn!(%error, ?keys, what, "a due item of the index cannot be decoded; left out");
+        })
+        .ok()
+}
 
 impl DynamoStore {
     /// Sends `request` page by page (each call metered), handing each page's items to `take`
@@ -218,8 +228,14 @@ impl DynamoStore {
             .await
     }
 
-    /// The items of the sparse index `by_expiry` due at or before `now_ms` in `shards`, at most
-    /// `limit`: holds to expire (`EXP#n`), webhook deliveries to retry (`RTY#n`).
+    /// The items of the sparse index `by_expiry` due at or before `now_ms` in `shards`, about
+    /// `limit`: holds to expire (`EXP#n`), webhook deliveries to retry (`RTY#n`), wallets with
+    /// top-up work (`TOP#n`). Every shard gets an equal part of `limit` (rounded up), half of it
+    /// read from the soonest due (a backlog drains in order) and half from the most recently due
+    /// (work that fell due since the last run is seen whatever backlog sorts before it): one
+    /// query each, so no shard's backlog keeps the others unread. Which of them a run takes is
+    /// the sweep's choice (`crate::sweep`). An item whose keys cannot be decoded is logged and
+    /// left out, so that it cannot stop the sweep of everything else.
     pub(super) async fn query_due<T>(
         &self,
         shards: impl Iterator<Item = String>,
@@ -228,42 +244,65 @@ impl DynamoStore {
         what: &str,
         decode: impl Fn(&Item) -> DomainResult<T>,
     ) -> DomainResult<Vec<T>> {
+        let shards: Vec<String> = shards.collect();
+        let per_end = limit
+            .div_ceil(2 * shards.len().max(1))
+            .clamp(1, EXPIRY_BATCH_MAX);
         let mut found = Vec::new();
         for shard in shards {
-            let mut start_key = None;
-            loop {
-                let remaining = limit.saturating_sub(found.len());
-                if remaining == 0 {
-                    return Ok(found);
-                }
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(GSI_EXPIRY)
-                    .key_condition_expression("#shard = :shard AND #at < :after")
-                    .expression_attribute_names("#shard", GSI_EXPIRY_PK)
-                    .expression_attribute_names("#at", GSI_EXPIRY_SK)
-                    .expression_attribute_values(":shard", s(shard.clone()))
-                    // Every due time at or before `now_ms` sorts before the next millisecond.
-                    .expression_attribute_values(":after", s(format!("{:013}", now_ms + 1)))
-                    .limit(i32::try_from(remaining.min(EXPIRY_BATCH_MAX)).expect("at most 1000"))
-                    .return_consumed_capacity(consumed_capacity(self.meter()))
-                    .set_exclusive_start_key(start_key)
-                    .send()
-                    .await
-                    .map_err(|e| storage(what, e))?;
-                self.record(Call::Read(out.consumed_capacity()));
-                for item in out.items() {
-                    found.push(decode(item)?);
-                }
-                start_key = out.last_evaluated_key;
-                if start_key.is_none() {
-                    break;
+            let soonest = self
+                .query_due_end(&shard, now_ms, per_end, true, what)
+                .await?;
+            let mut seen = std::collections::HashSet::new();
+            for item in &soonest.0 {
+                seen.insert(item.get(GSI_EXPIRY_SK).and_then(|v| v.as_s().ok()).cloned());
+                found.extend(decoded(item, &decode, what));
+            }
+            if !soonest.1 {
+                continue; // the shard's due items were all read
+            }
+            let (latest, _) = self
+                .query_due_end(&shard, now_ms, per_end, false, what)
+                .await?;
+            for item in &latest {
+                if !seen.contains(&item.get(GSI_EXPIRY_SK).and_then(|v| v.as_s().ok()).cloned()) {
+                    found.extend(decoded(item, &decode, what));
                 }
             }
         }
         Ok(found)
+    }
+
+    /// One query of a shard of `by_expiry`: at most `count` items due at or before `now_ms`,
+    /// soonest first (`soonest`) or latest first; and whether more are due.
+    async fn query_due_end(
+        &self,
+        shard: &str,
+        now_ms: u64,
+        count: usize,
+        soonest: bool,
+        what: &str,
+    ) -> DomainResult<(Vec<Item>, bool)> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI_EXPIRY)
+            .key_condition_expression("#shard = :shard AND #at < :after")
+            .expression_attribute_names("#shard", GSI_EXPIRY_PK)
+            .expression_attribute_names("#at", GSI_EXPIRY_SK)
+            .expression_attribute_values(":shard", s(shard.to_owned()))
+            // Every due time at or before `now_ms` sorts before the next millisecond.
+            .expression_attribute_values(":after", s(format!("{:013}", now_ms + 1)))
+            .scan_index_forward(soonest)
+            .limit(i32::try_from(count).expect("at most 1000"))
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .send()
+            .await
+            .map_err(|e| storage(what, e))?;
+        self.record(Call::Read(out.consumed_capacity()));
+        let more = out.last_evaluated_key.is_some();
+        Ok((out.items.unwrap_or_default(), more))
     }
 
     /// The entries at positions `range.oldest..=range.newest` of the ledger (or of one

@@ -74,6 +74,7 @@ impl WebhookStore for MemoryStore {
         business_id: &BusinessId,
         endpoint_id: &EndpointId,
     ) -> DomainResult<Option<Endpoint>> {
+        self.check_endpoint_not_broken(business_id, endpoint_id)?;
         let key = (business_id.clone(), endpoint_id.clone());
         Ok(self.webhooks(|t| t.endpoints.get(&key).cloned()).await)
     }
@@ -130,6 +131,7 @@ impl WebhookStore for MemoryStore {
         endpoint_id: &EndpointId,
         id: &EventId,
     ) -> DomainResult<Option<(Delivery, Vec<Attempt>)>> {
+        self.check_endpoint_not_broken(business_id, endpoint_id)?;
         let key = (business_id.clone(), endpoint_id.clone(), id.clone());
         Ok(self.webhooks(|t| t.deliveries.get(&key).cloned()).await)
     }
@@ -160,14 +162,18 @@ impl WebhookStore for MemoryStore {
     async fn due_deliveries(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<DeliveryRef>> {
         Ok(self
             .webhooks(|t| {
-                t.deliveries
+                let mut due: Vec<_> = t
+                    .deliveries
                     .values()
                     .map(|(d, _)| d)
                     .filter(|d| {
                         d.status == DeliveryStatus::Pending
                             && d.next_attempt_at.is_some_and(|at| at.unix_ms <= now_ms)
                     })
-                    .take(limit)
+                    .collect();
+                due.sort_by_key(|d| (d.next_attempt_at, &d.id));
+                super::both_ends(due, limit)
+                    .into_iter()
                     .map(|d| DeliveryRef {
                         business_id: d.business_id.clone(),
                         endpoint_id: d.endpoint_id.clone(),
