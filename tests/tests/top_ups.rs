@@ -282,6 +282,40 @@ async fn a_decline_credits_nothing_is_retried_after_the_backoff_and_pauses_after
     );
 }
 
+/// The look-ups of a wrapper around the real gateway (`self.0`): only its charge differs.
+macro_rules! delegate_lookups {
+    () => {
+        async fn find(&self, lookup: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
+            self.0.find(lookup).await
+        }
+
+        async fn payment_method_owner(
+            &self,
+            payment_method_id: &str,
+        ) -> Result<Option<PaymentMethodOwner>, GatewayFailure> {
+            self.0.payment_method_owner(payment_method_id).await
+        }
+
+        async fn create_customer(
+            &self,
+            business_id: &str,
+            customer_id: &str,
+        ) -> Result<String, GatewayFailure> {
+            self.0.create_customer(business_id, customer_id).await
+        }
+
+        async fn attach_payment_method(
+            &self,
+            payment_method_id: &str,
+            gateway_customer_id: &str,
+        ) -> Result<(), GatewayFailure> {
+            self.0
+                .attach_payment_method(payment_method_id, gateway_customer_id)
+                .await
+        }
+    };
+}
+
 /// Charges through the real gateway, then never answers: the worker died after the charge.
 struct DiesAfterCharge(StripeGateway);
 
@@ -295,34 +329,7 @@ impl PaymentGateway for DiesAfterCharge {
         std::future::pending().await
     }
 
-    async fn find(&self, lookup: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
-        self.0.find(lookup).await
-    }
-
-    async fn payment_method_owner(
-        &self,
-        payment_method_id: &str,
-    ) -> Result<Option<PaymentMethodOwner>, GatewayFailure> {
-        self.0.payment_method_owner(payment_method_id).await
-    }
-
-    async fn create_customer(
-        &self,
-        business_id: &str,
-        customer_id: &str,
-    ) -> Result<String, GatewayFailure> {
-        self.0.create_customer(business_id, customer_id).await
-    }
-
-    async fn attach_payment_method(
-        &self,
-        payment_method_id: &str,
-        gateway_customer_id: &str,
-    ) -> Result<(), GatewayFailure> {
-        self.0
-            .attach_payment_method(payment_method_id, gateway_customer_id)
-            .await
-    }
+    delegate_lookups!();
 }
 
 /// Charges through the real gateway, then answers that the outcome is unknown (a timeout).
@@ -336,34 +343,7 @@ impl PaymentGateway for TimesOutAfterCharge {
         }
     }
 
-    async fn find(&self, lookup: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
-        self.0.find(lookup).await
-    }
-
-    async fn payment_method_owner(
-        &self,
-        payment_method_id: &str,
-    ) -> Result<Option<PaymentMethodOwner>, GatewayFailure> {
-        self.0.payment_method_owner(payment_method_id).await
-    }
-
-    async fn create_customer(
-        &self,
-        business_id: &str,
-        customer_id: &str,
-    ) -> Result<String, GatewayFailure> {
-        self.0.create_customer(business_id, customer_id).await
-    }
-
-    async fn attach_payment_method(
-        &self,
-        payment_method_id: &str,
-        gateway_customer_id: &str,
-    ) -> Result<(), GatewayFailure> {
-        self.0
-            .attach_payment_method(payment_method_id, gateway_customer_id)
-            .await
-    }
+    delegate_lookups!();
 }
 
 #[tokio::test]
