@@ -258,3 +258,47 @@ impl Pump {
             .sum()
     }
 }
+
+/// An endpoint that accepts every connection and never answers (nor closes it): a receiver that
+/// hangs each attempt until the sender's timeout.
+pub struct Hanging {
+    pub port: u16,
+    accepted: Arc<Mutex<Vec<TcpStream>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Hanging {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Hanging {
+    pub async fn start() -> Hanging {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind the hanging endpoint");
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let kept = accepted.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                kept.lock().unwrap().push(socket);
+            }
+        });
+        Hanging {
+            port,
+            accepted,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hooks", self.port)
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.accepted.lock().unwrap().len()
+    }
+}
