@@ -15,7 +15,7 @@ use integration_tests::{json, Harness, Route};
 use lambda_http::http::StatusCode;
 use shared::kernel::{BusinessId, EndpointId};
 use shared::ports::WebhookStore;
-use shared::webhooks::model::DeliveryQuery;
+use shared::webhooks::model::{DeliveryQuery, EventType};
 
 /// The hanging business's endpoints.
 const HANGING: usize = 20;
@@ -116,7 +116,8 @@ async fn hanging_endpoints_of_one_business_do_not_hold_back_another_business_s_e
         for _ in 0..100 {
             let query = DeliveryQuery {
                 limit: 1000,
-                ..DeliveryQuery::default()
+                event_type: Some(EventType::ToppedUp),
+        ..DeliveryQuery::default()
             };
             recorded = store
                 .list_deliveries(&business, &endpoint, &query)

@@ -19,8 +19,48 @@ use crate::service::Service;
 use super::model::*;
 use super::rules::{self, ENDPOINTS_MAX, LEASE_MS};
 
-/// Deliveries attempted at once by one dispatcher batch or sweep.
+/// Deliveries recorded at once by one dispatcher batch, and attempted at once by one sweep.
 pub const ATTEMPTS_IN_FLIGHT: usize = 32;
+/// Attempts of one endpoint at once in one deliverer run.
+pub const PER_ENDPOINT_IN_FLIGHT: usize = 4;
+/// Endpoints one deliverer run serves at once.
+pub const ENDPOINTS_IN_FLIGHT: usize = 64;
+/// Consecutive failed attempts of an endpoint that open its breaker for the rest of a run.
+pub const BREAKER_FAILURES: u32 = 3;
+
+/// What a deliverer did with one delivery.
+enum Outcome {
+    Succeeded,
+    Failed,
+    /// Put off: the endpoint's breaker is open.
+    Postponed,
+    /// Left due for the sweep: out of time, or the store failed.
+    Left,
+    /// Nothing to do: made already, or another worker's.
+    Done,
+}
+
+/// The circuit breaker of one endpoint in one deliverer run: open after
+/// [`BREAKER_FAILURES`] consecutive failed attempts; a success closes it.
+#[derive(Default)]
+struct Breaker {
+    failures: std::sync::atomic::AtomicU32,
+}
+
+impl Breaker {
+    fn open(&self) -> bool {
+        self.failures.load(std::sync::atomic::Ordering::Relaxed) >= BREAKER_FAILURES
+    }
+
+    fn record(&self, succeeded: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if succeeded {
+            self.failures.store(0, Relaxed);
+        } else {
+            self.failures.fetch_add(1, Relaxed);
+        }
+    }
+}
 /// Tries of a read-modify-write of an endpoint before answering `concurrent_update`.
 const ENDPOINT_WRITE_TRIES: usize = 5;
 
@@ -142,14 +182,16 @@ impl<S: Store, C: Clock> Service<S, C> {
         }
     }
 
-    /// Records one delivery per event and interested endpoint, each claimed by this worker for
-    /// its first attempt (and due for the sweep when the claim lapses, should this worker die).
-    /// A delivery already recorded (the stream record read again) is left to its owner. The
+    /// Records one delivery per event and interested endpoint, and answers where the new ones
+    /// are, for a deliverer to attempt ([`Service::deliver`]): recording never waits on a
+    /// receiver. Each is due [`LEASE_MS`] later, so the sweep attempts it should no deliverer
+    /// (the hand-over lost, the deliverer out of time); a deliverer attempts it at once.
+    /// A delivery already recorded (the stream record read again) is left as it is. The
     /// endpoints of each business are read once; the deliveries are written several at once.
     pub async fn record_deliveries(
         &self,
         events: &[(Event, String)],
-    ) -> DomainResult<Vec<Claimed>> {
+    ) -> DomainResult<Vec<DeliveryRef>> {
         let mut endpoints: HashMap<BusinessId, Vec<Endpoint>> = HashMap::new();
         for (event, _) in events {
             if !endpoints.contains_key(&event.business_id) {
@@ -158,42 +200,200 @@ impl<S: Store, C: Clock> Service<S, C> {
             }
         }
         let now = self.now();
-        let lease = Timestamp::from_unix_ms(now.unix_ms + LEASE_MS);
-        let candidates: Vec<Claimed> = events
+        let due = Timestamp::from_unix_ms(now.unix_ms + LEASE_MS);
+        let candidates: Vec<Delivery> = events
             .iter()
             .flat_map(|(event, payload)| {
                 endpoints[&event.business_id]
                     .iter()
                     .filter(|endpoint| endpoint.wants(event.event_type))
-                    .map(|endpoint| Claimed {
-                        endpoint: endpoint.clone(),
-                        delivery: Delivery {
-                            id: event.id.clone(),
-                            endpoint_id: endpoint.id.clone(),
-                            business_id: event.business_id.clone(),
-                            event_type: event.event_type,
-                            payload: payload.clone(),
-                            status: DeliveryStatus::Pending,
-                            attempt_count: 0,
-                            next_attempt_at: Some(lease),
-                            lease_until: Some(lease),
-                            created_at: now,
-                            updated_at: now,
-                        },
+                    .map(|endpoint| Delivery {
+                        id: event.id.clone(),
+                        endpoint_id: endpoint.id.clone(),
+                        business_id: event.business_id.clone(),
+                        event_type: event.event_type,
+                        payload: payload.clone(),
+                        status: DeliveryStatus::Pending,
+                        attempt_count: 0,
+                        next_attempt_at: Some(due),
+                        lease_until: None,
+                        created_at: now,
+                        updated_at: now,
                     })
             })
             .collect();
-        let inserted: Vec<DomainResult<Option<Claimed>>> = stream::iter(candidates)
-            .map(|candidate| async move {
-                let new = self.store().insert_delivery(&candidate.delivery).await?;
-                Ok(new.then_some(candidate))
+        let inserted: Vec<DomainResult<Option<DeliveryRef>>> = stream::iter(candidates)
+            .map(|delivery| async move {
+                let new = self.store().insert_delivery(&delivery).await?;
+                Ok(new.then(|| DeliveryRef {
+                    business_id: delivery.business_id,
+                    endpoint_id: delivery.endpoint_id,
+                    id: delivery.id,
+                }))
             })
             .buffer_unordered(ATTEMPTS_IN_FLIGHT)
             .collect()
             .await;
         // Deliveries recorded before a failure stay recorded: the sweep attempts them when
-        // their claim lapses, and reading the records again skips them.
+        // they are due, and reading the records again skips them.
         inserted.into_iter().filter_map(Result::transpose).collect()
+    }
+
+    /// The deliverer's work: one attempt of each delivery of `work` that is still to be made
+    /// (never attempted, or due at `now`), grouped by endpoint. At most
+    /// [`PER_ENDPOINT_IN_FLIGHT`] attempts of one endpoint at once; after
+    /// [`BREAKER_FAILURES`] consecutive failed attempts of an endpoint its breaker opens for
+    /// this run, and its other deliveries are put off without an attempt, left as recorded for
+    /// the sweep (due [`LEASE_MS`] after they were recorded). No delivery is claimed once
+    /// `stop_claiming_at` has passed: what is left stays due for the sweep.
+    /// Errors of the store are logged per delivery and leave it for the sweep.
+    pub async fn deliver<W: WebhookSender>(
+        &self,
+        sender: &W,
+        work: Vec<DeliveryRef>,
+        now: Timestamp,
+        stop_claiming_at: std::time::Instant,
+    ) -> DeliveryReport {
+        let mut groups: Vec<(BusinessId, EndpointId, Vec<EventId>)> = Vec::new();
+        let mut index: HashMap<(BusinessId, EndpointId), usize> = HashMap::new();
+        for item in work {
+            let key = (item.business_id.clone(), item.endpoint_id.clone());
+            let at = *index.entry(key).or_insert_with(|| {
+                groups.push((item.business_id.clone(), item.endpoint_id.clone(), Vec::new()));
+                groups.len() - 1
+            });
+            groups[at].2.push(item.id);
+        }
+        let reports: Vec<DeliveryReport> = stream::iter(groups)
+            .map(|(business, endpoint, ids)| {
+                self.deliver_to(sender, business, endpoint, ids, now, stop_claiming_at)
+            })
+            .buffer_unordered(ENDPOINTS_IN_FLIGHT)
+            .collect()
+            .await;
+        reports
+            .into_iter()
+            .fold(DeliveryReport::default(), |mut sum, r| {
+                sum.deliveries += r.deliveries;
+                sum.succeeded += r.succeeded;
+                sum.failed += r.failed;
+                sum.postponed += r.postponed;
+                sum.left += r.left;
+                sum
+            })
+    }
+
+    /// [`Service::deliver`] for the deliveries of one endpoint.
+    async fn deliver_to<W: WebhookSender>(
+        &self,
+        sender: &W,
+        business: BusinessId,
+        endpoint_id: EndpointId,
+        ids: Vec<EventId>,
+        now: Timestamp,
+        stop_claiming_at: std::time::Instant,
+    ) -> DeliveryReport {
+        let mut report = DeliveryReport::default();
+        let endpoint = match self.store().get_endpoint(&business, &endpoint_id).await {
+            Ok(endpoint) => endpoint,
+            Err(error) => {
+                tracing::warn!(%error, endpoint = %endpoint_id, "endpoint not read; its deliveries are left to the sweep");
+                report.left = ids.len();
+                return report;
+            }
+        };
+        let breaker = Breaker::default();
+        let outcomes: Vec<Outcome> = stream::iter(ids)
+            .map(|id| {
+                let (business, endpoint_id, endpoint, breaker) =
+                    (&business, &endpoint_id, endpoint.as_ref(), &breaker);
+                async move {
+                    self.deliver_one(sender, business, endpoint_id, endpoint, &id, now, stop_claiming_at, breaker)
+                        .await
+                        .unwrap_or_else(|error| {
+                            tracing::warn!(%error, delivery = %id, "delivery left to the sweep");
+                            Outcome::Left
+                        })
+                }
+            })
+            .buffer_unordered(PER_ENDPOINT_IN_FLIGHT)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Succeeded => {
+                    report.deliveries += 1;
+                    report.succeeded += 1;
+                }
+                Outcome::Failed => {
+                    report.deliveries += 1;
+                    report.failed += 1;
+                }
+                Outcome::Postponed => report.postponed += 1,
+                Outcome::Left => report.left += 1,
+                Outcome::Done => {}
+            }
+        }
+        report
+    }
+
+    /// One delivery of [`Service::deliver_to`].
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver_one<W: WebhookSender>(
+        &self,
+        sender: &W,
+        business: &BusinessId,
+        endpoint_id: &EndpointId,
+        endpoint: Option<&Endpoint>,
+        id: &EventId,
+        now: Timestamp,
+        stop_claiming_at: std::time::Instant,
+        breaker: &Breaker,
+    ) -> DomainResult<Outcome> {
+        if std::time::Instant::now() >= stop_claiming_at {
+            return Ok(Outcome::Left);
+        }
+        if breaker.open() {
+            // Left as recorded: due for the sweep at its `next_attempt_at` (a new delivery's is
+            // [`LEASE_MS`] after it was recorded). Not even read: an open breaker costs nothing.
+            return Ok(Outcome::Postponed);
+        }
+        let store = self.store();
+        let Some((delivery, _)) = store.get_delivery(business, endpoint_id, id).await? else {
+            return Ok(Outcome::Done);
+        };
+        let to_make = delivery.status == DeliveryStatus::Pending
+            && !delivery.lease_until.is_some_and(|lease| lease > now)
+            && (delivery.attempt_count == 0
+                || delivery.next_attempt_at.is_some_and(|at| at <= now));
+        if !to_make {
+            return Ok(Outcome::Done); // made, or another worker's
+        }
+        let Some(endpoint) = endpoint.filter(|e| !e.disabled) else {
+            self.abandon(&delivery, now).await?;
+            return Ok(Outcome::Failed);
+        };
+        let Some(claimed) = self.claim(&delivery, now).await? else {
+            return Ok(Outcome::Done);
+        };
+        let (next, _) = self.attempt(sender, endpoint, &claimed).await?;
+        let succeeded = next.status == DeliveryStatus::Succeeded;
+        breaker.record(succeeded);
+        Ok(if succeeded {
+            Outcome::Succeeded
+        } else {
+            Outcome::Failed
+        })
+    }
+
+    /// Marks failed, without an attempt, a delivery whose endpoint was deleted or disabled.
+    async fn abandon(&self, delivery: &Delivery, now: Timestamp) -> DomainResult<bool> {
+        let mut failed = delivery.clone();
+        failed.status = DeliveryStatus::Failed;
+        failed.next_attempt_at = None;
+        failed.lease_until = None;
+        failed.updated_at = now;
+        self.store().update_delivery(&failed, delivery, None).await
     }
 
     /// Makes one attempt of each claimed delivery, several at once, and records each.
@@ -328,15 +528,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                         claimed.push(Claimed { endpoint, delivery });
                     }
                 }
-                _ => {
-                    let mut failed = delivery.clone();
-                    failed.status = DeliveryStatus::Failed;
-                    failed.next_attempt_at = None;
-                    failed.lease_until = None;
-                    failed.updated_at = now;
-                    abandoned +=
-                        usize::from(store.update_delivery(&failed, &delivery, None).await?);
-                }
+                _ => abandoned += usize::from(self.abandon(&delivery, now).await?),
             }
         }
         let mut report = self.attempt_all(sender, claimed).await;
