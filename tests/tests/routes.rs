@@ -416,3 +416,45 @@ fn sam_template_policies_name_actions_and_existing_indexes() {
         }
     }
 }
+
+/// The webhook deliverer has no trigger of its own: the dispatcher invokes it (asynchronously),
+/// by the name the template gives it, and may do so.
+#[test]
+fn the_dispatcher_names_and_may_invoke_the_webhook_deliverer() {
+    let template = template();
+    let functions = resources(&template, "AWS::Serverless::Function");
+    assert!(root()
+        .join("functions/webhook-deliverer/src/main.rs")
+        .exists());
+    let (id, deliverer) = functions
+        .iter()
+        .find(|(_, f)| {
+            f["Metadata"]["BuildProperties"]["Binary"].as_str() == Some("webhook-deliverer")
+        })
+        .expect("webhook-deliverer is in template.yaml");
+    assert!(deliverer["Properties"]["Events"].is_badvalue(), "{id}");
+    let dispatcher = &functions
+        .iter()
+        .find(|(_, f)| {
+            f["Metadata"]["BuildProperties"]["Binary"].as_str() == Some("webhook-dispatcher")
+        })
+        .expect("webhook-dispatcher")
+        .1;
+    assert_eq!(
+        text(
+            &dispatcher["Properties"]["Environment"]["Variables"]["DELIVERER_FUNCTION"],
+            "dispatcher"
+        ),
+        *id
+    );
+    let grants = resources(&template, "AWS::IAM::Policy");
+    assert!(
+        grants.iter().any(|(_, p)| {
+            let statement = &p["Properties"]["PolicyDocument"]["Statement"][0];
+            text(&p["Properties"]["Roles"][0], "roles") == "WebhookDispatcherFunctionRole"
+                && text(&statement["Action"][0], "action") == "lambda:InvokeFunction"
+                && text(&statement["Resource"][0], "resource") == format!("{id}.Arn")
+        }),
+        "the dispatcher's role may invoke {id}"
+    );
+}
