@@ -195,6 +195,8 @@ pub struct SpawnQueue {
     pub sender: HttpSender,
     /// What the spawned deliverers did.
     pub reports: Arc<Mutex<Vec<DeliveryReport>>>,
+    /// The deliverers' open breakers (one process's, as a warm instance's).
+    pub breakers: Arc<shared::webhooks::operations::Breakers>,
 }
 
 impl DeliveryQueue for SpawnQueue {
@@ -205,6 +207,7 @@ impl DeliveryQueue for SpawnQueue {
             let report = api::triggers::dispatch::deliver(
                 &*this.app,
                 &this.sender,
+                &this.breakers,
                 this.sender.timeout(),
                 DELIVERER_TIMEOUT,
                 event,
@@ -254,6 +257,7 @@ impl Pump {
             app: app.clone(),
             sender: local_sender(),
             reports: Arc::new(Mutex::new(Vec::new())),
+            breakers: Arc::default(),
         };
         let task = tokio::spawn(async move {
             loop {
@@ -271,17 +275,22 @@ impl Pump {
                 }
                 let took = Instant::now();
                 let records = batch.records.len();
-                let (failures, report) = api::triggers::dispatch::dispatch_batch(
-                    &*app,
-                    &queue,
-                    gateway.as_ref(),
-                    batch,
-                )
-                .await;
-                assert!(
-                    failures.batch_item_failures.is_empty(),
-                    "a batch failed to dispatch"
-                );
+                // A batch the dispatcher reports failed (DynamoDB Local slow under load) is
+                // given again, as Lambda does: recording is idempotent.
+                let report = loop {
+                    let (failures, report) = api::triggers::dispatch::dispatch_batch(
+                        &*app,
+                        &queue,
+                        gateway.as_ref(),
+                        batch.clone(),
+                    )
+                    .await;
+                    if failures.batch_item_failures.is_empty() {
+                        break report;
+                    }
+                    eprintln!("pump: a batch failed to dispatch; giving it again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                };
                 if std::env::var("PUMP_TRACE").is_ok() {
                     eprintln!("pump: {records} records, {} deliveries in {:?}", report.deliveries, took.elapsed());
                 }

@@ -21,6 +21,7 @@ use shared::ports::Store;
 use shared::topups::gateway::PaymentGateway;
 use shared::adapters::lambda_invoke::LambdaInvokeQueue;
 use shared::webhooks::model::{DeliveryQueue, DeliveryRef, DeliveryReport, WebhookSender};
+use shared::webhooks::operations::Breakers;
 use shared::{DomainResult, Service};
 
 use super::http::init_tracing;
@@ -220,12 +221,15 @@ pub fn stop_claiming_at(
 pub async fn deliver<S: Store, C: Clock, W: WebhookSender>(
     app: &Service<S, C>,
     sender: &W,
+    breakers: &Breakers,
     attempt_timeout: std::time::Duration,
     remaining: std::time::Duration,
     event: DeliverEvent,
 ) -> DeliveryReport {
     let stop = stop_claiming_at(remaining, attempt_timeout);
-    let report = app.deliver(sender, event.deliveries, app.now(), stop).await;
+    let report = app
+        .deliver(sender, breakers, event.deliveries, app.now(), stop)
+        .await;
     crate::metrics::emit(&crate::metrics::line(
         &[("Function", "webhook-deliverer")],
         &[&["Function"]],
@@ -254,7 +258,9 @@ pub async fn serve_deliverer() -> Result<(), lambda_runtime::Error> {
         .await
         .map_err(|e| format!("configuration: {e}"))?;
     let sender = HttpSender::new(app.config().webhook_targets);
-    let (app, sender) = (&app, &sender);
+    // Open breakers outlive an invocation: a warm instance leaves a hanging endpoint alone.
+    let breakers = Breakers::default();
+    let (app, sender, breakers) = (&app, &sender, &breakers);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<DeliverEvent>| async move {
             let deadline_ms = event.context.deadline;
@@ -267,6 +273,7 @@ pub async fn serve_deliverer() -> Result<(), lambda_runtime::Error> {
             let work = Box::pin(deliver(
                 app,
                 sender,
+                breakers,
                 sender.timeout(),
                 remaining,
                 event.payload,
@@ -361,4 +368,23 @@ pub async fn serve_sweep() -> Result<(), lambda_runtime::Error> {
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    #[test]
+    fn a_deliverer_stops_claiming_an_attempt_and_a_margin_before_its_deadline() {
+        let attempt = Duration::from_secs(10);
+        let before = Instant::now();
+        let stop = stop_claiming_at(Duration::from_secs(120), attempt);
+        let after = Instant::now();
+        assert!(stop >= before + Duration::from_secs(105));
+        assert!(stop <= after + Duration::from_secs(105));
+        // Less time left than an attempt and its margin: claim nothing.
+        assert!(stop_claiming_at(Duration::from_secs(14), attempt) <= Instant::now());
+    }
 }

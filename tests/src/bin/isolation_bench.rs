@@ -15,6 +15,9 @@
 //! of the slow business has its delivery recorded for every endpoint (nothing dropped). Exits 1
 //! if the verification fails; asserts no speed.
 //!
+//! `BENCH_BASELINE=1`: the same load with the slow business's endpoints healthy (receivers that
+//! answer 200 at once), to tell what the hanging endpoints add from what the load itself costs.
+//!
 //! Run with `DYNAMODB_ENDPOINT` set (DynamoDB Local):
 //! `cargo run --release -p integration-tests --bin isolation_bench`.
 
@@ -27,7 +30,7 @@ use std::time::{Duration, Instant};
 use integration_tests::webhooks::{Hanging, Pump, Receiver};
 use integration_tests::{json, Harness, Route};
 use lambda_http::http::StatusCode;
-use shared::kernel::{BusinessId, EndpointId};
+use shared::kernel::{BusinessId, EndpointId, Timestamp};
 use shared::ports::WebhookStore;
 use shared::webhooks::model::{DeliveryQuery, EventType};
 
@@ -66,19 +69,27 @@ async fn main() {
     let events: usize = env_or("BENCH_EVENTS", 100);
     let every = Duration::from_millis(env_or("BENCH_EVERY_MS", 100));
     let timeout = Duration::from_secs(env_or("BENCH_TIMEOUT_SECONDS", 120));
+    let baseline = std::env::var("BENCH_BASELINE").is_ok_and(|v| v == "1");
 
     let slow = Harness::new().await;
     let other = slow.other_business().await;
     let _pump = Pump::start(slow.calm_service()).await;
     let mut hanging = Vec::new();
+    let mut healthy = Vec::new();
     let mut endpoints = Vec::new();
     for _ in 0..hanging_count {
-        let endpoint = Hanging::start().await;
-        endpoints.push(register(&slow, &endpoint.url(), &[]).await);
-        hanging.push(endpoint);
+        if baseline {
+            let endpoint = Receiver::start().await;
+            endpoints.push(register(&slow, &endpoint.url(), &[]).await);
+            healthy.push(endpoint);
+        } else {
+            let endpoint = Hanging::start().await;
+            endpoints.push(register(&slow, &endpoint.url(), &[]).await);
+            hanging.push(endpoint);
+        }
     }
     let receiver = Receiver::start().await;
-    register(&other, &receiver.url(), &["wallet.topped_up"]).await;
+    let other_endpoint = register(&other, &receiver.url(), &["wallet.topped_up"]).await;
     let other_customer = other.customer().await;
     let mut slow_customers = Vec::new();
     for _ in 0..10 {
@@ -117,7 +128,7 @@ async fn main() {
         })
     };
 
-    let mut committed: HashMap<String, Instant> = HashMap::new();
+    let mut committed: HashMap<String, (Instant, u64)> = HashMap::new();
     let started = Instant::now();
     for i in 0..events {
         let reference = format!("other-{i}");
@@ -128,7 +139,7 @@ async fn main() {
             )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        committed.insert(reference, Instant::now());
+        committed.insert(reference, (Instant::now(), Timestamp::now().unix_ms));
         tokio::time::sleep(every).await;
     }
     running.store(false, Ordering::Relaxed);
@@ -147,15 +158,54 @@ async fn main() {
             .unwrap_or("")
             .to_owned();
         *seen.entry(reference.clone()).or_default() += 1;
-        if let Some(at) = committed.get(&reference) {
+        if let Some((at, _)) = committed.get(&reference) {
             delays.push(r.at.saturating_duration_since(*at).as_secs_f64() * 1000.0);
         }
     }
     delays.sort_by(|a, b| a.total_cmp(b));
+    // Where the time goes: commit -> delivery recorded by the dispatcher (the stream's and the
+    // dispatcher's share), recorded -> arrival (the deliverer's).
+    let other_business = BusinessId::parse(&other.business_id).unwrap();
+    let other_endpoint = EndpointId::parse(&other_endpoint).unwrap();
+    let recorded_at: HashMap<String, u64> = other
+        .service()
+        .store()
+        .inner()
+        .list_deliveries(
+            &other_business,
+            &other_endpoint,
+            &DeliveryQuery {
+                limit: 10_000,
+                ..DeliveryQuery::default()
+            },
+        )
+        .await
+        .expect("list deliveries")
+        .into_iter()
+        .map(|d| (d.id.to_string(), d.created_at.unix_ms))
+        .collect();
+    let (mut to_record, mut to_arrive) = (Vec::new(), Vec::new());
+    for r in &received {
+        let reference = r.json()["data"]["ledger_entry"]["reference_object_id"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let (Some((at, at_ms)), Some(recorded)) =
+            (committed.get(&reference), recorded_at.get(r.header("webhook-id")))
+        else {
+            continue;
+        };
+        let arrived_ms = *at_ms as f64 + r.at.saturating_duration_since(*at).as_secs_f64() * 1000.0;
+        to_record.push(*recorded as f64 - *at_ms as f64);
+        to_arrive.push(arrived_ms - *recorded as f64);
+    }
+    to_record.sort_by(|a, b| a.total_cmp(b));
+    to_arrive.sort_by(|a, b| a.total_cmp(b));
     let slow_total = slow_events.load(Ordering::Relaxed);
     println!(
-        "isolation: {hanging_count} hanging endpoints, {slow_total} slow-business events in batches of {batch_size} \
+        "isolation: {hanging_count} {} endpoints, {slow_total} slow-business events in batches of {batch_size} \
          ({} deliveries), {events} other-business events over {:.1} s",
+        if baseline { "healthy (baseline)" } else { "hanging" },
         slow_total * hanging_count,
         credits_took.as_secs_f64()
     );
@@ -167,6 +217,13 @@ async fn main() {
         delays.len(),
     );
 
+    println!(
+        "  commit -> recorded by the dispatcher: p50 {:.0} ms, p99 {:.0} ms; recorded -> receiver: p50 {:.0} ms, p99 {:.0} ms",
+        percentile(&to_record, 50.0),
+        percentile(&to_record, 99.0),
+        percentile(&to_arrive, 50.0),
+        percentile(&to_arrive, 99.0),
+    );
     let mut ok = received.len() == events && seen.values().all(|&n| n == 1);
     if !ok {
         eprintln!(
