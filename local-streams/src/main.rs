@@ -311,7 +311,9 @@ async fn relay_async_invokes(
             let event: Value = match serde_json::from_slice(&body) {
                 Ok(event) => event,
                 Err(e) => {
-                    eprintln!("local-streams: an asynchronous invocation of {path} that is not JSON: {e}");
+                    eprintln!(
+                        "local-streams: an asynchronous invocation of {path} that is not JSON: {e}"
+                    );
                     return;
                 }
             };
@@ -324,7 +326,9 @@ async fn relay_async_invokes(
                 }
             }
             if let Err(e) = outcome {
-                eprintln!("local-streams: asynchronous invocation {path} dropped after 3 tries: {e}");
+                eprintln!(
+                    "local-streams: asynchronous invocation {path} dropped after 3 tries: {e}"
+                );
             }
         });
     }
@@ -365,7 +369,11 @@ async fn accept_invocation(mut socket: TcpStream) -> Option<(String, Vec<u8>)> {
         && path.is_some_and(|p| {
             p.starts_with("/2015-03-31/functions/") && p.ends_with("/invocations")
         });
-    let status = if invocation { "202 Accepted" } else { "404 Not Found" };
+    let status = if invocation {
+        "202 Accepted"
+    } else {
+        "404 Not Found"
+    };
     let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     socket.write_all(answer.as_bytes()).await.ok()?;
     let _ = socket.shutdown().await;

@@ -292,7 +292,11 @@ impl Pump {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 };
                 if std::env::var("PUMP_TRACE").is_ok() {
-                    eprintln!("pump: {records} records, {} deliveries in {:?}", report.deliveries, took.elapsed());
+                    eprintln!(
+                        "pump: {records} records, {} deliveries in {:?}",
+                        report.deliveries,
+                        took.elapsed()
+                    );
                 }
                 kept.lock().unwrap().push(report);
             }

@@ -129,7 +129,7 @@ async fn hanging_endpoints_of_one_business_do_not_hold_back_another_business_s_e
             let query = DeliveryQuery {
                 limit: 1000,
                 event_type: Some(EventType::ToppedUp),
-        ..DeliveryQuery::default()
+                ..DeliveryQuery::default()
             };
             recorded = store
                 .list_deliveries(&business, &endpoint, &query)

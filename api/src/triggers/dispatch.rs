@@ -14,12 +14,12 @@ use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 use shared::adapters::dynamo::stream::{events_of_images, top_ups_due};
+use shared::adapters::lambda_invoke::LambdaInvokeQueue;
 use shared::adapters::stripe;
 use shared::adapters::webhook_http::HttpSender;
 use shared::kernel::Clock;
 use shared::ports::Store;
 use shared::topups::gateway::PaymentGateway;
-use shared::adapters::lambda_invoke::LambdaInvokeQueue;
 use shared::webhooks::model::{DeliveryQueue, DeliveryRef, DeliveryReport, WebhookSender};
 use shared::webhooks::operations::Breakers;
 use shared::{DomainResult, Service};
@@ -241,7 +241,11 @@ pub async fn deliver<S: Store, C: Clock, W: WebhookSender>(
                 "Count",
             ),
             ("WebhookDeliveriesFailed", report.failed as f64, "Count"),
-            ("WebhookDeliveriesPostponed", report.postponed as f64, "Count"),
+            (
+                "WebhookDeliveriesPostponed",
+                report.postponed as f64,
+                "Count",
+            ),
             ("WebhookDeliveriesLeft", report.left as f64, "Count"),
         ],
     ));
@@ -268,8 +272,7 @@ pub async fn serve_deliverer() -> Result<(), lambda_runtime::Error> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
             let remaining = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-            let actor =
-                shared::access::actor::process("deliverer", Some(event.context.request_id));
+            let actor = shared::access::actor::process("deliverer", Some(event.context.request_id));
             let work = Box::pin(deliver(
                 app,
                 sender,

@@ -134,17 +134,30 @@ impl LambdaInvokeQueue {
                 .into_body()
                 .collect()
                 .await
-                .map(|b| String::from_utf8_lossy(&b.to_bytes()).chars().take(300).collect())
+                .map(|b| {
+                    String::from_utf8_lossy(&b.to_bytes())
+                        .chars()
+                        .take(300)
+                        .collect()
+                })
                 .unwrap_or_default();
             if status.is_success() {
                 Ok(())
             } else {
-                Err(format!("invoking {} answered {status}: {text}", self.function))
+                Err(format!(
+                    "invoking {} answered {status}: {text}",
+                    self.function
+                ))
             }
         };
         tokio::time::timeout(INVOKE_TIMEOUT, call)
             .await
-            .map_err(|_| format!("invoking {}: no answer in {INVOKE_TIMEOUT:?}", self.function))?
+            .map_err(|_| {
+                format!(
+                    "invoking {}: no answer in {INVOKE_TIMEOUT:?}",
+                    self.function
+                )
+            })?
     }
 
     async fn sign(

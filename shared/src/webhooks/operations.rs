@@ -323,14 +323,26 @@ impl<S: Store, C: Clock> Service<S, C> {
         for item in work {
             let key = (item.business_id.clone(), item.endpoint_id.clone());
             let at = *index.entry(key).or_insert_with(|| {
-                groups.push((item.business_id.clone(), item.endpoint_id.clone(), Vec::new()));
+                groups.push((
+                    item.business_id.clone(),
+                    item.endpoint_id.clone(),
+                    Vec::new(),
+                ));
                 groups.len() - 1
             });
             groups[at].2.push(item.id);
         }
         let reports: Vec<DeliveryReport> = stream::iter(groups)
             .map(|(business, endpoint, ids)| {
-                self.deliver_to(sender, breakers, business, endpoint, ids, now, stop_claiming_at)
+                self.deliver_to(
+                    sender,
+                    breakers,
+                    business,
+                    endpoint,
+                    ids,
+                    now,
+                    stop_claiming_at,
+                )
             })
             .buffer_unordered(ENDPOINTS_IN_FLIGHT)
             .collect()
@@ -385,12 +397,22 @@ impl<S: Store, C: Clock> Service<S, C> {
                     if breakers.is_open(key) {
                         breaker.trip();
                     }
-                    self.deliver_one(sender, &key.0, &key.1, endpoint, &id, now, stop_claiming_at, breaker, breakers)
-                        .await
-                        .unwrap_or_else(|error| {
-                            tracing::warn!(%error, delivery = %id, "delivery left to the sweep");
-                            Outcome::Left
-                        })
+                    self.deliver_one(
+                        sender,
+                        &key.0,
+                        &key.1,
+                        endpoint,
+                        &id,
+                        now,
+                        stop_claiming_at,
+                        breaker,
+                        breakers,
+                    )
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(%error, delivery = %id, "delivery left to the sweep");
+                        Outcome::Left
+                    })
                 }
             })
             .buffer_unordered(PER_ENDPOINT_IN_FLIGHT)

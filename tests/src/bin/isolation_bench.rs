@@ -190,9 +190,10 @@ async fn main() {
             .as_str()
             .unwrap_or("")
             .to_owned();
-        let (Some((at, at_ms)), Some(recorded)) =
-            (committed.get(&reference), recorded_at.get(r.header("webhook-id")))
-        else {
+        let (Some((at, at_ms)), Some(recorded)) = (
+            committed.get(&reference),
+            recorded_at.get(r.header("webhook-id")),
+        ) else {
             continue;
         };
         let arrived_ms = *at_ms as f64 + r.at.saturating_duration_since(*at).as_secs_f64() * 1000.0;
