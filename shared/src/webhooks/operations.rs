@@ -287,7 +287,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         let inserted: Vec<DomainResult<Option<DeliveryRef>>> = stream::iter(candidates)
             .map(|delivery| async move {
                 let new = self.store().insert_delivery(&delivery).await?;
-                Ok(new.then(|| DeliveryRef {
+                Ok(new.then_some(DeliveryRef {
                     business_id: delivery.business_id,
                     endpoint_id: delivery.endpoint_id,
                     id: delivery.id,
@@ -463,7 +463,7 @@ impl<S: Store, C: Clock> Service<S, C> {
             return Ok(Outcome::Done);
         };
         let to_make = delivery.status == DeliveryStatus::Pending
-            && !delivery.lease_until.is_some_and(|lease| lease > now)
+            && delivery.lease_until.is_none_or(|lease| lease <= now)
             && (delivery.attempt_count == 0
                 || delivery.next_attempt_at.is_some_and(|at| at <= now));
         if !to_make {
