@@ -212,6 +212,9 @@ start_api() {
   local port="$1" env_file
   [[ "$API_CONCURRENCY" =~ ^[1-9][0-9]*$ ]] || { echo "API_CONCURRENCY must be a positive integer, not '$API_CONCURRENCY'" >&2; return 1; }
   WATCH_PORT="$(free_port)"
+  # local-streams' stand-in for Lambda's asynchronous invocation (the dispatcher hands webhook
+  # deliveries to webhook-deliverer through it; see start_streams).
+  ASYNC_INVOKE_PORT="$(free_port)"
   env_file="$LOCAL/api-$port.env"   # one per port: a test run and run-local.sh may start at once
   # An env file, not --env-var: that flag splits values on commas (ENABLED_CURRENCIES=USD,INR).
   # Values in single quotes: the file's parser refuses a bare '=' in a value (RUST_LOG=api=debug,
@@ -226,6 +229,8 @@ start_api() {
     env_line RUST_LOG "${RUST_LOG:-info}"
     # Local webhook endpoints (http://127.0.0.1:...) are allowed; on AWS only public https URLs.
     env_line WEBHOOKS_ALLOW_PRIVATE true
+    env_line DELIVERER_FUNCTION webhook-deliverer
+    env_line LAMBDA_ENDPOINT "http://127.0.0.1:$ASYNC_INVOKE_PORT"
     # The test command gives DynamoDB Local more time per call (API_DYNAMODB_TIMEOUT_SECONDS).
     [ -z "${API_DYNAMODB_TIMEOUT_SECONDS:-}" ] || env_line DYNAMODB_TIMEOUT_SECONDS "$API_DYNAMODB_TIMEOUT_SECONDS"
     [ -z "${ENABLED_CURRENCIES:-}" ] || env_line ENABLED_CURRENCIES "$ENABLED_CURRENCIES"
@@ -262,7 +267,9 @@ start_api() {
 # start_streams: the local stand-in for Lambda's event-source mapping on the table's stream and
 # for the EventBridge schedule of the retry sweep (local-streams/src/main.rs): it reads DynamoDB
 # Local's stream of TABLE_NAME and invokes webhook-dispatcher with each batch, and the sweep
-# every SWEEP_EVERY_S seconds (default 5), through cargo lambda watch on WATCH_PORT. It reads from
+# every SWEEP_EVERY_S seconds (default 5), through cargo lambda watch on WATCH_PORT; and it stands
+# in for Lambda's asynchronous invocation on ASYNC_INVOKE_PORT (answers 202, then invokes
+# webhook-deliverer through watch: the dispatcher's hand-over of deliveries). It reads from
 # the stream's end (STREAM_START=LATEST; TRIM_HORIZON replays what the stream holds, up to 24 h):
 # this waits until it holds its place, so every write after start_api returns reaches the
 # dispatcher. A failed invocation is retried with the same batch, logging a line at most every 5 s.
@@ -275,6 +282,7 @@ start_streams() {
   rm -f "$ready"
   log "feeding the table's stream to webhook-dispatcher, and the sweep every ${SWEEP_EVERY_S:-5}s (local-streams)"
   WATCH_PORT="$WATCH_PORT" READY_FILE="$ready" STREAM_START="${STREAM_START:-LATEST}" \
+    ASYNC_INVOKE_PORT="${ASYNC_INVOKE_PORT:-}" \
     SWEEP_EVERY_S="${SWEEP_EVERY_S:-5}" "$bin" &
   STREAMS_PID=$!
   until [ -e "$ready" ]; do

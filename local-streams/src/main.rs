@@ -9,6 +9,13 @@
 //!   earliest record it names on.
 //! - The EventBridge schedule: every `SWEEP_EVERY_S` seconds (default 5; 0: never) invokes the
 //!   retry sweep (`SWEEP_FUNCTION`, default `sweep`) with a scheduled event.
+//! - Lambda's asynchronous invocation: with `ASYNC_INVOKE_PORT` set, listens on 127.0.0.1 there
+//!   for `POST /2015-03-31/functions/<name>/invocations` (the dispatcher's hand-over to the
+//!   webhook deliverer), answers 202 at once as Lambda does for `X-Amz-Invocation-Type: Event`
+//!   (cargo lambda watch would answer only when the function ends), and invokes the function
+//!   through cargo lambda watch, each event in a task of its own; a failed invocation is tried
+//!   twice more (as Lambda does), then dropped with a log line (the sweep attempts what its
+//!   deliveries left due).
 //!
 //! Settings: `TABLE_NAME`, `DYNAMODB_ENDPOINT` (and the usual AWS variables), `WATCH_PORT` (the
 //! port of `cargo lambda watch`'s invoke endpoint) or `INVOKE_URL` (its base, e.g.
@@ -43,6 +50,7 @@ struct Settings {
     start: StartingPosition,
     ready_file: Option<String>,
     invoke_timeout: Duration,
+    async_invoke_port: Option<u16>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -82,6 +90,12 @@ impl Settings {
             start: var("STREAM_START").map_or(Ok(StartingPosition::TrimHorizon), |v| v.parse())?,
             ready_file: var("READY_FILE"),
             invoke_timeout: Duration::from_secs(number("INVOKE_TIMEOUT_S", 900)?),
+            async_invoke_port: var("ASYNC_INVOKE_PORT")
+                .map(|p| {
+                    p.parse()
+                        .map_err(|_| format!("ASYNC_INVOKE_PORT must be a port, not '{p}'"))
+                })
+                .transpose()?,
         })
     }
 
@@ -168,6 +182,16 @@ async fn main() {
     }
 
     let settings = std::sync::Arc::new(settings);
+    if let Some(port) = settings.async_invoke_port {
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("local-streams: listening on 127.0.0.1:{port}: {e}");
+                std::process::exit(1);
+            }
+        };
+        tokio::spawn(relay_async_invokes(settings.clone(), listener));
+    }
     if !settings.sweep_every.is_zero() {
         tokio::spawn(sweep(settings.clone()));
     }
@@ -267,6 +291,98 @@ async fn sweep(settings: std::sync::Arc<Settings>) {
             Err(e) => log.failed(|| format!("{}: {e}", settings.sweep_function)),
         }
     }
+}
+
+/// Lambda's asynchronous invocation: answers each invocation request 202 at once, then invokes
+/// its function through cargo lambda watch (up to 3 tries).
+async fn relay_async_invokes(
+    settings: std::sync::Arc<Settings>,
+    listener: tokio::net::TcpListener,
+) {
+    loop {
+        let Ok((socket, _)) = listener.accept().await else {
+            continue;
+        };
+        let settings = settings.clone();
+        tokio::spawn(async move {
+            let Some((path, body)) = accept_invocation(socket).await else {
+                return;
+            };
+            let event: Value = match serde_json::from_slice(&body) {
+                Ok(event) => event,
+                Err(e) => {
+                    eprintln!(
+                        "local-streams: an asynchronous invocation of {path} that is not JSON: {e}"
+                    );
+                    return;
+                }
+            };
+            let mut outcome = Err(String::new());
+            for pause in [Duration::ZERO, RETRY_FIRST, RETRY_MAX] {
+                tokio::time::sleep(pause).await;
+                outcome = invoke(&settings, &path, &event).await;
+                if outcome.is_ok() {
+                    return;
+                }
+            }
+            if let Err(e) = outcome {
+                eprintln!(
+                    "local-streams: asynchronous invocation {path} dropped after 3 tries: {e}"
+                );
+            }
+        });
+    }
+}
+
+/// Reads one HTTP request and answers it: its path and body when it is an invocation (202),
+/// `None` otherwise (404, or the connection failed).
+async fn accept_invocation(mut socket: TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut data = Vec::new();
+    let mut buffer = [0u8; 16384];
+    let head_end = loop {
+        let n = socket.read(&mut buffer).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buffer[..n]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    while data.len() < head_end + 4 + length {
+        let n = socket.read(&mut buffer).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buffer[..n]);
+    }
+    let mut request_line = head.lines().next().unwrap_or("").split(' ');
+    let (method, path) = (request_line.next(), request_line.next());
+    let invocation = method == Some("POST")
+        && path.is_some_and(|p| {
+            p.starts_with("/2015-03-31/functions/") && p.ends_with("/invocations")
+        });
+    let status = if invocation {
+        "202 Accepted"
+    } else {
+        "404 Not Found"
+    };
+    let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    socket.write_all(answer.as_bytes()).await.ok()?;
+    let _ = socket.shutdown().await;
+    invocation.then(|| {
+        (
+            path.unwrap_or_default().to_owned(),
+            data[head_end + 4..head_end + 4 + length].to_vec(),
+        )
+    })
 }
 
 /// What EventBridge passes to a function on a schedule.

@@ -1,5 +1,7 @@
 //! Webhook test parts: a real HTTP receiver on 127.0.0.1, and a pump that feeds the table's
-//! stream (DynamoDB Local's) to the real dispatcher, as Lambda's event-source mapping would.
+//! stream (DynamoDB Local's) to the real dispatcher, as Lambda's event-source mapping would,
+//! and runs the real deliverer on what the dispatcher hands over, as Lambda's asynchronous
+//! invocations would (each hand-over its own task, with the function's 120 s).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 use local_streams::{StartingPosition, StreamTail};
 use shared::adapters::stripe::StripeGateway;
 use shared::adapters::webhook_http::HttpSender;
-use shared::webhooks::model::{DeliveryReport, TargetPolicy};
+use shared::webhooks::model::{DeliveryQueue, DeliveryRef, DeliveryReport, TargetPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -182,6 +184,41 @@ pub fn local_sender() -> HttpSender {
     })
 }
 
+/// The deliverer function's timeout (template.yaml), given to each spawned deliverer.
+pub const DELIVERER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The stand-in for Lambda's asynchronous invocation of the deliverer: each hand-over runs the
+/// real deliverer in a task of its own, with [`DELIVERER_TIMEOUT`].
+#[derive(Clone)]
+pub struct SpawnQueue {
+    pub app: Arc<App>,
+    pub sender: HttpSender,
+    /// What the spawned deliverers did.
+    pub reports: Arc<Mutex<Vec<DeliveryReport>>>,
+    /// The deliverers' open breakers (one process's, as a warm instance's).
+    pub breakers: Arc<shared::webhooks::operations::Breakers>,
+}
+
+impl DeliveryQueue for SpawnQueue {
+    async fn enqueue(&self, work: Vec<DeliveryRef>) -> Result<(), String> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let event = api::triggers::dispatch::DeliverEvent { deliveries: work };
+            let report = api::triggers::dispatch::deliver(
+                &*this.app,
+                &this.sender,
+                &this.breakers,
+                this.sender.timeout(),
+                DELIVERER_TIMEOUT,
+                event,
+            )
+            .await;
+            this.reports.lock().unwrap().push(report);
+        });
+        Ok(())
+    }
+}
+
 /// Reads the test table's stream from now on and dispatches every batch, until dropped.
 pub struct Pump {
     task: JoinHandle<()>,
@@ -216,8 +253,13 @@ impl Pump {
         tail.open().await.expect("open the test table's stream");
         let reports = Arc::new(Mutex::new(Vec::new()));
         let kept = reports.clone();
+        let queue = SpawnQueue {
+            app: app.clone(),
+            sender: local_sender(),
+            reports: Arc::new(Mutex::new(Vec::new())),
+            breakers: Arc::default(),
+        };
         let task = tokio::spawn(async move {
-            let sender = local_sender();
             loop {
                 let batch = match tail.next_batch(100).await {
                     Ok(batch) => batch,
@@ -231,17 +273,31 @@ impl Pump {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
-                let (failures, report) = api::triggers::dispatch::dispatch_batch(
-                    &*app,
-                    &sender,
-                    gateway.as_ref(),
-                    batch,
-                )
-                .await;
-                assert!(
-                    failures.batch_item_failures.is_empty(),
-                    "a batch failed to dispatch"
-                );
+                let took = Instant::now();
+                let records = batch.records.len();
+                // A batch the dispatcher reports failed (DynamoDB Local slow under load) is
+                // given again, as Lambda does: recording is idempotent.
+                let report = loop {
+                    let (failures, report) = api::triggers::dispatch::dispatch_batch(
+                        &*app,
+                        &queue,
+                        gateway.as_ref(),
+                        batch.clone(),
+                    )
+                    .await;
+                    if failures.batch_item_failures.is_empty() {
+                        break report;
+                    }
+                    eprintln!("pump: a batch failed to dispatch; giving it again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                };
+                if std::env::var("PUMP_TRACE").is_ok() {
+                    eprintln!(
+                        "pump: {records} records, {} deliveries in {:?}",
+                        report.deliveries,
+                        took.elapsed()
+                    );
+                }
                 kept.lock().unwrap().push(report);
             }
         });
@@ -256,5 +312,49 @@ impl Pump {
             .iter()
             .map(|r| r.deliveries)
             .sum()
+    }
+}
+
+/// An endpoint that accepts every connection and never answers (nor closes it): a receiver that
+/// hangs each attempt until the sender's timeout.
+pub struct Hanging {
+    pub port: u16,
+    accepted: Arc<Mutex<Vec<TcpStream>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Hanging {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Hanging {
+    pub async fn start() -> Hanging {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind the hanging endpoint");
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let kept = accepted.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                kept.lock().unwrap().push(socket);
+            }
+        });
+        Hanging {
+            port,
+            accepted,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hooks", self.port)
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.accepted.lock().unwrap().len()
     }
 }

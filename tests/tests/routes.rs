@@ -16,6 +16,9 @@ const HTTP_BINARY: &str = "http-api";
 /// The functions that serve no route, with the one event that triggers each.
 const TRIGGERED: &[(&str, &str)] = &[("webhook-dispatcher", "DynamoDB"), ("sweep", "ScheduleV2")];
 
+/// The function that no event triggers: the dispatcher invokes it.
+const INVOKED: &str = "webhook-deliverer";
+
 /// (method, path, what serves it) of every route of the code; `serves` names the server.
 fn from_code(serves: impl Fn(&api::routes::RouteSpec) -> String) -> RouteSet {
     api::ROUTES
@@ -105,7 +108,10 @@ fn binary(function: &Yaml, id: &str) -> String {
 fn http_functions() -> Vec<(String, Yaml)> {
     resources(&template(), "AWS::Serverless::Function")
         .into_iter()
-        .filter(|(id, f)| !TRIGGERED.iter().any(|(name, _)| *name == binary(f, id)))
+        .filter(|(id, f)| {
+            let binary = binary(f, id);
+            binary != INVOKED && !TRIGGERED.iter().any(|(name, _)| *name == binary)
+        })
         .collect()
 }
 
@@ -191,7 +197,7 @@ fn the_function_crates_are_the_http_binary_and_the_triggered_ones() {
     let expected: BTreeSet<String> = TRIGGERED
         .iter()
         .map(|(name, _)| name.to_string())
-        .chain([HTTP_BINARY.to_owned()])
+        .chain([HTTP_BINARY.to_owned(), INVOKED.to_owned()])
         .collect();
     assert_eq!(crates, expected);
 }
@@ -1019,7 +1025,7 @@ fn update_item_is_granted_only_on_api_keys_and_their_updated_attributes() {
 /// `api/src/metrics.rs` lines emit them.
 const ALARMED_METRICS: &[(&str, &str)] = &[
     ("StreamRecordsFailed", "webhook-dispatcher"),
-    ("WebhookDeliveriesFailed", "webhook-dispatcher"),
+    ("WebhookDeliveriesFailed", "webhook-deliverer"),
     ("TopUpsUnknown", "sweep"),
 ];
 
@@ -1553,4 +1559,46 @@ fn permissions_rs_has_a_line_for_every_store_method() {
         .map(|a| a.method)
         .collect();
     assert_eq!(noted, declared);
+}
+
+/// The webhook deliverer has no trigger of its own: the dispatcher invokes it (asynchronously),
+/// by the name the template gives it, and may do so.
+#[test]
+fn the_dispatcher_names_and_may_invoke_the_webhook_deliverer() {
+    let template = template();
+    let functions = resources(&template, "AWS::Serverless::Function");
+    assert!(root()
+        .join("functions")
+        .join(INVOKED)
+        .join("src/main.rs")
+        .exists());
+    let (id, deliverer) = functions
+        .iter()
+        .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(INVOKED))
+        .expect("webhook-deliverer is in template.yaml");
+    assert!(deliverer["Properties"]["Events"].is_badvalue(), "{id}");
+    let dispatcher = &functions
+        .iter()
+        .find(|(_, f)| {
+            f["Metadata"]["BuildProperties"]["Binary"].as_str() == Some("webhook-dispatcher")
+        })
+        .expect("webhook-dispatcher")
+        .1;
+    assert_eq!(
+        text(
+            &dispatcher["Properties"]["Environment"]["Variables"]["DELIVERER_FUNCTION"],
+            "dispatcher"
+        ),
+        *id
+    );
+    let grants = resources(&template, "AWS::IAM::Policy");
+    assert!(
+        grants.iter().any(|(_, p)| {
+            let statement = &p["Properties"]["PolicyDocument"]["Statement"][0];
+            text(&p["Properties"]["Roles"][0], "roles") == "WebhookDispatcherFunctionRole"
+                && text(&statement["Action"][0], "action") == "lambda:InvokeFunction"
+                && text(&statement["Resource"][0], "resource") == format!("{id}.Arn")
+        }),
+        "the dispatcher's role may invoke {id}"
+    );
 }

@@ -1,19 +1,27 @@
 //! The webhook dispatcher: a batch of the table's stream records becomes events, each event a
 //! delivery per interested endpoint, recorded (so nothing is lost if this function dies) and
-//! then attempted, several at once. A record whose deliveries could not be recorded is reported
-//! as the batch's failure: Lambda gives it (and what follows) again, and deliveries recorded the
-//! first time are not made twice.
+//! handed to the deliverer ([`DeliveryQueue`]: an asynchronous invocation of the deliverer
+//! function), which attempts them. The dispatcher never waits on a receiver, so one tenant's
+//! slow endpoints cannot hold back the stream's other records. A record whose deliveries could
+//! not be recorded is reported as the batch's failure: Lambda gives it (and what follows) again,
+//! and deliveries recorded the first time are not made twice.
+//!
+//! The deliverer ([`serve_deliverer`]) attempts what it is handed: per-endpoint caps, a breaker
+//! per endpoint, and no new claim once its invocation's remaining time would not cover an
+//! attempt.
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 use shared::adapters::dynamo::stream::{events_of_images, top_ups_due};
+use shared::adapters::lambda_invoke::LambdaInvokeQueue;
 use shared::adapters::stripe;
 use shared::adapters::webhook_http::HttpSender;
 use shared::kernel::Clock;
 use shared::ports::Store;
 use shared::topups::gateway::PaymentGateway;
-use shared::webhooks::model::{DeliveryReport, WebhookSender};
+use shared::webhooks::model::{DeliveryQueue, DeliveryRef, DeliveryReport, WebhookSender};
+use shared::webhooks::operations::Breakers;
 use shared::{DomainResult, Service};
 
 use super::http::init_tracing;
@@ -44,12 +52,14 @@ pub fn events_of(
 }
 
 /// Processes one batch: the events of every record, their deliveries recorded (several at
-/// once), then attempted. A record that cannot be decoded is reported with what follows it; when
-/// recording fails, the whole batch is reported (deliveries already recorded are kept, and
-/// skipped when the batch comes again).
-pub async fn dispatch_batch<S: Store, C: Clock, W: WebhookSender, G: PaymentGateway>(
+/// once), then handed to the deliverer through `queue`. A record that cannot be decoded is
+/// reported with what follows it; when recording fails, the whole batch is reported
+/// (deliveries already recorded are kept, and skipped when the batch comes again). A hand-over
+/// that fails is logged: the deliveries are recorded, and the sweep attempts them when due.
+/// The report counts the deliveries recorded.
+pub async fn dispatch_batch<S: Store, C: Clock, Q: DeliveryQueue, G: PaymentGateway>(
     app: &Service<S, C>,
-    sender: &W,
+    queue: &Q,
     gateway: Option<&G>,
     batch: Event,
 ) -> (DynamoDbEventResponse, DeliveryReport) {
@@ -73,8 +83,8 @@ pub async fn dispatch_batch<S: Store, C: Clock, W: WebhookSender, G: PaymentGate
             }
         }
     }
-    let claimed = match app.record_deliveries(&events).await {
-        Ok(claimed) => claimed,
+    let recorded = match app.record_deliveries(&events).await {
+        Ok(recorded) => recorded,
         Err(error) => {
             response.batch_item_failures.clear();
             if let Some(first) = batch.records.first() {
@@ -83,8 +93,12 @@ pub async fn dispatch_batch<S: Store, C: Clock, W: WebhookSender, G: PaymentGate
             return (response, DeliveryReport::default());
         }
     };
-    let (report, ()) = tokio::join!(
-        app.attempt_all(sender, claimed),
+    let report = DeliveryReport {
+        deliveries: recorded.len(),
+        ..DeliveryReport::default()
+    };
+    let (handed, ()) = tokio::join!(
+        hand_over(queue, recorded),
         start_top_ups(app, gateway, &batch.records)
     );
     crate::metrics::emit(&crate::metrics::line(
@@ -99,22 +113,31 @@ pub async fn dispatch_batch<S: Store, C: Clock, W: WebhookSender, G: PaymentGate
             ),
             ("WebhookDeliveries", report.deliveries as f64, "Count"),
             (
-                "WebhookDeliveriesSucceeded",
-                report.succeeded as f64,
+                "WebhookHandOversFailed",
+                f64::from(u8::from(!handed)),
                 "Count",
             ),
-            ("WebhookDeliveriesFailed", report.failed as f64, "Count"),
         ],
     ));
     if report.deliveries > 0 {
-        tracing::info!(
-            deliveries = report.deliveries,
-            succeeded = report.succeeded,
-            failed = report.failed,
-            "webhooks dispatched"
-        );
+        tracing::info!(deliveries = report.deliveries, handed, "webhooks recorded");
     }
     (response, report)
+}
+
+/// Hands recorded deliveries to the deliverer; `false` (logged) when that failed.
+async fn hand_over<Q: DeliveryQueue>(queue: &Q, recorded: Vec<DeliveryRef>) -> bool {
+    if recorded.is_empty() {
+        return true;
+    }
+    let count = recorded.len();
+    match queue.enqueue(recorded).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, count, "deliveries not handed to the deliverer; the sweep attempts them when due");
+            false
+        }
+    }
 }
 
 /// Starts at once the auto top-ups that the batch's changes made due (a debit that crossed the
@@ -153,20 +176,139 @@ async fn start_top_ups<S: Store, C: Clock, G: PaymentGateway>(
     }
 }
 
-/// The whole `main` of the dispatcher function.
+/// The whole `main` of the dispatcher function. `DELIVERER_FUNCTION` names the deliverer
+/// (see [`LambdaInvokeQueue::from_env`]).
 pub async fn serve_dispatcher() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let app = shared::from_env()
         .await
         .map_err(|e| format!("configuration: {e}"))?;
-    let sender = HttpSender::new(app.config().webhook_targets);
+    let queue = LambdaInvokeQueue::from_env()
+        .await
+        .ok_or("configuration: set DELIVERER_FUNCTION (the webhook deliverer's name or ARN)")?;
     let gateway = stripe::from_config(app.config()).map_err(|e| format!("configuration: {e}"))?;
-    let (app, sender, gateway) = (&app, &sender, gateway.as_ref());
+    let (app, queue, gateway) = (&app, &queue, gateway.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         let actor = shared::access::actor::process("dispatcher", Some(event.context.request_id));
-        let work = Box::pin(dispatch_batch(app, sender, gateway, event.payload));
+        let work = Box::pin(dispatch_batch(app, queue, gateway, event.payload));
         let (response, _) = shared::access::actor::acting(actor, work).await;
         Ok::<_, lambda_runtime::Error>(response)
     }))
     .await
+}
+
+/// What the dispatcher hands the deliverer.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct DeliverEvent {
+    pub deliveries: Vec<DeliveryRef>,
+}
+
+/// Time kept back at the end of a deliverer invocation, beyond one attempt's timeout, to
+/// record the last attempts.
+pub const DELIVER_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The instant after which a deliverer claims no new delivery: an attempt claimed before it
+/// ends (its timeout is `attempt_timeout`) and is recorded before the invocation's deadline.
+pub fn stop_claiming_at(
+    remaining: std::time::Duration,
+    attempt_timeout: std::time::Duration,
+) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now + remaining.saturating_sub(attempt_timeout + DELIVER_MARGIN)
+}
+
+/// One deliverer invocation: attempts the deliveries handed over, within `remaining`.
+pub async fn deliver<S: Store, C: Clock, W: WebhookSender>(
+    app: &Service<S, C>,
+    sender: &W,
+    breakers: &Breakers,
+    attempt_timeout: std::time::Duration,
+    remaining: std::time::Duration,
+    event: DeliverEvent,
+) -> DeliveryReport {
+    let stop = stop_claiming_at(remaining, attempt_timeout);
+    let report = app
+        .deliver(sender, breakers, event.deliveries, app.now(), stop)
+        .await;
+    crate::metrics::emit(&crate::metrics::line(
+        &[("Function", "webhook-deliverer")],
+        &[&["Function"]],
+        &[
+            ("WebhookDeliveries", report.deliveries as f64, "Count"),
+            (
+                "WebhookDeliveriesSucceeded",
+                report.succeeded as f64,
+                "Count",
+            ),
+            ("WebhookDeliveriesFailed", report.failed as f64, "Count"),
+            (
+                "WebhookDeliveriesPostponed",
+                report.postponed as f64,
+                "Count",
+            ),
+            ("WebhookDeliveriesLeft", report.left as f64, "Count"),
+        ],
+    ));
+    if report.deliveries + report.postponed + report.left > 0 {
+        tracing::info!(?report, "webhooks delivered");
+    }
+    report
+}
+
+/// The whole `main` of the deliverer function (invoked asynchronously by the dispatcher).
+pub async fn serve_deliverer() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let app = shared::from_env()
+        .await
+        .map_err(|e| format!("configuration: {e}"))?;
+    let sender = HttpSender::new(app.config().webhook_targets);
+    // Open breakers outlive an invocation: a warm instance leaves a hanging endpoint alone.
+    let breakers = Breakers::default();
+    let (app, sender, breakers) = (&app, &sender, &breakers);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<DeliverEvent>| async move {
+            let deadline_ms = event.context.deadline;
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let remaining = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+            let actor = shared::access::actor::process("deliverer", Some(event.context.request_id));
+            let work = Box::pin(deliver(
+                app,
+                sender,
+                breakers,
+                sender.timeout(),
+                remaining,
+                event.payload,
+            ));
+            let report = shared::access::actor::acting(actor, work).await;
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({
+                "deliveries": report.deliveries,
+                "succeeded": report.succeeded,
+                "failed": report.failed,
+                "postponed": report.postponed,
+                "left": report.left,
+            }))
+        },
+    ))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    #[test]
+    fn a_deliverer_stops_claiming_an_attempt_and_a_margin_before_its_deadline() {
+        let attempt = Duration::from_secs(10);
+        let before = Instant::now();
+        let stop = stop_claiming_at(Duration::from_secs(120), attempt);
+        let after = Instant::now();
+        assert!(stop >= before + Duration::from_secs(105));
+        assert!(stop <= after + Duration::from_secs(105));
+        // Less time left than an attempt and its margin: claim nothing.
+        assert!(stop_claiming_at(Duration::from_secs(14), attempt) <= Instant::now());
+    }
 }

@@ -1,4 +1,4 @@
-//! The table's stream → webhook deliveries: records each delivery, then attempts it.
+//! The table's stream → webhook deliveries: records each delivery and hands it to the deliverer.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::lambda_runtime::Error> {

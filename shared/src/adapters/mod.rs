@@ -3,6 +3,7 @@
 pub mod dynamo;
 pub mod faulty;
 mod https;
+pub mod lambda_invoke;
 pub mod memory;
 pub mod recording;
 pub mod secrets;

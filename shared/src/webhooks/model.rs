@@ -207,8 +207,8 @@ pub struct Attempt {
     pub result: AttemptResult,
 }
 
-/// Where a delivery is, for a worker that found it due.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a delivery is, for a worker that found it due, or that a dispatcher handed it to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryRef {
     pub business_id: BusinessId,
     pub endpoint_id: EndpointId,
@@ -264,4 +264,15 @@ pub struct DeliveryReport {
     pub succeeded: usize,
     /// Attempts that failed and were scheduled again or marked failed.
     pub failed: usize,
+    /// Deliveries a deliverer put off without an attempt: their endpoint's breaker was open.
+    pub postponed: usize,
+    /// Deliveries a deliverer left due for the sweep: out of time, or the store failed.
+    pub left: usize,
+}
+
+/// Hands recorded deliveries to a deliverer, without waiting for their attempts (adapter: an
+/// asynchronous invocation of the deliverer function). A failure loses nothing: the deliveries
+/// are recorded, and the sweep attempts them when they are due.
+pub trait DeliveryQueue: Send + Sync {
+    fn enqueue(&self, work: Vec<DeliveryRef>) -> impl Future<Output = Result<(), String>> + Send;
 }
