@@ -345,7 +345,16 @@ impl<S: Store, C: Clock> Service<S, C> {
                     .get_wallets(business_id, &wallets.customer_id)
                     .await?
                     .is_some_and(|stored| stored == *wallets),
-                // Creations and patches are not re-planned into a second effect.
+                // A creation planned again would make a second record under a new id.
+                Write::NewCustomer(customer) => store
+                    .get_customer(business_id, &customer.customer_id)
+                    .await?
+                    .is_some(),
+                Write::NewApiKey(key) => store
+                    .key_by_hash(&key.key_hash)
+                    .await?
+                    .is_some_and(|stored| stored.id == key.id),
+                // Patches are not re-planned into a second effect.
                 _ => continue,
             };
             return Ok(found);

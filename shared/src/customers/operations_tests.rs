@@ -172,3 +172,31 @@ async fn a_new_customer_has_an_empty_open_wallet_in_every_enabled_currency() {
         .all(|w| w.balance == 0 && w.pending_charges == 0));
     assert_eq!(wallets.total_balance_usd, 0);
 }
+
+/// A creation whose answer was lost and whose resend was refused (DynamoDB no longer knew its
+/// token, or the resend met a conflict) had landed: it answers the customer it made, not a
+/// second customer planned anew with another id (found in the issue 24 review).
+#[tokio::test]
+async fn a_creation_whose_answer_was_lost_makes_one_customer() {
+    let w = World::new().await;
+    w.store.forget_tokens();
+    w.store.lose_next_answers(1);
+    let made = w
+        .service
+        .create_customer(&w.tenant, new_customer("ada@example.com", "Ada"))
+        .await
+        .expect("the creation landed");
+    let query = CustomerQuery {
+        email: None,
+        name_contains: None,
+        created_from_ms: None,
+        created_to_ms: None,
+        page: PageRequest {
+            number: 0,
+            size: 10,
+        },
+    };
+    let all = w.service.list_customers(&w.tenant, query).await.unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].customer_id, made.customer_id);
+}
