@@ -230,6 +230,9 @@ start_api() {
     # Local webhook endpoints (http://127.0.0.1:...) are allowed; on AWS only public https URLs.
     env_line WEBHOOKS_ALLOW_PRIVATE true
     env_line DELIVERER_FUNCTION webhook-deliverer
+    # watch's invocation deadline is not the function's timeout: the sweep and the deliverer
+    # budget from the template's 120 s instead (api/src/triggers/mod.rs).
+    env_line LOCAL_INVOCATION_SECONDS 120
     env_line LAMBDA_ENDPOINT "http://127.0.0.1:$ASYNC_INVOKE_PORT"
     # The test command gives DynamoDB Local more time per call (API_DYNAMODB_TIMEOUT_SECONDS).
     [ -z "${API_DYNAMODB_TIMEOUT_SECONDS:-}" ] || env_line DYNAMODB_TIMEOUT_SECONDS "$API_DYNAMODB_TIMEOUT_SECONDS"

@@ -267,10 +267,10 @@ pub async fn serve_deliverer() -> Result<(), lambda_runtime::Error> {
     let (app, sender, breakers) = (&app, &sender, &breakers);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<DeliverEvent>| async move {
-            let deadline_ms = event.context.deadline;
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
+            let deadline_ms = super::invocation_deadline_ms(event.context.deadline, now_ms);
             let remaining = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
             let actor = shared::access::actor::process("deliverer", Some(event.context.request_id));
             let work = Box::pin(deliver(

@@ -115,7 +115,9 @@ pub async fn serve_sweep() -> Result<(), lambda_runtime::Error> {
     let (app, sender, gateway) = (&app, &sender, gateway.as_ref());
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let budget = sweep_budget(event.context.deadline, app.now().unix_ms);
+            let now_ms = app.now().unix_ms;
+            let deadline_ms = super::invocation_deadline_ms(event.context.deadline, now_ms);
+            let budget = sweep_budget(deadline_ms, now_ms);
             let actor = shared::access::actor::process("sweep", Some(event.context.request_id));
             shared::access::actor::acting(actor, Box::pin(sweep(app, sender, gateway, budget)))
                 .await
