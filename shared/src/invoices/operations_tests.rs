@@ -216,3 +216,51 @@ async fn a_repeated_reversal_key_answers_with_the_original_credit() {
     }
     assert_eq!(w.wallet(&c, Currency::USD).await.balance, 30);
 }
+
+/// Two payments of one invoice that apply nothing (an empty wallet), planned in the same
+/// millisecond by the same key, are equal record for record. The one whose first send failed and
+/// whose resend was refused (the other had landed) must not take the other's payment for its own:
+/// its change names itself with a receipt. The simulation met it (both answered 200).
+#[tokio::test]
+async fn a_payment_that_applied_nothing_is_not_taken_for_an_equal_one_that_landed() {
+    use crate::change::{Change, Write};
+    use crate::ports::{InvoiceStore, WalletStore};
+    let w = World::new().await;
+    let c = w.customer().await;
+    let paid = w
+        .service
+        .pay_invoice(&w.tenant, &c, invoice("inv_0", 500))
+        .await
+        .unwrap();
+    assert_eq!(paid.payment.applied, 0);
+    let stored = w
+        .store
+        .get_invoice_payment(
+            &w.tenant.business_id,
+            &c,
+            &InvoiceId::parse("inv_0").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let mut wallets = w
+        .store
+        .get_wallets(&w.tenant.business_id, &c)
+        .await
+        .unwrap()
+        .unwrap();
+    wallets.version += 1;
+    // The other request's change, as `change()` would build it: equal writes, its own token.
+    let token = crate::kernel::ids::change_token(0);
+    let mut writes = vec![Write::Wallets(wallets), Write::NewInvoicePayment(stored)];
+    writes.extend(crate::change::receipt_for_tests(&writes, &token));
+    let other = Change {
+        business_id: w.tenant.business_id.clone(),
+        writes,
+        token,
+    };
+    assert!(
+        !w.service.landed(&other).await.unwrap(),
+        "another request's equal payment is not this one's"
+    );
+}
