@@ -62,6 +62,9 @@ cp tests/sdk/dodo_sdk_webhooks_test.mjs "$LOCAL/node-sdk/" && node "$LOCAL/node-
 
 log "schemathesis against the local API (openapi.yaml)"
 # FUZZ_SEED and FUZZ_MAX_EXAMPLES explore further; the defaults keep the run short and repeatable.
+# Requests may take up to 29 s, API Gateway's limit (schemathesis's default is 10 s): a resend
+# makes its webhook attempt (up to 10 s) while the fuzzer, four API processes, the deliverer and
+# the sweep share 2 cores with DynamoDB Local; a fresh-clone run saw one resend answer in 11.1 s.
 # Not checked: positive_data_acceptance (valid requests rightly get 400, 404, 409 or 422 for the
 # state they meet) and unsupported_method (routing is API Gateway's, which answers 404, not 405).
 mkdir -p "$LOCAL/fuzz"
@@ -69,7 +72,7 @@ python3 tests/fuzz/seed.py "$DODO_BASE_URL" "$API_KEY" "$LOCAL/fuzz"
 FUZZ_BASE_URL="$DODO_BASE_URL" FUZZ_API_KEY="$API_KEY" HYPOTHESIS_STORAGE_DIRECTORY="$LOCAL/fuzz/hypothesis" \
   "$FUZZ_VENV/bin/st" --no-color --config-file tests/fuzz/schemathesis.toml run openapi.yaml \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,ignored_auth,missing_required_header \
-  --max-examples "${FUZZ_MAX_EXAMPLES:-50}" --seed "${FUZZ_SEED:-20261123}"
+  --max-examples "${FUZZ_MAX_EXAMPLES:-50}" --seed "${FUZZ_SEED:-20261123}" --request-timeout 29
 
 log "no secret in the functions' logs (API keys, webhook secrets, the Stripe key)"
 # The SDK tests print nothing secret; the functions must not log one either.
