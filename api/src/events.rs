@@ -6,8 +6,7 @@ use shared::kernel::{BusinessId, Currency, CustomerId, Timestamp};
 use shared::ledger::model::CurrencyWallet;
 use shared::webhooks::model::{Cause, Event};
 
-use crate::routes::holds::HoldView;
-use crate::routes::ledger::{EntryView, WalletView};
+use crate::views::{EntryView, HoldView, WalletView};
 
 #[derive(Serialize)]
 struct Envelope<'a> {

@@ -7,6 +7,7 @@ pub mod http;
 pub mod metrics;
 pub mod routes;
 pub mod triggers;
+pub mod views;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};

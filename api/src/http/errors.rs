@@ -5,9 +5,7 @@ use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 use shared::{DomainError, Original};
 
-use crate::routes::holds::HoldView;
-use crate::routes::invoices::InvoicePaymentRecordView;
-use crate::routes::ledger::EntryView;
+use crate::views::{EntryView, HoldView, InvoicePaymentRecordView};
 
 /// An error answer: status, stable code, message, and optional extra fields.
 #[derive(Debug)]

@@ -7,9 +7,10 @@ use shared::kernel::{Clock, Currency};
 use shared::ports::Store;
 use shared::ValidationError;
 
-use super::ledger::{optional_reference, WalletView};
+use super::ledger::optional_reference;
 use crate::http::request::{body, customer_id};
 use crate::http::{json, Answer, Call};
+use crate::views::WalletView;
 
 #[derive(Deserialize)]
 struct CloseBody {

@@ -1,61 +1,16 @@
 //! `/customers/{id}/wallets/holds`: create, list, get, capture, release.
 
-use serde::{Deserialize, Serialize};
-use shared::holds::model::{CaptureCommand, Hold, HoldCommand, HoldQuery, HoldStatus};
+use serde::Deserialize;
+use shared::holds::model::{CaptureCommand, HoldCommand, HoldQuery, HoldStatus};
 use shared::kernel::clock::{parse_instant, Round};
-use shared::kernel::{
-    Amount, BusinessId, Clock, Currency, CustomerId, EntryId, HoldId, IdempotencyKey, Timestamp,
-};
+use shared::kernel::{Amount, Clock, Currency, Timestamp};
 use shared::ports::Store;
 use shared::ValidationError;
 
 use super::ledger::{optional_key, optional_reason, optional_reference};
 use crate::http::request::{body, currency, customer_id, hold_id, optional_body, page, query};
 use crate::http::{json, Answer, ApiError, Call, Page, Request};
-
-/// A hold as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct HoldView<'a> {
-    id: &'a HoldId,
-    customer_id: &'a CustomerId,
-    business_id: &'a BusinessId,
-    currency: Currency,
-    amount: i64,
-    status: HoldStatus,
-    captured_amount: i64,
-    reason: Option<&'a str>,
-    reference_object_id: Option<&'a str>,
-    idempotency_key: Option<&'a IdempotencyKey>,
-    ledger_entry_id: Option<&'a EntryId>,
-    expires_at: Timestamp,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-    created_by: Option<&'a shared::access::model::Actor>,
-    updated_by: Option<&'a shared::access::model::Actor>,
-}
-
-impl<'a> HoldView<'a> {
-    pub fn of(hold: &'a Hold) -> HoldView<'a> {
-        HoldView {
-            id: &hold.id,
-            customer_id: &hold.customer_id,
-            business_id: &hold.business_id,
-            currency: hold.currency,
-            amount: hold.amount,
-            status: hold.status,
-            captured_amount: hold.captured_amount,
-            reason: hold.reason.as_deref(),
-            reference_object_id: hold.reference_object_id.as_deref(),
-            idempotency_key: hold.idempotency_key.as_ref(),
-            ledger_entry_id: hold.ledger_entry_id.as_ref(),
-            expires_at: hold.expires_at,
-            created_at: hold.created_at,
-            updated_at: hold.updated_at,
-            created_by: hold.created_by.as_ref(),
-            updated_by: hold.updated_by.as_ref(),
-        }
-    }
-}
+use crate::views::HoldView;
 
 #[derive(Deserialize)]
 struct HoldBody {

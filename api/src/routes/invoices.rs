@@ -1,54 +1,15 @@
 //! `/customers/{id}/wallets/invoice-payments`: pay, get, reverse.
 
 use serde::{Deserialize, Serialize};
-use shared::invoices::model::{InvoiceCommand, InvoicePayment, PaymentAndWallet, ReversalCommand};
-use shared::kernel::{
-    Amount, BusinessId, Clock, Currency, CustomerId, EntryId, InvoiceId, Timestamp,
-};
+use shared::invoices::model::{InvoiceCommand, PaymentAndWallet, ReversalCommand};
+use shared::kernel::{Amount, Clock, Currency, InvoiceId};
 use shared::ports::Store;
 use shared::ValidationError;
 
-use super::ledger::{optional_key, optional_reason, WalletView};
+use super::ledger::{optional_key, optional_reason};
 use crate::http::request::{body, customer_id, invoice_id};
 use crate::http::{json, Answer, Call};
-
-/// An invoice payment record as the API shows it (also the `invoice_payment` of a 409).
-#[derive(Debug, Serialize)]
-pub struct InvoicePaymentRecordView<'a> {
-    invoice_id: &'a InvoiceId,
-    customer_id: &'a CustomerId,
-    business_id: &'a BusinessId,
-    currency: Currency,
-    amount_due: i64,
-    applied: i64,
-    remaining: i64,
-    reversed: i64,
-    ledger_entry_id: Option<&'a EntryId>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-    created_by: Option<&'a shared::access::model::Actor>,
-    updated_by: Option<&'a shared::access::model::Actor>,
-}
-
-impl<'a> InvoicePaymentRecordView<'a> {
-    pub fn of(payment: &'a InvoicePayment) -> InvoicePaymentRecordView<'a> {
-        InvoicePaymentRecordView {
-            invoice_id: &payment.invoice_id,
-            customer_id: &payment.customer_id,
-            business_id: &payment.business_id,
-            currency: payment.currency,
-            amount_due: payment.amount_due,
-            applied: payment.applied,
-            remaining: payment.remaining,
-            reversed: payment.reversed,
-            ledger_entry_id: payment.ledger_entry_id.as_ref(),
-            created_at: payment.created_at,
-            updated_at: payment.updated_at,
-            created_by: payment.created_by.as_ref(),
-            updated_by: payment.updated_by.as_ref(),
-        }
-    }
-}
+use crate::views::{InvoicePaymentRecordView, WalletView};
 
 /// An invoice payment and the wallet of its currency, as the invoice routes answer.
 #[derive(Debug, Serialize)]

@@ -2,98 +2,25 @@
 
 use serde::{Deserialize, Serialize};
 use shared::kernel::text::{reason, reference_object_id};
-use shared::kernel::{
-    Amount, BusinessId, Clock, Currency, CustomerId, EntryId, IdempotencyKey, Timestamp,
-};
-use shared::ledger::model::{
-    CurrencyWallet, EntryCommand, EntryType, EventType, LedgerEntry, WalletStatus,
-};
+use shared::kernel::{Amount, Clock, Currency, CustomerId, IdempotencyKey};
+use shared::ledger::model::{CurrencyWallet, EntryCommand, EntryType, EventType};
 use shared::ports::Store;
 use shared::ValidationError;
 
 use crate::http::request::{body, body_up_to, currency, customer_id, page};
 use crate::http::{json, Answer, ApiError, Call, Page};
+use crate::views::{EntryView, WalletView};
 use shared::ledger::batch::{BatchItem, ItemOutcome};
 use shared::DomainError;
 
 /// Largest body of a batch of ledger entries (1,000 items of about 250 bytes fit).
 pub const BATCH_BODY_LENGTH_MAX: usize = 1024 * 1024;
 
-/// One wallet as the API shows it (Dodo's CustomerWallet plus extension fields).
-#[derive(Debug, Serialize)]
-pub struct WalletView<'a> {
-    customer_id: &'a CustomerId,
-    currency: Currency,
-    balance: i64,
-    pending_charges: i64,
-    available_balance: i64,
-    status: WalletStatus,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
-impl<'a> WalletView<'a> {
-    pub fn of(wallet: &'a CurrencyWallet) -> WalletView<'a> {
-        let state = &wallet.wallet;
-        WalletView {
-            customer_id: &wallet.customer_id,
-            currency: wallet.currency,
-            balance: state.balance,
-            pending_charges: state.pending_charges,
-            available_balance: state.available_balance(),
-            status: state.status,
-            created_at: state.created_at,
-            updated_at: state.updated_at,
-        }
-    }
-}
-
 /// The wallets of a customer and their sum in USD (Dodo's wallet list).
 #[derive(Debug, Serialize)]
 struct WalletsView<'a> {
     items: Vec<WalletView<'a>>,
     total_balance_usd: i64,
-}
-
-/// A ledger entry as the API shows it (Dodo's CustomerWalletTransaction plus extension fields).
-#[derive(Debug, Serialize)]
-pub struct EntryView<'a> {
-    id: &'a EntryId,
-    customer_id: &'a CustomerId,
-    business_id: &'a BusinessId,
-    currency: Currency,
-    amount: i64,
-    is_credit: bool,
-    before_balance: i64,
-    after_balance: i64,
-    event_type: EventType,
-    reason: Option<&'a str>,
-    reference_object_id: Option<&'a str>,
-    idempotency_key: Option<&'a IdempotencyKey>,
-    created_at: Timestamp,
-    /// Who made it (extension): `{key_id, request_id}` or `{process, request_id}`.
-    created_by: Option<&'a shared::access::model::Actor>,
-}
-
-impl<'a> EntryView<'a> {
-    pub fn of(entry: &'a LedgerEntry) -> EntryView<'a> {
-        EntryView {
-            id: &entry.id,
-            customer_id: &entry.customer_id,
-            business_id: &entry.business_id,
-            currency: entry.currency,
-            amount: entry.amount,
-            is_credit: entry.is_credit,
-            before_balance: entry.before_balance,
-            after_balance: entry.after_balance,
-            event_type: entry.event_type,
-            reason: entry.reason.as_deref(),
-            reference_object_id: entry.reference_object_id.as_deref(),
-            idempotency_key: entry.idempotency_key.as_ref(),
-            created_at: entry.created_at,
-            created_by: entry.created_by.as_ref(),
-        }
-    }
 }
 
 /// Optional free-text and key fields shared by the bodies that move money.
