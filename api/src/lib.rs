@@ -1,6 +1,7 @@
-//! The edge of the service: HTTP requests from API Gateway (`http/`, `routes/`), and the
-//! entry points of every trigger a function can have (`triggers/`: HTTP, a schedule, a DynamoDB
-//! stream batch). Each Lambda function binary is one call into `triggers`.
+//! The edge of the service: HTTP requests from API Gateway (`http/`, `routes/`, `views.rs`), and
+//! the entry points of every trigger a function can have (`triggers/`: HTTP, a schedule, a
+//! DynamoDB stream batch). Each Lambda function binary is one call into `triggers`: a route's
+//! binary is `api::serve::<api::endpoints::TheRoute>()`.
 
 pub mod events;
 pub mod http;
@@ -11,7 +12,7 @@ pub mod views;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-pub use routes::{Route, ROUTES};
+pub use routes::{endpoints, Endpoint, Route, ROUTES};
 use shared::kernel::Clock;
 use shared::ports::Store;
 use shared::{DomainError, Service};
@@ -23,23 +24,32 @@ pub use triggers::serve;
 /// The service every function runs: DynamoDB and the system clock.
 pub type App = shared::DynamoService;
 
-/// Answers one request for `route`. Never fails: every error becomes a `{code, message}` response.
-/// Emits the request's metrics (`metrics.rs`).
+/// Answers one request for `route`, as the route's own binary would. Never fails: every error
+/// becomes a `{code, message}` response.
 pub async fn handle<S: Store, C: Clock>(
     app: &Service<S, C>,
     route: Route,
     request: Request,
 ) -> Response<Body> {
+    routes::dispatch(app, route, request).await
+}
+
+/// Answers one request for the endpoint `E`. Never fails: every error becomes a `{code, message}`
+/// response. Emits the request's metrics (`metrics.rs`).
+pub async fn respond<E: Endpoint, S: Store, C: Clock>(
+    app: &Service<S, C>,
+    request: Request,
+) -> Response<Body> {
     let started = std::time::Instant::now();
     // Boxed: the route handlers are deep futures; boxing keeps every caller's future small.
-    let (answer, stats) = shared::stats::measured(Box::pin(answer(app, route, &request))).await;
+    let (answer, stats) = shared::stats::measured(Box::pin(answer::<E, S, C>(app, &request))).await;
     let (status, code) = match &answer {
         Ok(response) => (response.status().as_u16(), "ok"),
         Err(error) => (error.status.as_u16(), error.code),
     };
     let latency_ms = started.elapsed().as_secs_f64() * 1_000.0;
     metrics::emit(&metrics::request_line(
-        route.spec().function,
+        E::ROUTE.spec().function,
         status,
         code,
         &stats,
@@ -48,9 +58,8 @@ pub async fn handle<S: Store, C: Clock>(
     answer.unwrap_or_else(ApiError::into_response)
 }
 
-async fn answer<S: Store, C: Clock>(
+async fn answer<E: Endpoint, S: Store, C: Clock>(
     app: &Service<S, C>,
-    route: Route,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     match app
@@ -62,11 +71,13 @@ async fn answer<S: Store, C: Clock>(
             let request_id = lambda_http::ext::extensions::RequestExt::lambda_context_ref(request)
                 .map(|c| c.request_id.clone());
             let actor = shared::access::operations::key_actor(&key, request_id);
-            shared::access::actor::acting(
-                actor,
-                routes::dispatch(app, route, &tenant, &key, request),
-            )
-            .await
+            let call = http::Call {
+                app,
+                tenant: &tenant,
+                key: &key,
+                request,
+            };
+            shared::access::actor::acting(actor, E::answer(call)).await
         }
         Err(DomainError::Unauthenticated) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

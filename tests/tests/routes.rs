@@ -10,9 +10,6 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 type RouteSet = BTreeSet<(String, String, String)>;
 
-/// The binary of every HTTP function (`functions/http-api`).
-const HTTP_BINARY: &str = "http-api";
-
 /// The functions that serve no route, with the one event that triggers each.
 const TRIGGERED: &[(&str, &str)] = &[("webhook-dispatcher", "DynamoDB"), ("sweep", "ScheduleV2")];
 
@@ -156,8 +153,8 @@ fn the_stream_and_schedule_functions_have_their_crate_and_their_one_trigger() {
 }
 
 #[test]
-fn cargo_lambda_router_sends_exactly_the_routes_of_the_code_to_the_http_binary() {
-    assert_eq!(from_cargo_router(), from_code(|_| HTTP_BINARY.to_owned()));
+fn cargo_lambda_router_sends_each_route_of_the_code_to_its_own_binary() {
+    assert_eq!(from_cargo_router(), from_code(|r| r.function.to_owned()));
 }
 
 #[test]
@@ -165,19 +162,18 @@ fn sam_template_has_one_function_per_route_of_the_code() {
     assert_eq!(from_template(), from_code(logical_id));
 }
 
-/// SAM builds functions with the same code location and metadata once and copies the artifact
-/// (its build graph's FunctionBuildDefinition): the 33 HTTP functions cost one build.
+/// Each route's function runs its route's own binary, built alike from the workspace.
 #[test]
-fn every_http_function_runs_the_one_http_binary_from_one_build() {
+fn every_http_function_runs_its_routes_own_binary() {
     let functions = http_functions();
     assert_eq!(functions.len(), api::ROUTES.len(), "one function per route");
     let (first_id, first) = &functions[0];
     for (id, function) in &functions {
-        assert_eq!(binary(function, id), HTTP_BINARY, "{id}");
-        assert_eq!(
-            function["Metadata"], first["Metadata"],
-            "{id} and {first_id}"
-        );
+        let spec = api::ROUTES
+            .iter()
+            .find(|spec| logical_id(spec) == *id)
+            .unwrap_or_else(|| panic!("{id} is the function of a route"));
+        assert_eq!(binary(function, id), spec.function, "{id}");
         for property in ["CodeUri", "Runtime", "Handler", "Architectures"] {
             assert_eq!(
                 function["Properties"][property], first["Properties"][property],
@@ -186,10 +182,11 @@ fn every_http_function_runs_the_one_http_binary_from_one_build() {
         }
     }
     assert_eq!(first["Properties"]["CodeUri"].as_str(), Some("."));
+    assert_eq!(first_id, &logical_id(&api::ROUTES[0]));
 }
 
 #[test]
-fn the_function_crates_are_the_http_binary_and_the_triggered_ones() {
+fn the_function_crates_are_one_per_route_and_the_triggered_ones() {
     let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -197,9 +194,50 @@ fn the_function_crates_are_the_http_binary_and_the_triggered_ones() {
     let expected: BTreeSet<String> = TRIGGERED
         .iter()
         .map(|(name, _)| name.to_string())
-        .chain([HTTP_BINARY.to_owned(), INVOKED.to_owned()])
+        .chain(api::ROUTES.iter().map(|r| r.function.to_owned()))
+        .chain([INVOKED.to_owned()])
         .collect();
     assert_eq!(crates, expected);
+}
+
+/// A route's crate is named after its function, and its `main` serves that route's endpoint
+/// (`api::endpoints::<Route>`) and no other.
+#[test]
+fn each_route_crate_serves_its_own_endpoint() {
+    for spec in api::ROUTES {
+        let dir = root().join("functions").join(spec.function);
+        let manifest: toml::Table = std::fs::read_to_string(dir.join("Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            manifest["package"]["name"].as_str(),
+            Some(spec.function),
+            "{}'s package name",
+            spec.function
+        );
+        let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+        let served: Vec<&str> = main
+            .match_indices("api::endpoints::")
+            .map(|(at, prefix)| {
+                let rest = &main[at + prefix.len()..];
+                &rest[..rest
+                    .find(|c: char| !c.is_ascii_alphanumeric())
+                    .unwrap_or(rest.len())]
+            })
+            .collect();
+        assert_eq!(
+            served,
+            [format!("{:?}", spec.route)],
+            "functions/{}/src/main.rs",
+            spec.function
+        );
+        assert!(
+            main.contains(&format!("`{} {}`", spec.method, spec.path)),
+            "functions/{}/src/main.rs names its route",
+            spec.function
+        );
+    }
 }
 
 /// A table or index definition in the vocabulary both sides share (DynamoDB's API names, which

@@ -1,7 +1,8 @@
-//! The route table: one line per route, one Lambda function each (all running the one `http-api`
-//! binary, which finds its route in the request). From it come the `Route` enum, [`ROUTES`]
-//! (which `template.yaml` and the cargo-lambda router in `Cargo.toml` must match; a test checks
-//! it), [`Route::of`] and the dispatch to the route family's handler.
+//! The route table: one line per route, one Lambda function and binary each
+//! (`functions/<function>/`). From it come the `Route` enum, [`ROUTES`] (which `template.yaml`,
+//! the cargo-lambda router in `Cargo.toml` and `functions/` must match; a test checks it),
+//! [`Route::of`], one [`Endpoint`] type per route for its binary, and [`dispatch`] for callers
+//! that pick the route at run time.
 
 pub mod closing;
 pub mod customers;
@@ -12,7 +13,6 @@ pub mod ledger;
 pub mod settings;
 pub mod webhooks;
 
-use shared::access::model::{ApiKey, Tenant};
 use shared::kernel::Clock;
 use shared::ports::Store;
 use shared::Service;
@@ -30,7 +30,7 @@ pub struct RouteSpec {
 }
 
 macro_rules! routes {
-    ($($route:ident: $method:literal $path:literal => $function:literal, $handler:path;)*) => {
+    ($($route:ident: $method:literal $path:literal => $function:literal, $family:ident::$handler:ident;)*) => {
         /// One API operation, served by its own Lambda function.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Route {
@@ -46,20 +46,68 @@ macro_rules! routes {
             },)*
         ];
 
-        /// Runs the route's handler for an authenticated caller.
+        /// One type per route, for the binary that serves only that route
+        /// (`functions/<function>/src/main.rs`: `api::serve::<api::endpoints::GetCustomer>()`).
+        /// A binary names one of them, so it links that route's handler and no other.
+        pub mod endpoints {
+            $(
+                #[doc = concat!("`", $method, " ", $path, "` (function `", $function, "`).")]
+                #[derive(Debug, Clone, Copy)]
+                pub struct $route;
+
+                impl super::Endpoint for $route {
+                    const ROUTE: super::Route = super::Route::$route;
+
+                    fn answer<'a, S: super::Store, C: super::Clock>(
+                        call: super::Call<'a, S, C>,
+                    ) -> impl std::future::Future<Output = super::Answer> + Send + 'a {
+                        super::$family::$handler(call)
+                    }
+
+                    fn respond(
+                        app: &crate::App,
+                        request: super::Request,
+                    ) -> super::Responding<'_> {
+                        Box::pin(crate::respond::<Self, _, _>(app, request))
+                    }
+                }
+            )*
+        }
+
+        /// Answers a request for a route known only at run time (tests, tools): the same answer
+        /// as the route's own binary gives.
         pub(crate) async fn dispatch<S: Store, C: Clock>(
             app: &Service<S, C>,
             route: Route,
-            tenant: &Tenant,
-            key: &ApiKey,
-            request: &Request,
-        ) -> Answer {
+            request: Request,
+        ) -> lambda_http::Response<lambda_http::Body> {
             match route {
-                $(Route::$route => $handler(Call { app, tenant, key, request }).await,)*
+                $(Route::$route => crate::respond::<endpoints::$route, S, C>(app, request).await,)*
             }
         }
     };
 }
+
+/// A route's handler, named by a type (see [`endpoints`]).
+pub trait Endpoint {
+    const ROUTE: Route;
+
+    /// Runs the route's handler for an authenticated caller.
+    fn answer<'a, S: Store, C: Clock>(
+        call: Call<'a, S, C>,
+    ) -> impl std::future::Future<Output = Answer> + Send + 'a;
+
+    /// [`crate::respond`] for this route on the deployed service. Not generic, so it is compiled
+    /// once, in this crate: a route's binary compiles only its `main` and links the rest (with
+    /// the linker dropping every other route's code), which keeps building all the binaries
+    /// about as cheap as building one.
+    fn respond(app: &crate::App, request: Request) -> Responding<'_>;
+}
+
+/// The answer to come of [`Endpoint::respond`].
+pub type Responding<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'a>,
+>;
 
 routes! {
     CreateCustomer: "POST" "/customers" => "create-customer", customers::create;

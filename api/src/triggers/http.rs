@@ -1,11 +1,12 @@
-//! The HTTP trigger: API Gateway (HTTP API) requests, for every route.
+//! The HTTP trigger: API Gateway (HTTP API) requests for one route's function.
 
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 use crate::http::ApiError;
-use crate::{handle, Route};
+use crate::routes::Responding;
+use crate::{App, Endpoint, Route};
 
 /// JSON logs on stderr with the Lambda request id of the span they belong to.
 pub fn init_tracing() {
@@ -22,22 +23,33 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// The whole `main` of the HTTP functions: tracing, the service (built once), then the runtime.
-/// One binary serves every route: each request names its route ([`Route::of`]). On AWS every
-/// route still has its own function (and IAM policy) running this binary.
-pub async fn serve() -> Result<(), lambda_http::Error> {
+/// The whole `main` of a route's function: tracing, the service (built once), then the runtime,
+/// answering every request with the endpoint `E` (`functions/<route>/src/main.rs`). A request
+/// that is not for `E`'s route (a router or API mapping gone wrong) gets a 404, not another
+/// route's answer.
+pub async fn serve<E: Endpoint>() -> Result<(), lambda_http::Error> {
+    serve_route(E::ROUTE, E::respond).await
+}
+
+/// [`serve`]'s body, not generic: compiled once in this crate, not in every binary.
+async fn serve_route(
+    route: Route,
+    respond: for<'a> fn(&'a App, Request) -> Responding<'a>,
+) -> Result<(), lambda_http::Error> {
     init_tracing();
     let app = shared::from_env()
         .await
         .map_err(|e| format!("configuration: {e}"))?;
     let app = &app;
+    let function = route.spec().function;
     lambda_http::run(lambda_http::service_fn(
         move |request: Request| async move {
-            let Some(route) = route_of(&request) else {
+            if route_of(&request) != Some(route) {
                 tracing::warn!(
+                    function,
                     method = %request.method(),
                     path = request.uri().path(),
-                    "no such route"
+                    "not this function's route"
                 );
                 return Ok(ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -45,10 +57,10 @@ pub async fn serve() -> Result<(), lambda_http::Error> {
                     "no operation has this method and path",
                 )
                 .into_response());
-            };
-            let response = handle(app, route, request).await;
+            }
+            let response = respond(app, request).await;
             tracing::info!(
-                route = route.spec().function,
+                route = function,
                 status = response.status().as_u16(),
                 "answered"
             );

@@ -1,0 +1,9 @@
+//! `POST /api-keys`
+//!
+//! The whole binary of CreateApiKeyFunction (template.yaml): it links this route's handler and
+//! no other.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    api::serve::<api::endpoints::CreateApiKey>().await
+}

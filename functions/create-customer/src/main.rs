@@ -1,0 +1,9 @@
+//! `POST /customers`
+//!
+//! The whole binary of CreateCustomerFunction (template.yaml): it links this route's handler and
+//! no other.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    api::serve::<api::endpoints::CreateCustomer>().await
+}

@@ -1,0 +1,9 @@
+//! `DELETE /api-keys/{key_id}`
+//!
+//! The whole binary of RevokeApiKeyFunction (template.yaml): it links this route's handler and
+//! no other.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    api::serve::<api::endpoints::RevokeApiKey>().await
+}

@@ -1,0 +1,9 @@
+//! `PATCH /webhooks/{webhook_id}/headers`
+//!
+//! The whole binary of UpdateWebhookHeadersFunction (template.yaml): it links this route's handler and
+//! no other.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    api::serve::<api::endpoints::UpdateWebhookHeaders>().await
+}
