@@ -21,8 +21,8 @@ SAM_VENV="$LOCAL/sam-venv"      # its own venv: the SAM CLI's many pins stay awa
 LOCALSTRIPE_VENV="$LOCAL/localstripe-venv"   # its own venv too (aiohttp and its pins)
 # Processes per function that `cargo lambda watch` may run at once (its --concurrency; its default
 # is 1). Lambda runs many instances of a function, so races through the local API must cross
-# processes, not queue in one. Locally one function, http-api, serves every route (on AWS each
-# route is a function running that binary). 4 on a 2-core machine: requests interleave across
+# processes, not queue in one. Locally, as on AWS, each route is its own function running its own
+# binary (functions/<route>/). 4 on a 2-core machine: requests interleave across
 # processes (the SDK tests' races need at least 2); each instance starts only when a request waits
 # and none is free.
 API_CONCURRENCY="${API_CONCURRENCY:-4}"

@@ -148,16 +148,20 @@ def instances(function):
     return found
 
 
+# The function (and binary) of POST /customers/{id}/wallets/ledger-entries.
+DEBITS = "create-ledger-entry"
+
 if WATCH_PORT:
     # cargo lambda watch starts another instance only while a request waits and none is free: send
-    # bursts until all CONCURRENCY instances of the API binary (http-api) run, so that the races below
-    # meet them all (instances are never stopped while it runs).
+    # bursts until all CONCURRENCY instances of the ledger-entry function (its own binary,
+    # create-ledger-entry) run, so that the races below meet them all (instances are never stopped
+    # while it runs).
     warm = strict.customers.create(email=f"warm-{run}@example.com", name="Warm-up")
     deadline = time.monotonic() + 120
-    while len(instances("http-api")) < CONCURRENCY and time.monotonic() < deadline:
+    while len(instances(DEBITS)) < CONCURRENCY and time.monotonic() < deadline:
         at_once(4 * CONCURRENCY, lambda i: racer.customers.wallets.ledger_entries.create(warm.customer_id, amount=1, currency="USD", entry_type="credit"))
-    check(len(instances("http-api")) == CONCURRENCY, f"cargo lambda watch runs {CONCURRENCY} instances of the API (http-api)")
-    before = instances("http-api")
+    check(len(instances(DEBITS)) == CONCURRENCY, f"cargo lambda watch runs {CONCURRENCY} instances of {DEBITS}")
+    before = instances(DEBITS)
 
 # 40 debits of 1 at once against a balance of 20.
 racing = strict.customers.create(email=f"race-{run}@example.com", name="Racing Customer")
@@ -181,10 +185,10 @@ check(ledger[-1].before_balance == 0 and ledger[0].after_balance == 0
 if WATCH_PORT:
     # An instance waiting on the runtime API writes nothing; one that serves a request writes to
     # DynamoDB Local, its log and the runtime API. So the instances whose writes grew served some.
-    after = instances("http-api")
+    after = instances(DEBITS)
     served = {pid: after[pid] - before.get(pid, 0) for pid in after if after[pid] > before.get(pid, 0)}
-    print(f"  the 40 debits: {len(served)} of {len(after)} http-api processes served some; bytes written by pid: {served}")
-    check(len(served) >= 2, "the racing debits ran through several processes of the API (http-api)")
+    print(f"  the 40 debits: {len(served)} of {len(after)} {DEBITS} processes served some; bytes written by pid: {served}")
+    check(len(served) >= 2, f"the racing debits ran through several processes of {DEBITS}")
 
 # 20 credits at once with one idempotency key.
 key = f"race-key-{run}"
