@@ -204,4 +204,13 @@ check(all(e.response.headers.get("x-should-retry") == "false" for e in conflicts
 ledger = strict.customers.wallets.ledger_entries.list(racing.customer_id, currency="USD", page_size=100).items
 check(won[0].balance == 7 and [e.id for e in ledger if e.amount == 7] == list(originals), "one credit of 7 in the ledger, the one the 409s carry")
 
+if WATCH_PORT:
+    # Each route the calls above used ran in its own function's binary (functions/<route>/), which
+    # the local router (Cargo.toml's [workspace.metadata.lambda.watch.router]) chose by method and
+    # path; on AWS, API Gateway does the same.
+    used = ["create-customer", "get-customer", "update-customer", "list-wallets",
+            "create-ledger-entry", "list-ledger-entries"]
+    running = {function: len(instances(function)) for function in used}
+    check(all(running.values()), f"each route called ran in its own binary: processes per function {running}")
+
 print(f"Dodo SDK {dodopayments.__version__}: {checks} checks passed against {BASE_URL}")
