@@ -3,7 +3,7 @@
 # and your own AWS credentials (not the dummy ones of the local scripts):
 #
 #   ./infra/sam.sh build                  # every function: cargo lambda build --release --arm64
-#   ./infra/sam.sh deploy --guided        # README "Deploy"
+#   ./infra/sam.sh deploy --guided        # docs/operations.md "Deploy"
 #   ./infra/sam.sh list stack-outputs --stack-name customer-wallets
 set -euo pipefail
 REAL_AWS=1

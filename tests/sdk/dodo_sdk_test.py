@@ -84,7 +84,7 @@ entries.create(customer.customer_id, amount=100_000, currency="INR", entry_type=
 for i in range(3):
     entries.create(customer.customer_id, amount=10 + i, currency="USD", entry_type="credit")
 
-# Paging: explicit page numbers (the SDK's auto-pager jumps from page 0 to page 2; see README).
+# Paging: explicit page numbers (the SDK's auto-pager jumps from page 0 to page 2; see docs/api.md "Paging with the Dodo SDKs").
 page0 = entries.list(customer.customer_id, page_size=2)
 page1 = entries.list(customer.customer_id, page_size=2, page_number=1)
 page2 = entries.list(customer.customer_id, page_size=2, page_number=2)

@@ -14,7 +14,7 @@ pub use super::address::TargetPolicy;
 
 macro_rules! event_types {
     ($($variant:ident => $name:literal,)*) => {
-        /// The catalog of events (README "Webhooks", openapi.yaml `webhooks`).
+        /// The catalog of events (docs/webhooks.md, openapi.yaml `webhooks`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum EventType { $($variant,)* }
 

@@ -1,4 +1,4 @@
-//! The key layout of the one table (see README "Data model"):
+//! The key layout of the one table (see docs/data-model.md):
 //!
 //! | item            | pk                    | sk                 | other keys                        |
 //! |-----------------|-----------------------|--------------------|-----------------------------------|
