@@ -2,7 +2,8 @@
 # The pinned SAM CLI, with the pinned cargo-lambda and zig first on PATH, the aarch64 Rust target,
 # and your own AWS credentials (not the dummy ones of the local scripts):
 #
-#   ./infra/sam.sh build                  # every function: cargo lambda build --release --arm64
+#   ./infra/sam.sh build                  # every function: one cargo lambda build --release --arm64
+#                                         # of all binaries (infra/build-release.sh), then sam build
 #   ./infra/sam.sh deploy --guided        # docs/operations.md "Deploy"
 #   ./infra/sam.sh list stack-outputs --stack-name customer-wallets
 set -euo pipefail
@@ -30,4 +31,11 @@ ensure_venv
 ensure_rust_target aarch64-unknown-linux-gnu
 ensure_sam_tools
 export SAM_CLI_TELEMETRY="${SAM_CLI_TELEMETRY:-0}"
+# SAM's Rust builder runs one `cargo lambda build --bin <binary>` per function, one after the
+# other: 37 cargo invocations that each compile and link alone. Building every binary first in one
+# invocation (dependencies once, binaries linked in parallel) leaves SAM's invocations nothing to
+# do but find them fresh. A plain `sam build` gives the same artifacts, only slower.
+if [ "${1:-}" = build ]; then
+  "$ROOT/infra/build-release.sh"
+fi
 exec "$SAM_VENV/bin/sam" "$@"
