@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use super::keys::item_key;
 use super::table::{revision_of, Tables};
 use super::{MemoryStore, State};
-use crate::change::{Change, Rejection, Write};
+use crate::change::model::{Change, Rejection, Write};
 use crate::error::{DomainError, DomainResult};
 use crate::holds::model::HoldStatus;
 use crate::kernel::BusinessId;

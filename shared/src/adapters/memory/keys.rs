@@ -1,7 +1,7 @@
 //! The item each write puts, keyed from the same fields as the DynamoDB items (see
 //! `adapters::dynamo::keys`): two writes of one item in one change are refused as there.
 
-use crate::change::Write;
+use crate::change::model::Write;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 
 /// The item a write puts, to refuse two writes of one item in one change as DynamoDB does.

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use self::table::{revision_of, Tables};
 use crate::access::model::ApiKey;
-use crate::change::{Change, Rejection};
+use crate::change::model::{Change, Rejection};
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};

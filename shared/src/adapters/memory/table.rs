@@ -31,7 +31,8 @@ pub(super) struct Partition {
     /// By id, a ULID: creation order.
     pub(super) holds: BTreeMap<HoldId, Hold>,
     pub(super) invoices: HashMap<InvoiceId, InvoicePayment>,
-    /// Tokens of the wallet-only changes that landed ([`Write::Receipt`](crate::change::Write::Receipt)).
+    /// Tokens of the wallet-only changes that landed
+    /// ([`Write::Receipt`](crate::change::model::Write::Receipt)).
     pub(super) receipts: HashSet<String>,
 }
 

@@ -3,7 +3,7 @@
 
 use super::MemoryStore;
 use crate::access::model::{ApiKey, Business};
-use crate::change::{Change, Rejection, Write};
+use crate::change::model::{Change, Rejection, Write};
 use crate::customers::model::{Customer, CustomerQuery};
 use crate::error::Original;
 use crate::holds::model::{Hold, HoldQuery, HoldStatus};

@@ -6,7 +6,7 @@ use crate::adapters::memory::tests::{
     claim, customer, entry, failed, hold, inr, payment, wallets, Stored, T0,
 };
 use crate::adapters::memory::Commits;
-use crate::change::{Change, Write};
+use crate::change::model::{Change, Write};
 use crate::customers::model::Customer;
 use crate::error::{DomainError, Original};
 use crate::holds::model::HoldStatus;

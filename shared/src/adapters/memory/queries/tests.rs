@@ -2,7 +2,7 @@
 
 use crate::adapters::memory::tests::{commit, customer, entry, hold, inr, page, T0};
 use crate::adapters::memory::MemoryStore;
-use crate::change::Write;
+use crate::change::model::Write;
 use crate::customers::model::CustomerQuery;
 use crate::holds::model::{Hold, HoldQuery, HoldRef, HoldStatus};
 use crate::kernel::{BusinessId, Currency, CustomerId};
