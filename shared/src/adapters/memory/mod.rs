@@ -1,8 +1,8 @@
 //! An in-memory adapter of every store port, for fast unit tests of the operations and of the
-//! HTTP handlers. It behaves like `adapters::dynamo` condition for condition: each [`Write`] is
-//! checked as its variant documents, a change lands all or nothing, a refusal names every write
-//! whose condition failed, and every record is scoped by business the way the DynamoDB keys are
-//! (another business's ids find nothing). Reads sort, filter and page like the DynamoDB queries.
+//! HTTP handlers. It behaves like `adapters::dynamo` condition for condition: each
+//! [`Write`](crate::change::model::Write) is checked as its variant documents, a change lands all
+//! or nothing, a refusal names every write whose condition failed, and every record is scoped by
+//! business the way the DynamoDB keys are (another business's ids find nothing). Reads sort, filter and page like the DynamoDB queries.
 //!
 //! Every call yields to the scheduler once before it touches the state, as a network call would,
 //! so concurrent tasks interleave between a change's read and its commit and race as they do
@@ -259,7 +259,7 @@ impl HoldStore for MemoryStore {
     }
 
     /// Pending holds due at or before `now_ms`: the soonest and the most recently due (see
-    /// [`queries::both_ends`]).
+    /// `queries::both_ends`).
     async fn expired_holds(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<HoldRef>> {
         self.query_expired_holds(now_ms, limit).await
     }
