@@ -28,9 +28,9 @@ impl Harness {
             .expect("the customer has wallets");
         wallets.version += 1;
         change(&mut wallets);
-        let rewrite = shared::change::Change {
+        let rewrite = shared::change::model::Change {
             business_id,
-            writes: vec![shared::change::Write::Wallets(wallets)],
+            writes: vec![shared::change::model::Write::Wallets(wallets)],
             token: shared::kernel::ids::change_token(Timestamp::now().unix_ms),
         };
         store

@@ -184,7 +184,7 @@ async fn concurrent_credits_and_debits_in_two_currencies_keep_each_chain_whole()
 /// (ReturnValuesOnConditionCheckFailure), which the next attempt plans from without a read.
 #[tokio::test]
 async fn a_refused_wallets_write_answers_the_stored_wallets() {
-    use shared::change::{Change, Write};
+    use shared::change::model::{Change, Write};
     use shared::kernel::ids::change_token;
     use shared::kernel::{BusinessId, CustomerId};
     use shared::ports::WalletStore;

@@ -121,7 +121,7 @@ fn later(seconds: u64) -> Timestamp {
     Timestamp::from_unix_ms(Timestamp::now().unix_ms + seconds * 1000)
 }
 
-async fn sweep(h: &Harness, at: Timestamp) -> shared::topups::operations::SweepReport {
+async fn sweep(h: &Harness, at: Timestamp) -> shared::sweep::SweepReport {
     h.service()
         .sweep_top_ups_and_holds(Some(&gateway()), at, 1000, Duration::from_secs(60))
         .await

@@ -7,7 +7,7 @@ use super::model::{ApiKey, Business, Tenant};
 use super::rules::{
     generate_key, hash_key, key_name, prefix_of, KEY_LENGTH_MAX, LAST_USED_EVERY_MS,
 };
-use crate::change::{Plan, Write};
+use crate::change::model::{Plan, Write};
 use crate::customers::rules::name;
 use crate::error::{DomainError, DomainResult};
 use crate::kernel::{BusinessId, Clock, KeyId, Timestamp, ValidationError};

@@ -3,7 +3,7 @@
 use super::model::CloseCommand;
 use super::rules::close;
 use crate::access::model::Tenant;
-use crate::change::{Plan, Write};
+use crate::change::model::{Plan, Write};
 use crate::error::DomainResult;
 use crate::kernel::{Clock, CustomerId, EntryId};
 use crate::ledger::model::CurrencyWallet;

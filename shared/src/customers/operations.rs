@@ -3,7 +3,7 @@
 use super::model::{Customer, CustomerPatch, CustomerQuery, NewCustomer};
 use super::rules::patched;
 use crate::access::model::Tenant;
-use crate::change::{Plan, Write};
+use crate::change::model::{Plan, Write};
 use crate::error::{DomainError, DomainResult};
 use crate::kernel::{Clock, CustomerId};
 use crate::ledger::model::CustomerWallets;

@@ -3,7 +3,7 @@
 use super::model::{CaptureCommand, Hold, HoldCommand, HoldQuery, HoldRef, HoldStatus};
 use super::rules::{capture, create, release};
 use crate::access::model::Tenant;
-use crate::change::{Plan, Write};
+use crate::change::model::{Plan, Write};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::kernel::{Clock, CustomerId, EntryId, HoldId, Timestamp};
 use crate::ledger::model::CustomerWallets;

@@ -3,7 +3,7 @@
 use super::model::{InvoiceCommand, InvoicePayment, PaymentAndWallet, ReversalCommand};
 use super::rules::{apply, reverse};
 use crate::access::model::Tenant;
-use crate::change::{Plan, Write};
+use crate::change::model::{Plan, Write};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::kernel::{Clock, CustomerId, EntryId, InvoiceId};
 use crate::ledger::model::CustomerWallets;

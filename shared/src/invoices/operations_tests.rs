@@ -223,7 +223,7 @@ async fn a_repeated_reversal_key_answers_with_the_original_credit() {
 /// its change names itself with a receipt. The simulation met it (both answered 200).
 #[tokio::test]
 async fn a_payment_that_applied_nothing_is_not_taken_for_an_equal_one_that_landed() {
-    use crate::change::{Change, Write};
+    use crate::change::model::{Change, Write};
     use crate::ports::{InvoiceStore, WalletStore};
     let w = World::new().await;
     let c = w.customer().await;

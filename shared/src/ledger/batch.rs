@@ -18,7 +18,8 @@ use futures_util::stream::{self, StreamExt};
 use super::model::{CustomerWallets, EntryCommand, LedgerEntry};
 use super::rules::{apply_entry, check_event_type};
 use crate::access::model::Tenant;
-use crate::change::{backoff, Change, Write, ATTEMPTS_MAX, CONTENTION_BUDGET};
+use crate::change::model::{Change, Write};
+use crate::change::{backoff, ATTEMPTS_MAX, CONTENTION_BUDGET};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::kernel::ids::change_token;
 use crate::kernel::{Clock, CustomerId, EntryId, IdempotencyKey, ValidationError};
@@ -323,6 +324,8 @@ impl<S: Store, C: Clock> Service<S, C> {
         Ok(outcomes)
     }
 
+    /// Item `at`'s answer: the original of its key when an earlier request claimed the key (as
+    /// [`Service::repeated_key`] answers a single request), else its rule's refusal.
     async fn original_or(
         &self,
         business_id: &crate::kernel::BusinessId,
@@ -330,15 +333,8 @@ impl<S: Store, C: Clock> Service<S, C> {
         key: IdempotencyKey,
         rule: DomainError,
     ) -> DomainResult<(usize, ItemOutcome)> {
-        let original = self.store().original_for_key(business_id, &key).await?;
-        let outcome = match original {
-            Some(original) => Err(DomainError::IdempotencyKeyReused {
-                key: key.as_str().to_owned(),
-                original: Box::new(original),
-            }),
-            None => Err(rule),
-        };
-        Ok((at, outcome))
+        let refused = self.repeated_key(business_id, &key).await?.unwrap_or(rule);
+        Ok((at, Err(refused)))
     }
 }
 

@@ -3,7 +3,7 @@
 use super::model::{CurrencyWallet, CustomerWallets, EntryCommand, LedgerEntry, WalletsWithTotal};
 use super::rules::{apply_entry, check_event_type, entry_range};
 use crate::access::model::Tenant;
-use crate::change::{Plan, Write};
+use crate::change::model::{Plan, Write};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::kernel::paging::PageRequest;
 use crate::kernel::{Clock, Currency, CustomerId, EntryId};

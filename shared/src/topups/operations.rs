@@ -8,7 +8,7 @@
 //! of making another. So one need is charged at most once and credited at most once.
 
 use crate::access::model::Tenant;
-use crate::change::{Plan, Write};
+use crate::change::model::{Plan, Write};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::kernel::{
     Amount, BusinessId, Clock, Currency, CustomerId, EntryId, IdempotencyKey, Timestamp,
@@ -45,9 +45,6 @@ pub enum TopUpRun {
     /// The gateway's answer is unknown: the attempt stays claimed and is resumed later.
     Unknown { error: String },
 }
-
-/// What a sweep did (the sweep runs in `crate::sweep`).
-pub use crate::sweep::SweepReport;
 
 /// The key a top-up's credit claims: `auto_top_up_<attempt id>` in the service's own namespace,
 /// which no request reaches (a request's `auto_top_up_<attempt id>` is another key), so no

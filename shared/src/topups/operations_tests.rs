@@ -105,7 +105,7 @@ fn business(w: &World) -> &BusinessId {
     &w.tenant.business_id
 }
 
-async fn sweep<G: PaymentGateway>(w: &World, gateway: &G) -> super::SweepReport {
+async fn sweep<G: PaymentGateway>(w: &World, gateway: &G) -> crate::sweep::SweepReport {
     let now = w.clock.now();
     w.service
         .sweep_top_ups_and_holds(Some(gateway), now, 100, Duration::from_secs(60))

@@ -38,7 +38,7 @@ use shared::adapters::dynamo::keys::{TOP_UP_SHARDS, TOP_UP_SHARD_PREFIX};
 use shared::adapters::dynamo::table::{GSI_EXPIRY, GSI_EXPIRY_PK};
 use shared::adapters::stripe::{Flavor, StripeGateway};
 use shared::kernel::Timestamp;
-use shared::topups::operations::SweepReport;
+use shared::sweep::SweepReport;
 
 /// Customers created at once during the set-up.
 const SETUP_TASKS: usize = 32;

@@ -38,7 +38,7 @@ pub const WALLET_AFTER: &str = "w_after";
 /// On items a table upgrade wrote (`upgrade::copy_table`): their insertion is no new event.
 pub const COPIED: &str = "upg";
 /// The table's TTL attribute (epoch seconds): deliveries, attempts and change receipts.
-pub const TTL: &str = super::webhooks::TTL;
+pub const TTL: &str = "ttl";
 /// Seconds a change's receipt is kept.
 const RECEIPT_KEPT_SECONDS: u64 = 24 * 60 * 60;
 

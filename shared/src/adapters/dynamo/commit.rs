@@ -12,10 +12,11 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::codec::*;
+use super::errors::{condition_failed, storage};
 use super::keys::{s, Item};
 use super::meter::{consumed_capacity, Call};
-use super::{condition_failed, storage, DynamoStore};
-use crate::change::{Change, Rejection, Write};
+use super::DynamoStore;
+use crate::change::model::{Change, Rejection, Write};
 use crate::error::{DomainError, DomainResult};
 use crate::holds::model::HoldStatus;
 

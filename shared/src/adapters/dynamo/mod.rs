@@ -1,9 +1,11 @@
 //! The DynamoDB adapter of every store port: one table (`table.rs`), its key layout (`keys.rs`),
 //! items to records (`codec.rs`), changes as conditional writes (`commit.rs`), list and index
-//! queries (`queries.rs`), and capacity metering for the benchmark (`meter.rs`, off by default).
+//! queries (`queries.rs`), failed calls as domain errors (`errors.rs`), and capacity metering for
+//! the benchmark (`meter.rs`, off by default).
 
 mod codec;
 mod commit;
+mod errors;
 pub mod keys;
 pub mod meter;
 pub mod permissions;
@@ -20,17 +22,17 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::Client;
 
 use self::codec::*;
+use self::errors::{condition_failed, storage};
 use self::keys::*;
 use self::meter::{consumed_capacity, Call, Meter, Usage};
 use crate::access::model::ApiKey;
-use crate::change::{Change, Rejection};
+use crate::change::model::{Change, Rejection};
 use crate::config::Config;
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
-use crate::error::{DomainError, DomainResult, Original};
+use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId, Timestamp};
@@ -55,47 +57,6 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     meter: Option<Arc<Meter>>,
-}
-
-/// Error codes DynamoDB answers when it is overloaded or failing; worth a retry later.
-const UNAVAILABLE_CODES: &[&str] = &[
-    "ThrottlingException",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "TransactionInProgressException",
-];
-
-/// Whether a single-item write was refused by its condition (the item is not as expected).
-pub(super) fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
-}
-
-/// A failed call as a domain error: [`DomainError::Unavailable`] when the store timed out, could
-/// not be reached or was throttled or failing after the SDK's retries (503, retry later), else
-/// [`DomainError::Storage`] (a 500: a bug or a misconfiguration).
-pub(super) fn storage<E, R>(context: &str, err: SdkError<E, R>) -> DomainError
-where
-    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    let unavailable = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(service) => service
-            .err()
-            .code()
-            .is_some_and(|code| UNAVAILABLE_CODES.contains(&code)),
-        _ => false,
-    };
-    let detail = format!("{context}: {}", DisplayErrorContext(err));
-    if unavailable {
-        DomainError::Unavailable(detail)
-    } else {
-        DomainError::Storage(detail)
-    }
 }
 
 impl DynamoStore {

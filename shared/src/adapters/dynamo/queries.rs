@@ -3,12 +3,13 @@
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
 use super::codec::*;
+use super::errors::storage;
 use super::keys::*;
 use super::meter::{consumed_capacity, Call};
 use super::table::{
     GSI_EMAIL, GSI_EMAIL_PK, GSI_EXPIRY, GSI_EXPIRY_PK, GSI_EXPIRY_SK, HOLD_EXPIRY_SHARDS, PK, SK,
 };
-use super::{storage, DynamoStore};
+use super::DynamoStore;
 use crate::access::model::ApiKey;
 use crate::customers::model::{Customer, CustomerQuery};
 use crate::error::{DomainError, DomainResult};

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use super::storage;
+use super::errors::storage;
 use crate::error::{DomainError, DomainResult};
 
 /// Partition key attribute of every item.

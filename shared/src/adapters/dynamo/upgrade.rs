@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
 use super::codec::{currency_copy_item, entry_from, hold_from, invoice_from, text, COPIED};
+use super::errors::storage;
 use super::keys::{chunk_of, customer_of_pk, entry_pk, hold_pk, invoice_pk, s, Item};
-use super::storage;
 use super::table::{self, PK, SK};
 use crate::error::{DomainError, DomainResult};
 

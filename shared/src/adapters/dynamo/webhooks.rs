@@ -12,12 +12,13 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::codec::{corrupt, from_doc, number, text, to_doc, DOC};
+use super::codec::{corrupt, from_doc, number, text, to_doc, DOC, TTL};
 use super::commit::rejection;
+use super::errors::{condition_failed, storage};
 use super::keys::{business_pk, key_of, s, Item};
 use super::meter::{consumed_capacity, Call};
 use super::table::{GSI_EXPIRY_PK, GSI_EXPIRY_SK, PK, SK};
-use super::{condition_failed, storage, DynamoStore};
+use super::DynamoStore;
 use crate::error::DomainResult;
 use crate::kernel::{BusinessId, EndpointId, EventId};
 use crate::ports::WebhookStore;
@@ -40,7 +41,6 @@ const LEASE: &str = "lease";
 /// On deliveries: status and event type (filters of the log).
 const STATUS: &str = "st";
 const EVENT_TYPE: &str = "typ";
-pub const TTL: &str = "ttl";
 /// Items read per delivery-log query call.
 const LOG_BATCH: i32 = 100;
 

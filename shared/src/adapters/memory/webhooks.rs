@@ -172,7 +172,7 @@ impl WebhookStore for MemoryStore {
                     })
                     .collect();
                 due.sort_by_key(|d| (d.next_attempt_at, &d.id));
-                super::both_ends(due, limit)
+                super::queries::both_ends(due, limit)
                     .into_iter()
                     .map(|d| DeliveryRef {
                         business_id: d.business_id.clone(),

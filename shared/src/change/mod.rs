@@ -1,18 +1,18 @@
 //! The one way the domain changes state: read, plan a list of typed writes, commit them in one
 //! conditional transaction, and on a race read again and retry with jittered backoff.
+//!
+//! The types of a change (`model.rs`) import no port; this loop imports them and the store port.
+
+pub mod model;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::access::model::{ApiKey, Business};
-use crate::customers::model::Customer;
-use crate::error::{DomainError, DomainResult, Original};
-use crate::holds::model::Hold;
-use crate::invoices::model::InvoicePayment;
+use self::model::{Change, Plan, Rejection, Write};
+use crate::error::{DomainError, DomainResult};
 use crate::kernel::ids::change_token;
 use crate::kernel::{BusinessId, Clock, IdempotencyKey, Timestamp};
 use crate::ledger::model::EntryRange;
-use crate::ledger::model::{CustomerWallets, LedgerEntry};
 use crate::ports::Store;
 use crate::service::Service;
 
@@ -30,94 +30,6 @@ pub const UNKNOWN_OUTCOME_TRIES_MAX: u32 = 3;
 const BACKOFF_BASE_MS: u64 = 2;
 const BACKOFF_CAP_MS: u64 = 50;
 
-/// One write of a change, with the condition the store must check (named on each variant).
-/// A new kind of write is a new variant; the store maps a failed condition back to it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Write {
-    /// A new business. Condition: the id is unused.
-    NewBusiness(Business),
-    /// A new API key of a business. Condition: the key hash is unused.
-    NewApiKey(ApiKey),
-    /// A new customer. Condition: the id is unused.
-    NewCustomer(Customer),
-    /// A changed customer. Condition: it is still at `revision` (no lost concurrent patch).
-    ReplaceCustomer {
-        customer: Customer,
-        revision: String,
-    },
-    /// A new customer's wallets. Condition: none exist yet.
-    NewWallets(CustomerWallets),
-    /// The customer's wallets after the change. Condition: still at `version - 1` (no lost
-    /// update: balances, pending charges and entry positions stay consistent).
-    Wallets(CustomerWallets),
-    /// A ledger entry. Condition: its position is unused (guards the chain on its own).
-    NewEntry(LedgerEntry),
-    /// A new hold. Condition: the id is unused.
-    NewHold(Hold),
-    /// A pending hold captured, released or expired. Condition: it is still pending.
-    ResolveHold(Hold),
-    /// The first payment of an invoice. Condition: the invoice has none yet.
-    NewInvoicePayment(InvoicePayment),
-    /// A reversal of an invoice payment. Condition: nothing was reversed since `reversed_before`.
-    ReverseInvoicePayment {
-        payment: InvoicePayment,
-        reversed_before: i64,
-    },
-    /// Claims an idempotency key for the business, forever, with the record it produced.
-    /// Condition: the key is unclaimed.
-    ClaimKey {
-        key: IdempotencyKey,
-        original: Original,
-    },
-    /// Marks that the change named `token` landed, for a change that writes the customer's
-    /// wallets and nothing else that tells (a close of an empty wallet, a settings patch, a
-    /// top-up's claim): the wallets alone cannot tell, as another change may have moved them on
-    /// since. Condition: unused. Kept a day.
-    Receipt {
-        customer_id: crate::kernel::CustomerId,
-        token: String,
-    },
-}
-
-/// Writes that commit together or not at all, for one business.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    pub business_id: BusinessId,
-    pub writes: Vec<Write>,
-    /// Names this attempt: committing the same change again with it is a no-op once it landed
-    /// (DynamoDB's `ClientRequestToken`, kept 10 minutes), so a commit whose outcome is unknown
-    /// can be retried safely.
-    pub token: String,
-}
-
-impl Change {
-    /// A ledger entry takes the position its customer's wallets count up to in the same change.
-    fn assert_entries_numbered(&self) {
-        for write in &self.writes {
-            if let Write::NewEntry(entry) = write {
-                let numbered = self.writes.iter().any(|w| {
-                    matches!(w, Write::Wallets(wallets) if wallets.entry_count == entry.customer_seq)
-                });
-                assert!(
-                    numbered,
-                    "an entry is numbered from the wallets written with it"
-                );
-            }
-        }
-    }
-}
-
-/// Why the store refused a change: the writes (by index) whose condition failed. Empty when the
-/// transaction conflicted with another one in flight.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Rejection {
-    pub failed: Vec<usize>,
-    /// The customer's wallets as stored when the change's [`Write::Wallets`] failed its
-    /// condition, if the store answered them with the refusal (DynamoDB's
-    /// `ReturnValuesOnConditionCheckFailure`): the next attempt plans from them, no read.
-    pub wallets_now: Option<Box<CustomerWallets>>,
-}
-
 /// Why the store refused a commit, when that is no error for the request.
 #[derive(Debug, PartialEq, Eq)]
 enum Refusal {
@@ -125,34 +37,6 @@ enum Refusal {
     Raced,
     /// This request's own earlier attempt had landed: answer as if this one did.
     OwnEarlierAttempt,
-}
-
-/// What one attempt decided after reading.
-#[derive(Debug)]
-pub enum Plan<T> {
-    /// Write these, then answer `T`.
-    Commit(Vec<Write>, T),
-    /// Nothing to write: answer `T` now.
-    Answer(T),
-    /// The rules refused. A request that repeats an accepted idempotency key answers with the
-    /// original record instead.
-    Refused(DomainError),
-}
-
-impl<T> Plan<T> {
-    /// A plan from the result of a pure rule.
-    pub fn from_rules<R>(
-        ruled: DomainResult<R>,
-        plan: impl FnOnce(R) -> (Vec<Write>, T),
-    ) -> Plan<T> {
-        match ruled {
-            Ok(ruled) => {
-                let (writes, answer) = plan(ruled);
-                Plan::Commit(writes, answer)
-            }
-            Err(refused) => Plan::Refused(refused),
-        }
-    }
 }
 
 /// A receipt for a change that writes a customer's wallets and no record of its own that
@@ -419,8 +303,9 @@ impl<S: Store, C: Clock> Service<S, C> {
         Ok(Refusal::Raced)
     }
 
-    /// The answer to a request that repeats an idempotency key, if the key was used.
-    async fn repeated_key(
+    /// The answer to a request that repeats an idempotency key, if the key was used (also each
+    /// refused item of a batch: `ledger::batch`).
+    pub(crate) async fn repeated_key(
         &self,
         business_id: &BusinessId,
         key: &IdempotencyKey,

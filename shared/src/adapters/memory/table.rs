@@ -1,0 +1,100 @@
+//! The records, keyed as the DynamoDB items are, and the reads of one record.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::access::model::{ApiKey, Business};
+use crate::customers::model::Customer;
+use crate::error::Original;
+use crate::holds::model::Hold;
+use crate::invoices::model::InvoicePayment;
+use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
+use crate::ledger::model::{CustomerWallets, LedgerEntry};
+
+/// The records, keyed as the DynamoDB items are (see `adapters::dynamo::keys`).
+#[derive(Default)]
+pub(super) struct Tables {
+    pub(super) businesses: HashMap<BusinessId, Business>,
+    /// By key hash: the only key not scoped by business.
+    pub(super) api_keys: HashMap<String, ApiKey>,
+    /// Per business, by id: ids carry their creation millisecond, so this is creation order.
+    pub(super) customers: HashMap<BusinessId, BTreeMap<CustomerId, Customer>>,
+    /// Everything one customer owns, like the DynamoDB partition `CUS#<business>#<customer>`.
+    pub(super) partitions: HashMap<(BusinessId, CustomerId), Partition>,
+    pub(super) claims: HashMap<(BusinessId, IdempotencyKey), Original>,
+}
+
+#[derive(Default)]
+pub(super) struct Partition {
+    pub(super) wallets: Option<CustomerWallets>,
+    /// By position in the customer's ledger.
+    pub(super) entries: BTreeMap<u64, LedgerEntry>,
+    /// By id, a ULID: creation order.
+    pub(super) holds: BTreeMap<HoldId, Hold>,
+    pub(super) invoices: HashMap<InvoiceId, InvoicePayment>,
+    /// Tokens of the wallet-only changes that landed
+    /// ([`Write::Receipt`](crate::change::model::Write::Receipt)).
+    pub(super) receipts: HashSet<String>,
+}
+
+/// The stored customer's revision: its serialised form, as the DynamoDB adapter uses the stored
+/// document. A replacement that changes nothing keeps it, as there.
+pub(super) fn revision_of(customer: &Customer) -> String {
+    serde_json::to_string(customer).expect("customers serialise to JSON")
+}
+
+impl Tables {
+    pub(super) fn partition(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> Option<&Partition> {
+        self.partitions
+            .get(&(business_id.clone(), customer_id.clone()))
+    }
+
+    pub(super) fn partition_mut(
+        &mut self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> &mut Partition {
+        self.partitions
+            .entry((business_id.clone(), customer_id.clone()))
+            .or_default()
+    }
+
+    pub(super) fn customer(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> Option<&Customer> {
+        self.customers.get(business_id)?.get(customer_id)
+    }
+
+    pub(super) fn wallets(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> Option<&CustomerWallets> {
+        self.partition(business_id, customer_id)?.wallets.as_ref()
+    }
+
+    pub(super) fn hold(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        hold_id: &HoldId,
+    ) -> Option<&Hold> {
+        self.partition(business_id, customer_id)?.holds.get(hold_id)
+    }
+
+    pub(super) fn invoice(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        invoice_id: &InvoiceId,
+    ) -> Option<&InvoicePayment> {
+        self.partition(business_id, customer_id)?
+            .invoices
+            .get(invoice_id)
+    }
+}
