@@ -28,11 +28,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::dns::Name;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::webhooks::address::{check_url, forbidden_ip, TargetPolicy};
 use crate::webhooks::model::{AttemptResult, Outbound, WebhookSender};
@@ -58,7 +54,7 @@ const RESERVED: [&str; 7] = [
     "te",
 ];
 
-type HttpsClient = Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>;
+type HttpsClient = super::https::HttpsClient<CheckedResolver>;
 
 /// Sends webhook attempts over HTTP(S). Cheap to share: one connection pool for all endpoints.
 #[derive(Clone)]
@@ -85,23 +81,11 @@ impl HttpSender {
 
     /// A sender whose attempts give up after `timeout` (tests use a short one).
     pub fn with_timeout(policy: TargetPolicy, timeout: Duration) -> HttpSender {
-        let mut http = HttpConnector::new_with_resolver(CheckedResolver {
+        let resolver = CheckedResolver {
             allow_private: policy.allow_private,
-        });
-        // The https connector wraps this one, so it must accept https URIs.
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(super::https::tls_config("webhook deliveries"))
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        };
         // The legacy client never follows redirects: a 3xx comes back as it is.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(4)
-            .build(https);
+        let client = super::https::client(resolver, "webhook deliveries", Some(4));
         HttpSender {
             policy,
             timeout,
