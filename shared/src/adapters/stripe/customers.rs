@@ -104,16 +104,11 @@ impl StripeGateway {
         customer_id: &str,
     ) -> Result<String, GatewayFailure> {
         // Built apart: the serializer is not `Send`, so it must not live across the await.
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair(
-                &format!("metadata[{OWNER_BUSINESS_METADATA_KEY}]"),
-                business_id,
-            )
-            .append_pair(
-                &format!("metadata[{OWNER_CUSTOMER_METADATA_KEY}]"),
-                customer_id,
-            )
-            .finish();
+        let form = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            append_owner(&mut form, business_id, customer_id);
+            form.finish()
+        };
         self.post_for_id("/v1/customers", form).await
     }
 
@@ -168,15 +163,8 @@ impl StripeGateway {
         let payment_method = self.create_test_card(card_number).await?;
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("payment_method", &payment_method)
-            .append_pair("invoice_settings[default_payment_method]", &payment_method)
-            .append_pair(
-                &format!("metadata[{OWNER_BUSINESS_METADATA_KEY}]"),
-                business_id,
-            )
-            .append_pair(
-                &format!("metadata[{OWNER_CUSTOMER_METADATA_KEY}]"),
-                customer_id,
-            );
+            .append_pair("invoice_settings[default_payment_method]", &payment_method);
+        append_owner(&mut form, business_id, customer_id);
         let customer = self
             .post_for_id("/v1/customers", form.finish())
             .await
@@ -212,6 +200,22 @@ impl StripeGateway {
         .map(|_| ())
         .map_err(|e| e.to_string())
     }
+}
+
+/// The metadata that names a gateway customer's owner: the wallet's business and customer.
+fn append_owner(
+    form: &mut form_urlencoded::Serializer<'_, String>,
+    business_id: &str,
+    customer_id: &str,
+) {
+    form.append_pair(
+        &format!("metadata[{OWNER_BUSINESS_METADATA_KEY}]"),
+        business_id,
+    )
+    .append_pair(
+        &format!("metadata[{OWNER_CUSTOMER_METADATA_KEY}]"),
+        customer_id,
+    );
 }
 
 /// An id that can go into a path as it is.

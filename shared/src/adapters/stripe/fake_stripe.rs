@@ -5,40 +5,16 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::header::HeaderValue;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use url::form_urlencoded;
 
 use super::StripeGateway;
+use crate::adapters::test_server::read_request;
+pub(super) use crate::adapters::test_server::Received;
 use crate::kernel::{Amount, Currency, Timestamp};
 use crate::topups::gateway::ChargeRequest;
 
 pub(super) const KEY: &str = "sk_test_0123456789secret";
-
-/// What the fake server got.
-#[derive(Debug, Clone)]
-pub(super) struct Received {
-    pub(super) method: String,
-    pub(super) target: String,
-    pub(super) headers: http::HeaderMap,
-    pub(super) body: String,
-}
-
-impl Received {
-    pub(super) fn form(&self) -> BTreeMap<String, String> {
-        form_urlencoded::parse(self.body.as_bytes())
-            .into_owned()
-            .collect()
-    }
-
-    pub(super) fn query(&self) -> BTreeMap<String, String> {
-        let query = self.target.split_once('?').map_or("", |(_, q)| q);
-        form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect()
-    }
-}
 
 /// A fake Stripe on 127.0.0.1: answers each request with the next scripted answer (status,
 /// JSON body, delay before it), and records the requests.
@@ -80,48 +56,10 @@ async fn serve(
     received: &Mutex<Vec<Received>>,
     answers: &Mutex<VecDeque<(u16, String, Duration)>>,
 ) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
+    let Some(request) = read_request(&mut stream).await else {
+        return;
     };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next().unwrap_or("").split(' ');
-    let method = request_line.next().unwrap_or("").to_string();
-    let target = request_line.next().unwrap_or("").to_string();
-    let mut headers = http::HeaderMap::new();
-    for line in lines.filter(|l| !l.is_empty()) {
-        if let Some((name, value)) = line.split_once(':') {
-            headers.append(
-                http::header::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
-                HeaderValue::from_str(value.trim()).unwrap(),
-            );
-        }
-    }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok()?.parse().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
-    received.lock().unwrap().push(Received {
-        method,
-        target,
-        headers,
-        body,
-    });
+    received.lock().unwrap().push(request);
     let (status, json, delay) = answers.lock().unwrap().pop_front().unwrap_or((
         500,
         r#"{"error":{"type":"api_error","message":"no scripted answer"}}"#.to_string(),
