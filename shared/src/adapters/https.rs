@@ -1,7 +1,56 @@
-//! What the two outbound HTTPS clients (webhook delivery, the Stripe gateway) share: the TLS
-//! configuration and the short description of a failed request.
+//! What the outbound HTTPS clients (webhook delivery, the Stripe gateway, the deliverer's
+//! invocation) share: the client builder, its TLS configuration and the short description of a
+//! failed request.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::GaiResolver;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+/// A client of [`client`]: http or https URLs, a body sent whole. `R` resolves host names.
+pub(crate) type HttpsClient<R = GaiResolver> =
+    Client<HttpsConnector<HttpConnector<R>>, Full<Bytes>>;
+
+/// How long an idle connection stays in the pool.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An outbound client: [`tls_config`] (`purpose` names the client in its warning), http and
+/// https URLs, HTTP/1 only, `TCP_NODELAY`, idle connections kept 30 s, at most
+/// `max_idle_per_host` of them per host (`None`: hyper-util's default, no limit). `resolver`
+/// resolves host names (`GaiResolver::new()` is the system's). Never follows redirects: a 3xx
+/// comes back as it is. Each caller puts its own deadline around its requests.
+pub(crate) fn client<R>(
+    resolver: R,
+    purpose: &str,
+    max_idle_per_host: Option<usize>,
+) -> HttpsClient<R>
+where
+    HttpsConnector<HttpConnector<R>>: Connect + Clone,
+{
+    let mut http = HttpConnector::new_with_resolver(resolver);
+    // The https connector wraps this one, so it must accept https URIs.
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config(purpose))
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT);
+    if let Some(max) = max_idle_per_host {
+        builder.pool_max_idle_per_host(max);
+    }
+    builder.build(https)
+}
 
 /// The rustls configuration: aws-lc-rs (as the AWS SDK) and the system's root certificates.
 /// `what` names the client in the warning logged when no root certificate is found.

@@ -15,11 +15,9 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::client::legacy::connect::dns::GaiResolver;
 
+use super::https::{self, HttpsClient};
 use crate::webhooks::model::{DeliveryQueue, DeliveryRef};
 
 /// Deliveries in one invocation's event (an asynchronous event may hold 256 KB; a reference
@@ -31,7 +29,7 @@ const INVOKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Invokes the deliverer function asynchronously.
 #[derive(Clone)]
 pub struct LambdaInvokeQueue {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: HttpsClient,
     /// `https://lambda.<region>.amazonaws.com`, or the local relay's `http://127.0.0.1:<port>`.
     base: String,
     /// The deliverer's name or ARN.
@@ -84,18 +82,7 @@ impl LambdaInvokeQueue {
         region: String,
         credentials: Option<SharedCredentialsProvider>,
     ) -> LambdaInvokeQueue {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(super::https::tls_config("invoking the deliverer"))
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(https);
+        let client = https::client(GaiResolver::new(), "invoking the deliverer", None);
         LambdaInvokeQueue {
             client,
             base,

@@ -8,4 +8,6 @@ pub mod memory;
 pub mod recording;
 pub mod secrets;
 pub mod stripe;
+#[cfg(test)]
+mod test_server;
 pub mod webhook_http;

@@ -28,11 +28,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::dns::Name;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::webhooks::address::{check_url, forbidden_ip, TargetPolicy};
 use crate::webhooks::model::{AttemptResult, Outbound, WebhookSender};
@@ -58,7 +54,7 @@ const RESERVED: [&str; 7] = [
     "te",
 ];
 
-type HttpsClient = Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>;
+type HttpsClient = super::https::HttpsClient<CheckedResolver>;
 
 /// Sends webhook attempts over HTTP(S). Cheap to share: one connection pool for all endpoints.
 #[derive(Clone)]
@@ -85,23 +81,11 @@ impl HttpSender {
 
     /// A sender whose attempts give up after `timeout` (tests use a short one).
     pub fn with_timeout(policy: TargetPolicy, timeout: Duration) -> HttpSender {
-        let mut http = HttpConnector::new_with_resolver(CheckedResolver {
+        let resolver = CheckedResolver {
             allow_private: policy.allow_private,
-        });
-        // The https connector wraps this one, so it must accept https URIs.
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(super::https::tls_config("webhook deliveries"))
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        };
         // The legacy client never follows redirects: a 3xx comes back as it is.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(4)
-            .build(https);
+        let client = super::https::client(resolver, "webhook deliveries", Some(4));
         HttpSender {
             policy,
             timeout,
@@ -348,10 +332,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
+    use crate::adapters::test_server::{read_request, Received};
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const LOCAL: TargetPolicy = TargetPolicy {
@@ -360,15 +345,6 @@ mod tests {
     const STRICT: TargetPolicy = TargetPolicy {
         allow_private: false,
     };
-
-    /// What the receiver got.
-    #[derive(Debug, Clone)]
-    struct Received {
-        method: String,
-        path: String,
-        headers: http::HeaderMap,
-        body: Vec<u8>,
-    }
 
     /// A one-answer HTTP receiver on 127.0.0.1: answers every request with `response` (raw
     /// bytes) after `delay`, and records the requests and the connections.
@@ -432,47 +408,10 @@ mod tests {
         delay: Duration,
         received: &Mutex<Vec<Received>>,
     ) {
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 4096];
-        let head_end = loop {
-            if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => raw.extend_from_slice(&buf[..n]),
-            }
+        let Some(request) = read_request(&mut stream).await else {
+            return;
         };
-        let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let mut request_line = lines.next().unwrap_or_default().split(' ');
-        let method = request_line.next().unwrap_or_default().to_string();
-        let path = request_line.next().unwrap_or_default().to_string();
-        let mut headers = http::HeaderMap::new();
-        for line in lines.filter(|l| !l.is_empty()) {
-            if let Some((name, value)) = line.split_once(':') {
-                headers.append(
-                    HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
-                    HeaderValue::from_str(value.trim()).unwrap(),
-                );
-            }
-        }
-        let length: usize = headers
-            .get("content-length")
-            .and_then(|v| v.to_str().ok()?.parse().ok())
-            .unwrap_or(0);
-        while raw.len() < head_end + length {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => raw.extend_from_slice(&buf[..n]),
-            }
-        }
-        received.lock().unwrap().push(Received {
-            method,
-            path,
-            headers,
-            body: raw[head_end..].to_vec(),
-        });
+        received.lock().unwrap().push(request);
         tokio::time::sleep(delay).await;
         let _ = stream.write_all(response).await;
         let _ = stream.shutdown().await;
@@ -521,7 +460,7 @@ mod tests {
         assert_eq!(got.len(), 1);
         let req = &got[0];
         assert_eq!(req.method, "POST");
-        assert_eq!(req.path, "/hooks/wallets?src=cw");
+        assert_eq!(req.target, "/hooks/wallets?src=cw");
         assert_eq!(req.body, out.body.as_bytes());
         let h = &req.headers;
         assert_eq!(h["webhook-id"], out.message_id.as_str());
