@@ -268,7 +268,7 @@ start_api() {
 }
 
 # start_streams: the local stand-in for Lambda's event-source mapping on the table's stream and
-# for the EventBridge schedule of the retry sweep (local-streams/src/main.rs): it reads DynamoDB
+# for the EventBridge schedule of the retry sweep (local-streams/src/bin/local-streams/): it reads DynamoDB
 # Local's stream of TABLE_NAME and invokes webhook-dispatcher with each batch, and the sweep
 # every SWEEP_EVERY_S seconds (default 5), through cargo lambda watch on WATCH_PORT; and it stands
 # in for Lambda's asynchronous invocation on ASYNC_INVOKE_PORT (answers 202, then invokes
