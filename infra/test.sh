@@ -36,6 +36,7 @@ cargo test --workspace --all-targets
 log "Dodo Python SDK against the local API"
 export TABLE_NAME="customer-wallets-sdk"
 cargo build --quiet --workspace --bins
+"$ROOT/infra/check-binaries.sh"
 cargo run --quiet -p admin -- create-table
 eval "$(cargo run --quiet -p admin -- create-business "SDK test business")"
 API_PORT="$(free_port)"
