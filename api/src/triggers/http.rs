@@ -44,19 +44,8 @@ async fn serve_route(
     let function = route.spec().function;
     lambda_http::run(lambda_http::service_fn(
         move |request: Request| async move {
-            if route_of(&request) != Some(route) {
-                tracing::warn!(
-                    function,
-                    method = %request.method(),
-                    path = request.uri().path(),
-                    "not this function's route"
-                );
-                return Ok(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "route_not_found",
-                    "no operation has this method and path",
-                )
-                .into_response());
+            if let Some(refusal) = misrouted(&request, route) {
+                return Ok(refusal);
             }
             let response = respond(app, request).await;
             tracing::info!(
@@ -70,6 +59,27 @@ async fn serve_route(
     .await
 }
 
+/// The 404 for a request that is not for `route`, the one route this function serves.
+fn misrouted(request: &Request, route: Route) -> Option<lambda_http::Response<lambda_http::Body>> {
+    if route_of(request) == Some(route) {
+        return None;
+    }
+    tracing::warn!(
+        function = route.spec().function,
+        method = %request.method(),
+        path = request.uri().path(),
+        "not this function's route"
+    );
+    Some(
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            "no operation has this method and path",
+        )
+        .into_response(),
+    )
+}
+
 /// The route of an API Gateway (HTTP API, payload 2.0) request, or of one from cargo lambda watch.
 fn route_of(request: &Request) -> Option<Route> {
     let route_key = match request.request_context_ref() {
@@ -77,4 +87,32 @@ fn route_of(request: &Request) -> Option<Route> {
         _ => None,
     };
     Route::of(request.method().as_str(), route_key, request.uri().path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, path: &str) -> Request {
+        lambda_http::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(lambda_http::Body::Empty)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_function_answers_its_own_route_only() {
+        assert!(misrouted(&request("GET", "/customers/cus_1"), Route::GetCustomer).is_none());
+        for (method, path) in [
+            ("PATCH", "/customers/cus_1"),
+            ("GET", "/customers"),
+            ("GET", "/customers/cus_1/wallets"),
+            ("GET", "/nowhere"),
+        ] {
+            let refusal = misrouted(&request(method, path), Route::GetCustomer)
+                .unwrap_or_else(|| panic!("{method} {path} is not get-customer's"));
+            assert_eq!(refusal.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        }
+    }
 }
