@@ -150,10 +150,14 @@ pub trait InvoiceStore: Send + Sync {
 /// Webhook endpoints and deliveries. Every write is conditional; `false` means its condition
 /// failed (the id is taken, or the record changed since it was read).
 pub trait WebhookStore: Send + Sync {
-    /// A new endpoint. Condition: its id is unused.
+    /// A new endpoint. Conditions: its id is unused (else `false`), and its business has fewer
+    /// than [`ENDPOINTS_MAX`](crate::webhooks::rules::ENDPOINTS_MAX) endpoints (else the error
+    /// `too_many_endpoints`), however many inserts race. `listed` is how many endpoints the
+    /// caller found: the count a store that keeps a counter starts from when it has none yet.
     fn insert_endpoint(
         &self,
         endpoint: &Endpoint,
+        listed: usize,
     ) -> impl Future<Output = DomainResult<bool>> + Send;
     /// A changed endpoint. Condition: it is still at `endpoint.version - 1`.
     fn replace_endpoint(

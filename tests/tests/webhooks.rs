@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use integration_tests::webhooks::{local_sender, Pump, Received, Receiver};
-use integration_tests::{assert_error, json, Harness, Reply, Route};
+use integration_tests::{assert_error, assert_only, json, race, successes, Harness, Reply, Route};
 use lambda_http::http::StatusCode;
 use shared::kernel::Timestamp;
 
@@ -575,4 +575,59 @@ async fn each_entry_of_a_batch_gets_its_event_with_its_own_balance() {
         .map(|r| r.json()["data"]["sequence"].as_u64().unwrap())
         .collect();
     assert_eq!(sequences.len(), 2, "two transactions (49 + 11 entries)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_five_concurrent_creates_make_exactly_twenty_endpoints_and_a_delete_frees_a_place() {
+    let h = Harness::new().await;
+    let replies = race(25, |i| {
+        let h = h.clone();
+        async move {
+            h.request(Route::CreateWebhook)
+                .json(json!({"url": format!("https://example.com/hook/{i}")}))
+                .send()
+                .await
+        }
+    })
+    .await;
+    assert_only(
+        &replies,
+        &[(StatusCode::UNPROCESSABLE_ENTITY, "too_many_endpoints")],
+    );
+    assert_eq!(successes(&replies).len(), 20, "exactly twenty creates win");
+    let listed = h
+        .request(Route::ListWebhooks)
+        .query("limit", "100")
+        .send()
+        .await;
+    let data = listed.body["data"].as_array().unwrap().clone();
+    assert_eq!(data.len(), 20, "exactly twenty endpoints exist");
+
+    let refused = h
+        .request(Route::CreateWebhook)
+        .json(json!({"url": "https://example.com/one-more"}))
+        .send()
+        .await;
+    assert_error(
+        &refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too_many_endpoints",
+    );
+    let deleted = h
+        .request(Route::DeleteWebhook)
+        .path("webhook_id", data[0]["id"].as_str().unwrap())
+        .send()
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let again = h
+        .request(Route::CreateWebhook)
+        .json(json!({"url": "https://example.com/one-more"}))
+        .send()
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "a delete frees a place: {}",
+        again.body
+    );
 }

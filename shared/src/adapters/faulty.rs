@@ -387,9 +387,9 @@ impl<S: InvoiceStore> InvoiceStore for FaultyStore<S> {
 }
 
 impl<S: WebhookStore> WebhookStore for FaultyStore<S> {
-    async fn insert_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
+    async fn insert_endpoint(&self, endpoint: &Endpoint, listed: usize) -> DomainResult<bool> {
         self.before_call().await?;
-        self.inner.insert_endpoint(endpoint).await
+        self.inner.insert_endpoint(endpoint, listed).await
     }
 
     async fn replace_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {

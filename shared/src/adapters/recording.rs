@@ -207,9 +207,9 @@ impl<S: InvoiceStore> InvoiceStore for RecordingStore<S> {
 }
 
 impl<S: WebhookStore> WebhookStore for RecordingStore<S> {
-    async fn insert_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
+    async fn insert_endpoint(&self, endpoint: &Endpoint, listed: usize) -> DomainResult<bool> {
         self.note("insert_endpoint");
-        self.inner.insert_endpoint(endpoint).await
+        self.inner.insert_endpoint(endpoint, listed).await
     }
 
     async fn replace_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {

@@ -161,18 +161,13 @@ impl<S: Store, C: Clock> Service<S, C> {
         if let Some(existing) = self.store().get_endpoint(&tenant.business_id, &id).await? {
             return Ok(existing); // the same idempotency key: the endpoint it made
         }
-        if self
+        let listed = self
             .store()
             .list_endpoints(&tenant.business_id)
             .await?
-            .len()
-            >= ENDPOINTS_MAX
-        {
-            return Err(crate::ValidationError::new(
-                "too_many_endpoints",
-                format!("a business may register at most {ENDPOINTS_MAX} webhook endpoints; delete one first"),
-            )
-            .into());
+            .len();
+        if listed >= ENDPOINTS_MAX {
+            return Err(rules::too_many_endpoints().into());
         }
         let endpoint = Endpoint {
             id,
@@ -191,7 +186,8 @@ impl<S: Store, C: Clock> Service<S, C> {
             created_by: crate::access::actor::current(),
             updated_by: None,
         };
-        if self.store().insert_endpoint(&endpoint).await? {
+        // The store refuses the endpoint beyond the limit, however many creates race.
+        if self.store().insert_endpoint(&endpoint, listed).await? {
             return Ok(endpoint);
         }
         // The same idempotency key raced us: answer what it made.

@@ -4,6 +4,7 @@
 
 mod codec;
 mod commit;
+mod endpoint_count;
 pub mod keys;
 pub mod meter;
 pub mod permissions;

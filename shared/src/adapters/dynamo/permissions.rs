@@ -108,9 +108,11 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     // InvoiceStore
     plain("get_invoice_payment", &[GET_ITEM]),
     // WebhookStore
-    plain("insert_endpoint", &[PUT_ITEM]),
+    // The business's endpoint count, then a transaction of Puts (the endpoint and the count).
+    plain("insert_endpoint", &[GET_ITEM, PUT_ITEM]),
     plain("replace_endpoint", &[PUT_ITEM]),
-    plain("delete_endpoint", &[DELETE_ITEM]),
+    // The count, then a transaction: delete the endpoint, put the count.
+    plain("delete_endpoint", &[GET_ITEM, DELETE_ITEM, PUT_ITEM]),
     plain("get_endpoint", &[GET_ITEM]),
     plain("list_endpoints", &[QUERY]),
     plain("insert_delivery", &[PUT_ITEM]),

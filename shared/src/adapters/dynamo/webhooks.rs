@@ -3,8 +3,11 @@
 //! | item       | pk                               | sk                     | other keys |
 //! |------------|----------------------------------|------------------------|------------|
 //! | endpoint   | `BIZ#<business>`                 | `WHK#<endpoint>`       |            |
+//! | endpoint count | `BIZ#<business>`             | `WHKCOUNT`             | `cnt`: the business's endpoints |
 //! | delivery   | `WHK#<business>#<endpoint>`      | `DLV#<event>`          | pending: `exp_shard` = `RTY#<n>`, `exp_at` = `<due ms>#<event>` (GSI `by_expiry`) |
 //! | attempt    | `WHK#<business>#<endpoint>`      | `ATT#<event>#<n:02>`   |            |
+//!
+//! The endpoint count is kept in step by `endpoint_count.rs`.
 //!
 //! Deliveries and attempts carry `ttl` (seconds): the table's time to live removes them after
 //! [`rules::DELIVERY_LOG_DAYS`]. Event ids are ULIDs of the change's time, so a delivery log
@@ -44,7 +47,7 @@ pub const TTL: &str = "ttl";
 /// Items read per delivery-log query call.
 const LOG_BATCH: i32 = 100;
 
-fn endpoint_sk(id: &EndpointId) -> String {
+pub(super) fn endpoint_sk(id: &EndpointId) -> String {
     format!("{ENDPOINT_SK_PREFIX}{id}")
 }
 
@@ -143,7 +146,7 @@ fn unchanged(seen: &Delivery) -> (String, Vec<(String, AttributeValue)>) {
     }
 }
 
-fn conditional_put(
+pub(super) fn conditional_put(
     table: &str,
     item: Item,
     condition: &str,
@@ -207,14 +210,8 @@ impl DynamoStore {
 }
 
 impl WebhookStore for DynamoStore {
-    async fn insert_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
-        self.put_if(
-            endpoint_item(endpoint),
-            "attribute_not_exists(pk)",
-            vec![],
-            "create webhook",
-        )
-        .await
+    async fn insert_endpoint(&self, endpoint: &Endpoint, listed: usize) -> DomainResult<bool> {
+        self.insert_counted_endpoint(endpoint, listed).await
     }
 
     async fn replace_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
@@ -233,26 +230,7 @@ impl WebhookStore for DynamoStore {
         business_id: &BusinessId,
         endpoint_id: &EndpointId,
     ) -> DomainResult<bool> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(
-                business_pk(business_id),
-                &endpoint_sk(endpoint_id),
-            )))
-            .condition_expression("attribute_exists(pk)")
-            .return_consumed_capacity(consumed_capacity(self.meter()))
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                self.record(Call::Write(out.consumed_capacity()));
-                Ok(true)
-            }
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage("delete webhook", e)),
-        }
+        self.delete_counted_endpoint(business_id, endpoint_id).await
     }
 
     async fn get_endpoint(

@@ -9,6 +9,7 @@ use crate::ports::WebhookStore;
 use crate::webhooks::model::{
     Attempt, Delivery, DeliveryQuery, DeliveryRef, DeliveryStatus, Endpoint,
 };
+use crate::webhooks::rules;
 
 type DeliveryKey = (BusinessId, EndpointId, EventId);
 
@@ -34,17 +35,24 @@ impl MemoryStore {
 }
 
 impl WebhookStore for MemoryStore {
-    async fn insert_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
+    async fn insert_endpoint(&self, endpoint: &Endpoint, _listed: usize) -> DomainResult<bool> {
         let key = (endpoint.business_id.clone(), endpoint.id.clone());
-        Ok(self
-            .webhooks(|t| {
-                if t.endpoints.contains_key(&key) {
-                    return false;
-                }
-                t.endpoints.insert(key, endpoint.clone());
-                true
-            })
-            .await)
+        self.webhooks(|t| {
+            if t.endpoints.contains_key(&key) {
+                return Ok(false);
+            }
+            let registered = t
+                .endpoints
+                .keys()
+                .filter(|(business, _)| *business == endpoint.business_id)
+                .count();
+            if registered >= rules::ENDPOINTS_MAX {
+                return Err(rules::too_many_endpoints().into());
+            }
+            t.endpoints.insert(key, endpoint.clone());
+            Ok(true)
+        })
+        .await
     }
 
     async fn replace_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
