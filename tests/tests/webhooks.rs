@@ -631,3 +631,56 @@ async fn twenty_five_concurrent_creates_make_exactly_twenty_endpoints_and_a_dele
         again.body
     );
 }
+
+#[tokio::test]
+async fn sensitive_headers_are_answered_without_their_value_and_still_sent() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let _pump = Pump::start(h.calm_service()).await;
+    let receiver = Receiver::start().await;
+    let created = h
+        .request(Route::CreateWebhook)
+        .json(json!({
+            "url": receiver.url(),
+            "filter_types": ["wallet.topped_up"],
+            "headers": {"Authorization": "Bearer s3cr3t", "x-api-key": "k-123", "x-team": "billing"},
+        }))
+        .send()
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert!(
+        !created.body.to_string().contains("s3cr3t"),
+        "{}",
+        created.body
+    );
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let updated = h
+        .request(Route::UpdateWebhookHeaders)
+        .path("webhook_id", &id)
+        .json(json!({"headers": {"x-session-token": "t-9"}}))
+        .send()
+        .await;
+    assert_eq!(updated.status, StatusCode::NO_CONTENT, "{}", updated.body);
+    let shown = h
+        .request(Route::GetWebhookHeaders)
+        .path("webhook_id", &id)
+        .send()
+        .await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert_eq!(
+        shown.body,
+        json!({
+            "headers": {"x-team": "billing"},
+            "sensitive": ["authorization", "x-api-key", "x-session-token"],
+        })
+    );
+
+    let customer = h.customer().await;
+    h.credit(&customer, 100).await;
+    let mine = |r: &Received| r.json()["data"]["customer_id"] == customer.as_str();
+    let received = receiver.wait_for(1, WAIT, mine).await;
+    assert_eq!(received[0].header("authorization"), "Bearer s3cr3t");
+    assert_eq!(received[0].header("x-api-key"), "k-123");
+    assert_eq!(received[0].header("x-session-token"), "t-9");
+    assert_eq!(received[0].header("x-team"), "billing");
+}
