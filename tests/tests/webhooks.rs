@@ -684,3 +684,41 @@ async fn sensitive_headers_are_answered_without_their_value_and_still_sent() {
     assert_eq!(received[0].header("x-session-token"), "t-9");
     assert_eq!(received[0].header("x-team"), "billing");
 }
+
+#[tokio::test]
+async fn a_batch_that_goes_low_and_back_in_one_transaction_raises_the_alert_and_the_recovery() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let _pump = Pump::start(h.calm_service()).await;
+    let receiver = Receiver::start().await;
+    register(
+        &h,
+        &receiver.url(),
+        &["wallet.balance_low", "wallet.balance_recovered"],
+    )
+    .await;
+    let customer = h.customer().await;
+    h.credit(&customer, 100).await;
+    let settings = h
+        .request(Route::UpdateWalletSettings)
+        .customer(&customer)
+        .json(json!({"currency": "USD", "low_balance_threshold": 50}))
+        .send()
+        .await;
+    assert_eq!(settings.status, StatusCode::OK, "{}", settings.body);
+    let items = json!([
+        {"customer_id": customer, "amount": 80, "currency": "USD", "entry_type": "debit", "idempotency_key": "down"},
+        {"customer_id": customer, "amount": 80, "currency": "USD", "entry_type": "credit", "idempotency_key": "up"},
+    ]);
+    let reply = h
+        .request(Route::CreateLedgerEntriesBatch)
+        .json(json!({ "items": items }))
+        .send()
+        .await;
+    assert_eq!(reply.body["applied"], 2, "{}", reply.body);
+    let mine = |r: &Received| r.json()["data"]["customer_id"] == customer.as_str();
+    let received = receiver.wait_for(2, WAIT, mine).await;
+    let mut types: Vec<String> = received.iter().map(Received::event_type).collect();
+    types.sort();
+    assert_eq!(types, ["wallet.balance_low", "wallet.balance_recovered"]);
+}
