@@ -207,6 +207,16 @@ pub trait WebhookStore: Send + Sync {
         endpoint_id: &EndpointId,
         query: &DeliveryQuery,
     ) -> impl Future<Output = DomainResult<Vec<Delivery>>> + Send;
+    /// Takes one of the `limit` delivery slots of an endpoint in the clock second `second`
+    /// (unix seconds): `false` when all are taken. One conditional write, counted in the store,
+    /// so an endpoint's `rate_limit` holds however many workers deliver to it at once.
+    fn take_delivery_slot(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        second: u64,
+        limit: u32,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
     /// Pending deliveries of every business due at or before `now_ms` (sparse index), about
     /// `limit`, read as [`WalletStore::due_top_ups`] reads.
     fn due_deliveries(

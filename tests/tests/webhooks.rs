@@ -722,3 +722,84 @@ async fn a_batch_that_goes_low_and_back_in_one_transaction_raises_the_alert_and_
     types.sort();
     assert_eq!(types, ["wallet.balance_low", "wallet.balance_recovered"]);
 }
+
+#[tokio::test]
+async fn an_endpoint_s_rate_limit_spaces_its_deliveries_and_drops_none() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let _pump = Pump::start(h.calm_service()).await;
+    let receiver = Receiver::start().await;
+    let created = h
+        .request(Route::CreateWebhook)
+        .json(json!({"url": receiver.url(), "filter_types": ["wallet.topped_up"], "rate_limit": 2}))
+        .send()
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let customer = h.customer().await;
+    for _ in 0..6 {
+        h.credit(&customer, 10).await;
+    }
+    let mine = |r: &Received| r.json()["data"]["customer_id"] == customer.as_str();
+    let received = receiver.wait_for(6, WAIT, mine).await;
+    assert_eq!(received.len(), 6, "none is dropped");
+    let mut at: Vec<_> = received.iter().map(|r| r.at).collect();
+    at.sort();
+    // Two a second (each second of the clock): any five in a row span two seconds at least,
+    // so more than one second less the delivery's jitter.
+    for i in 0..at.len() - 4 {
+        let span = at[i + 4] - at[i];
+        assert!(
+            span > Duration::from_millis(800),
+            "five deliveries within {span:?}: {at:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_taking_an_endpoint_s_slots_at_once_get_exactly_its_rate_limit() {
+    use shared::ports::WebhookStore;
+    let h = Harness::new().await;
+    let other = h.instance().await;
+    let created = h
+        .request(Route::CreateWebhook)
+        .json(json!({"url": "https://example.com/hook", "rate_limit": 5}))
+        .send()
+        .await;
+    let endpoint = shared::kernel::EndpointId::parse(created.body["id"].as_str().unwrap()).unwrap();
+    let business_id = shared::kernel::BusinessId::parse(&h.business_id).unwrap();
+    let second = Timestamp::now().unix_ms / 1_000;
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let (app, endpoint) = (
+                if i % 2 == 0 {
+                    h.calm_service()
+                } else {
+                    other.calm_service()
+                },
+                endpoint.clone(),
+            );
+            let business_id = business_id.clone();
+            tokio::spawn(async move {
+                app.store()
+                    .take_delivery_slot(&business_id, &endpoint, second, 5)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut taken = 0;
+    for task in tasks {
+        taken += usize::from(task.await.unwrap());
+    }
+    assert_eq!(
+        taken, 5,
+        "exactly the limit in one second, across instances"
+    );
+    let next = h
+        .calm_service()
+        .store()
+        .take_delivery_slot(&business_id, &endpoint, second + 1, 5)
+        .await
+        .unwrap();
+    assert!(next, "the next second has its own slots");
+}

@@ -457,6 +457,19 @@ impl<S: WebhookStore> WebhookStore for FaultyStore<S> {
             .await
     }
 
+    async fn take_delivery_slot(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        second: u64,
+        limit: u32,
+    ) -> DomainResult<bool> {
+        self.before_call().await?;
+        self.inner
+            .take_delivery_slot(business_id, endpoint_id, second, limit)
+            .await
+    }
+
     async fn due_deliveries(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<DeliveryRef>> {
         self.before_call().await?;
         self.inner.due_deliveries(now_ms, limit).await

@@ -277,6 +277,19 @@ impl<S: WebhookStore> WebhookStore for RecordingStore<S> {
             .await
     }
 
+    async fn take_delivery_slot(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        second: u64,
+        limit: u32,
+    ) -> DomainResult<bool> {
+        self.note("take_delivery_slot");
+        self.inner
+            .take_delivery_slot(business_id, endpoint_id, second, limit)
+            .await
+    }
+
     async fn due_deliveries(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<DeliveryRef>> {
         self.note("due_deliveries");
         self.inner.due_deliveries(now_ms, limit).await

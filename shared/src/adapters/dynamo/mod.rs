@@ -4,6 +4,7 @@
 
 mod codec;
 mod commit;
+pub mod delivery_rate;
 mod endpoint_count;
 pub mod keys;
 pub mod meter;

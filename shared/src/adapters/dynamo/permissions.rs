@@ -10,7 +10,9 @@
 //! `Put`s, or one conditional `PutItem`.
 
 use super::codec::{KEY_EXPIRES, KEY_REVOKED, KEY_USED};
+use super::delivery_rate::SLOTS;
 use super::table::{GSI_EMAIL, GSI_EXPIRY, PK, SK};
+use super::webhooks::TTL;
 
 pub const GET_ITEM: &str = "dynamodb:GetItem";
 pub const PUT_ITEM: &str = "dynamodb:PutItem";
@@ -18,9 +20,12 @@ pub const UPDATE_ITEM: &str = "dynamodb:UpdateItem";
 pub const DELETE_ITEM: &str = "dynamodb:DeleteItem";
 pub const QUERY: &str = "dynamodb:Query";
 
-/// The prefix of every API key's partition key (`keys::api_key_pk`): the only items any function
-/// updates in place.
+/// The prefix of every API key's partition key (`keys::api_key_pk`): with the delivery slots
+/// below, the only items any function updates in place.
 pub const API_KEY_PK_PREFIX: &str = "KEY#";
+/// The prefix of an endpoint's delivery partition (`WHK#<business>#<endpoint>`), where its
+/// delivery slots per second are counted in place.
+pub const DELIVERY_PK_PREFIX: &str = "WHK#";
 
 /// An `UpdateItem`'s reach: the partition keys it may name (a prefix) and every top-level
 /// attribute it names (keys, condition and update expression: IAM's `dynamodb:Attributes`).
@@ -121,6 +126,15 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     plain("get_delivery", &[GET_ITEM, QUERY]),
     plain("list_deliveries", &[QUERY]),
     on_index("due_deliveries", &[QUERY], &[GSI_EXPIRY]),
+    StoreAccess {
+        method: "take_delivery_slot",
+        actions: &[UPDATE_ITEM],
+        indexes: &[],
+        update: Some(UpdateReach {
+            partition_key_prefix: DELIVERY_PK_PREFIX,
+            attributes: &[PK, SK, SLOTS, TTL],
+        }),
+    },
 ];
 
 /// The line of `method`, if the table has one.

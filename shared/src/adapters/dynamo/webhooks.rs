@@ -7,7 +7,8 @@
 //! | delivery   | `WHK#<business>#<endpoint>`      | `DLV#<event>`          | pending: `exp_shard` = `RTY#<n>`, `exp_at` = `<due ms>#<event>` (GSI `by_expiry`) |
 //! | attempt    | `WHK#<business>#<endpoint>`      | `ATT#<event>#<n:02>`   |            |
 //!
-//! The endpoint count is kept in step by `endpoint_count.rs`.
+//! The endpoint count is kept in step by `endpoint_count.rs`; an endpoint's delivery slots per
+//! second (its `rate_limit`) are counted by `delivery_rate.rs`.
 //!
 //! Deliveries and attempts carry `ttl` (seconds): the table's time to live removes them after
 //! [`rules::DELIVERY_LOG_DAYS`]. Event ids are ULIDs of the change's time, so a delivery log
@@ -51,7 +52,7 @@ pub(super) fn endpoint_sk(id: &EndpointId) -> String {
     format!("{ENDPOINT_SK_PREFIX}{id}")
 }
 
-fn delivery_pk(business_id: &BusinessId, endpoint_id: &EndpointId) -> String {
+pub(super) fn delivery_pk(business_id: &BusinessId, endpoint_id: &EndpointId) -> String {
     format!("{DELIVERY_PK_PREFIX}{business_id}#{endpoint_id}")
 }
 
@@ -405,6 +406,17 @@ impl WebhookStore for DynamoStore {
                 return Err(crate::kernel::paging::too_broad("delivery log").into());
             }
         }
+    }
+
+    async fn take_delivery_slot(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        second: u64,
+        limit: u32,
+    ) -> DomainResult<bool> {
+        self.take_slot(business_id, endpoint_id, second, limit)
+            .await
     }
 
     async fn due_deliveries(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<DeliveryRef>> {

@@ -17,6 +17,8 @@ type DeliveryKey = (BusinessId, EndpointId, EventId);
 pub(super) struct WebhookTables {
     endpoints: BTreeMap<(BusinessId, EndpointId), Endpoint>,
     deliveries: BTreeMap<DeliveryKey, (Delivery, Vec<Attempt>)>,
+    /// Delivery slots taken per endpoint and clock second.
+    slots: BTreeMap<(BusinessId, EndpointId, u64), u32>,
 }
 
 fn key_of(delivery: &Delivery) -> DeliveryKey {
@@ -163,6 +165,26 @@ impl WebhookStore for MemoryStore {
                     .take(query.limit as usize)
                     .cloned()
                     .collect()
+            })
+            .await)
+    }
+
+    async fn take_delivery_slot(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        second: u64,
+        limit: u32,
+    ) -> DomainResult<bool> {
+        let key = (business_id.clone(), endpoint_id.clone(), second);
+        Ok(self
+            .webhooks(|t| {
+                let taken = t.slots.entry(key).or_default();
+                let free = *taken < limit;
+                if free {
+                    *taken += 1;
+                }
+                free
             })
             .await)
     }

@@ -260,6 +260,9 @@ impl<S: Store, C: Clock> Service<S, C> {
             self.abandon(&delivery, now).await?;
             return Ok(Outcome::Failed);
         };
+        if !self.wait_for_slot(endpoint, stop_claiming_at).await? {
+            return Ok(Outcome::Left); // due for the sweep, as recorded
+        }
         let Some(claimed) = self.claim(&delivery, now).await? else {
             return Ok(Outcome::Done);
         };
@@ -274,6 +277,39 @@ impl<S: Store, C: Clock> Service<S, C> {
         } else {
             Outcome::Failed
         })
+    }
+
+    /// Waits for one of the endpoint's delivery slots of a clock second: its `rate_limit` per
+    /// second, counted in the store (one conditional write per try), so the limit holds across
+    /// every deliverer and sweep at once. A try refused waits for the next second (with a
+    /// little jitter). `false` if no slot came before `until`: the delivery is left due, never
+    /// dropped. An endpoint without a rate limit takes no slot.
+    pub(super) async fn wait_for_slot(
+        &self,
+        endpoint: &Endpoint,
+        until: std::time::Instant,
+    ) -> DomainResult<bool> {
+        let Some(limit) = endpoint.rate_limit else {
+            return Ok(true);
+        };
+        loop {
+            // The real clock: a rate is of real seconds, whatever the service's clock says.
+            let now_ms = Timestamp::now().unix_ms;
+            let (business, id) = (&endpoint.business_id, &endpoint.id);
+            if self
+                .store()
+                .take_delivery_slot(business, id, now_ms / 1_000, limit)
+                .await?
+            {
+                return Ok(true);
+            }
+            let jitter_ms = (rules::random_jitter().abs() * 50.0) as u64;
+            let wait = std::time::Duration::from_millis(1_000 - now_ms % 1_000 + jitter_ms);
+            if std::time::Instant::now() + wait >= until {
+                return Ok(false);
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// Marks failed, without an attempt, a delivery whose endpoint was deleted or disabled.

@@ -29,32 +29,43 @@ pub struct Claimed {
 }
 
 impl<S: Store, C: Clock> Service<S, C> {
-    /// Makes one attempt of each claimed delivery, several at once, and records each.
+    /// Makes one attempt of each claimed delivery, several at once, and records each; within
+    /// its endpoint's rate limit: a delivery whose slot does not come before `until` is not
+    /// attempted and stays due when its claim lapses.
     pub async fn attempt_all<W: WebhookSender>(
         &self,
         sender: &W,
         claimed: Vec<Claimed>,
+        until: std::time::Instant,
     ) -> DeliveryReport {
-        let results: Vec<DomainResult<bool>> = stream::iter(claimed)
+        let results: Vec<DomainResult<Option<bool>>> = stream::iter(claimed)
             .map(|c| async move {
+                if !self.wait_for_slot(&c.endpoint, until).await? {
+                    return Ok(None);
+                }
                 self.attempt(sender, &c.endpoint, &c.delivery)
                     .await
-                    .map(|(d, _)| d.status == DeliveryStatus::Succeeded)
+                    .map(|(d, _)| Some(d.status == DeliveryStatus::Succeeded))
             })
             .buffer_unordered(ATTEMPTS_IN_FLIGHT)
             .collect()
             .await;
-        let mut report = DeliveryReport {
-            deliveries: results.len(),
-            ..DeliveryReport::default()
-        };
+        let mut report = DeliveryReport::default();
         for result in results {
             match result {
-                Ok(true) => report.succeeded += 1,
-                Ok(false) => report.failed += 1,
+                Ok(None) => {} // left for later: its slot did not come
+                Ok(Some(succeeded)) => {
+                    report.deliveries += 1;
+                    if succeeded {
+                        report.succeeded += 1;
+                    } else {
+                        report.failed += 1;
+                    }
+                }
                 Err(error) => {
                     // The claim lapses and the sweep tries again.
                     tracing::warn!(%error, "recording a delivery attempt failed");
+                    report.deliveries += 1;
                     report.failed += 1;
                 }
             }
@@ -123,7 +134,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                     }
                 }
             }
-            let attempted = self.attempt_all(sender, claimed).await;
+            let attempted = self.attempt_all(sender, claimed, stop_at.into_std()).await;
             report.deliveries += attempted.deliveries;
             report.succeeded += attempted.succeeded;
             report.failed += attempted.failed;
