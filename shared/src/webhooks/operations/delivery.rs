@@ -594,6 +594,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn deliveries_above_the_rate_limit_wait_and_are_left_due_not_dropped() {
+        let world = World::new().await;
+        let healthy = endpoint(&world, HEALTHY).await;
+        let patch = EndpointPatch {
+            rate_limit: Some(Some(2)),
+            ..EndpointPatch::default()
+        };
+        let limited = world
+            .service
+            .update_endpoint(&world.tenant, &healthy.id, &patch)
+            .await
+            .unwrap();
+        let work = recorded(&world, &limited, 5).await;
+        // Other workers took this second's slots and the next few seconds' too.
+        let second = Timestamp::now().unix_ms / 1_000;
+        for s in second..second + 5 {
+            let store = world.service.store();
+            while store
+                .take_delivery_slot(&limited.business_id, &limited.id, s, 2)
+                .await
+                .unwrap()
+            {}
+        }
+        let sender = Counting::default();
+        let report = world
+            .service
+            .deliver(
+                &sender,
+                &Breakers::default(),
+                work.clone(),
+                world.service.now(),
+                Instant::now() + Duration::from_millis(300),
+            )
+            .await;
+        assert_eq!(sender.of(HEALTHY).0, 0, "no attempt above the limit");
+        assert_eq!((report.deliveries, report.left), (0, 5));
+        for r in &work {
+            let delivery = stored(&world, r).await;
+            assert_eq!(delivery.status, DeliveryStatus::Pending, "still due");
+            assert_eq!((delivery.attempt_count, delivery.lease_until), (0, None));
+        }
+    }
+
+    #[tokio::test]
     async fn a_delivery_already_made_or_claimed_is_not_attempted_again() {
         let world = World::new().await;
         let healthy = endpoint(&world, HEALTHY).await;
