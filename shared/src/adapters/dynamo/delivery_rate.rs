@@ -8,13 +8,14 @@
 //! Taking a slot is one conditional `UpdateItem` (`ADD slots 1` while below the limit), so the
 //! limit holds however many deliverers and sweeps deliver to the endpoint at once.
 
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::codec::number;
 use super::keys::key_of;
-use super::meter::{consumed_capacity, Call};
+use super::meter::consumed_capacity;
 use super::webhooks::{delivery_pk, TTL};
-use super::{condition_failed, storage, DynamoStore};
+use super::DynamoStore;
 use crate::error::DomainResult;
 use crate::kernel::{BusinessId, EndpointId};
 
@@ -51,13 +52,10 @@ impl DynamoStore {
             .return_consumed_capacity(consumed_capacity(self.meter()))
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.record(Call::Write(out.consumed_capacity()));
-                Ok(true)
-            }
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage("take a delivery slot", e)),
-        }
+        self.written(
+            result,
+            UpdateItemOutput::consumed_capacity,
+            "take a delivery slot",
+        )
     }
 }

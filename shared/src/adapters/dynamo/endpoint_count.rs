@@ -4,14 +4,14 @@
 //! race (a count changed meanwhile is read again). A business whose endpoints predate the count
 //! starts it from the endpoints listed by the create.
 
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
 use super::codec::{corrupt, number};
-use super::commit::rejection;
 use super::keys::{business_pk, key_of, Item};
-use super::meter::{consumed_capacity, Call};
+use super::meter::consumed_capacity;
 use super::webhooks::{conditional_put, endpoint_item, endpoint_sk};
-use super::{condition_failed, storage, DynamoStore};
+use super::DynamoStore;
 use crate::error::{DomainError, DomainResult};
 use crate::kernel::{BusinessId, EndpointId};
 use crate::webhooks::model::Endpoint;
@@ -80,24 +80,11 @@ impl DynamoStore {
 
     /// Writes an endpoint change (first) and its business's count (second) in one transaction.
     async fn counted(&self, items: Vec<TransactWriteItem>, what: &str) -> DomainResult<Counted> {
-        let result = self
-            .client
-            .transact_write_items()
-            .return_consumed_capacity(consumed_capacity(self.meter()))
-            .set_transact_items(Some(items.clone()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {
-                self.record(Call::Transaction(&items));
-                Ok(Counted::Done)
-            }
-            Err(err) => match rejection(&err) {
-                Some(r) if r.failed.contains(&0) => Ok(Counted::EndpointRefused),
-                Some(_) => Ok(Counted::CountChanged),
-                None => Err(storage(what, err)),
-            },
-        }
+        Ok(match self.transact_items(items, what).await? {
+            None => Counted::Done,
+            Some(r) if r.failed.contains(&0) => Counted::EndpointRefused,
+            Some(_) => Counted::CountChanged,
+        })
     }
 
     /// Deletes an endpoint of a business that has no endpoint count.
@@ -118,14 +105,11 @@ impl DynamoStore {
             .return_consumed_capacity(consumed_capacity(self.meter()))
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.record(Call::Write(out.consumed_capacity()));
-                Ok(true)
-            }
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage("delete webhook", e)),
-        }
+        self.written(
+            result,
+            DeleteItemOutput::consumed_capacity,
+            "delete webhook",
+        )
     }
 
     /// [`WebhookStore::insert_endpoint`](crate::ports::WebhookStore::insert_endpoint), with its count.

@@ -162,6 +162,28 @@ impl DynamoStore {
         }
     }
 
+    /// What a conditional write of one item came to: `true` if written (its capacity recorded),
+    /// `false` if its condition failed; any other failure as [`storage`] says.
+    fn written<O, E, R>(
+        &self,
+        result: Result<O, SdkError<E, R>>,
+        capacity: fn(&O) -> Option<&aws_sdk_dynamodb::types::ConsumedCapacity>,
+        what: &str,
+    ) -> DomainResult<bool>
+    where
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        match result {
+            Ok(out) => {
+                self.record(Call::Write(capacity(&out)));
+                Ok(true)
+            }
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage(what, e)),
+        }
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

@@ -14,6 +14,7 @@
 //! [`rules::DELIVERY_LOG_DAYS`]. Event ids are ULIDs of the change's time, so a delivery log
 //! query newest first is a reverse range read.
 
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::codec::{corrupt, from_doc, number, text, to_doc, DOC};
@@ -21,7 +22,8 @@ use super::commit::rejection;
 use super::keys::{business_pk, key_of, s, Item};
 use super::meter::{consumed_capacity, Call};
 use super::table::{GSI_EXPIRY_PK, GSI_EXPIRY_SK, PK, SK};
-use super::{condition_failed, storage, DynamoStore};
+use super::{storage, DynamoStore};
+use crate::change::Rejection;
 use crate::error::DomainResult;
 use crate::kernel::{BusinessId, EndpointId, EventId};
 use crate::ports::WebhookStore;
@@ -164,6 +166,32 @@ pub(super) fn conditional_put(
 }
 
 impl DynamoStore {
+    /// A transaction of conditional writes: `None` if written (its capacity recorded), else why
+    /// it was refused (a failed condition, or a conflict with another transaction).
+    pub(super) async fn transact_items(
+        &self,
+        items: Vec<TransactWriteItem>,
+        what: &str,
+    ) -> DomainResult<Option<Rejection>> {
+        let result = self
+            .client
+            .transact_write_items()
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                self.record(Call::Transaction(&items));
+                Ok(None)
+            }
+            Err(err) => match rejection(&err) {
+                Some(rejected) => Ok(Some(rejected)),
+                None => Err(storage(what, err)),
+            },
+        }
+    }
+
     /// A conditional put: `false` if its condition failed.
     async fn put_if(
         &self,
@@ -184,14 +212,7 @@ impl DynamoStore {
             .return_consumed_capacity(consumed_capacity(self.meter()))
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.record(Call::Write(out.consumed_capacity()));
-                Ok(true)
-            }
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage(what, e)),
-        }
+        self.written(result, PutItemOutput::consumed_capacity, what)
     }
 
     /// Every item of a partition whose sort key starts with `prefix`, in key order.
@@ -291,22 +312,11 @@ impl WebhookStore for DynamoStore {
                 vec![],
             ),
         ];
-        let result = self
-            .client
-            .transact_write_items()
-            .return_consumed_capacity(consumed_capacity(self.meter()))
-            .set_transact_items(Some(items.clone()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {
-                self.record(Call::Transaction(&items));
-                Ok(true)
-            }
-            // A failed condition or a conflicting transaction: another worker changed it.
-            Err(err) if rejection(&err).is_some() => Ok(false),
-            Err(err) => Err(storage("record delivery attempt", err)),
-        }
+        // A failed condition or a conflicting transaction: another worker changed it.
+        let rejected = self
+            .transact_items(items, "record delivery attempt")
+            .await?;
+        Ok(rejected.is_none())
     }
 
     async fn get_delivery(
