@@ -150,10 +150,14 @@ pub trait InvoiceStore: Send + Sync {
 /// Webhook endpoints and deliveries. Every write is conditional; `false` means its condition
 /// failed (the id is taken, or the record changed since it was read).
 pub trait WebhookStore: Send + Sync {
-    /// A new endpoint. Condition: its id is unused.
+    /// A new endpoint. Conditions: its id is unused (else `false`), and its business has fewer
+    /// than [`ENDPOINTS_MAX`](crate::webhooks::rules::ENDPOINTS_MAX) endpoints (else the error
+    /// `too_many_endpoints`), however many inserts race. `listed` is how many endpoints the
+    /// caller found: the count a store that keeps a counter starts from when it has none yet.
     fn insert_endpoint(
         &self,
         endpoint: &Endpoint,
+        listed: usize,
     ) -> impl Future<Output = DomainResult<bool>> + Send;
     /// A changed endpoint. Condition: it is still at `endpoint.version - 1`.
     fn replace_endpoint(
@@ -203,6 +207,16 @@ pub trait WebhookStore: Send + Sync {
         endpoint_id: &EndpointId,
         query: &DeliveryQuery,
     ) -> impl Future<Output = DomainResult<Vec<Delivery>>> + Send;
+    /// Takes one of the `limit` delivery slots of an endpoint in the clock second `second`
+    /// (unix seconds): `false` when all are taken. One conditional write, counted in the store,
+    /// so an endpoint's `rate_limit` holds however many workers deliver to it at once.
+    fn take_delivery_slot(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        second: u64,
+        limit: u32,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
     /// Pending deliveries of every business due at or before `now_ms` (sparse index), about
     /// `limit`, read as [`WalletStore::due_top_ups`] reads.
     fn due_deliveries(

@@ -252,7 +252,7 @@ async fn endpoint_of(w: &World, tenant: &Tenant) -> Endpoint {
         created_by: None,
         updated_by: None,
     };
-    assert!(w.store.insert_endpoint(&endpoint).await.unwrap());
+    assert!(w.store.insert_endpoint(&endpoint, 0).await.unwrap());
     endpoint
 }
 

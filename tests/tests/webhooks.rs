@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use integration_tests::webhooks::{local_sender, Pump, Received, Receiver};
-use integration_tests::{assert_error, json, Harness, Reply, Route};
+use integration_tests::{assert_error, assert_only, json, race, successes, Harness, Reply, Route};
 use lambda_http::http::StatusCode;
 use shared::kernel::Timestamp;
 
@@ -575,4 +575,231 @@ async fn each_entry_of_a_batch_gets_its_event_with_its_own_balance() {
         .map(|r| r.json()["data"]["sequence"].as_u64().unwrap())
         .collect();
     assert_eq!(sequences.len(), 2, "two transactions (49 + 11 entries)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_five_concurrent_creates_make_exactly_twenty_endpoints_and_a_delete_frees_a_place() {
+    let h = Harness::new().await;
+    let replies = race(25, |i| {
+        let h = h.clone();
+        async move {
+            h.request(Route::CreateWebhook)
+                .json(json!({"url": format!("https://example.com/hook/{i}")}))
+                .send()
+                .await
+        }
+    })
+    .await;
+    assert_only(
+        &replies,
+        &[(StatusCode::UNPROCESSABLE_ENTITY, "too_many_endpoints")],
+    );
+    assert_eq!(successes(&replies).len(), 20, "exactly twenty creates win");
+    let listed = h
+        .request(Route::ListWebhooks)
+        .query("limit", "100")
+        .send()
+        .await;
+    let data = listed.body["data"].as_array().unwrap().clone();
+    assert_eq!(data.len(), 20, "exactly twenty endpoints exist");
+
+    let refused = h
+        .request(Route::CreateWebhook)
+        .json(json!({"url": "https://example.com/one-more"}))
+        .send()
+        .await;
+    assert_error(
+        &refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too_many_endpoints",
+    );
+    let deleted = h
+        .request(Route::DeleteWebhook)
+        .path("webhook_id", data[0]["id"].as_str().unwrap())
+        .send()
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let again = h
+        .request(Route::CreateWebhook)
+        .json(json!({"url": "https://example.com/one-more"}))
+        .send()
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "a delete frees a place: {}",
+        again.body
+    );
+}
+
+#[tokio::test]
+async fn sensitive_headers_are_answered_without_their_value_and_still_sent() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let _pump = Pump::start(h.calm_service()).await;
+    let receiver = Receiver::start().await;
+    let created = h
+        .request(Route::CreateWebhook)
+        .json(json!({
+            "url": receiver.url(),
+            "filter_types": ["wallet.topped_up"],
+            "headers": {"Authorization": "Bearer s3cr3t", "x-api-key": "k-123", "x-team": "billing"},
+        }))
+        .send()
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert!(
+        !created.body.to_string().contains("s3cr3t"),
+        "{}",
+        created.body
+    );
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let updated = h
+        .request(Route::UpdateWebhookHeaders)
+        .path("webhook_id", &id)
+        .json(json!({"headers": {"x-session-token": "t-9"}}))
+        .send()
+        .await;
+    assert_eq!(updated.status, StatusCode::NO_CONTENT, "{}", updated.body);
+    let shown = h
+        .request(Route::GetWebhookHeaders)
+        .path("webhook_id", &id)
+        .send()
+        .await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert_eq!(
+        shown.body,
+        json!({
+            "headers": {"x-team": "billing"},
+            "sensitive": ["authorization", "x-api-key", "x-session-token"],
+        })
+    );
+
+    let customer = h.customer().await;
+    h.credit(&customer, 100).await;
+    let mine = |r: &Received| r.json()["data"]["customer_id"] == customer.as_str();
+    let received = receiver.wait_for(1, WAIT, mine).await;
+    assert_eq!(received[0].header("authorization"), "Bearer s3cr3t");
+    assert_eq!(received[0].header("x-api-key"), "k-123");
+    assert_eq!(received[0].header("x-session-token"), "t-9");
+    assert_eq!(received[0].header("x-team"), "billing");
+}
+
+#[tokio::test]
+async fn a_batch_that_goes_low_and_back_in_one_transaction_raises_the_alert_and_the_recovery() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let _pump = Pump::start(h.calm_service()).await;
+    let receiver = Receiver::start().await;
+    register(
+        &h,
+        &receiver.url(),
+        &["wallet.balance_low", "wallet.balance_recovered"],
+    )
+    .await;
+    let customer = h.customer().await;
+    h.credit(&customer, 100).await;
+    let settings = h
+        .request(Route::UpdateWalletSettings)
+        .customer(&customer)
+        .json(json!({"currency": "USD", "low_balance_threshold": 50}))
+        .send()
+        .await;
+    assert_eq!(settings.status, StatusCode::OK, "{}", settings.body);
+    let items = json!([
+        {"customer_id": customer, "amount": 80, "currency": "USD", "entry_type": "debit", "idempotency_key": "down"},
+        {"customer_id": customer, "amount": 80, "currency": "USD", "entry_type": "credit", "idempotency_key": "up"},
+    ]);
+    let reply = h
+        .request(Route::CreateLedgerEntriesBatch)
+        .json(json!({ "items": items }))
+        .send()
+        .await;
+    assert_eq!(reply.body["applied"], 2, "{}", reply.body);
+    let mine = |r: &Received| r.json()["data"]["customer_id"] == customer.as_str();
+    let received = receiver.wait_for(2, WAIT, mine).await;
+    let mut types: Vec<String> = received.iter().map(Received::event_type).collect();
+    types.sort();
+    assert_eq!(types, ["wallet.balance_low", "wallet.balance_recovered"]);
+}
+
+#[tokio::test]
+async fn an_endpoint_s_rate_limit_spaces_its_deliveries_and_drops_none() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let _pump = Pump::start(h.calm_service()).await;
+    let receiver = Receiver::start().await;
+    let created = h
+        .request(Route::CreateWebhook)
+        .json(json!({"url": receiver.url(), "filter_types": ["wallet.topped_up"], "rate_limit": 2}))
+        .send()
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let customer = h.customer().await;
+    for _ in 0..6 {
+        h.credit(&customer, 10).await;
+    }
+    let mine = |r: &Received| r.json()["data"]["customer_id"] == customer.as_str();
+    let received = receiver.wait_for(6, WAIT, mine).await;
+    assert_eq!(received.len(), 6, "none is dropped");
+    let mut at: Vec<_> = received.iter().map(|r| r.at).collect();
+    at.sort();
+    // Two a second (each second of the clock): any five in a row span two seconds at least,
+    // so more than one second less the delivery's jitter.
+    for i in 0..at.len() - 4 {
+        let span = at[i + 4] - at[i];
+        assert!(
+            span > Duration::from_millis(800),
+            "five deliveries within {span:?}: {at:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_taking_an_endpoint_s_slots_at_once_get_exactly_its_rate_limit() {
+    use shared::ports::WebhookStore;
+    let h = Harness::new().await;
+    let other = h.instance().await;
+    let created = h
+        .request(Route::CreateWebhook)
+        .json(json!({"url": "https://example.com/hook", "rate_limit": 5}))
+        .send()
+        .await;
+    let endpoint = shared::kernel::EndpointId::parse(created.body["id"].as_str().unwrap()).unwrap();
+    let business_id = shared::kernel::BusinessId::parse(&h.business_id).unwrap();
+    let second = Timestamp::now().unix_ms / 1_000;
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let (app, endpoint) = (
+                if i % 2 == 0 {
+                    h.calm_service()
+                } else {
+                    other.calm_service()
+                },
+                endpoint.clone(),
+            );
+            let business_id = business_id.clone();
+            tokio::spawn(async move {
+                app.store()
+                    .take_delivery_slot(&business_id, &endpoint, second, 5)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut taken = 0;
+    for task in tasks {
+        taken += usize::from(task.await.unwrap());
+    }
+    assert_eq!(
+        taken, 5,
+        "exactly the limit in one second, across instances"
+    );
+    let next = h
+        .calm_service()
+        .store()
+        .take_delivery_slot(&business_id, &endpoint, second + 1, 5)
+        .await
+        .unwrap();
+    assert!(next, "the next second has its own slots");
 }

@@ -280,7 +280,9 @@ pub async fn get_headers<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
         .app
         .get_endpoint(call.tenant, &webhook_id(call.request)?)
         .await?;
-    json(&serde_json::json!({ "headers": endpoint.headers, "sensitive": [] }))
+    // Dodo: "Sensitive headers that have been redacted are returned in the sensitive field."
+    let (headers, sensitive) = endpoint.shown_headers();
+    json(&serde_json::json!({ "headers": headers, "sensitive": sensitive }))
 }
 
 pub async fn update_headers<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {

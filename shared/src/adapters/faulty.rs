@@ -387,9 +387,9 @@ impl<S: InvoiceStore> InvoiceStore for FaultyStore<S> {
 }
 
 impl<S: WebhookStore> WebhookStore for FaultyStore<S> {
-    async fn insert_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
+    async fn insert_endpoint(&self, endpoint: &Endpoint, listed: usize) -> DomainResult<bool> {
         self.before_call().await?;
-        self.inner.insert_endpoint(endpoint).await
+        self.inner.insert_endpoint(endpoint, listed).await
     }
 
     async fn replace_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
@@ -454,6 +454,19 @@ impl<S: WebhookStore> WebhookStore for FaultyStore<S> {
         self.before_call().await?;
         self.inner
             .list_deliveries(business_id, endpoint_id, query)
+            .await
+    }
+
+    async fn take_delivery_slot(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        second: u64,
+        limit: u32,
+    ) -> DomainResult<bool> {
+        self.before_call().await?;
+        self.inner
+            .take_delivery_slot(business_id, endpoint_id, second, limit)
             .await
     }
 

@@ -207,9 +207,9 @@ impl<S: InvoiceStore> InvoiceStore for RecordingStore<S> {
 }
 
 impl<S: WebhookStore> WebhookStore for RecordingStore<S> {
-    async fn insert_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
+    async fn insert_endpoint(&self, endpoint: &Endpoint, listed: usize) -> DomainResult<bool> {
         self.note("insert_endpoint");
-        self.inner.insert_endpoint(endpoint).await
+        self.inner.insert_endpoint(endpoint, listed).await
     }
 
     async fn replace_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
@@ -274,6 +274,19 @@ impl<S: WebhookStore> WebhookStore for RecordingStore<S> {
         self.note("list_deliveries");
         self.inner
             .list_deliveries(business_id, endpoint_id, query)
+            .await
+    }
+
+    async fn take_delivery_slot(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        second: u64,
+        limit: u32,
+    ) -> DomainResult<bool> {
+        self.note("take_delivery_slot");
+        self.inner
+            .take_delivery_slot(business_id, endpoint_id, second, limit)
             .await
     }
 

@@ -297,3 +297,45 @@ async fn a_batch_contended_on_every_commit_gives_up_with_contention_after_the_ti
     );
     assert!(w.ledger(&c).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_batch_that_goes_low_and_back_within_one_transaction_raises_both_events() {
+    use crate::ports::WalletStore;
+    use crate::topups::operations::SettingsPatch;
+    use crate::webhooks::events::{events_of, Stored};
+    use crate::webhooks::model::EventType;
+
+    let w = World::new().await;
+    let customer = w.customer().await;
+    w.credit(&customer, 100).await;
+    let threshold = SettingsPatch {
+        low_balance_threshold: Some(Some(50)),
+        ..SettingsPatch::default()
+    };
+    w.service
+        .update_settings(&w.tenant, &customer, Currency::USD, &threshold)
+        .await
+        .unwrap();
+    let wallets = || async {
+        let set = w.store.get_wallets(&w.tenant.business_id, &customer).await;
+        Stored::Wallets(set.unwrap().unwrap())
+    };
+    let before = wallets().await;
+    let items = vec![
+        item(&customer, EntryType::Debit, 80, "down"),
+        item(&customer, EntryType::Credit, 80, "up"),
+    ];
+    let outcomes = w.service.create_entries(&w.tenant, items).await.unwrap();
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let after = wallets().await;
+    // The stream record of the wallets' one write: the old and the new image.
+    let types: Vec<EventType> = events_of(&w.tenant.business_id, Some(&before), Some(&after))
+        .iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        types,
+        [EventType::BalanceLow, EventType::BalanceRecovered],
+        "down through the threshold and back up: both events"
+    );
+}

@@ -41,8 +41,16 @@ pub struct Wallet {
     /// same write as the balance, so each crossing is one change (one event).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub low: bool,
+    /// Times `low` changed, ever: a change that crosses the threshold more than once (a batch
+    /// that goes down through it and back up) counts each crossing, and each is one event.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub crossings: u64,
     #[serde(default, skip_serializing_if = "TopUpState::is_idle")]
     pub top_up: TopUpState,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Wallet {
@@ -82,6 +90,7 @@ impl CustomerWallets {
             updated_at: now,
             settings: WalletSettings::default(),
             low: false,
+            crossings: 0,
             top_up: TopUpState::default(),
         };
         let wallets = currencies.iter().map(|c| (*c, wallet.clone())).collect();

@@ -78,8 +78,13 @@ pub fn with_wallet(
         .expect("callers checked the wallet exists");
     change(wallet);
     wallet.updated_at = now;
-    // The low-balance flag moves with the balance, in the same write: one crossing, one change.
-    wallet.low = crate::topups::rules::is_low(wallet);
+    // The low-balance flag moves with the balance, in the same write, and each crossing is
+    // counted: several changes in one write (a batch) may cross more than once.
+    let low = crate::topups::rules::is_low(wallet);
+    if low != wallet.low {
+        wallet.crossings += 1;
+    }
+    wallet.low = low;
     next
 }
 

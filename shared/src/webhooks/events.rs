@@ -26,6 +26,19 @@ pub enum Stored {
     HoldBefore(Hold),
 }
 
+/// The low-balance crossings from `was` to `now`, in order: (whether it went low, its number
+/// from 0). A record written before crossings were counted shows its one crossing by the flag.
+fn crossings(was: &Wallet, now: &Wallet) -> Vec<(bool, u64)> {
+    let counted = now.crossings.saturating_sub(was.crossings);
+    let count = if counted == 0 && now.low != was.low {
+        1
+    } else {
+        counted
+    };
+    // Crossings alternate, starting from the way out of where it was.
+    (0..count).map(|k| ((k % 2 == 0) != was.low, k)).collect()
+}
+
 /// The events of one item's change from `old` to `new` (`None`: absent).
 pub fn events_of(
     business_id: &BusinessId,
@@ -79,13 +92,20 @@ pub fn events_of(
                 if wallet.status == WalletStatus::Closed && was.status == WalletStatus::Active {
                     emit(EventType::WalletClosed, "closed", Cause::Wallet);
                 }
-                // A flag set and cleared in the same write as the balance: one change per
-                // crossing, so one event per crossing, however many writers race.
-                if wallet.low && !was.low {
-                    emit(EventType::BalanceLow, "low", Cause::Wallet);
-                }
-                if !wallet.low && was.low {
-                    emit(EventType::BalanceRecovered, "recovered", Cause::Wallet);
+                // A flag set and cleared in the same write as the balance, each crossing
+                // counted: one event per crossing, however many writers race, and both ways
+                // when one write (a batch) goes down through the threshold and back up.
+                for (went_low, k) in crossings(was, wallet) {
+                    let (event_type, what) = if went_low {
+                        (EventType::BalanceLow, "low")
+                    } else {
+                        (EventType::BalanceRecovered, "recovered")
+                    };
+                    let what = match k {
+                        0 | 1 => what.to_owned(),
+                        k => format!("{what}#{k}"),
+                    };
+                    emit(event_type, &what, Cause::Wallet);
                 }
                 let result = wallet.top_up.last.clone();
                 if wallet.top_up.succeeded > was.top_up.succeeded {
@@ -287,5 +307,28 @@ mod tests {
         assert_eq!(types(&high, &low), [EventType::BalanceLow]);
         assert_eq!(types(&low, &low), [], "still low: no second alert");
         assert_eq!(types(&low, &high), [EventType::BalanceRecovered]);
+    }
+
+    #[test]
+    fn every_crossing_counted_in_one_write_is_one_event_each_way_with_its_own_id() {
+        let mut wallets = usd_wallets(100, 0);
+        let high = Stored::Wallets(wallets.clone());
+        wallets.version = 4;
+        // Down, up, down, up within one write: back where it was, four crossings.
+        wallets.wallets.get_mut(&Currency::USD).unwrap().crossings = 4;
+        let after = Stored::Wallets(wallets);
+        let events = events_of(&business(), Some(&high), Some(&after));
+        let types: Vec<EventType> = events.iter().map(|e| e.event_type).collect();
+        assert_eq!(
+            types,
+            [
+                EventType::BalanceLow,
+                EventType::BalanceRecovered,
+                EventType::BalanceLow,
+                EventType::BalanceRecovered
+            ]
+        );
+        let ids: std::collections::BTreeSet<_> = events.iter().map(|e| e.id.clone()).collect();
+        assert_eq!(ids.len(), 4, "distinct ids");
     }
 }

@@ -90,7 +90,7 @@ pub struct Event {
 }
 
 /// A registered webhook endpoint. Its serde form is the stored document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: EndpointId,
     pub business_id: BusinessId,
@@ -115,7 +115,86 @@ pub struct Endpoint {
     pub updated_by: Option<crate::access::model::Actor>,
 }
 
+/// Parts of a header name that make it sensitive (`authorization`, `x-api-key`,
+/// `x-session-token`, ...): its value is sent on every delivery but never shown back (GET
+/// `/webhooks/{id}/headers` lists the name in `sensitive`, without the value) nor logged.
+pub const SENSITIVE_HEADER_PARTS: [&str; 10] = [
+    "auth",
+    "token",
+    "secret",
+    "key",
+    "password",
+    "passwd",
+    "session",
+    "cookie",
+    "credential",
+    "signature",
+];
+
+/// Whether a header (its lower-case name) is sensitive: see [`SENSITIVE_HEADER_PARTS`].
+pub fn is_sensitive_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SENSITIVE_HEADER_PARTS
+        .iter()
+        .any(|part| name.contains(part))
+}
+
+/// Headers as logs may show them: sensitive values replaced.
+struct Redacted<'a>(&'a BTreeMap<String, String>);
+
+impl std::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, value)| {
+                let shown = if is_sensitive_header(name) {
+                    "<redacted>"
+                } else {
+                    value.as_str()
+                };
+                (name, shown)
+            }))
+            .finish()
+    }
+}
+
+/// The `Debug` of a record with headers (and perhaps a secret): the fields named, then the
+/// headers [`Redacted`]; a secret is never shown.
+macro_rules! redacted_debug {
+    ($type:ident { $($field:ident),* } headers: |$this:ident| $headers:expr) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let $this = self;
+                let mut out = f.debug_struct(stringify!($type));
+                $(out.field(stringify!($field), &self.$field);)*
+                out.field("headers", &$headers);
+                out.finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+redacted_debug!(Endpoint { id, business_id, url, description, disabled, filter_types, metadata, rate_limit, version, created_at, updated_at, created_by, updated_by } headers: |e| Redacted(&e.headers));
+redacted_debug!(NewEndpoint { url, description, disabled, filter_types, metadata, rate_limit, idempotency_key } headers: |e| Redacted(&e.headers));
+redacted_debug!(EndpointPatch { url, description, disabled, filter_types, metadata, rate_limit } headers: |e| e.headers.as_ref().map(Redacted));
+redacted_debug!(Outbound { url, message_id, timestamp_s, body } headers: |e| Redacted(&e.headers));
+
 impl Endpoint {
+    /// Its headers as GET `/webhooks/{id}/headers` shows them: the values of those that are not
+    /// sensitive, and the names of those that are.
+    pub fn shown_headers(&self) -> (BTreeMap<&str, &str>, Vec<&str>) {
+        let (sensitive, plain): (Vec<_>, Vec<_>) = self
+            .headers
+            .iter()
+            .partition(|(name, _)| is_sensitive_header(name));
+        (
+            plain
+                .into_iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect(),
+            sensitive.into_iter().map(|(n, _)| n.as_str()).collect(),
+        )
+    }
+
     /// Whether this endpoint receives events of this type.
     pub fn wants(&self, event_type: EventType) -> bool {
         !self.disabled && (self.filter_types.is_empty() || self.filter_types.contains(&event_type))
@@ -123,7 +202,7 @@ impl Endpoint {
 }
 
 /// A validated request for a new endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewEndpoint {
     pub url: String,
     pub description: String,
@@ -136,7 +215,7 @@ pub struct NewEndpoint {
 }
 
 /// A validated change to an endpoint: `None` leaves a field as it is.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct EndpointPatch {
     pub url: Option<String>,
     pub description: Option<String>,
@@ -225,7 +304,7 @@ pub struct DeliveryQuery {
 }
 
 /// One request to an endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Outbound {
     pub url: String,
     pub message_id: String,
@@ -275,4 +354,41 @@ pub struct DeliveryReport {
 /// are recorded, and the sweep attempts them when they are due.
 pub trait DeliveryQueue: Send + Sync {
     fn enqueue(&self, work: Vec<DeliveryRef>) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitive_header_values_and_the_secret_never_reach_debug_output() {
+        let headers: BTreeMap<String, String> = [
+            ("authorization", "Bearer s3cr3t"),
+            ("x-api-key", "k-123"),
+            ("x-team", "billing"),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+        let outbound = Outbound {
+            url: "https://example.com".into(),
+            message_id: "evt".into(),
+            timestamp_s: 0,
+            body: "{}".into(),
+            secret: "whsec_abc".into(),
+            headers: headers.clone(),
+        };
+        let patch = EndpointPatch {
+            headers: Some(headers),
+            ..EndpointPatch::default()
+        };
+        for shown in [format!("{outbound:?}"), format!("{patch:?}")] {
+            assert!(shown.contains("billing"), "{shown}");
+            for hidden in ["s3cr3t", "k-123", "whsec_abc"] {
+                assert!(!shown.contains(hidden), "{hidden} in {shown}");
+            }
+        }
+        assert!(is_sensitive_header("X-Session-Token"));
+        assert!(!is_sensitive_header("x-team"));
+    }
 }

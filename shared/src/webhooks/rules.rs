@@ -167,6 +167,16 @@ pub fn new_endpoint(
 }
 
 /// A fresh signing secret: `whsec_` and 24 random bytes in base64, as Standard Webhooks uses.
+/// The refusal of a business's endpoint beyond [`ENDPOINTS_MAX`].
+pub fn too_many_endpoints() -> ValidationError {
+    ValidationError::new(
+        "too_many_endpoints",
+        format!(
+            "a business may register at most {ENDPOINTS_MAX} webhook endpoints; delete one first"
+        ),
+    )
+}
+
 pub fn generate_secret() -> String {
     use base64::Engine;
     let mut bytes = [0u8; 24];

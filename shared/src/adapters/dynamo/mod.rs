@@ -5,6 +5,8 @@
 
 mod codec;
 mod commit;
+pub mod delivery_rate;
+mod endpoint_count;
 mod errors;
 pub mod keys;
 pub mod meter;
@@ -22,6 +24,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::Client;
 
 use self::codec::*;
@@ -118,6 +121,28 @@ impl DynamoStore {
     fn record(&self, call: Call<'_>) {
         if let Some(meter) = self.meter() {
             meter.record(call);
+        }
+    }
+
+    /// What a conditional write of one item came to: `true` if written (its capacity recorded),
+    /// `false` if its condition failed; any other failure as [`storage`] says.
+    fn written<O, E, R>(
+        &self,
+        result: Result<O, SdkError<E, R>>,
+        capacity: fn(&O) -> Option<&aws_sdk_dynamodb::types::ConsumedCapacity>,
+        what: &str,
+    ) -> DomainResult<bool>
+    where
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        match result {
+            Ok(out) => {
+                self.record(Call::Write(capacity(&out)));
+                Ok(true)
+            }
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage(what, e)),
         }
     }
 

@@ -9,7 +9,9 @@
 //! `PutItem`). Every change ([`commit`](crate::ports::WalletStore::commit)) is a transaction of
 //! `Put`s, or one conditional `PutItem`.
 
+use super::codec::TTL;
 use super::codec::{KEY_EXPIRES, KEY_REVOKED, KEY_USED};
+use super::delivery_rate::SLOTS;
 use super::table::{GSI_EMAIL, GSI_EXPIRY, PK, SK};
 
 pub const GET_ITEM: &str = "dynamodb:GetItem";
@@ -18,9 +20,12 @@ pub const UPDATE_ITEM: &str = "dynamodb:UpdateItem";
 pub const DELETE_ITEM: &str = "dynamodb:DeleteItem";
 pub const QUERY: &str = "dynamodb:Query";
 
-/// The prefix of every API key's partition key (`keys::api_key_pk`): the only items any function
-/// updates in place.
+/// The prefix of every API key's partition key (`keys::api_key_pk`): with the delivery slots
+/// below, the only items any function updates in place.
 pub const API_KEY_PK_PREFIX: &str = "KEY#";
+/// The prefix of an endpoint's delivery partition (`WHK#<business>#<endpoint>`), where its
+/// delivery slots per second are counted in place.
+pub const DELIVERY_PK_PREFIX: &str = "WHK#";
 
 /// An `UpdateItem`'s reach: the partition keys it may name (a prefix) and every top-level
 /// attribute it names (keys, condition and update expression: IAM's `dynamodb:Attributes`).
@@ -108,9 +113,11 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     // InvoiceStore
     plain("get_invoice_payment", &[GET_ITEM]),
     // WebhookStore
-    plain("insert_endpoint", &[PUT_ITEM]),
+    // The business's endpoint count, then a transaction of Puts (the endpoint and the count).
+    plain("insert_endpoint", &[GET_ITEM, PUT_ITEM]),
     plain("replace_endpoint", &[PUT_ITEM]),
-    plain("delete_endpoint", &[DELETE_ITEM]),
+    // The count, then a transaction: delete the endpoint, put the count.
+    plain("delete_endpoint", &[GET_ITEM, DELETE_ITEM, PUT_ITEM]),
     plain("get_endpoint", &[GET_ITEM]),
     plain("list_endpoints", &[QUERY]),
     plain("insert_delivery", &[PUT_ITEM]),
@@ -119,6 +126,15 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     plain("get_delivery", &[GET_ITEM, QUERY]),
     plain("list_deliveries", &[QUERY]),
     on_index("due_deliveries", &[QUERY], &[GSI_EXPIRY]),
+    StoreAccess {
+        method: "take_delivery_slot",
+        actions: &[UPDATE_ITEM],
+        indexes: &[],
+        update: Some(UpdateReach {
+            partition_key_prefix: DELIVERY_PK_PREFIX,
+            attributes: &[PK, SK, SLOTS, TTL],
+        }),
+    },
 ];
 
 /// The line of `method`, if the table has one.

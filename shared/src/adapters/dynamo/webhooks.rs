@@ -3,22 +3,28 @@
 //! | item       | pk                               | sk                     | other keys |
 //! |------------|----------------------------------|------------------------|------------|
 //! | endpoint   | `BIZ#<business>`                 | `WHK#<endpoint>`       |            |
+//! | endpoint count | `BIZ#<business>`             | `WHKCOUNT`             | `cnt`: the business's endpoints |
 //! | delivery   | `WHK#<business>#<endpoint>`      | `DLV#<event>`          | pending: `exp_shard` = `RTY#<n>`, `exp_at` = `<due ms>#<event>` (GSI `by_expiry`) |
 //! | attempt    | `WHK#<business>#<endpoint>`      | `ATT#<event>#<n:02>`   |            |
+//!
+//! The endpoint count is kept in step by `endpoint_count.rs`; an endpoint's delivery slots per
+//! second (its `rate_limit`) are counted by `delivery_rate.rs`.
 //!
 //! Deliveries and attempts carry `ttl` (seconds): the table's time to live removes them after
 //! [`rules::DELIVERY_LOG_DAYS`]. Event ids are ULIDs of the change's time, so a delivery log
 //! query newest first is a reverse range read.
 
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::codec::{corrupt, from_doc, number, text, to_doc, DOC, TTL};
 use super::commit::rejection;
-use super::errors::{condition_failed, storage};
+use super::errors::storage;
 use super::keys::{business_pk, key_of, s, Item};
 use super::meter::{consumed_capacity, Call};
 use super::table::{GSI_EXPIRY_PK, GSI_EXPIRY_SK, PK, SK};
 use super::DynamoStore;
+use crate::change::model::Rejection;
 use crate::error::DomainResult;
 use crate::kernel::{BusinessId, EndpointId, EventId};
 use crate::ports::WebhookStore;
@@ -44,11 +50,11 @@ const EVENT_TYPE: &str = "typ";
 /// Items read per delivery-log query call.
 const LOG_BATCH: i32 = 100;
 
-fn endpoint_sk(id: &EndpointId) -> String {
+pub(super) fn endpoint_sk(id: &EndpointId) -> String {
     format!("{ENDPOINT_SK_PREFIX}{id}")
 }
 
-fn delivery_pk(business_id: &BusinessId, endpoint_id: &EndpointId) -> String {
+pub(super) fn delivery_pk(business_id: &BusinessId, endpoint_id: &EndpointId) -> String {
     format!("{DELIVERY_PK_PREFIX}{business_id}#{endpoint_id}")
 }
 
@@ -143,7 +149,7 @@ fn unchanged(seen: &Delivery) -> (String, Vec<(String, AttributeValue)>) {
     }
 }
 
-fn conditional_put(
+pub(super) fn conditional_put(
     table: &str,
     item: Item,
     condition: &str,
@@ -160,6 +166,32 @@ fn conditional_put(
 }
 
 impl DynamoStore {
+    /// A transaction of conditional writes: `None` if written (its capacity recorded), else why
+    /// it was refused (a failed condition, or a conflict with another transaction).
+    pub(super) async fn transact_items(
+        &self,
+        items: Vec<TransactWriteItem>,
+        what: &str,
+    ) -> DomainResult<Option<Rejection>> {
+        let result = self
+            .client
+            .transact_write_items()
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                self.record(Call::Transaction(&items));
+                Ok(None)
+            }
+            Err(err) => match rejection(&err) {
+                Some(rejected) => Ok(Some(rejected)),
+                None => Err(storage(what, err)),
+            },
+        }
+    }
+
     /// A conditional put: `false` if its condition failed.
     async fn put_if(
         &self,
@@ -180,14 +212,7 @@ impl DynamoStore {
             .return_consumed_capacity(consumed_capacity(self.meter()))
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.record(Call::Write(out.consumed_capacity()));
-                Ok(true)
-            }
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage(what, e)),
-        }
+        self.written(result, PutItemOutput::consumed_capacity, what)
     }
 
     /// Every item of a partition whose sort key starts with `prefix`, in key order.
@@ -207,14 +232,8 @@ impl DynamoStore {
 }
 
 impl WebhookStore for DynamoStore {
-    async fn insert_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
-        self.put_if(
-            endpoint_item(endpoint),
-            "attribute_not_exists(pk)",
-            vec![],
-            "create webhook",
-        )
-        .await
+    async fn insert_endpoint(&self, endpoint: &Endpoint, listed: usize) -> DomainResult<bool> {
+        self.insert_counted_endpoint(endpoint, listed).await
     }
 
     async fn replace_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
@@ -233,26 +252,7 @@ impl WebhookStore for DynamoStore {
         business_id: &BusinessId,
         endpoint_id: &EndpointId,
     ) -> DomainResult<bool> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(
-                business_pk(business_id),
-                &endpoint_sk(endpoint_id),
-            )))
-            .condition_expression("attribute_exists(pk)")
-            .return_consumed_capacity(consumed_capacity(self.meter()))
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                self.record(Call::Write(out.consumed_capacity()));
-                Ok(true)
-            }
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage("delete webhook", e)),
-        }
+        self.delete_counted_endpoint(business_id, endpoint_id).await
     }
 
     async fn get_endpoint(
@@ -312,22 +312,11 @@ impl WebhookStore for DynamoStore {
                 vec![],
             ),
         ];
-        let result = self
-            .client
-            .transact_write_items()
-            .return_consumed_capacity(consumed_capacity(self.meter()))
-            .set_transact_items(Some(items.clone()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {
-                self.record(Call::Transaction(&items));
-                Ok(true)
-            }
-            // A failed condition or a conflicting transaction: another worker changed it.
-            Err(err) if rejection(&err).is_some() => Ok(false),
-            Err(err) => Err(storage("record delivery attempt", err)),
-        }
+        // A failed condition or a conflicting transaction: another worker changed it.
+        let rejected = self
+            .transact_items(items, "record delivery attempt")
+            .await?;
+        Ok(rejected.is_none())
     }
 
     async fn get_delivery(
@@ -427,6 +416,17 @@ impl WebhookStore for DynamoStore {
                 return Err(crate::kernel::paging::too_broad("delivery log").into());
             }
         }
+    }
+
+    async fn take_delivery_slot(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        second: u64,
+        limit: u32,
+    ) -> DomainResult<bool> {
+        self.take_slot(business_id, endpoint_id, second, limit)
+            .await
     }
 
     async fn due_deliveries(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<DeliveryRef>> {

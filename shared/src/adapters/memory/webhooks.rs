@@ -9,6 +9,7 @@ use crate::ports::WebhookStore;
 use crate::webhooks::model::{
     Attempt, Delivery, DeliveryQuery, DeliveryRef, DeliveryStatus, Endpoint,
 };
+use crate::webhooks::rules;
 
 type DeliveryKey = (BusinessId, EndpointId, EventId);
 
@@ -16,6 +17,8 @@ type DeliveryKey = (BusinessId, EndpointId, EventId);
 pub(super) struct WebhookTables {
     endpoints: BTreeMap<(BusinessId, EndpointId), Endpoint>,
     deliveries: BTreeMap<DeliveryKey, (Delivery, Vec<Attempt>)>,
+    /// Delivery slots taken per endpoint and clock second.
+    slots: BTreeMap<(BusinessId, EndpointId, u64), u32>,
 }
 
 fn key_of(delivery: &Delivery) -> DeliveryKey {
@@ -34,17 +37,24 @@ impl MemoryStore {
 }
 
 impl WebhookStore for MemoryStore {
-    async fn insert_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
+    async fn insert_endpoint(&self, endpoint: &Endpoint, _listed: usize) -> DomainResult<bool> {
         let key = (endpoint.business_id.clone(), endpoint.id.clone());
-        Ok(self
-            .webhooks(|t| {
-                if t.endpoints.contains_key(&key) {
-                    return false;
-                }
-                t.endpoints.insert(key, endpoint.clone());
-                true
-            })
-            .await)
+        self.webhooks(|t| {
+            if t.endpoints.contains_key(&key) {
+                return Ok(false);
+            }
+            let registered = t
+                .endpoints
+                .keys()
+                .filter(|(business, _)| *business == endpoint.business_id)
+                .count();
+            if registered >= rules::ENDPOINTS_MAX {
+                return Err(rules::too_many_endpoints().into());
+            }
+            t.endpoints.insert(key, endpoint.clone());
+            Ok(true)
+        })
+        .await
     }
 
     async fn replace_endpoint(&self, endpoint: &Endpoint) -> DomainResult<bool> {
@@ -155,6 +165,26 @@ impl WebhookStore for MemoryStore {
                     .take(query.limit as usize)
                     .cloned()
                     .collect()
+            })
+            .await)
+    }
+
+    async fn take_delivery_slot(
+        &self,
+        business_id: &BusinessId,
+        endpoint_id: &EndpointId,
+        second: u64,
+        limit: u32,
+    ) -> DomainResult<bool> {
+        let key = (business_id.clone(), endpoint_id.clone(), second);
+        Ok(self
+            .webhooks(|t| {
+                let taken = t.slots.entry(key).or_default();
+                let free = *taken < limit;
+                if free {
+                    *taken += 1;
+                }
+                free
             })
             .await)
     }
