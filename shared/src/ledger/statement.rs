@@ -179,8 +179,10 @@ pub struct Statement {
     pub next: Option<StatementCursor>,
 }
 
-/// Adds `entries` to `totals`; refuses sums past `i64` (never reached by real ledgers).
-pub fn add_up(totals: &mut Totals, entries: &[LedgerEntry]) -> DomainResult<()> {
+/// Adds `entries` to `totals`. Sums past `i64` are out of reach of a real ledger (a million
+/// entries of the largest amount stay far below): only a made-up cursor's totals get there, and
+/// that answers 422 `invalid_cursor`.
+pub fn add_up(totals: &mut Totals, entries: &[LedgerEntry]) -> Result<(), ValidationError> {
     for entry in entries {
         let movement = totals
             .entry(EventTypeKey::of(entry.event_type))
@@ -190,9 +192,12 @@ pub fn add_up(totals: &mut Totals, entries: &[LedgerEntry]) -> DomainResult<()> 
         } else {
             &mut movement.debits
         };
-        *sum = sum
-            .checked_add(entry.amount)
-            .ok_or_else(|| DomainError::Storage("statement totals overflow".to_owned()))?;
+        *sum = sum.checked_add(entry.amount).ok_or_else(|| {
+            ValidationError::new(
+                "invalid_cursor",
+                "the cursor's totals overflow: send the `next_cursor` of a statement page",
+            )
+        })?;
     }
     Ok(())
 }
@@ -238,7 +243,13 @@ impl<S: Store, C: Clock> Service<S, C> {
         let first_page = query.cursor.is_none();
         let cursor = match query.cursor {
             Some(cursor) if cursor.closing.position <= count => cursor,
-            Some(_) => return Err(StatementCursor::parse("").unwrap_err().into()),
+            Some(_) => {
+                return Err(ValidationError::new(
+                    "invalid_cursor",
+                    "`cursor` names entries this wallet does not have",
+                )
+                .into())
+            }
             None => {
                 let empty = Cut::START;
                 let ledger = (query.currency, count);
