@@ -247,3 +247,29 @@ pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     }
     Ok(response.body(Body::from(body)).expect("headers are valid"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed_and_formulas_are_defused() {
+        assert_eq!(field("plain text"), "plain text");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(field("=SUM(A1:A9)"), "'=SUM(A1:A9)");
+        assert_eq!(field("@cmd"), "'@cmd");
+        assert_eq!(field("-1+1,x"), "\"'-1+1,x\"");
+        assert_eq!(CSV_HEADER.split(',').count(), 11);
+    }
+
+    #[test]
+    fn next_links_repeat_the_query_with_the_cursor_percent_encoded() {
+        assert_eq!(
+            encoded("2026-01-01T00:00:00.000Z"),
+            "2026-01-01T00:00:00.000Z"
+        );
+        assert_eq!(encoded("a+b c&d"), "a%2Bb%20c%26d");
+    }
+}

@@ -108,8 +108,9 @@ impl<S: Store, C: Clock> Service<S, C> {
 
     /// Where `currency`'s ledger of `count` entries stood just before `before`: the entries
     /// written before it. `floor` is a cut known to be at or before the answer. Reads the newest
-    /// entry first (an instant after it costs that one read), then bisects: at most
-    /// 2 + log2(count - floor) `GetItem`s.
+    /// entry first (an instant after it costs that one read), then the oldest after `floor` (an
+    /// instant before it costs two), then bisects: at most 2 + ceil(log2(count - floor))
+    /// `GetItem`s.
     pub(crate) async fn cut_before(
         &self,
         business_id: &BusinessId,
@@ -129,6 +130,17 @@ impl<S: Store, C: Clock> Service<S, C> {
             return Ok(Cut::after(newest));
         }
         high -= 1;
+        if low.position < high {
+            // An instant before the range (a statement from the start, an instant before the
+            // first entry) costs one more read, not a bisection.
+            let first = self
+                .entry_at(business_id, customer_id, currency, low.position + 1)
+                .await?;
+            if first.created_at >= before {
+                return Ok(low);
+            }
+            low = Cut::after(first);
+        }
         while low.position < high {
             let middle = low.position + (high - low.position).div_ceil(2);
             let entry = self

@@ -66,6 +66,7 @@ async fn an_instant_reads_log_n_entries_not_the_ledger() {
         w.clock.set(T0 + 10 * k);
         w.credit(&c, 1).await;
     }
+    w.clock.set(T0 + 10_000);
     let store = crate::adapters::recording::RecordingStore::new(w.store.clone());
     let config = w.service.config().clone();
     let counted = crate::Service::new(store.clone(), w.clock.clone(), config);
@@ -81,8 +82,20 @@ async fn an_instant_reads_log_n_entries_not_the_ledger() {
         .unwrap();
     assert_eq!(usd.balance, 123);
     let reads = store.calls("get_entry");
-    // Newest, then bisection over 199 positions (8 reads), then the pending charges: at most 10.
-    assert!(reads <= 10, "{reads} entry reads for 200 entries");
+    // Newest, oldest, bisection over 198 positions (8 reads), the pending charges: at most 11.
+    assert!(reads <= 11, "{reads} entry reads for 200 entries");
+    // Before the first entry, or after the newest: no bisection.
+    for (ms, balance, cost) in [(T0 + 5, 0, 2), (T0 + 5_000, 200, 2)] {
+        let before = store.calls("get_entry");
+        let found = counted.wallets_at(&w.tenant, &c, at(ms)).await.unwrap();
+        let usd = found
+            .wallets
+            .iter()
+            .find(|x| x.currency == Currency::USD)
+            .unwrap();
+        assert_eq!(usd.balance, balance);
+        assert_eq!(store.calls("get_entry") - before, cost, "at T0+{}", ms - T0);
+    }
 }
 
 #[tokio::test]
