@@ -20,7 +20,7 @@ use crate::ports::Store;
 use crate::service::Service;
 
 /// Entries one page of a statement holds at most (and by default, [`STATEMENT_PAGE_DEFAULT`]).
-pub const STATEMENT_PAGE_MAX: u64 = 1_000;
+pub const STATEMENT_PAGE_MAX: u64 = 500;
 pub const STATEMENT_PAGE_DEFAULT: u64 = 100;
 
 /// Every event type, in the order totals list them (and cursors carry them).

@@ -335,10 +335,10 @@ async fn reports(h: &Harness, customer: &str) {
     .await;
     measure(
         h,
-        "GET statements USD, page 1 of 1000, format=csv",
+        "GET statements USD, page 1 of 500, format=csv",
         c(Route::GetWalletStatement)
             .queries(&period)
-            .queries(&[("page_size", "1000"), ("format", "csv")]),
+            .queries(&[("page_size", "500"), ("format", "csv")]),
     )
     .await;
 }
