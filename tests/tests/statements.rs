@@ -286,6 +286,28 @@ async fn as_of_before_the_customer_is_zero_and_after_now_or_malformed_is_422() {
     }
 }
 
+/// A request for the page of the USD statement over `period` at `cursor`, 4 entries a page.
+fn page_request<'h>(
+    h: &'h Harness,
+    customer: &str,
+    (from, to): (u64, u64),
+    cursor: Option<&str>,
+) -> integration_tests::RequestBuilder<'h> {
+    let request = h
+        .request(Route::GetWalletStatement)
+        .customer(customer)
+        .queries(&[
+            ("currency", "USD"),
+            ("from", &rfc3339(from)),
+            ("to", &rfc3339(to)),
+            ("page_size", "4"),
+        ]);
+    match cursor {
+        Some(cursor) => request.query("cursor", cursor),
+        None => request,
+    }
+}
+
 /// The statement's pages as JSON, 4 entries a page: checks each page and the chain of entries,
 /// and that opening plus the movements, and the totals, make the closing balance. Answers
 /// (opening, closing, entries).
@@ -293,19 +315,9 @@ async fn json_statement(h: &Harness, customer: &str, from: u64, to: u64) -> (i64
     let (mut cursor, mut entries) = (None::<String>, Vec::new());
     let last;
     loop {
-        let mut request = h
-            .request(Route::GetWalletStatement)
-            .customer(customer)
-            .queries(&[
-                ("currency", "USD"),
-                ("from", &rfc3339(from)),
-                ("to", &rfc3339(to)),
-                ("page_size", "4"),
-            ]);
-        if let Some(cursor) = &cursor {
-            request = request.query("cursor", cursor);
-        }
-        let page = request.send().await;
+        let page = page_request(h, customer, (from, to), cursor.as_deref())
+            .send()
+            .await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         entries.extend(page.body["items"].as_array().unwrap().iter().cloned());
         match page.body["next_cursor"].as_str() {
@@ -399,23 +411,12 @@ async fn csv_statement(
 ) -> (i64, i64, usize) {
     let (mut cursor, mut file) = (None::<String>, String::new());
     loop {
-        let mut request = h
-            .request(Route::GetWalletStatement)
-            .customer(customer)
-            .queries(&[
-                ("currency", "USD"),
-                ("from", &rfc3339(from)),
-                ("to", &rfc3339(to)),
-                ("page_size", "4"),
-            ]);
-        request = if accept {
+        let request = page_request(h, customer, (from, to), cursor.as_deref());
+        let request = if accept {
             request.header("accept", "text/csv")
         } else {
             request.query("format", "csv")
         };
-        if let Some(cursor) = &cursor {
-            request = request.query("cursor", cursor);
-        }
         let page = request.send_raw().await;
         assert_eq!(page.status(), StatusCode::OK, "{}", text(page.body()));
         assert_eq!(page.headers()["content-type"], "text/csv; charset=utf-8");
