@@ -335,6 +335,16 @@ async fn reports(h: &Harness, customer: &str) {
     .await;
     measure(
         h,
+        "GET statements USD from <mid-ledger>, page 1 of 100",
+        c(Route::GetWalletStatement).queries(&[
+            ("currency", "USD"),
+            ("from", middle.as_str()),
+            ("to", now.as_str()),
+        ]),
+    )
+    .await;
+    measure(
+        h,
         "GET statements USD, page 1 of 500, format=csv",
         c(Route::GetWalletStatement)
             .queries(&period)
