@@ -202,6 +202,32 @@ pub fn add_up(totals: &mut Totals, entries: &[LedgerEntry]) -> Result<(), Valida
     Ok(())
 }
 
+/// Checks what a cursor carries against the entries of its page: the opening balance moved by
+/// the totals so far is where the page's first entry starts, and the closing balance is where
+/// the last page's last entry ends. (A cursor is not signed: this catches a cursor changed by
+/// hand unless the change keeps the chain whole.)
+fn check_carried(
+    cursor: &StatementCursor,
+    entries: &[LedgerEntry],
+    last_page: bool,
+) -> Result<(), ValidationError> {
+    let moved = cursor.totals.values().try_fold(0i64, |sum, m| {
+        sum.checked_add(m.credits)?.checked_sub(m.debits)
+    });
+    let starts = moved.and_then(|moved| cursor.opening.balance.checked_add(moved));
+    let (first, last) = (entries.first(), entries.last());
+    let chained = first.is_none_or(|e| Some(e.before_balance) == starts)
+        && (!last_page || last.is_none_or(|e| e.after_balance == cursor.closing.balance));
+    if chained {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            "invalid_cursor",
+            "`cursor` does not match the ledger: send the `next_cursor` of a statement page",
+        ))
+    }
+}
+
 /// Checks a statement's period and page size.
 fn check_query(query: &StatementQuery, now: Timestamp) -> Result<(), ValidationError> {
     if query.from >= query.to {
@@ -292,9 +318,12 @@ impl<S: Store, C: Clock> Service<S, C> {
                 query.currency, cursor.next
             )));
         }
+        let last_page = newest >= cursor.closing.position;
+        if !first_page {
+            check_carried(&cursor, &entries, last_page)?;
+        }
         let mut totals = cursor.totals.clone();
         add_up(&mut totals, &entries)?;
-        let last_page = newest >= cursor.closing.position;
         let next = (!last_page).then(|| StatementCursor {
             next: newest + 1,
             totals: totals.clone(),

@@ -134,6 +134,20 @@ async fn bad_periods_and_cursors_are_refused() {
     let mut other_period = query(T0 + 1, now, 2);
     other_period.cursor = page.next.clone();
     assert_eq!(code(s(other_period).await), "invalid_cursor");
+    // A cursor changed by hand: another opening balance, or no totals so far.
+    let good = page.next.clone().unwrap().encode();
+    let fields: Vec<&str> = good.split('.').collect();
+    let forged_opening = (fields[4].parse::<i64>().unwrap() + 1).to_string();
+    let mut opening = fields.clone();
+    opening[4] = &forged_opening;
+    for forged in [opening.join("."), fields[..8].join(".")] {
+        let mut q = query(T0, now, 2);
+        q.cursor = Some(StatementCursor::parse(&forged).unwrap());
+        assert_eq!(code(s(q).await), "invalid_cursor", "{forged}");
+    }
+    let mut q = query(T0, now, 2);
+    q.cursor = Some(StatementCursor::parse(&good).unwrap());
+    assert!(s(q).await.is_ok());
     for raw in [
         "",
         "s1",
