@@ -255,7 +255,7 @@ async fn as_of_matches_the_entries_in_log_n_reads(
 }
 
 #[tokio::test]
-async fn as_of_before_the_customer_is_zero_and_after_now_or_malformed_is_422() {
+async fn as_of_is_zero_before_the_customer_counts_pending_holds_and_refuses_the_future() {
     let h = Harness::new().await;
     let customer = h.customer().await;
     h.credit(&customer, 500).await;
@@ -269,6 +269,13 @@ async fn as_of_before_the_customer_is_zero_and_after_now_or_malformed_is_422() {
     );
     let now = usd_as_of(&h, &customer, Timestamp::now().unix_ms).await;
     assert_eq!(now["balance"], 500);
+    // A hold, then an entry: the entry's `w_after` carries the pending charges.
+    assert_eq!(h.hold(&customer, 200).await.status, StatusCode::OK);
+    h.credit(&customer, 1).await;
+    let held = usd_as_of(&h, &customer, Timestamp::now().unix_ms).await;
+    let figures = ["balance", "pending_charges", "available_balance"].map(|f| held[f].as_i64());
+    assert_eq!(figures, [Some(501), Some(200), Some(301)]);
+    assert_eq!(held["last_entry_at"].as_str().map(str::len), Some(24));
     for (raw, code) in [
         (
             rfc3339(Timestamp::now().unix_ms + 3_600_000),
