@@ -29,13 +29,18 @@ cd "$ROOT"
 sam_cargo_env
 ensure_venv
 ensure_rust_target aarch64-unknown-linux-gnu
-ensure_sam_tools
 export SAM_CLI_TELEMETRY="${SAM_CLI_TELEMETRY:-0}"
-# SAM's Rust builder runs one `cargo lambda build --bin <binary>` per function, one after the
-# other: 37 cargo invocations that each compile and link alone. Building every binary first in one
-# invocation (dependencies once, binaries linked in parallel) leaves SAM's invocations nothing to
-# do but find them fresh. A plain `sam build` gives the same artifacts, only slower.
-if [ "${1:-}" = build ]; then
-  "$ROOT/infra/build-release.sh"
+if [ "${1:-}" != build ]; then
+  ensure_sam_tools
+  exec "$SAM_VENV/bin/sam" "$@"
 fi
+# SAM's Rust builder runs one `cargo lambda build --bin <binary>` per function, one after the
+# other: 38 cargo invocations that would each compile and link alone. Building every binary first
+# in one invocation (dependencies once, binaries linked in parallel) leaves SAM's invocations
+# nothing to do but find them fresh. A plain `sam build` gives the same artifacts, only slower.
+# The SAM CLI installs (pip, mostly waiting on the network) while cargo compiles.
+ensure_sam_tools &
+tools=$!
+"$ROOT/infra/build-release.sh"
+wait "$tools" || { echo "installing the SAM CLI failed (see above)" >&2; exit 1; }
 exec "$SAM_VENV/bin/sam" "$@"
