@@ -13,6 +13,7 @@ use super::keys::{customer_of_pk, Item, HOLD_SK_PREFIX, WALLETS_SK};
 use super::table::{PK, SK};
 use crate::error::DomainResult;
 use crate::kernel::BusinessId;
+use crate::ledger::model::CustomerWallets;
 use crate::webhooks::events::{events_of, Stored, WalletAfter};
 use crate::webhooks::model::Event;
 
@@ -130,6 +131,27 @@ pub fn events_of_images(old: Option<&Value>, new: Option<&Value>) -> DomainResul
     let old = old.as_ref().map(stored_before).transpose()?.flatten();
     let new = new.as_ref().map(stored).transpose()?.flatten();
     Ok(events_of(&business_id, old.as_ref(), new.as_ref()))
+}
+
+/// A change of a customer's wallet set, from a stream record's images: the business, the set
+/// before (`None`: new) and after; `None` for any other record (or a set removed).
+pub fn wallets_change_of_images(
+    old: Option<&Value>,
+    new: Option<&Value>,
+) -> DomainResult<Option<(BusinessId, Option<CustomerWallets>, CustomerWallets)>> {
+    let Some(new) = new.map(item).transpose()? else {
+        return Ok(None);
+    };
+    if text(&new, SK)? != WALLETS_SK {
+        return Ok(None);
+    }
+    let Some((business, _)) = customer_of_pk(text(&new, PK)?) else {
+        return Ok(None);
+    };
+    let business_id = BusinessId::parse(business).map_err(corrupt)?;
+    let old = old.map(item).transpose()?;
+    let old = old.as_ref().map(wallets_from).transpose()?;
+    Ok(Some((business_id, old, wallets_from(&new)?)))
 }
 
 /// The customer and currencies whose auto top-up a record's new image says is due by `now`
