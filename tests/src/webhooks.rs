@@ -282,16 +282,16 @@ impl Pump {
                 }
                 let took = Instant::now();
                 let records = batch.records.len();
-                let attempts = if replay {
-                    let (stop, again) = (records.div_ceil(2), records / 4);
-                    vec![0..stop, again..records, 0..records]
+                let (stop, again) = (records.div_ceil(2), records / 4);
+                let attempts: &[std::ops::Range<usize>] = if replay {
+                    &[0..stop, again..records, 0..records]
                 } else {
-                    vec![0..records]
+                    &[0..records]
                 };
                 let mut last = None;
                 for attempt in attempts {
                     let mut batch = batch.clone();
-                    batch.records = batch.records[attempt].to_vec();
+                    batch.records = batch.records[attempt.clone()].to_vec();
                     // A batch the dispatcher reports failed (DynamoDB Local slow under load) is
                     // given again, as Lambda does: recording is idempotent.
                     let report = loop {

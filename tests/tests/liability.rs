@@ -11,6 +11,10 @@ use shared::kernel::Timestamp;
 use shared::reports::rules::{day, day_of, parse_day};
 
 const CUSTOMERS: usize = 6;
+
+/// The burst's pump dispatches every business's records: the cost test, which adds a change's
+/// totals itself, runs apart from it.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const WAIT: Duration = Duration::from_secs(90);
 
 /// Yesterday and today (UTC): (closing balance, open wallets, credits less debits) of each, as
@@ -71,6 +75,7 @@ async fn burst(h: Harness, customer: String, first: bool) {
 #[tokio::test]
 async fn liability_totals_equal_the_sum_of_the_balances_after_a_burst_with_batches_retried_mid_way()
 {
+    let _serial = SERIAL.lock().await;
     let h = Harness::new().await;
     let _pump = Pump::retrying_mid_way(h.calm_service()).await;
     let mut customers = Vec::new();
@@ -134,4 +139,65 @@ async fn a_report_of_a_bad_date_or_a_backward_period_is_refused() {
     assert_eq!(quiet.status, StatusCode::OK, "{}", quiet.body);
     assert_eq!(quiet.body["items"].as_array().unwrap().len(), 3);
     assert_eq!(quiet.body["items"][2]["closing_balance"], 0);
+}
+
+/// What docs/performance.md says the totals and the report cost, measured on DynamoDB Local.
+#[tokio::test]
+async fn the_totals_of_a_change_and_a_month_report_cost_what_performance_md_says() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let wallets = |h: &Harness| {
+        let (h, customer) = (h.clone(), customer.clone());
+        async move {
+            use shared::ports::WalletStore;
+            let business = shared::kernel::BusinessId::parse(&h.business_id).unwrap();
+            let customer = shared::kernel::CustomerId::parse(&customer).unwrap();
+            h.service()
+                .store()
+                .get_wallets(&business, &customer)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let before = wallets(&h).await;
+    h.credit(&customer, 500).await;
+    let after = wallets(&h).await;
+    let business = shared::kernel::BusinessId::parse(&h.business_id).unwrap();
+    h.take_usage();
+    let added = h
+        .service()
+        .record_totals(&business, Some(&before), &after)
+        .await
+        .unwrap();
+    assert!(added);
+    let change = h.take_usage();
+    eprintln!(
+        "totals of one credit: {change:?}, billed {} WCU",
+        change.billed_wcu()
+    );
+    // The entry it wrote (one query), then one transaction: the marker and one day.
+    assert_eq!(change.calls, 2, "{change:?}");
+    assert_eq!(change.transactional_wcu(), 4, "{change:?}");
+    let again = h
+        .service()
+        .record_totals(&business, Some(&before), &after)
+        .await
+        .unwrap();
+    assert!(!again, "given again: nothing added");
+    let today = parse_day("to", &day_of(Timestamp::now())).unwrap();
+    let month_ago = (0..30).fold(today, |d, _| d.previous_day().unwrap());
+    h.take_usage();
+    let reply = h
+        .request(Route::GetLiabilityReport)
+        .query("currency", "USD")
+        .query("from", &day(month_ago))
+        .query("to", &day(today))
+        .send()
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let report = h.take_usage();
+    eprintln!("report of 31 days: {report:?}");
+    assert_eq!(report.calls, 1, "one query of the day totals: {report:?}");
 }
