@@ -283,15 +283,16 @@ impl Pump {
                 let took = Instant::now();
                 let records = batch.records.len();
                 let (stop, again) = (records.div_ceil(2), records / 4);
-                let attempts: &[std::ops::Range<usize>] = if replay {
-                    &[0..stop, again..records, 0..records]
+                // (first, end) of each giving of the batch.
+                let attempts = if replay {
+                    vec![(0, stop), (again, records), (0, records)]
                 } else {
-                    &[0..records]
+                    vec![(0, records)]
                 };
                 let mut last = None;
                 for attempt in attempts {
                     let mut batch = batch.clone();
-                    batch.records = batch.records[attempt.clone()].to_vec();
+                    batch.records = batch.records[attempt.0..attempt.1].to_vec();
                     // A batch the dispatcher reports failed (DynamoDB Local slow under load) is
                     // given again, as Lambda does: recording is idempotent.
                     let report = loop {

@@ -113,6 +113,12 @@ async fn liability_totals_equal_the_sum_of_the_balances_after_a_burst_with_batch
             "{code}: credits less debits"
         );
     }
+    let other = h.other_business().await;
+    assert_eq!(
+        two_days(&other, "USD").await[1],
+        (0, 0, 0),
+        "another business's report"
+    );
 }
 
 #[tokio::test]
