@@ -133,23 +133,27 @@ pub async fn dispatch_batch<S: Store, C: Clock, Q: DeliveryQueue, G: PaymentGate
     (response, report)
 }
 
-/// Adds each record's change of a wallet set into the day totals, in order: the first record
-/// that fails, with its error.
+/// Adds the records' changes of wallet sets into the day totals (each customer's in order):
+/// the first record that fails, with its error.
 async fn add_to_totals<S: Store, C: Clock>(
     app: &Service<S, C>,
     records: &[EventRecord],
 ) -> Result<(), (usize, shared::DomainError)> {
+    let mut changes = Vec::new();
     for (at, record) in records.iter().enumerate() {
         let old = image(&record.change.old_image);
         let new = image(&record.change.new_image);
-        let change = wallets_change_of_images(old.as_ref(), new.as_ref()).map_err(|e| (at, e))?;
-        if let Some((business_id, old, new)) = change {
-            app.record_totals(&business_id, old.as_ref(), &new)
-                .await
-                .map_err(|e| (at, e))?;
+        match wallets_change_of_images(old.as_ref(), new.as_ref()) {
+            Ok(Some((business_id, old, new))) => changes.push((at, business_id, old, new)),
+            Ok(None) => {}
+            Err(error) => {
+                // Nothing from here on: what comes before it is added, then this is reported.
+                app.record_batch_totals(changes).await?;
+                return Err((at, error));
+            }
         }
     }
-    Ok(())
+    app.record_batch_totals(changes).await
 }
 
 /// Hands recorded deliveries to the deliverer; `false` (logged) when that failed.

@@ -201,3 +201,32 @@ async fn a_period_backwards_or_longer_than_a_year_is_refused() {
         .is_err());
     assert!(parse_day("from", "2027-13-01").is_err());
 }
+
+#[tokio::test]
+async fn a_batch_of_several_customers_added_at_once_twice_counts_each_change_once() {
+    let world = World::new().await;
+    let (records, [ada, bob]) = two_days(&world).await;
+    let business = &world.tenant.business_id;
+    let changes = || {
+        records
+            .iter()
+            .enumerate()
+            .map(|(at, (old, new))| (at, business.clone(), old.clone(), new.clone()))
+            .collect::<Vec<_>>()
+    };
+    world.service.record_batch_totals(changes()).await.unwrap();
+    world
+        .service
+        .record_batch_totals(changes()[3..].to_vec())
+        .await
+        .unwrap();
+    world.service.record_batch_totals(changes()).await.unwrap();
+    let balances = world.wallet(&ada, Currency::USD).await.balance
+        + world.wallet(&bob, Currency::USD).await.balance;
+    let days = report(&world, "2027-01-15", "2027-01-16").await;
+    assert_eq!(
+        (days[0].closing_balance, days[1].closing_balance),
+        (1_200, balances)
+    );
+    assert_eq!((days[0].credits, days[0].debits), (1_500, 300));
+}
