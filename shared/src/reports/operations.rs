@@ -23,8 +23,8 @@ pub const CUSTOMERS_AT_ONCE: usize = 16;
 
 impl<S: Store, C: Clock> Service<S, C> {
     /// Adds the change of a customer's wallet set from `old` to `new` (a stream record's images)
-    /// into the day totals, once: `false` when this change (or a later one of the customer) was
-    /// already added, and nothing is written.
+    /// into the day totals, once: `false` when nothing is written (the change moved nothing the
+    /// totals count, or it or a later change of the customer was already added).
     pub async fn record_totals(
         &self,
         business_id: &BusinessId,
@@ -50,6 +50,9 @@ impl<S: Store, C: Clock> Service<S, C> {
                 "entries do not add up to the balance change; the totals count the balance");
         }
         let movement = movement_of(business_id, old, new, &entries);
+        if movement.days.is_empty() {
+            return Ok(false); // a hold, a settings patch, a top-up's state: nothing to add
+        }
         self.store().apply_movement(&movement).await
     }
 

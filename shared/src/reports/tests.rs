@@ -134,7 +134,8 @@ async fn two_days(world: &World) -> (Records, [CustomerId; 2]) {
 async fn day_totals_close_at_the_sum_of_the_balances_and_count_each_change_once() {
     let world = World::new().await;
     let (records, [ada, bob]) = two_days(&world).await;
-    assert_eq!(apply(&world, &records).await, records.len());
+    // Every change but the hold's creation (it moves no balance: nothing to add).
+    assert_eq!(apply(&world, &records).await, records.len() - 1);
     // Lambda gives a batch again from mid-way (a partial-batch failure), then all of it.
     assert_eq!(
         apply(&world, &records[4..]).await,
