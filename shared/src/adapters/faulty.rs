@@ -198,7 +198,7 @@ impl<S> FaultyStore<S> {
     }
 
     /// Runs the faults of one call before it reaches the wrapped store.
-    pub(super) async fn before_call(&self) -> DomainResult<()> {
+    async fn before_call(&self) -> DomainResult<()> {
         match self.roll() {
             Fault::None => Ok(()),
             Fault::Delay(delay) => {

@@ -19,7 +19,6 @@ mod faults;
 mod keys;
 mod queries;
 mod table;
-mod totals;
 mod webhooks;
 
 use std::collections::HashSet;
@@ -75,7 +74,6 @@ struct State {
     /// Endpoints that cannot be read, nor their deliveries (the same, for webhooks).
     broken_endpoints: HashSet<(BusinessId, crate::kernel::EndpointId)>,
     webhooks: webhooks::WebhookTables,
-    totals: totals::TotalsTables,
 }
 
 impl MemoryStore {
