@@ -106,7 +106,6 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     plain("original_for_key", &[GET_ITEM]),
     // LedgerStore
     plain("list_entries", &[QUERY]),
-    plain("get_entry", &[GET_ITEM]),
     // HoldStore
     plain("get_hold", &[GET_ITEM]),
     plain("list_holds", &[QUERY]),
