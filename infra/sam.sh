@@ -35,7 +35,7 @@ if [ "${1:-}" != build ]; then
   exec "$SAM_VENV/bin/sam" "$@"
 fi
 # SAM's Rust builder runs one `cargo lambda build --bin <binary>` per function, one after the
-# other: 39 cargo invocations that would each compile and link alone. Building every binary first
+# other: 37 cargo invocations that would each compile and link alone. Building every binary first
 # in one invocation (dependencies once, binaries linked in parallel) leaves SAM's invocations
 # nothing to do but find them fresh. A plain `sam build` gives the same artifacts, only slower.
 # The SAM CLI installs (pip, mostly waiting on the network) while cargo compiles.
