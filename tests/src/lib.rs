@@ -11,7 +11,7 @@
 //! This file is the only one that touches the service itself: [`service`] builds it, and the
 //! methods beside it ([`Harness::take_usage`], [`Harness::dynamodb_client`], …) reach into it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lambda_http::http::StatusCode;
@@ -227,4 +227,18 @@ pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
+}
+
+/// Every `.rs` file under `dir`, for tests that read the code.
+pub fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use integration_tests::workspace_root as root;
+use integration_tests::{rust_files, workspace_root as root};
 
 /// Lines of code a source file may hold before its tests.
 const LINES_MAX: usize = 500;
@@ -20,17 +20,6 @@ fn crate_sources() -> Vec<PathBuf> {
         dirs.push(entry.unwrap().path().join("src"));
     }
     dirs
-}
-
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            found.push(path);
-        }
-    }
 }
 
 /// The file's text before its `#[cfg(test)]` module (all of it without one). A `#[cfg(test)]` on
@@ -60,9 +49,7 @@ fn is_test_file(path: &Path) -> bool {
 fn no_source_file_passes_500_lines_of_code() {
     let mut long = Vec::new();
     for dir in crate_sources() {
-        let mut files = Vec::new();
-        rust_files(&dir, &mut files);
-        for file in files {
+        for file in rust_files(&dir) {
             let text = std::fs::read_to_string(&file).unwrap();
             let lines = if is_test_file(&file) {
                 text.lines().count()
@@ -205,9 +192,10 @@ fn circles(edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Vec<Vec<Vec<
 }
 
 fn import_graph(src: &Path) -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
-    let mut files = Vec::new();
-    rust_files(src, &mut files);
-    let files: Vec<PathBuf> = files.into_iter().filter(|f| !is_test_file(f)).collect();
+    let files: Vec<PathBuf> = rust_files(src)
+        .into_iter()
+        .filter(|f| !is_test_file(f))
+        .collect();
     let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(src, f)).collect();
     let mut edges = BTreeMap::new();
     for file in &files {

@@ -2,9 +2,8 @@
 //! `routes.rs` compares with them), the limits the code enforces, and the error codes it answers.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
-use integration_tests::workspace_root as root;
+use integration_tests::{rust_files, workspace_root as root};
 use serde_json::Value;
 use shared::ledger::model::{EntryType, EventType, WalletStatus};
 
@@ -404,26 +403,12 @@ fn assert_serde_enum<T: serde::de::DeserializeOwned + serde::Serialize>(document
     );
 }
 
-/// Every `.rs` file under `dir`.
-fn sources(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(sources(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            files.push(path);
-        }
-    }
-    files
-}
-
 /// The code (first string literal) of every `ValidationError::new(` and `ApiError::invalid(`.
 fn validation_codes_in_source() -> BTreeSet<String> {
     let mut codes = BTreeSet::new();
-    for file in sources(&root().join("shared/src"))
+    for file in rust_files(&root().join("shared/src"))
         .into_iter()
-        .chain(sources(&root().join("api/src")))
+        .chain(rust_files(&root().join("api/src")))
     {
         let text = std::fs::read_to_string(&file).unwrap();
         for call in ["ValidationError::new(", "ApiError::invalid("] {

@@ -1072,21 +1072,14 @@ const ALARMED_LOG_LINES: &[&str] = &["charged but not credited"];
 
 /// The text of every source file of the functions (`api/src`, `shared/src`).
 fn sources() -> Vec<(std::path::PathBuf, String)> {
-    fn walk(dir: &std::path::Path, found: &mut Vec<(std::path::PathBuf, String)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, found);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                found.push((path, text));
-            }
-        }
-    }
-    let mut found = Vec::new();
-    walk(&root().join("api/src"), &mut found);
-    walk(&root().join("shared/src"), &mut found);
-    found
+    ["api/src", "shared/src"]
+        .iter()
+        .flat_map(|dir| integration_tests::rust_files(&root().join(dir)))
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            (path, text)
+        })
+        .collect()
 }
 
 /// Whether the code emits `metric` on an EMF line with dimension `Function` = `function`.
