@@ -6,6 +6,7 @@
 use std::future::Future;
 
 use crate::access::model::ApiKey;
+use crate::access::sessions::Session;
 use crate::change::model::{Change, Rejection};
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
@@ -42,6 +43,23 @@ pub trait KeyStore: Send + Sync {
         at: Timestamp,
         revoke: bool,
     ) -> impl Future<Output = DomainResult<()>> + Send;
+    /// Writes a new dashboard session (condition: no session has its id hash).
+    fn put_session(&self, session: &Session) -> impl Future<Output = DomainResult<()>> + Send;
+    /// The session with this id hash (a strongly consistent read: the page after sign-in finds
+    /// it), whether or not it is still open.
+    fn session_by_hash(
+        &self,
+        id_hash: &str,
+    ) -> impl Future<Output = DomainResult<Option<Session>>> + Send;
+    /// Records `session.seen_at` (and moves its TTL) unless a use was recorded less than
+    /// `every_ms` before it, or the session is gone (conditions).
+    fn touch_session(
+        &self,
+        session: &Session,
+        every_ms: u64,
+    ) -> impl Future<Output = DomainResult<()>> + Send;
+    /// Deletes a session (signed out).
+    fn end_session(&self, id_hash: &str) -> impl Future<Output = DomainResult<()>> + Send;
 }
 
 /// Customers of a business.

@@ -38,5 +38,6 @@ pub fn process(name: &str, request_id: Option<String>) -> Actor {
         key_id: None,
         process: Some(name.to_owned()),
         request_id,
+        session_id: None,
     }
 }

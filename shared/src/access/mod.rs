@@ -5,3 +5,4 @@ pub mod cache;
 pub mod model;
 pub mod operations;
 pub mod rules;
+pub mod sessions;

@@ -58,4 +58,8 @@ pub struct Actor {
     pub process: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The dashboard session the change was made in (`Session::label`), with the key that
+    /// opened it in `key_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
 }

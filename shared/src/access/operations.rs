@@ -52,7 +52,12 @@ impl<S: Store, C: Clock> Service<S, C> {
         let token = bearer_token
             .filter(|t| !t.is_empty() && t.len() <= KEY_LENGTH_MAX)
             .ok_or(DomainError::Unauthenticated)?;
-        let key_hash = hash_key(token);
+        self.authenticate_hash(hash_key(token)).await
+    }
+
+    /// [`Service::authenticate_key`] for a key known by its stored hash (a dashboard session's
+    /// key): the same cache, the same checks.
+    pub async fn authenticate_hash(&self, key_hash: String) -> DomainResult<(Tenant, ApiKey)> {
         let now = self.now();
         let key = match self.keys().get(&key_hash, now) {
             Some(key) => key,
@@ -234,6 +239,7 @@ pub fn key_actor(key: &ApiKey, request_id: Option<String>) -> super::model::Acto
         key_id: Some(key.id.clone()),
         process: None,
         request_id,
+        session_id: None,
     }
 }
 

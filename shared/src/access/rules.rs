@@ -15,9 +15,14 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A new random API key.
 pub fn generate_key() -> String {
-    let mut random = [0u8; KEY_RANDOM_BYTES];
+    format!("{KEY_PREFIX}{}", random_hex(KEY_RANDOM_BYTES))
+}
+
+/// `bytes` random bytes from the operating system, as hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut random = vec![0u8; bytes];
     getrandom::fill(&mut random).expect("the operating system provides randomness");
-    format!("{KEY_PREFIX}{}", hex(&random))
+    hex(&random)
 }
 
 /// How often a key's `last_used_at` is written at most (not once per request).

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::access::model::ApiKey;
+use crate::access::sessions::Session;
 use crate::change::model::{Change, Rejection};
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainError, DomainResult, Original};
@@ -234,6 +235,26 @@ impl<S: KeyStore> KeyStore for FaultyStore<S> {
     async fn end_key(&self, key_hash: &str, at: Timestamp, revoke: bool) -> DomainResult<()> {
         self.before_call().await?;
         self.inner.end_key(key_hash, at, revoke).await
+    }
+
+    async fn put_session(&self, session: &Session) -> DomainResult<()> {
+        self.before_call().await?;
+        self.inner.put_session(session).await
+    }
+
+    async fn session_by_hash(&self, id_hash: &str) -> DomainResult<Option<Session>> {
+        self.before_call().await?;
+        self.inner.session_by_hash(id_hash).await
+    }
+
+    async fn touch_session(&self, session: &Session, every_ms: u64) -> DomainResult<()> {
+        self.before_call().await?;
+        self.inner.touch_session(session, every_ms).await
+    }
+
+    async fn end_session(&self, id_hash: &str) -> DomainResult<()> {
+        self.before_call().await?;
+        self.inner.end_session(id_hash).await
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use crate::access::model::ApiKey;
+use crate::access::sessions::Session;
 use crate::change::model::{Change, Rejection};
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
@@ -68,6 +69,26 @@ impl<S: KeyStore> KeyStore for RecordingStore<S> {
     async fn end_key(&self, key_hash: &str, at: Timestamp, revoke: bool) -> DomainResult<()> {
         self.note("end_key");
         self.inner.end_key(key_hash, at, revoke).await
+    }
+
+    async fn put_session(&self, session: &Session) -> DomainResult<()> {
+        self.note("put_session");
+        self.inner.put_session(session).await
+    }
+
+    async fn session_by_hash(&self, id_hash: &str) -> DomainResult<Option<Session>> {
+        self.note("session_by_hash");
+        self.inner.session_by_hash(id_hash).await
+    }
+
+    async fn touch_session(&self, session: &Session, every_ms: u64) -> DomainResult<()> {
+        self.note("touch_session");
+        self.inner.touch_session(session, every_ms).await
+    }
+
+    async fn end_session(&self, id_hash: &str) -> DomainResult<()> {
+        self.note("end_session");
+        self.inner.end_session(id_hash).await
     }
 }
 

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod meter;
 pub mod permissions;
 mod queries;
+pub mod sessions;
 pub mod stream;
 pub mod table;
 mod timing;
@@ -32,6 +33,7 @@ use self::errors::{condition_failed, storage};
 use self::keys::*;
 use self::meter::{consumed_capacity, Call, Meter, Usage};
 use crate::access::model::ApiKey;
+use crate::access::sessions::Session;
 use crate::change::model::{Change, Rejection};
 use crate::config::Config;
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
@@ -254,6 +256,22 @@ impl KeyStore for DynamoStore {
             .map_err(|e| storage("end key", e))?;
         self.record(Call::Write(out.consumed_capacity()));
         Ok(())
+    }
+
+    async fn put_session(&self, session: &Session) -> DomainResult<()> {
+        self.put_session_item(session).await
+    }
+
+    async fn session_by_hash(&self, id_hash: &str) -> DomainResult<Option<Session>> {
+        self.session_item(id_hash).await
+    }
+
+    async fn touch_session(&self, session: &Session, every_ms: u64) -> DomainResult<()> {
+        self.touch_session_item(session, every_ms).await
+    }
+
+    async fn end_session(&self, id_hash: &str) -> DomainResult<()> {
+        self.end_session_item(id_hash).await
     }
 }
 

@@ -12,6 +12,7 @@
 use super::codec::TTL;
 use super::codec::{KEY_EXPIRES, KEY_REVOKED, KEY_USED};
 use super::delivery_rate::SLOTS;
+use super::sessions::SEEN as SESSION_SEEN;
 use super::table::{GSI_EMAIL, GSI_EXPIRY, PK, SK};
 
 pub const GET_ITEM: &str = "dynamodb:GetItem";
@@ -23,6 +24,9 @@ pub const QUERY: &str = "dynamodb:Query";
 /// The prefix of every API key's partition key (`keys::api_key_pk`): with the delivery slots
 /// below, the only items any function updates in place.
 pub const API_KEY_PK_PREFIX: &str = "KEY#";
+/// The prefix of a dashboard session's partition key (`keys::session_pk`), whose last use is
+/// updated in place.
+pub const SESSION_PK_PREFIX: &str = "SES#";
 /// The prefix of an endpoint's delivery partition (`WHK#<business>#<endpoint>`), where its
 /// delivery slots per second are counted in place.
 pub const DELIVERY_PK_PREFIX: &str = "WHK#";
@@ -93,6 +97,19 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
             attributes: &[PK, SK, KEY_EXPIRES, KEY_REVOKED],
         }),
     },
+    // Dashboard sessions (the KeyStore's too).
+    plain("put_session", &[PUT_ITEM]),
+    plain("session_by_hash", &[GET_ITEM]),
+    StoreAccess {
+        method: "touch_session",
+        actions: &[UPDATE_ITEM],
+        indexes: &[],
+        update: Some(UpdateReach {
+            partition_key_prefix: SESSION_PK_PREFIX,
+            attributes: &[PK, SK, SESSION_SEEN, TTL],
+        }),
+    },
+    plain("end_session", &[DELETE_ITEM]),
     // CustomerStore
     plain("get_customer", &[GET_ITEM]),
     plain("get_customer_revision", &[GET_ITEM]),

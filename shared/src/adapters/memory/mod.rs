@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use self::table::{revision_of, Tables};
 use crate::access::model::ApiKey;
+use crate::access::sessions::Session;
 use crate::change::model::{Change, Rejection};
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
@@ -128,6 +129,38 @@ impl KeyStore for MemoryStore {
                 key.revoked_at = Some(at);
             }
         }
+        Ok(())
+    }
+
+    async fn put_session(&self, session: &Session) -> DomainResult<()> {
+        tokio::task::yield_now().await;
+        let sessions = &mut self.lock().tables.sessions;
+        if sessions.contains_key(&session.id_hash) {
+            return Err(crate::error::DomainError::Storage(
+                "a session with this id exists".to_owned(),
+            ));
+        }
+        sessions.insert(session.id_hash.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn session_by_hash(&self, id_hash: &str) -> DomainResult<Option<Session>> {
+        Ok(self.read(|t| t.sessions.get(id_hash).cloned()).await)
+    }
+
+    async fn touch_session(&self, session: &Session, every_ms: u64) -> DomainResult<()> {
+        tokio::task::yield_now().await;
+        if let Some(stored) = self.lock().tables.sessions.get_mut(&session.id_hash) {
+            if stored.seen_at.unix_ms + every_ms <= session.seen_at.unix_ms {
+                stored.seen_at = session.seen_at;
+            }
+        }
+        Ok(())
+    }
+
+    async fn end_session(&self, id_hash: &str) -> DomainResult<()> {
+        tokio::task::yield_now().await;
+        self.lock().tables.sessions.remove(id_hash);
         Ok(())
     }
 }

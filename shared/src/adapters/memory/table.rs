@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::access::model::{ApiKey, Business};
+use crate::access::sessions::Session;
 use crate::customers::model::Customer;
 use crate::error::Original;
 use crate::holds::model::Hold;
@@ -16,6 +17,8 @@ pub(super) struct Tables {
     pub(super) businesses: HashMap<BusinessId, Business>,
     /// By key hash: the only key not scoped by business.
     pub(super) api_keys: HashMap<String, ApiKey>,
+    /// Dashboard sessions by id hash.
+    pub(super) sessions: HashMap<String, Session>,
     /// Per business, by id: ids carry their creation millisecond, so this is creation order.
     pub(super) customers: HashMap<BusinessId, BTreeMap<CustomerId, Customer>>,
     /// Everything one customer owns, like the DynamoDB partition `CUS#<business>#<customer>`.
