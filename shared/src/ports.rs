@@ -5,6 +5,7 @@
 
 use std::future::Future;
 
+use crate::access::forms::FormClaim;
 use crate::access::model::ApiKey;
 use crate::access::sessions::Session;
 use crate::change::model::{Change, Rejection};
@@ -60,6 +61,27 @@ pub trait KeyStore: Send + Sync {
     ) -> impl Future<Output = DomainResult<()>> + Send;
     /// Deletes a session (signed out).
     fn end_session(&self, id_hash: &str) -> impl Future<Output = DomainResult<()>> + Send;
+    /// Claims a dashboard form's key (condition: unclaimed), kept until `expires_s`; or tells
+    /// what the earlier claim came to.
+    fn claim_form(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        expires_s: u64,
+    ) -> impl Future<Output = DomainResult<FormClaim>> + Send;
+    /// Records the result of a claimed form.
+    fn finish_form(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        result: &str,
+    ) -> impl Future<Output = DomainResult<()>> + Send;
+    /// Drops the claim of a form whose work failed (changing nothing).
+    fn release_form(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+    ) -> impl Future<Output = DomainResult<()>> + Send;
 }
 
 /// Customers of a business.

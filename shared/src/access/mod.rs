@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod cache;
+pub mod forms;
 pub mod model;
 pub mod operations;
 pub mod rules;

@@ -85,3 +85,40 @@ async fn the_key_of_an_open_session_never_reaches_the_stored_session() {
     let stored = serde_json::to_string(&session).unwrap();
     assert!(!stored.contains(&key) && !stored.contains(&id));
 }
+
+#[tokio::test]
+async fn a_form_sent_twice_does_its_work_once_and_a_failed_one_may_be_sent_again() {
+    let (app, _) = service();
+    let (business, _) = app.create_business("Shop").await.unwrap();
+    let runs = std::sync::atomic::AtomicU32::new(0);
+    let key = Some("form_0123456789abcdef0123456789abcdef");
+    for _ in 0..2 {
+        let result = app
+            .once_per_form(&business, key, || async {
+                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok("/dashboard/customers/cus_1".to_owned())
+            })
+            .await
+            .unwrap();
+        assert_eq!(result, "/dashboard/customers/cus_1");
+    }
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let other = Some("form_fedcba9876543210fedcba9876543210");
+    let failed = app
+        .once_per_form(&business, other, || async {
+            Err::<String, _>(DomainError::Contention)
+        })
+        .await;
+    assert!(failed.is_err());
+    let again = app
+        .once_per_form(&business, other, || async { Ok("/done".to_owned()) })
+        .await;
+    assert_eq!(again.unwrap(), "/done");
+    assert!(app
+        .once_per_form(&business, Some("form_nothex"), || async {
+            Ok(String::new())
+        })
+        .await
+        .is_err());
+}

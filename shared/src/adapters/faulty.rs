@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::access::forms::FormClaim;
 use crate::access::model::ApiKey;
 use crate::access::sessions::Session;
 use crate::change::model::{Change, Rejection};
@@ -255,6 +256,31 @@ impl<S: KeyStore> KeyStore for FaultyStore<S> {
     async fn end_session(&self, id_hash: &str) -> DomainResult<()> {
         self.before_call().await?;
         self.inner.end_session(id_hash).await
+    }
+
+    async fn claim_form(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        expires_s: u64,
+    ) -> DomainResult<FormClaim> {
+        self.before_call().await?;
+        self.inner.claim_form(business_id, key, expires_s).await
+    }
+
+    async fn finish_form(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        result: &str,
+    ) -> DomainResult<()> {
+        self.before_call().await?;
+        self.inner.finish_form(business_id, key, result).await
+    }
+
+    async fn release_form(&self, business_id: &BusinessId, key: &str) -> DomainResult<()> {
+        self.before_call().await?;
+        self.inner.release_form(business_id, key).await
     }
 }
 

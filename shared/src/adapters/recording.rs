@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+use crate::access::forms::FormClaim;
 use crate::access::model::ApiKey;
 use crate::access::sessions::Session;
 use crate::change::model::{Change, Rejection};
@@ -89,6 +90,31 @@ impl<S: KeyStore> KeyStore for RecordingStore<S> {
     async fn end_session(&self, id_hash: &str) -> DomainResult<()> {
         self.note("end_session");
         self.inner.end_session(id_hash).await
+    }
+
+    async fn claim_form(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        expires_s: u64,
+    ) -> DomainResult<FormClaim> {
+        self.note("claim_form");
+        self.inner.claim_form(business_id, key, expires_s).await
+    }
+
+    async fn finish_form(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        result: &str,
+    ) -> DomainResult<()> {
+        self.note("finish_form");
+        self.inner.finish_form(business_id, key, result).await
+    }
+
+    async fn release_form(&self, business_id: &BusinessId, key: &str) -> DomainResult<()> {
+        self.note("release_form");
+        self.inner.release_form(business_id, key).await
     }
 }
 

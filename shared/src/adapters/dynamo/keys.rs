@@ -5,6 +5,7 @@
 //! | business        | `BIZ#<business>`      | `#BUSINESS`        |                                   |
 //! | API key         | `KEY#<sha256 of key>` | `#KEY`             |                                   |
 //! | dashboard session | `SES#<sha256 of id>` | `#SESSION`        | `ttl` (8 h after the last use)    |
+//! | dashboard form  | `FORM#<business>#<key>` | `#FORM`          | `result`, `ttl` (a day)           |
 //! | customer        | `BIZ#<business>`      | `CUS#<customer>`   | `email_key` (GSI `by_email`)      |
 //! | wallet set      | `CUS#<business>#<id>` | `#WALLETS`         |                                   |
 //! | ledger entry    | `CUS#<business>#<id>#LED#<n / 100000>` | `LED#<n:020>` |                    |
@@ -36,6 +37,7 @@ pub const IDEM_SK: &str = "#IDEM";
 pub const INTERNAL_IDEM_SK: &str = "#IDEM#INTERNAL";
 pub const KEY_SK: &str = "#KEY";
 pub const SESSION_SK: &str = "#SESSION";
+pub const FORM_SK: &str = "#FORM";
 pub const BUSINESS_SK: &str = "#BUSINESS";
 pub const HOLD_SK_PREFIX: &str = "HLD#";
 pub const CUSTOMER_PK_PREFIX: &str = "CUS#";
@@ -65,6 +67,11 @@ pub fn api_key_pk(key_hash: &str) -> String {
 /// The partition of a dashboard session, by the hash of its id (never the id itself).
 pub fn session_pk(id_hash: &str) -> String {
     format!("SES#{id_hash}")
+}
+
+/// The partition of a dashboard form's claim (`access::forms`).
+pub fn form_pk(business_id: &BusinessId, key: &str) -> String {
+    format!("FORM#{business_id}#{key}")
 }
 
 pub fn customer_sk(customer_id: &CustomerId) -> String {

@@ -273,6 +273,28 @@ impl KeyStore for DynamoStore {
     async fn end_session(&self, id_hash: &str) -> DomainResult<()> {
         self.end_session_item(id_hash).await
     }
+
+    async fn claim_form(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        expires_s: u64,
+    ) -> DomainResult<crate::access::forms::FormClaim> {
+        self.claim_form_item(business_id, key, expires_s).await
+    }
+
+    async fn finish_form(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        result: &str,
+    ) -> DomainResult<()> {
+        self.finish_form_item(business_id, key, result).await
+    }
+
+    async fn release_form(&self, business_id: &BusinessId, key: &str) -> DomainResult<()> {
+        self.release_form_item(business_id, key).await
+    }
 }
 
 impl CustomerStore for DynamoStore {

@@ -12,7 +12,7 @@
 use super::codec::TTL;
 use super::codec::{KEY_EXPIRES, KEY_REVOKED, KEY_USED};
 use super::delivery_rate::SLOTS;
-use super::sessions::SEEN as SESSION_SEEN;
+use super::sessions::{FORM_RESULT, SEEN as SESSION_SEEN};
 use super::table::{GSI_EMAIL, GSI_EXPIRY, PK, SK};
 
 pub const GET_ITEM: &str = "dynamodb:GetItem";
@@ -27,6 +27,8 @@ pub const API_KEY_PK_PREFIX: &str = "KEY#";
 /// The prefix of a dashboard session's partition key (`keys::session_pk`), whose last use is
 /// updated in place.
 pub const SESSION_PK_PREFIX: &str = "SES#";
+/// The prefix of a dashboard form's claim (`keys::form_pk`), whose result is set in place.
+pub const FORM_PK_PREFIX: &str = "FORM#";
 /// The prefix of an endpoint's delivery partition (`WHK#<business>#<endpoint>`), where its
 /// delivery slots per second are counted in place.
 pub const DELIVERY_PK_PREFIX: &str = "WHK#";
@@ -110,6 +112,18 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
         }),
     },
     plain("end_session", &[DELETE_ITEM]),
+    // The claim (a conditional Put), or the earlier claim read when it exists.
+    plain("claim_form", &[PUT_ITEM, GET_ITEM]),
+    StoreAccess {
+        method: "finish_form",
+        actions: &[UPDATE_ITEM],
+        indexes: &[],
+        update: Some(UpdateReach {
+            partition_key_prefix: FORM_PK_PREFIX,
+            attributes: &[PK, SK, FORM_RESULT],
+        }),
+    },
+    plain("release_form", &[DELETE_ITEM]),
     // CustomerStore
     plain("get_customer", &[GET_ITEM]),
     plain("get_customer_revision", &[GET_ITEM]),

@@ -1,17 +1,18 @@
 //! Dashboard sessions: one item each, `SES#<sha256 of the session id>` / `#SESSION`, holding the
 //! session as a document, its last use (`seen`, ms) and the table's TTL (`ttl`, s: the idle limit
-//! after the last use).
+//! after the last use). Dashboard forms' claims (`access::forms`) too.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::codec::{from_doc, number, to_doc, DOC, TTL};
 use super::errors::storage;
-use super::keys::{key_of, session_pk, Item, SESSION_SK};
+use super::keys::{form_pk, key_of, session_pk, Item, FORM_SK, SESSION_SK};
 use super::meter::{consumed_capacity, Call};
 use super::DynamoStore;
+use crate::access::forms::FormClaim;
 use crate::access::sessions::Session;
 use crate::error::{DomainError, DomainResult};
-use crate::kernel::Timestamp;
+use crate::kernel::{BusinessId, Timestamp};
 
 /// The session's last use (ms).
 pub const SEEN: &str = "seen";
@@ -100,5 +101,90 @@ impl DynamoStore {
             .map_err(|e| storage("end session", e))?;
         self.record(Call::Write(out.consumed_capacity()));
         Ok(())
+    }
+}
+
+/// A dashboard form's claim: `FORM#<business>#<key>` / `#FORM`, with `result` once done and the
+/// table's TTL.
+pub const FORM_RESULT: &str = "result";
+
+fn form_key_of(business_id: &BusinessId, key: &str) -> Item {
+    key_of(form_pk(business_id, key), FORM_SK)
+}
+
+impl DynamoStore {
+    pub(super) async fn claim_form_item(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        expires_s: u64,
+    ) -> DomainResult<FormClaim> {
+        let mut item = form_key_of(business_id, key);
+        item.insert(TTL.to_owned(), number(expires_s));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .send()
+            .await;
+        if self.written(result, |o| o.consumed_capacity(), "claim form")? {
+            return Ok(FormClaim::New);
+        }
+        let earlier = self.get(form_key_of(business_id, key), true).await?;
+        Ok(
+            match earlier
+                .as_ref()
+                .and_then(|i| i.get(FORM_RESULT))
+                .and_then(|v| v.as_s().ok())
+            {
+                Some(result) => FormClaim::Done(result.clone()),
+                None => FormClaim::Started,
+            },
+        )
+    }
+
+    pub(super) async fn finish_form_item(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        result: &str,
+    ) -> DomainResult<()> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(form_key_of(business_id, key)))
+            .update_expression("SET #result = :result")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#result", FORM_RESULT)
+            .expression_attribute_values(":result", AttributeValue::S(result.to_owned()))
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .send()
+            .await
+            .map_err(|e| storage("finish form", e))?;
+        self.record(Call::Write(out.consumed_capacity()));
+        Ok(())
+    }
+
+    pub(super) async fn release_form_item(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+    ) -> DomainResult<()> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(form_key_of(business_id, key)))
+            .condition_expression("attribute_not_exists(#result)")
+            .expression_attribute_names("#result", FORM_RESULT)
+            .return_consumed_capacity(consumed_capacity(self.meter()))
+            .send()
+            .await;
+        self.written(out, |o| o.consumed_capacity(), "release form")
+            .map(|_| ())
     }
 }

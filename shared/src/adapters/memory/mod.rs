@@ -25,6 +25,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use self::table::{revision_of, Tables};
+use crate::access::forms::FormClaim;
 use crate::access::model::ApiKey;
 use crate::access::sessions::Session;
 use crate::change::model::{Change, Rejection};
@@ -161,6 +162,47 @@ impl KeyStore for MemoryStore {
     async fn end_session(&self, id_hash: &str) -> DomainResult<()> {
         tokio::task::yield_now().await;
         self.lock().tables.sessions.remove(id_hash);
+        Ok(())
+    }
+
+    async fn claim_form(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        _expires_s: u64,
+    ) -> DomainResult<FormClaim> {
+        tokio::task::yield_now().await;
+        let forms = &mut self.lock().tables.forms;
+        Ok(match forms.get(&(business_id.clone(), key.to_owned())) {
+            Some(Some(result)) => FormClaim::Done(result.clone()),
+            Some(None) => FormClaim::Started,
+            None => {
+                forms.insert((business_id.clone(), key.to_owned()), None);
+                FormClaim::New
+            }
+        })
+    }
+
+    async fn finish_form(
+        &self,
+        business_id: &BusinessId,
+        key: &str,
+        result: &str,
+    ) -> DomainResult<()> {
+        tokio::task::yield_now().await;
+        self.lock().tables.forms.insert(
+            (business_id.clone(), key.to_owned()),
+            Some(result.to_owned()),
+        );
+        Ok(())
+    }
+
+    async fn release_form(&self, business_id: &BusinessId, key: &str) -> DomainResult<()> {
+        tokio::task::yield_now().await;
+        self.lock()
+            .tables
+            .forms
+            .remove(&(business_id.clone(), key.to_owned()));
         Ok(())
     }
 }

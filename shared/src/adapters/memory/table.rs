@@ -19,6 +19,8 @@ pub(super) struct Tables {
     pub(super) api_keys: HashMap<String, ApiKey>,
     /// Dashboard sessions by id hash.
     pub(super) sessions: HashMap<String, Session>,
+    /// Dashboard form claims: `None` while started, then the result.
+    pub(super) forms: HashMap<(BusinessId, String), Option<String>>,
     /// Per business, by id: ids carry their creation millisecond, so this is creation order.
     pub(super) customers: HashMap<BusinessId, BTreeMap<CustomerId, Customer>>,
     /// Everything one customer owns, like the DynamoDB partition `CUS#<business>#<customer>`.

@@ -1,0 +1,649 @@
+//! One customer: profile, wallets with a balance chart each, the ledger, pending holds, an
+//! adjustment form, invoice payments (look one up, reverse it) and closing a wallet. Every
+//! action calls the domain operation the API route calls, with the form's idempotency key.
+
+use lambda_http::http::StatusCode;
+use maud::{html, Markup};
+use shared::access::sessions::SignedIn;
+use shared::closing::model::CloseCommand;
+use shared::customers::model::CustomerPatch;
+use shared::customers::rules as fields;
+use shared::holds::model::{CaptureCommand, HoldQuery, HoldStatus};
+use shared::invoices::model::ReversalCommand;
+use shared::kernel::paging::PageRequest;
+use shared::kernel::text::{reason, reference_object_id};
+use shared::kernel::{Amount, Clock, Currency, CustomerId, HoldId, IdempotencyKey, InvoiceId};
+use shared::ledger::model::{EntryCommand, EntryType, EventType, LedgerEntry};
+use shared::ports::Store;
+use shared::ValidationError;
+
+use super::Cx;
+use crate::forms::{query_string, Fields};
+use crate::layout::{self, money, time};
+use crate::respond::{page_response, redirect, Answer, PageError};
+
+const LEDGER_PAGE: i64 = 20;
+const CHART_ENTRIES: i64 = 100;
+
+fn customer_id<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Result<CustomerId, PageError> {
+    CustomerId::parse(cx.param("customer_id")).map_err(|_| PageError::NotFound)
+}
+
+fn base(customer_id: &CustomerId) -> String {
+    format!("/dashboard/customers/{customer_id}")
+}
+
+/// A failed action shown on the customer's page, with what was typed.
+struct Failure<'a> {
+    status: StatusCode,
+    message: String,
+    typed: &'a Fields,
+}
+
+pub async fn show<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let signed_in = cx.signed_in().await?;
+    render(cx, &signed_in, &customer_id(cx)?, None).await
+}
+
+/// A metadata value as text: a string as itself, anything else as JSON.
+fn meta_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn who(entry: &LedgerEntry) -> String {
+    match &entry.created_by {
+        Some(actor) => match (&actor.key_id, &actor.session_id, &actor.process) {
+            (Some(key), Some(session), _) => format!("{key} (dashboard {session})"),
+            (Some(key), None, _) => format!("{key} (API)"),
+            (None, _, Some(process)) => process.clone(),
+            _ => "-".into(),
+        },
+        None => "-".into(),
+    }
+}
+
+async fn render<S: Store, C: Clock>(
+    cx: &Cx<'_, S, C>,
+    signed_in: &SignedIn,
+    id: &CustomerId,
+    failure: Option<Failure<'_>>,
+) -> Answer {
+    let tenant = &signed_in.tenant;
+    let query = crate::forms::query(cx.request);
+    let customer = cx.app.get_customer(tenant, id).await?;
+    let found = cx.app.list_wallets(tenant, id).await?;
+    let filter = match query.get("currency") {
+        Some(code) => Some(Currency::parse(code)?),
+        None => None,
+    };
+    let ledger_page: i64 = query
+        .get("ledger_page")
+        .map(|p| {
+            p.parse().map_err(|_| {
+                ValidationError::new("invalid_page_number", "ledger_page must be a whole number")
+            })
+        })
+        .transpose()?
+        .unwrap_or(0);
+    let ledger = cx
+        .app
+        .list_entries(
+            tenant,
+            id,
+            filter,
+            PageRequest::parse(Some(ledger_page), Some(LEDGER_PAGE))?,
+        )
+        .await?;
+    let mut charts = Vec::new();
+    for currency in found.wallets.wallets.keys() {
+        let recent = cx
+            .app
+            .list_entries(
+                tenant,
+                id,
+                Some(*currency),
+                PageRequest::parse(Some(0), Some(CHART_ENTRIES))?,
+            )
+            .await?;
+        charts.push((*currency, recent));
+    }
+    let holds = cx
+        .app
+        .list_holds(
+            tenant,
+            id,
+            HoldQuery {
+                status: Some(HoldStatus::Pending),
+                currency: None,
+                page: PageRequest::parse(Some(0), Some(50))?,
+            },
+        )
+        .await?;
+    let here = base(id);
+    let currency_code = filter.map(|c| c.code()).unwrap_or("");
+    let typed = |name: &str| {
+        failure
+            .as_ref()
+            .and_then(|f| f.typed.get(name))
+            .unwrap_or("")
+            .to_owned()
+    };
+    let typed_is =
+        |name: &str, value: &str| failure.as_ref().and_then(|f| f.typed.get(name)) == Some(value);
+    let body = html! {
+        p { a href="/dashboard/customers" { "← Customers" } }
+        h1 { (customer.name) }
+        (layout::done_notice(query.get("done")))
+        @if let Some(failure) = &failure { p.alert role="alert" #failure { (failure.message) } }
+        section aria-labelledby="profile" {
+            h2 #profile { "Profile" }
+            dl.facts {
+                dt { "Email" } dd { (customer.email) }
+                dt { "Phone" } dd { (customer.phone_number.as_deref().unwrap_or("-")) }
+                dt { "Id" } dd { code { (customer.customer_id) } }
+                dt { "Created" } dd { (time(customer.created_at)) }
+                @for (key, value) in customer.metadata.iter() {
+                    dt { "metadata." (key) } dd { (meta_text(value)) }
+                }
+            }
+            details {
+                summary { "Edit profile" }
+                form.stack method="post" action={(here) "/profile"} {
+                    (layout::change_fields(signed_in))
+                    label { "Name" input type="text" name="name" required value=(customer.name); }
+                    label { "Phone (empty to remove)" input type="tel" name="phone_number" value=(customer.phone_number.as_deref().unwrap_or("")); }
+                    label { "Metadata (one key=value per line)"
+                        textarea name="metadata" rows="3" {
+                            @for (key, value) in customer.metadata.iter() { (key) "=" (meta_text(value)) "\n" }
+                        }
+                    }
+                    button type="submit" { "Save profile" }
+                }
+            }
+        }
+        section aria-labelledby="wallets" {
+            h2 #wallets { "Wallets" }
+            p { "Total in USD: " strong { (money(found.total_balance_usd, Currency::USD)) } }
+            div.cards {
+                @for (currency, wallet) in &found.wallets.wallets {
+                    div.card {
+                        h3 { (currency.code()) @if wallet.status.as_str() != "active" { " (" (wallet.status.as_str()) ")" } }
+                        div.big { (money(wallet.balance, *currency)) }
+                        dl.facts {
+                            dt { "Pending" } dd { (money(wallet.pending_charges, *currency)) }
+                            dt { "Available" } dd { (money(wallet.balance - wallet.pending_charges, *currency)) }
+                        }
+                        p {
+                            a href={(here) "/settings?currency=" (currency.code())} { "Settings" }
+                            " · "
+                            a href={(here) "/close?currency=" (currency.code())} { "Close" }
+                        }
+                    }
+                }
+            }
+            @for (currency, recent) in &charts {
+                h3 { "Balance over time, " (currency.code()) }
+                (crate::chart::balance_chart(*currency, &recent.iter().collect::<Vec<_>>()))
+            }
+        }
+        section aria-labelledby="adjust" {
+            h2 #adjust { "Adjust a balance" }
+            form.stack method="post" action={(here) "/adjustments"} {
+                (layout::change_fields(signed_in))
+                fieldset {
+                    legend { "Direction" }
+                    label { input type="radio" name="entry_type" value="credit" checked[!typed_is("entry_type", "debit")]; "Credit (add money)" }
+                    label { input type="radio" name="entry_type" value="debit" checked[typed_is("entry_type", "debit")]; "Debit (take money)" }
+                }
+                label { "Currency"
+                    select name="currency" {
+                        @for currency in found.wallets.wallets.keys() {
+                            option value=(currency.code()) selected[typed_is("currency", currency.code())] { (currency.code()) }
+                        }
+                    }
+                }
+                label { "Amount (e.g. 12.40)" input type="text" inputmode="decimal" name="amount" required value=(typed("amount")); }
+                label { "Reason" input type="text" name="reason" maxlength="500" value=(typed("reason")); }
+                label { "Reference (optional)" input type="text" name="reference_object_id" value=(typed("reference_object_id")); }
+                label { "Entry type"
+                    select name="event_type" {
+                        @for event in EVENT_TYPES {
+                            option value=(event.as_str()) selected[typed_is("event_type", event.as_str())] { (event.as_str()) }
+                        }
+                    }
+                }
+                button type="submit" { "Apply" }
+            }
+        }
+        section aria-labelledby="ledger" #ledger-section {
+            h2 #ledger { "Ledger" }
+            form.row method="get" action=(here) hx-get=(here) hx-target="#ledger-section" hx-select="#ledger-section" hx-push-url="true" {
+                label { "Currency"
+                    select name="currency" {
+                        option value="" { "All" }
+                        @for currency in found.wallets.wallets.keys() {
+                            option value=(currency.code()) selected[filter == Some(*currency)] { (currency.code()) }
+                        }
+                    }
+                }
+                button.secondary type="submit" { "Filter" }
+            }
+            @if ledger.is_empty() { p.muted { "No entries." } } @else {
+                div.scroll {
+                    table {
+                        thead { tr {
+                            th scope="col" { "When" } th scope="col" { "Type" } th.num scope="col" { "Amount" }
+                            th.num scope="col" { "Balance after" } th scope="col" { "Reason" }
+                            th.hide-narrow scope="col" { "Reference" } th.hide-narrow scope="col" { "By" }
+                        } }
+                        tbody {
+                            @for entry in &ledger {
+                                tr {
+                                    td { (time(entry.created_at)) }
+                                    td { (if entry.is_credit { "credit" } else { "debit" }) " · " (entry.event_type.as_str()) }
+                                    td.num { @if !entry.is_credit { "−" } (money(entry.amount, entry.currency)) }
+                                    td.num { (money(entry.after_balance, entry.currency)) }
+                                    td { (entry.reason.as_deref().unwrap_or("")) }
+                                    td.hide-narrow { (entry.reference_object_id.as_deref().unwrap_or("")) }
+                                    td.hide-narrow { small { (who(entry)) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            nav.pager aria-label="Ledger pages" {
+                @if ledger_page > 0 {
+                    a href={(here) "?" (query_string(&[("currency", currency_code), ("ledger_page", &(ledger_page - 1).to_string())]))} { "← Newer" }
+                }
+                @if ledger.len() as i64 == LEDGER_PAGE {
+                    a href={(here) "?" (query_string(&[("currency", currency_code), ("ledger_page", &(ledger_page + 1).to_string())]))} { "Older →" }
+                }
+            }
+        }
+        section aria-labelledby="holds" {
+            h2 #holds { "Pending holds" }
+            @if holds.is_empty() { p.muted { "None." } } @else {
+                div.scroll { table {
+                    thead { tr { th scope="col" { "Hold" } th.num scope="col" { "Amount" } th scope="col" { "Reason" } th scope="col" { "Expires" } th scope="col" { "Actions" } } }
+                    tbody { @for hold in &holds { tr {
+                        td { code { (hold.id) } }
+                        td.num { (money(hold.amount, hold.currency)) }
+                        td { (hold.reason.as_deref().unwrap_or("")) }
+                        td { (time(hold.expires_at)) }
+                        td {
+                            form.inline method="post" action={(here) "/holds/" (hold.id) "/capture"} {
+                                (layout::change_fields(signed_in))
+                                label { "Amount (empty: all)" input type="text" inputmode="decimal" name="amount" size="8"; }
+                                button type="submit" { "Capture" }
+                            }
+                            " "
+                            form.inline method="post" action={(here) "/holds/" (hold.id) "/release"} {
+                                (layout::change_fields(signed_in))
+                                button.secondary type="submit" { "Release" }
+                            }
+                        }
+                    } } }
+                } }
+            }
+        }
+        section aria-labelledby="invoices" {
+            h2 #invoices { "Invoice payments" }
+            form.row method="get" action={(here) "/invoice-payments"} {
+                label { "Invoice id" input type="text" name="invoice_id" required; }
+                button.secondary type="submit" { "Look up" }
+            }
+        }
+    };
+    let markup = layout::page(&customer.name, signed_in, body);
+    Ok(page_response(
+        failure.map_or(StatusCode::OK, |f| f.status),
+        markup,
+    ))
+}
+
+const EVENT_TYPES: [EventType; 7] = [
+    EventType::MerchantAdjustment,
+    EventType::Payment,
+    EventType::PaymentReversal,
+    EventType::Refund,
+    EventType::RefundReversal,
+    EventType::Dispute,
+    EventType::DisputeReversal,
+];
+
+fn event_type(raw: Option<&str>) -> Result<EventType, ValidationError> {
+    let raw = raw.unwrap_or("merchant_adjustment");
+    EVENT_TYPES
+        .into_iter()
+        .find(|e| e.as_str() == raw)
+        .ok_or_else(|| {
+            ValidationError::new("invalid_event_type", "pick an entry type from the list")
+        })
+}
+
+fn idempotency_key(form: &Fields) -> Result<Option<IdempotencyKey>, ValidationError> {
+    form.get("idempotency_key")
+        .map(IdempotencyKey::parse)
+        .transpose()
+}
+
+fn optional_text(
+    form: &Fields,
+    name: &str,
+    parse: fn(&str) -> Result<String, ValidationError>,
+) -> Result<Option<String>, ValidationError> {
+    form.get(name).map(parse).transpose()
+}
+
+fn entry_command(form: &Fields) -> Result<EntryCommand, ValidationError> {
+    let currency = Currency::parse(form.get("currency").unwrap_or(""))?;
+    let entry_type = match form.get("entry_type") {
+        Some("credit") => EntryType::Credit,
+        Some("debit") => EntryType::Debit,
+        _ => {
+            return Err(ValidationError::new(
+                "invalid_entry_type",
+                "choose credit or debit",
+            ))
+        }
+    };
+    Ok(EntryCommand {
+        currency,
+        amount: Amount::new(crate::money::parse(
+            form.get("amount").unwrap_or(""),
+            currency,
+        )?)?,
+        entry_type,
+        event_type: event_type(form.get("event_type"))?,
+        reason: optional_text(form, "reason", reason)?,
+        reference_object_id: optional_text(form, "reference_object_id", reference_object_id)?,
+        idempotency_key: idempotency_key(form)?,
+    })
+}
+
+/// The customer's page again after a refused action: its message, what was typed, the status
+/// the API would answer.
+async fn refused<S: Store, C: Clock>(
+    cx: &Cx<'_, S, C>,
+    signed_in: &SignedIn,
+    id: &CustomerId,
+    form: &Fields,
+    error: PageError,
+) -> Answer {
+    if matches!(error, PageError::SignIn { .. } | PageError::Forbidden(_)) {
+        return Err(error);
+    }
+    let (status, _, message) = error.explain();
+    render(
+        cx,
+        signed_in,
+        id,
+        Some(Failure {
+            status,
+            message,
+            typed: form,
+        }),
+    )
+    .await
+}
+
+/// The outcome of a money action: back to the page with a notice, or the page with the error.
+async fn after<S: Store, C: Clock, T>(
+    cx: &Cx<'_, S, C>,
+    signed_in: &SignedIn,
+    id: &CustomerId,
+    form: &Fields,
+    result: Result<T, PageError>,
+    done: &str,
+) -> Answer {
+    match result {
+        Ok(_) => Ok(redirect(&format!("{}?done={done}", base(id)))),
+        Err(error) => refused(cx, signed_in, id, form, error).await,
+    }
+}
+
+pub async fn adjust<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let (signed_in, form) = cx.change().await?;
+    let id = customer_id(cx)?;
+    let result = match entry_command(&form) {
+        Ok(command) => {
+            let done = if command.entry_type == EntryType::Credit {
+                "credited"
+            } else {
+                "debited"
+            };
+            cx.acting(
+                &signed_in,
+                cx.app.create_entry(&signed_in.tenant, &id, command),
+            )
+            .await
+            .map(|_| done)
+            .map_err(PageError::from)
+        }
+        Err(invalid) => Err(invalid.into()),
+    };
+    let done = *result.as_ref().unwrap_or(&"");
+    after(cx, &signed_in, &id, &form, result, done).await
+}
+
+pub async fn update_profile<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let (signed_in, form) = cx.change().await?;
+    let id = customer_id(cx)?;
+    let patch = || -> Result<CustomerPatch, ValidationError> {
+        let mut metadata = shared::customers::model::Metadata::new();
+        for line in form.get("metadata").unwrap_or("").lines() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (key, value) = line.split_once('=').ok_or_else(|| {
+                ValidationError::new(
+                    "invalid_metadata",
+                    "write metadata as key=value, one per line",
+                )
+            })?;
+            metadata.insert(
+                key.trim().to_owned(),
+                serde_json::Value::String(value.trim().to_owned()),
+            );
+        }
+        Ok(CustomerPatch {
+            name: Some(fields::name(form.get("name").unwrap_or(""))?),
+            phone_number: Some(
+                form.get("phone_number")
+                    .map(fields::phone_number)
+                    .transpose()?,
+            ),
+            metadata: Some(fields::metadata(metadata)?),
+            ..CustomerPatch::default()
+        })
+    };
+    let result = match patch() {
+        Ok(patch) => cx
+            .acting(
+                &signed_in,
+                cx.app.update_customer(&signed_in.tenant, &id, patch),
+            )
+            .await
+            .map_err(PageError::from),
+        Err(invalid) => Err(invalid.into()),
+    };
+    after(cx, &signed_in, &id, &form, result, "saved").await
+}
+
+fn hold_id<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Result<HoldId, PageError> {
+    HoldId::parse(cx.param("hold_id")).map_err(|_| PageError::NotFound)
+}
+
+pub async fn capture_hold<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let (signed_in, form) = cx.change().await?;
+    let (id, hold) = (customer_id(cx)?, hold_id(cx)?);
+    let tenant = &signed_in.tenant;
+    let result = async {
+        let found = cx.app.get_hold(tenant, &id, &hold).await?;
+        let amount = form
+            .get("amount")
+            .map(|typed| crate::money::parse(typed, found.currency).and_then(Amount::new))
+            .transpose()?;
+        let command = CaptureCommand {
+            amount,
+            reason: None,
+        };
+        Ok::<_, PageError>(
+            cx.acting(&signed_in, cx.app.capture_hold(tenant, &id, &hold, command))
+                .await?,
+        )
+    }
+    .await;
+    after(cx, &signed_in, &id, &form, result, "captured").await
+}
+
+pub async fn release_hold<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let (signed_in, form) = cx.change().await?;
+    let (id, hold) = (customer_id(cx)?, hold_id(cx)?);
+    let result = cx
+        .acting(
+            &signed_in,
+            cx.app.release_hold(&signed_in.tenant, &id, &hold),
+        )
+        .await
+        .map_err(PageError::from);
+    after(cx, &signed_in, &id, &form, result, "released").await
+}
+
+fn invoice_view(
+    signed_in: &SignedIn,
+    here: &str,
+    payment: &shared::invoices::model::PaymentAndWallet,
+) -> Markup {
+    let p = &payment.payment;
+    html! {
+        h1 { "Invoice " (p.invoice_id) }
+        dl.facts {
+            dt { "Due" } dd { (money(p.amount_due, p.currency)) }
+            dt { "Paid from the wallet" } dd { (money(p.applied, p.currency)) }
+            dt { "Left to charge" } dd { (money(p.remaining, p.currency)) }
+            dt { "Reversed" } dd { (money(p.reversed, p.currency)) }
+            dt { "Paid" } dd { (time(p.created_at)) }
+        }
+        @if p.applied > p.reversed {
+            h2 { "Reverse" }
+            form.stack method="post" action={(here) "/invoice-payments/" (p.invoice_id) "/reversals"} {
+                (layout::change_fields(signed_in))
+                label { "Amount to credit back (at most " (money(p.applied - p.reversed, p.currency)) ")"
+                    input type="text" inputmode="decimal" name="amount" required; }
+                label { "Reason" input type="text" name="reason"; }
+                button type="submit" { "Reverse" }
+            }
+        }
+    }
+}
+
+pub async fn invoice_payment<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let signed_in = cx.signed_in().await?;
+    let id = customer_id(cx)?;
+    let query = crate::forms::query(cx.request);
+    let invoice = InvoiceId::parse(query.get("invoice_id").unwrap_or(""))?;
+    let payment = cx
+        .app
+        .get_invoice_payment(&signed_in.tenant, &id, &invoice)
+        .await?;
+    let here = base(&id);
+    let body = html! {
+        p { a href=(here) { "← Back to the customer" } }
+        (invoice_view(&signed_in, &here, &payment))
+    };
+    crate::respond::page(layout::page("Invoice payment", &signed_in, body))
+}
+
+pub async fn reverse_invoice_payment<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let (signed_in, form) = cx.change().await?;
+    let id = customer_id(cx)?;
+    let tenant = &signed_in.tenant;
+    let result = async {
+        let invoice = InvoiceId::parse(cx.param("invoice_id")).map_err(|_| PageError::NotFound)?;
+        let found = cx.app.get_invoice_payment(tenant, &id, &invoice).await?;
+        let command = ReversalCommand {
+            amount: Amount::new(crate::money::parse(
+                form.get("amount").unwrap_or(""),
+                found.payment.currency,
+            )?)?,
+            reason: optional_text(&form, "reason", reason)?,
+            idempotency_key: idempotency_key(&form)?,
+        };
+        Ok::<_, PageError>(
+            cx.acting(
+                &signed_in,
+                cx.app
+                    .reverse_invoice_payment(tenant, &id, &invoice, command),
+            )
+            .await?,
+        )
+    }
+    .await;
+    after(cx, &signed_in, &id, &form, result, "reversed").await
+}
+
+pub async fn close_form<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let signed_in = cx.signed_in().await?;
+    let id = customer_id(cx)?;
+    let query = crate::forms::query(cx.request);
+    let currency = Currency::parse(query.get("currency").unwrap_or(""))?;
+    let found = cx.app.list_wallets(&signed_in.tenant, &id).await?;
+    let wallet = found
+        .wallets
+        .wallets
+        .get(&currency)
+        .ok_or(PageError::NotFound)?;
+    let here = base(&id);
+    let body = html! {
+        p { a href=(here) { "← Back to the customer" } }
+        h1 { "Close the " (currency.code()) " wallet" }
+        p { "Closing pays out the balance and stops every further change to this wallet." }
+        dl.facts {
+            dt { "Balance (paid out)" } dd { strong #payout { (money(wallet.balance, currency)) } }
+            dt { "Pending holds" } dd { (money(wallet.pending_charges, currency)) }
+        }
+        @if wallet.pending_charges > 0 {
+            p.alert role="alert" { "Capture or release the pending holds first." }
+        }
+        form.stack method="post" action={(here) "/close"} {
+            (layout::change_fields(&signed_in))
+            input type="hidden" name="currency" value=(currency.code());
+            label { "Reason" input type="text" name="reason" required; }
+            button.danger type="submit" { "Close and pay out " (money(wallet.balance, currency)) }
+        }
+    };
+    crate::respond::page(layout::page("Close a wallet", &signed_in, body))
+}
+
+pub async fn close<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let (signed_in, form) = cx.change().await?;
+    let id = customer_id(cx)?;
+    let result = async {
+        let reason = reason(form.get("reason").unwrap_or(""))?;
+        if reason.trim().is_empty() {
+            return Err(
+                ValidationError::new("invalid_reason", "say why the wallet is closed").into(),
+            );
+        }
+        let command = CloseCommand {
+            currency: Currency::parse(form.get("currency").unwrap_or(""))?,
+            reason,
+            reference_object_id: None,
+        };
+        Ok::<_, PageError>(
+            cx.acting(
+                &signed_in,
+                cx.app.close_wallet(&signed_in.tenant, &id, command),
+            )
+            .await?,
+        )
+    }
+    .await;
+    after(cx, &signed_in, &id, &form, result, "closed").await
+}

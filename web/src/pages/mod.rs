@@ -1,0 +1,105 @@
+//! Page handlers, one module per family. Each reads the session (or sends the browser to sign
+//! in), checks a form's CSRF token before anything else, calls the same domain operations as
+//! the API, and answers a page or a redirect.
+
+pub mod customer;
+pub mod customers;
+pub mod keys;
+pub mod session;
+pub mod settings;
+pub mod webhooks;
+
+use lambda_http::{Body, Request, Response};
+use shared::access::sessions::SignedIn;
+use shared::kernel::Clock;
+use shared::ports::Store;
+use shared::Service;
+
+use crate::forms::Fields;
+use crate::respond::{Answer, PageError};
+use crate::table::{Page, Params};
+
+/// What a page handler gets.
+pub struct Cx<'a, S, C> {
+    pub app: &'a Service<S, C>,
+    pub request: &'a Request,
+    pub params: &'a Params,
+}
+
+impl<S: Store, C: Clock> Cx<'_, S, C> {
+    /// A path parameter the page's template names.
+    pub fn param(&self, name: &str) -> &str {
+        self.params.get(name).unwrap_or("")
+    }
+
+    pub async fn signed_in(&self) -> Result<SignedIn, PageError> {
+        crate::session::signed_in(self.app, self.request).await
+    }
+
+    /// For a form that changes something: the session, the form with its CSRF token checked,
+    /// and the key's right to change (a read-only key may look, never change).
+    pub async fn change(&self) -> Result<(SignedIn, Fields), PageError> {
+        let signed_in = self.signed_in().await?;
+        let fields = crate::forms::form(self.request)?;
+        crate::session::check_csrf(&fields, &signed_in)?;
+        crate::session::check_may_change(&signed_in)?;
+        Ok((signed_in, fields))
+    }
+
+    /// Runs `work` as the session's actor (the key and the session in `created_by`).
+    pub async fn acting<F: std::future::Future>(&self, signed_in: &SignedIn, work: F) -> F::Output {
+        shared::access::actor::acting(crate::session::actor(signed_in, self.request), work).await
+    }
+}
+
+/// The answer to one page request; every error becomes a page (or the sign-in redirect).
+pub async fn answer<S: Store, C: Clock>(
+    app: &Service<S, C>,
+    page: Page,
+    params: Params,
+    request: &Request,
+) -> Response<Body> {
+    let cx = Cx {
+        app,
+        request,
+        params: &params,
+    };
+    let answer: Answer = match page {
+        Page::SignInForm => session::form(&cx).await,
+        Page::SignIn => session::sign_in(&cx).await,
+        Page::SignOut => session::sign_out(&cx).await,
+        Page::Asset => asset(&cx),
+        Page::Home => Ok(crate::respond::redirect("/dashboard/customers")),
+        Page::Customers => customers::list(&cx).await,
+        Page::CreateCustomer => customers::create(&cx).await,
+        Page::Customer => customer::show(&cx).await,
+        Page::UpdateProfile => customer::update_profile(&cx).await,
+        Page::Adjust => customer::adjust(&cx).await,
+        Page::CaptureHold => customer::capture_hold(&cx).await,
+        Page::ReleaseHold => customer::release_hold(&cx).await,
+        Page::InvoicePayment => customer::invoice_payment(&cx).await,
+        Page::ReverseInvoicePayment => customer::reverse_invoice_payment(&cx).await,
+        Page::CloseForm => customer::close_form(&cx).await,
+        Page::Close => customer::close(&cx).await,
+        Page::Settings => settings::show(&cx).await,
+        Page::UpdateSettings => settings::update(&cx).await,
+        Page::Webhooks => webhooks::list(&cx).await,
+        Page::CreateWebhook => webhooks::create(&cx).await,
+        Page::Webhook => webhooks::show(&cx).await,
+        Page::UpdateWebhook => webhooks::update(&cx).await,
+        Page::DeleteWebhook => webhooks::delete(&cx).await,
+        Page::RevealSecret => webhooks::reveal_secret(&cx).await,
+        Page::Delivery => webhooks::delivery(&cx).await,
+        Page::Resend => webhooks::resend(&cx).await,
+        Page::Keys => keys::list(&cx).await,
+        Page::CreateKey => keys::create(&cx).await,
+        Page::RotateKey => keys::rotate(&cx).await,
+        Page::RevokeKey => keys::revoke(&cx).await,
+    };
+    answer.unwrap_or_else(PageError::into_response)
+}
+
+fn asset<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let asset = crate::assets::named(cx.param("file")).ok_or(PageError::NotFound)?;
+    Ok(crate::respond::asset(asset.content_type, asset.bytes))
+}
