@@ -26,8 +26,12 @@ fn from_code(serves: impl Fn(&api::routes::RouteSpec) -> String) -> RouteSet {
 
 /// `create-ledger-entry` → `CreateLedgerEntryFunction`: the route's function in the template.
 fn logical_id(spec: &api::routes::RouteSpec) -> String {
-    let mut id: String = spec
-        .function
+    logical_id_of(spec.function)
+}
+
+/// A function's logical id in the template: `get-customer` → `GetCustomerFunction`.
+fn logical_id_of(function: &str) -> String {
+    let mut id: String = function
         .split('-')
         .map(|word| word[..1].to_uppercase() + &word[1..])
         .collect();
@@ -45,6 +49,9 @@ fn from_cargo_router() -> RouteSet {
         .expect("router table");
     let mut routes = RouteSet::new();
     for (path, targets) in router {
+        if is_dashboard(path) {
+            continue;
+        }
         for target in targets
             .as_array()
             .expect("each path lists method/function pairs")
@@ -57,6 +64,100 @@ fn from_cargo_router() -> RouteSet {
         }
     }
     routes
+}
+
+/// Whether a path is a dashboard page's (the web crate's, checked in `dashboard_pages_*`).
+fn is_dashboard(path: &str) -> bool {
+    path == "/dashboard" || path.starts_with("/dashboard/")
+}
+
+/// (Method, Path, function) of every dashboard page in the cargo-lambda router.
+fn dashboard_from_cargo_router() -> RouteSet {
+    let manifest: toml::Table = std::fs::read_to_string(root().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .expect("router table");
+    let mut pages = RouteSet::new();
+    for (path, targets) in router.iter().filter(|(path, _)| is_dashboard(path)) {
+        for target in targets.as_array().expect("method/function pairs") {
+            pages.insert((
+                target["method"].as_str().unwrap().to_owned(),
+                path.clone(),
+                target["function"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    pages
+}
+
+/// (Method, Path, function) of every page of `web::PAGES`.
+fn dashboard_from_code() -> RouteSet {
+    web::PAGES
+        .iter()
+        .map(|p| {
+            (
+                p.method.to_owned(),
+                p.path.to_owned(),
+                p.family.function().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `dashboard-customers` → `DashboardCustomersFunction`.
+fn dashboard_logical_id(function: &str) -> String {
+    logical_id_of(function)
+}
+
+#[test]
+fn dashboard_pages_are_routed_to_their_familys_function_locally_and_on_aws() {
+    assert_eq!(dashboard_from_cargo_router(), dashboard_from_code());
+    let mut on_aws = RouteSet::new();
+    for (id, function) in dashboard_functions() {
+        let binary = binary(&function, &id);
+        assert_eq!(id, dashboard_logical_id(&binary), "{id} runs {binary}");
+        for (_, event) in function["Properties"]["Events"].as_hash().expect("Events") {
+            let properties = &event["Properties"];
+            on_aws.insert((
+                text(&properties["Method"], &id),
+                text(&properties["Path"], &id),
+                binary.clone(),
+            ));
+        }
+    }
+    assert_eq!(on_aws, dashboard_from_code());
+    for family in web::Family::ALL {
+        let main = root()
+            .join("functions")
+            .join(family.function())
+            .join("src/main.rs");
+        let text = std::fs::read_to_string(&main).unwrap();
+        assert!(
+            text.contains(&format!("web::serve(web::Family::{family:?})")),
+            "{main:?}"
+        );
+    }
+}
+
+/// The assets need nothing of the table: their function has no policy at all.
+#[test]
+fn the_dashboard_assets_function_has_no_access_to_anything() {
+    let (id, assets) = dashboard_functions()
+        .into_iter()
+        .find(|(id, f)| binary(f, id) == web::Family::Assets.function())
+        .expect("the assets function");
+    assert!(assets["Properties"]["Policies"].is_badvalue(), "{id}");
+}
+
+/// The template's functions that serve dashboard pages (`dashboard-<family>`).
+fn dashboard_functions() -> Vec<(String, Yaml)> {
+    resources(&template(), "AWS::Serverless::Function")
+        .into_iter()
+        .filter(|(id, f)| binary(f, id).starts_with("dashboard-"))
+        .collect()
 }
 
 /// `template.yaml`, parsed. CloudFormation's short tags (`!Ref X`, `!Sub "..."`) read as their
@@ -107,7 +208,9 @@ fn http_functions() -> Vec<(String, Yaml)> {
         .into_iter()
         .filter(|(id, f)| {
             let binary = binary(f, id);
-            binary != INVOKED && !TRIGGERED.iter().any(|(name, _)| *name == binary)
+            binary != INVOKED
+                && !binary.starts_with("dashboard-")
+                && !TRIGGERED.iter().any(|(name, _)| *name == binary)
         })
         .collect()
 }
@@ -195,6 +298,7 @@ fn the_function_crates_are_one_per_route_and_the_triggered_ones() {
         .iter()
         .map(|(name, _)| name.to_string())
         .chain(api::ROUTES.iter().map(|r| r.function.to_owned()))
+        .chain(web::Family::ALL.iter().map(|f| f.function().to_owned()))
         .chain([INVOKED.to_owned()])
         .collect();
     assert_eq!(crates, expected);
@@ -437,6 +541,9 @@ fn sam_template_policies_name_actions_and_existing_indexes() {
     assert!(!functions.is_empty());
     let template = template();
     for (id, function) in functions {
+        if binary(&function, &id) == web::Family::Assets.function() {
+            continue;
+        }
         let grants = grants(&template, &id, &function);
         assert!(!grants.is_empty(), "{id} has a policy");
         for grant in grants {
@@ -1028,6 +1135,9 @@ fn update_item_is_granted_only_on_api_keys_and_their_updated_attributes() {
         .collect();
     let mut loose = Vec::new();
     for (id, function) in resources(&template, "AWS::Serverless::Function") {
+        if function["Properties"]["Policies"].is_badvalue() {
+            continue;
+        }
         for grant in grants(&template, &id, &function) {
             if !grant.actions.contains(UPDATE_ITEM) {
                 continue;

@@ -14,14 +14,14 @@ pub struct Asset {
     pub bytes: &'static [u8],
 }
 
-pub const CSS: Asset = Asset {
+pub static CSS: Asset = Asset {
     stem: "app",
     extension: "css",
     content_type: "text/css; charset=utf-8",
     bytes: include_bytes!("../assets/app.css"),
 };
 
-pub const JS: Asset = Asset {
+pub static JS: Asset = Asset {
     stem: "app",
     extension: "js",
     content_type: "text/javascript; charset=utf-8",
@@ -29,14 +29,14 @@ pub const JS: Asset = Asset {
 };
 
 /// htmx 2.0.11 (npm `htmx.org`, `dist/htmx.min.js`, BSD Zero-Clause), unchanged.
-pub const HTMX: Asset = Asset {
+pub static HTMX: Asset = Asset {
     stem: "htmx-2.0.11",
     extension: "js",
     content_type: "text/javascript; charset=utf-8",
     bytes: include_bytes!("../assets/htmx-2.0.11.min.js"),
 };
 
-pub const ALL: [&Asset; 3] = [&CSS, &JS, &HTMX];
+pub static ALL: [&Asset; 3] = [&CSS, &JS, &HTMX];
 
 static NAMES: LazyLock<Vec<String>> =
     LazyLock::new(|| ALL.iter().map(|a| a.hashed_name()).collect());

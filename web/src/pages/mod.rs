@@ -3,6 +3,7 @@
 //! the API, and answers a page or a redirect.
 
 pub mod customer;
+pub mod customer_actions;
 pub mod customers;
 pub mod keys;
 pub mod session;
@@ -73,14 +74,14 @@ pub async fn answer<S: Store, C: Clock>(
         Page::Customers => customers::list(&cx).await,
         Page::CreateCustomer => customers::create(&cx).await,
         Page::Customer => customer::show(&cx).await,
-        Page::UpdateProfile => customer::update_profile(&cx).await,
-        Page::Adjust => customer::adjust(&cx).await,
-        Page::CaptureHold => customer::capture_hold(&cx).await,
-        Page::ReleaseHold => customer::release_hold(&cx).await,
+        Page::UpdateProfile => customer_actions::update_profile(&cx).await,
+        Page::Adjust => customer_actions::adjust(&cx).await,
+        Page::CaptureHold => customer_actions::capture_hold(&cx).await,
+        Page::ReleaseHold => customer_actions::release_hold(&cx).await,
         Page::InvoicePayment => customer::invoice_payment(&cx).await,
-        Page::ReverseInvoicePayment => customer::reverse_invoice_payment(&cx).await,
+        Page::ReverseInvoicePayment => customer_actions::reverse_invoice_payment(&cx).await,
         Page::CloseForm => customer::close_form(&cx).await,
-        Page::Close => customer::close(&cx).await,
+        Page::Close => customer_actions::close(&cx).await,
         Page::Settings => settings::show(&cx).await,
         Page::UpdateSettings => settings::update(&cx).await,
         Page::Webhooks => webhooks::list(&cx).await,
