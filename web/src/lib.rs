@@ -58,3 +58,6 @@ pub async fn serve(family: Family) -> Result<(), lambda_http::Error> {
     ))
     .await
 }
+
+#[cfg(test)]
+mod handler_tests;

@@ -7,13 +7,13 @@ use shared::access::sessions::SignedIn;
 use shared::closing::model::CloseCommand;
 use shared::customers::model::CustomerPatch;
 use shared::customers::rules as fields;
-use shared::holds::model::CaptureCommand;
+use shared::holds::model::{CaptureCommand, HoldStatus};
 use shared::invoices::model::ReversalCommand;
 use shared::kernel::text::{reason, reference_object_id};
 use shared::kernel::{Amount, Clock, Currency, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 use shared::ledger::model::{EntryCommand, EntryType, EventType};
 use shared::ports::Store;
-use shared::ValidationError;
+use shared::{DomainError, ValidationError};
 
 use super::customer::{base, customer_id, render, Failure, EVENT_TYPES};
 use super::Cx;
@@ -68,6 +68,20 @@ fn entry_command(form: &Fields) -> Result<EntryCommand, ValidationError> {
         reference_object_id: optional_text(form, "reference_object_id", reference_object_id)?,
         idempotency_key: idempotency_key(form)?,
     })
+}
+
+/// A resubmitted form (a double click, a reload) whose first submission did the work: the
+/// domain refuses the second (its idempotency key is taken, the hold is no longer pending, the
+/// wallet is closed); the page reports the work done, as it was, once.
+fn applied_before(
+    error: DomainError,
+    resubmitted: impl Fn(&DomainError) -> bool,
+) -> Result<(), PageError> {
+    if resubmitted(&error) {
+        Ok(())
+    } else {
+        Err(error.into())
+    }
 }
 
 /// The customer's page again after a refused action: its message, what was typed, the status
@@ -127,7 +141,10 @@ pub async fn adjust<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
             )
             .await
             .map(|_| done)
-            .map_err(PageError::from)
+            .or_else(|e| {
+                applied_before(e, |e| matches!(e, DomainError::IdempotencyKeyReused { .. }))
+                    .map(|_| done)
+            })
         }
         Err(invalid) => Err(invalid.into()),
     };
@@ -198,10 +215,12 @@ pub async fn capture_hold<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
             amount,
             reason: None,
         };
-        Ok::<_, PageError>(
-            cx.acting(&signed_in, cx.app.capture_hold(tenant, &id, &hold, command))
-                .await?,
-        )
+        let captured = cx
+            .acting(&signed_in, cx.app.capture_hold(tenant, &id, &hold, command))
+            .await;
+        captured.map(|_| ()).or_else(|e| {
+            applied_before(e, |e| matches!(e, DomainError::HoldNotPending { hold } if hold.status == HoldStatus::Captured))
+        })
     }
     .await;
     after(cx, &signed_in, &id, &form, result, "captured").await
@@ -216,7 +235,10 @@ pub async fn release_hold<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
             cx.app.release_hold(&signed_in.tenant, &id, &hold),
         )
         .await
-        .map_err(PageError::from);
+        .map(|_| ())
+        .or_else(|e| {
+            applied_before(e, |e| matches!(e, DomainError::HoldNotPending { hold } if hold.status == HoldStatus::Released))
+        });
     after(cx, &signed_in, &id, &form, result, "released").await
 }
 
@@ -235,14 +257,16 @@ pub async fn reverse_invoice_payment<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> A
             reason: optional_text(&form, "reason", reason)?,
             idempotency_key: idempotency_key(&form)?,
         };
-        Ok::<_, PageError>(
-            cx.acting(
+        let reversed = cx
+            .acting(
                 &signed_in,
                 cx.app
                     .reverse_invoice_payment(tenant, &id, &invoice, command),
             )
-            .await?,
-        )
+            .await;
+        reversed.map(|_| ()).or_else(|e| {
+            applied_before(e, |e| matches!(e, DomainError::IdempotencyKeyReused { .. }))
+        })
     }
     .await;
     after(cx, &signed_in, &id, &form, result, "reversed").await
@@ -263,13 +287,15 @@ pub async fn close<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
             reason,
             reference_object_id: None,
         };
-        Ok::<_, PageError>(
-            cx.acting(
+        let closed = cx
+            .acting(
                 &signed_in,
                 cx.app.close_wallet(&signed_in.tenant, &id, command),
             )
-            .await?,
-        )
+            .await;
+        closed
+            .map(|_| ())
+            .or_else(|e| applied_before(e, |e| matches!(e, DomainError::WalletClosed { .. })))
     }
     .await;
     after(cx, &signed_in, &id, &form, result, "closed").await
