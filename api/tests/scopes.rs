@@ -26,11 +26,24 @@ async fn app_and_key() -> (App, String) {
 }
 
 /// Sends `route` with `key`, every path parameter set to `id`, and `body` (empty when `None`).
-async fn send(app: &App, route: Route, key: &str, id: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn send(
+    app: &App,
+    route: Route,
+    key: &str,
+    id: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let spec = route.spec();
     let mut params = HashMap::new();
     let mut path = spec.path.to_owned();
-    for name in ["customer_id", "hold_id", "invoice_id", "key_id", "webhook_id", "delivery_id"] {
+    for name in [
+        "customer_id",
+        "hold_id",
+        "invoice_id",
+        "key_id",
+        "webhook_id",
+        "delivery_id",
+    ] {
         if path.contains(&format!("{{{name}}}")) {
             path = path.replace(&format!("{{{name}}}"), id);
             params.insert(name.to_owned(), id.to_owned());
@@ -77,13 +90,13 @@ async fn a_key_is_full_unless_made_read_only_and_its_scope_is_listed() {
     assert_eq!(read_only["scope"], "read_only");
     let (status, listed) = send(&app, Route::ListApiKeys, &key, "", None).await;
     assert_eq!(status, StatusCode::OK);
-    let scopes: Vec<&Value> = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| &k["scope"])
-        .collect();
-    assert_eq!(scopes, [&json!("full"), &json!("full"), &json!("read_only")]);
+    let scope_of = |id: &Value| {
+        let items = listed["items"].as_array().unwrap();
+        items.iter().find(|k| k["id"] == *id).unwrap()["scope"].clone()
+    };
+    assert_eq!(listed["items"].as_array().unwrap().len(), 3, "{listed}");
+    assert_eq!(scope_of(&full["id"]), "full");
+    assert_eq!(scope_of(&read_only["id"]), "read_only");
     let (status, refused) = send(
         &app,
         Route::CreateApiKey,
@@ -101,7 +114,10 @@ async fn a_read_only_key_is_refused_every_state_changing_route_before_its_handle
     let (app, key) = app_and_key().await;
     let (_, read_only) = new_key(&app, &key, json!({"scope": "read_only"})).await;
     let changing: Vec<_> = ROUTES.iter().filter(|s| s.method != "GET").collect();
-    assert!(changing.len() >= 15, "the table's POST, PATCH and DELETE routes");
+    assert!(
+        changing.len() >= 15,
+        "the table's POST, PATCH and DELETE routes"
+    );
     for spec in changing {
         // No body and made-up ids: the handler would answer 422 or 404; the scope answers first.
         let (status, body) = send(&app, spec.route, &read_only, "nope", None).await;
@@ -119,7 +135,11 @@ async fn a_read_only_key_cannot_mint_a_full_key_nor_rotate_itself_into_one() {
     let (app, key) = app_and_key().await;
     let (made, read_only) = new_key(&app, &key, json!({"scope": "read_only"})).await;
     let id = made["id"].as_str().unwrap();
-    for body in [json!({"scope": "full"}), json!({}), json!({"scope": "read_only"})] {
+    for body in [
+        json!({"scope": "full"}),
+        json!({}),
+        json!({"scope": "read_only"}),
+    ] {
         let (status, refused) = send(&app, Route::CreateApiKey, &read_only, "", Some(body)).await;
         assert_insufficient_scope(status, &refused, "create");
     }
@@ -142,6 +162,13 @@ async fn a_rotated_key_keeps_its_scope() {
     assert_eq!(rotated["old_key"]["scope"], "read_only");
     let secret = rotated["new_key"]["key_secret"].as_str().unwrap();
     let credit = json!({"amount": 1, "currency": "USD", "entry_type": "credit"});
-    let (status, body) = send(&app, Route::CreateLedgerEntry, secret, "cus_x", Some(credit)).await;
+    let (status, body) = send(
+        &app,
+        Route::CreateLedgerEntry,
+        secret,
+        "cus_x",
+        Some(credit),
+    )
+    .await;
     assert_insufficient_scope(status, &body, "the rotated key");
 }

@@ -149,7 +149,13 @@ async fn every_read(h: &Harness, f: &Fixture, key: &str) -> Vec<(Route, Value)> 
     let mut answers = Vec::new();
     for spec in ROUTES.iter().filter(|s| s.method == "GET") {
         let reply = request(h, spec.route, f).key(key).send().await;
-        assert_eq!(reply.status, StatusCode::OK, "{}: {}", spec.function, reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{}: {}",
+            spec.function,
+            reply.body
+        );
         answers.push((spec.route, reply.body));
     }
     answers
@@ -167,10 +173,16 @@ async fn a_read_only_key_reads_everything_and_is_refused_every_change_with_nothi
     assert_eq!(made.body["scope"], "read_only", "{}", made.body);
     let read_only = id(&made, "key_secret");
     // Its first use records `last_used_at` (once a minute at most): before the first reading.
-    let first = request(&h, Route::ListCustomers, &f).key(&read_only).send().await;
+    let first = request(&h, Route::ListCustomers, &f)
+        .key(&read_only)
+        .send()
+        .await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     let before = every_read(&h, &f, &read_only).await;
-    let (wallets, ledger) = (h.wallets(&f.customer).await, h.all_entries(&f.customer, None).await);
+    let (wallets, ledger) = (
+        h.wallets(&f.customer).await,
+        h.all_entries(&f.customer, None).await,
+    );
 
     let changing: Vec<_> = ROUTES.iter().filter(|s| s.method != "GET").collect();
     for spec in &changing {
@@ -178,20 +190,28 @@ async fn a_read_only_key_reads_everything_and_is_refused_every_change_with_nothi
         assert_error(&reply, StatusCode::FORBIDDEN, "insufficient_scope");
     }
 
-    assert_eq!(every_read(&h, &f, &read_only).await, before, "nothing changed");
+    assert_eq!(
+        every_read(&h, &f, &read_only).await,
+        before,
+        "nothing changed"
+    );
     assert_eq!(h.wallets(&f.customer).await, wallets);
     assert_eq!(h.all_entries(&f.customer, None).await, ledger);
     // The same requests with a full key: each one succeeds, so each refusal kept a change out.
     for spec in &changing {
         let reply = request(&h, spec.route, &f).send().await;
-        assert!(reply.status.is_success(), "{}: {}", spec.function, reply.body);
+        assert!(
+            reply.status.is_success(),
+            "{}: {}",
+            spec.function,
+            reply.body
+        );
     }
     assert_ne!(h.all_entries(&f.customer, None).await, ledger);
 }
 
 #[tokio::test]
-async fn a_read_only_key_cannot_mint_or_rotate_into_a_full_key_and_a_rotated_key_keeps_its_scope()
-{
+async fn a_read_only_key_cannot_mint_or_rotate_into_a_full_key_and_a_rotated_key_keeps_its_scope() {
     let h = Harness::new().await;
     let made = h
         .request(Route::CreateApiKey)
@@ -216,7 +236,12 @@ async fn a_read_only_key_cannot_mint_or_rotate_into_a_full_key_and_a_rotated_key
         .await;
     assert_error(&rotated, StatusCode::FORBIDDEN, "insufficient_scope");
     let listed = h.request(Route::ListApiKeys).send().await;
-    assert_eq!(listed.body["items"].as_array().unwrap().len(), 2, "{}", listed.body);
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        listed.body
+    );
 
     // Rotated with a full key, its successor is read-only too, in the store.
     let rotated = h
@@ -224,7 +249,11 @@ async fn a_read_only_key_cannot_mint_or_rotate_into_a_full_key_and_a_rotated_key
         .path("key_id", &ro_id)
         .send()
         .await;
-    assert_eq!(rotated.body["new_key"]["scope"], "read_only", "{}", rotated.body);
+    assert_eq!(
+        rotated.body["new_key"]["scope"], "read_only",
+        "{}",
+        rotated.body
+    );
     let successor = rotated.body["new_key"]["key_secret"].as_str().unwrap();
     let listed = h.request(Route::ListApiKeys).send().await;
     let scopes: Vec<&Value> = listed.body["items"]
@@ -233,7 +262,10 @@ async fn a_read_only_key_cannot_mint_or_rotate_into_a_full_key_and_a_rotated_key
         .iter()
         .map(|k| &k["scope"])
         .collect();
-    assert_eq!(scopes, [&json!("full"), &json!("read_only"), &json!("read_only")]);
+    assert_eq!(
+        scopes,
+        [&json!("full"), &json!("read_only"), &json!("read_only")]
+    );
     let customer = h
         .request(Route::CreateCustomer)
         .key(successor)
@@ -251,8 +283,14 @@ async fn a_key_stored_without_a_scope_is_full() {
     let client = h.dynamodb_client();
     let key_of = |hash: String| {
         std::collections::HashMap::from([
-            (PK.to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(format!("KEY#{hash}"))),
-            (SK.to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("#KEY".to_owned())),
+            (
+                PK.to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("KEY#{hash}")),
+            ),
+            (
+                SK.to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::S("#KEY".to_owned()),
+            ),
         ])
     };
     let hash = shared::access::rules::hash_key(&h.key);
