@@ -148,7 +148,7 @@ fn request<'h>(h: &'h Harness, route: Route, f: &Fixture) -> RequestBuilder<'h> 
 async fn every_read(h: &Harness, f: &Fixture, key: &str) -> Vec<(Route, Value)> {
     let mut answers = Vec::new();
     for spec in ROUTES.iter().filter(|s| s.method == "GET") {
-        let reply = request(h, spec.route, f).key(key).send().await;
+        let mut reply = request(h, spec.route, f).key(key).send().await;
         assert_eq!(
             reply.status,
             StatusCode::OK,
@@ -156,6 +156,12 @@ async fn every_read(h: &Harness, f: &Fixture, key: &str) -> Vec<(Route, Value)> 
             spec.function,
             reply.body
         );
+        if spec.route == Route::ListApiKeys {
+            // A key's last use is the bookkeeping of its requests, not a change anyone made.
+            for key in reply.body["items"].as_array_mut().unwrap() {
+                key.as_object_mut().unwrap().remove("last_used_at");
+            }
+        }
         answers.push((spec.route, reply.body));
     }
     answers
@@ -172,12 +178,6 @@ async fn a_read_only_key_reads_everything_and_is_refused_every_change_with_nothi
         .await;
     assert_eq!(made.body["scope"], "read_only", "{}", made.body);
     let read_only = id(&made, "key_secret");
-    // Its first use records `last_used_at` (once a minute at most): before the first reading.
-    let first = request(&h, Route::ListCustomers, &f)
-        .key(&read_only)
-        .send()
-        .await;
-    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     let before = every_read(&h, &f, &read_only).await;
     let (wallets, ledger) = (
         h.wallets(&f.customer).await,
