@@ -172,7 +172,7 @@ async fn main() -> ExitCode {
         },
         ["revoke-key", business, key] => match (tenant_of(business), key_id_of(key)) {
             (Ok(tenant), Ok(id)) => app
-                .revoke_key(&tenant, None, &id)
+                .revoke_key(&tenant, &id)
                 .await
                 .map(|key| println!("{}", describe_key(&key))),
             _ => return ExitCode::from(2),

@@ -1,6 +1,7 @@
 //! `/api-keys`: the business's API keys (an extension; Dodo manages keys in its dashboard).
 //! Any full key of a business may manage the business's keys; a read-only key may list them
-//! (`api::respond` refuses it the other routes, and the domain refuses it too).
+//! (`api::respond` refuses it the other routes; creating and rotating refuse it in the domain
+//! too).
 
 use serde::{Deserialize, Serialize};
 use shared::access::model::{ApiKey, Scope};
@@ -121,7 +122,7 @@ pub async fn list<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 pub async fn revoke<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let key = call
         .app
-        .revoke_key(call.tenant, Some(call.key), &key_id(call.request)?)
+        .revoke_key(call.tenant, &key_id(call.request)?)
         .await?;
     json(&KeyView::of(&key))
 }

@@ -202,17 +202,9 @@ impl<S: Store, C: Clock> Service<S, C> {
             .ok_or_else(|| DomainError::KeyNotFound(id.to_string()))
     }
 
-    /// Revokes a key now: from the next request on it answers 401. A read-only caller revokes
-    /// nothing (403 `insufficient_scope`; `None`: the operator's tool).
-    pub async fn revoke_key(
-        &self,
-        tenant: &Tenant,
-        caller: Option<&ApiKey>,
-        id: &KeyId,
-    ) -> DomainResult<ApiKey> {
-        if let Some(caller) = caller {
-            permit_change(caller.scope)?;
-        }
+    /// Revokes a key now: from the next request on it answers 401. (A read-only key is refused
+    /// before: by `api::respond`, or the dashboard's check, both through [`permit_change`].)
+    pub async fn revoke_key(&self, tenant: &Tenant, id: &KeyId) -> DomainResult<ApiKey> {
         let mut key = self.key_of(tenant, id).await?;
         let now = self.now();
         if key.revoked_at.is_none() {
