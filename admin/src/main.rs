@@ -46,10 +46,11 @@ fn describe_key(key: &shared::access::model::ApiKey) -> String {
     let at =
         |t: Option<shared::kernel::Timestamp>| t.map(|t| t.rfc3339()).unwrap_or_else(|| "-".into());
     format!(
-        "{} {:?} prefix={} created={} expires={} revoked={} last_used={}",
+        "{} {:?} prefix={} scope={} created={} expires={} revoked={} last_used={}",
         key.id,
         key.name,
         key.prefix,
+        key.scope.as_str(),
         key.created_at.rfc3339(),
         at(key.expires_at),
         at(key.revoked_at),
@@ -147,7 +148,13 @@ async fn main() -> ExitCode {
         },
         ["create-key", business, rest @ ..] => match tenant_of(business) {
             Ok(tenant) => app
-                .create_key(&tenant, None, rest.first().copied(), None)
+                .create_key(
+                    &tenant,
+                    None,
+                    rest.first().copied(),
+                    None,
+                    shared::access::model::Scope::Full,
+                )
                 .await
                 .map(|(key, secret)| {
                     println!("KEY_ID={}", key.id);

@@ -67,6 +67,11 @@ async fn answer<E: Endpoint, S: Store, C: Clock>(
         .await
     {
         Ok((tenant, key)) => {
+            // The one place a key's scope is honoured for the API: a read-only key is refused
+            // every route that changes something (every one but a GET), before its handler runs.
+            if E::ROUTE.spec().changes() {
+                shared::access::operations::permit_change(key.scope)?;
+            }
             // Every record this request makes says which key made it, and in which invocation.
             let request_id = lambda_http::ext::extensions::RequestExt::lambda_context_ref(request)
                 .map(|c| c.request_id.clone());

@@ -45,6 +45,8 @@ pub enum DomainError {
     Invalid(#[from] ValidationError),
     #[error("missing or unknown API key")]
     Unauthenticated,
+    #[error("this API key is read-only: it may read, not change anything; use a key with the `full` scope")]
+    InsufficientScope,
     #[error("customer `{0}` not found")]
     CustomerNotFound(String),
     #[error("customer `{customer_id}` has no {currency} wallet; enabled currencies are {enabled}")]
@@ -126,6 +128,7 @@ impl DomainError {
         match self {
             DomainError::Invalid(v) => v.code,
             DomainError::Unauthenticated => "unauthenticated",
+            DomainError::InsufficientScope => "insufficient_scope",
             DomainError::CustomerNotFound(_) => "customer_not_found",
             DomainError::CurrencyNotEnabled { .. } => "currency_not_enabled",
             DomainError::InsufficientBalance { .. } => "insufficient_balance",

@@ -192,6 +192,14 @@ fn every_operation_declares_the_errors_the_code_can_answer() {
             "200"
         };
         let mut expected = BTreeSet::from([success, "401", "500"]);
+        // A read-only key is refused every route that changes something.
+        let spec = api::ROUTES
+            .iter()
+            .find(|s| (s.method, s.path) == (method.as_str(), path.as_str()))
+            .unwrap_or_else(|| panic!("{name} is a route of the code"));
+        if spec.changes() {
+            expected.insert("403");
+        }
         let params = parameters(&doc, &path, op);
         if params.iter().any(|p| p["in"] == "path") {
             expected.insert("404");
@@ -336,6 +344,7 @@ fn the_documented_enums_are_the_values_the_code_accepts() {
     );
     assert_serde_enum::<shared::holds::model::HoldStatus>(schema(&doc, "HoldStatus"));
     assert_serde_enum::<shared::webhooks::model::DeliveryStatus>(schema(&doc, "DeliveryStatus"));
+    assert_serde_enum::<shared::access::model::Scope>(schema(&doc, "ApiKeyScope"));
 
     // Webhook events: the catalog of the code, in the enum and in the `webhooks` section.
     let catalog: BTreeSet<String> = shared::webhooks::model::EventType::ALL
@@ -447,6 +456,7 @@ fn the_documented_error_codes_are_the_codes_of_the_code() {
             },
         ),
         ("UnauthenticatedError", DomainError::Unauthenticated),
+        ("InsufficientScopeError", DomainError::InsufficientScope),
         (
             "CustomerNotFoundError",
             DomainError::CustomerNotFound("cus_1".into()),

@@ -89,6 +89,7 @@ impl From<DomainError> for ApiError {
             | DomainError::ReversalExceedsApplied { .. }
             | DomainError::PaymentMethodNotOwned => StatusCode::UNPROCESSABLE_ENTITY,
             DomainError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            DomainError::InsufficientScope => StatusCode::FORBIDDEN,
             DomainError::CustomerNotFound(_)
             | DomainError::HoldNotFound(_)
             | DomainError::InvoicePaymentNotFound(_)

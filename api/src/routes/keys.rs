@@ -1,8 +1,10 @@
 //! `/api-keys`: the business's API keys (an extension; Dodo manages keys in its dashboard).
-//! Any valid key of a business may manage the business's keys.
+//! Any full key of a business may manage the business's keys; a read-only key may list them
+//! (`api::respond` refuses it the other routes; creating and rotating refuse it in the domain
+//! too).
 
 use serde::{Deserialize, Serialize};
-use shared::access::model::ApiKey;
+use shared::access::model::{ApiKey, Scope};
 use shared::kernel::clock::{parse_instant, Round};
 use shared::kernel::{BusinessId, Clock, KeyId, Timestamp};
 use shared::ports::Store;
@@ -18,6 +20,8 @@ pub struct KeyView<'a> {
     business_id: &'a BusinessId,
     name: &'a str,
     prefix: &'a str,
+    /// `full` or `read_only`.
+    scope: &'static str,
     /// `active`, `expired` or `revoked`.
     status: &'static str,
     created_at: Timestamp,
@@ -33,6 +37,7 @@ impl<'a> KeyView<'a> {
             business_id: &key.business_id,
             name: &key.name,
             prefix: &key.prefix,
+            scope: key.scope.as_str(),
             status: if key.revoked_at.is_some() {
                 "revoked"
             } else if key.valid_at(Timestamp::now()) {
@@ -66,6 +71,8 @@ struct RotatedView<'a> {
 struct CreateBody {
     name: Option<String>,
     expires_at: Option<String>,
+    /// `full` (the default) or `read_only`.
+    scope: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -86,8 +93,20 @@ pub async fn create<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
         .as_deref()
         .map(|at| parse_instant("expires_at", at, Round::Down).map(Timestamp::from_unix_ms))
         .transpose()?;
+    let scope = raw
+        .scope
+        .as_deref()
+        .map(Scope::parse)
+        .transpose()?
+        .unwrap_or_default();
     let (key, secret) = app
-        .create_key(tenant, Some(call.key), raw.name.as_deref(), expires_at)
+        .create_key(
+            tenant,
+            Some(call.key),
+            raw.name.as_deref(),
+            expires_at,
+            scope,
+        )
         .await?;
     json(&NewKeyView {
         key: KeyView::of(&key),

@@ -20,7 +20,8 @@ use shared::Service;
 use crate::http::{Answer, Call, Request};
 
 /// A route's HTTP method, path template and name (its Lambda function is `<Name>Function` in
-/// `template.yaml`; metrics and logs label the route with it).
+/// `template.yaml`; metrics and logs label the route with it). The method also says whether the
+/// route changes anything ([`RouteSpec::changes`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteSpec {
     pub route: Route,
@@ -146,6 +147,15 @@ routes! {
     ResendWebhookDelivery: "POST" "/webhooks/{webhook_id}/deliveries/{delivery_id}/resend" => "resend-webhook-delivery", webhooks::resend;
 }
 
+impl RouteSpec {
+    /// Whether the route changes something: every route but a GET (each POST, PATCH and DELETE of
+    /// the table creates, moves, changes or deletes; no POST is a read). A read-only key is
+    /// refused these routes before their handler runs (`crate::respond`).
+    pub fn changes(&self) -> bool {
+        self.method != "GET"
+    }
+}
+
 impl Route {
     /// The route a request is for. API Gateway names it in the request's route key
     /// (`POST /customers/{customer_id}`): that decides when present. Without one (cargo lambda
@@ -245,6 +255,21 @@ mod tests {
         ];
         for (method, path, route) in cases {
             assert_eq!(Route::of(method, None, path), route, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn a_post_patch_or_delete_changes_and_a_get_does_not() {
+        let changes = |route: Route| route.spec().changes();
+        assert!(changes(Route::CreateLedgerEntry) && changes(Route::CaptureHold));
+        assert!(changes(Route::UpdateWalletSettings) && changes(Route::RevokeApiKey));
+        assert!(!changes(Route::ListLedgerEntries) && !changes(Route::GetWebhookSecret));
+        for spec in ROUTES {
+            assert!(
+                ["GET", "POST", "PATCH", "DELETE"].contains(&spec.method),
+                "{}: a method whose meaning for scopes is known",
+                spec.function
+            );
         }
     }
 

@@ -87,6 +87,7 @@ mod tests {
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
+            scope: crate::access::model::Scope::Full,
         }
     }
 

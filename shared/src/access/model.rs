@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::{BusinessId, KeyId, Timestamp};
+use crate::kernel::{BusinessId, KeyId, Timestamp, ValidationError};
 
-/// Identity of the caller's business, established by the API key.
+/// Identity of the caller's business, established by the API key (whose [`ApiKey::scope`] says
+/// what the caller may do).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub business_id: BusinessId,
@@ -38,6 +39,47 @@ pub struct ApiKey {
     /// Updated at most once a minute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<Timestamp>,
+    /// What the key may do. A key stored before keys had a scope has none: `full`.
+    #[serde(default)]
+    pub scope: Scope,
+}
+
+/// What an API key may do: `full` (anything its business may), or `read_only` (read, never
+/// change: no money moved, no setting, customer, webhook or key changed). Fixed at the key's
+/// creation; a rotation passes it on to the new key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    #[default]
+    Full,
+    ReadOnly,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::Full, Scope::ReadOnly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Full => "full",
+            Scope::ReadOnly => "read_only",
+        }
+    }
+
+    /// The scope named `raw` (`full`, `read_only`); 422 `invalid_scope` for any other.
+    pub fn parse(raw: &str) -> Result<Scope, ValidationError> {
+        Scope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == raw)
+            .ok_or_else(|| {
+                ValidationError::new("invalid_scope", "scope must be `full` or `read_only`")
+            })
+    }
+
+    /// Whether a caller of this scope may change anything: move money, change a setting, a
+    /// customer, a webhook endpoint or a key (`operations::permit_change` answers the refusal).
+    pub fn allows_changes(self) -> bool {
+        self == Scope::Full
+    }
 }
 
 impl ApiKey {

@@ -1,9 +1,10 @@
 //! Authenticating a caller, creating businesses, and the API key lifecycle: several keys per
 //! business, each with an id, a name, a prefix, an optional expiry; created (the secret shown
-//! once), listed, revoked, rotated (a new key, the old one valid for a grace period).
+//! once), listed, revoked, rotated (a new key, the old one valid for a grace period). A key has a
+//! scope (`full` or `read_only`): [`permit_change`] is the check every change for a caller passes.
 
 use super::actor;
-use super::model::{ApiKey, Business, Tenant};
+use super::model::{ApiKey, Business, Scope, Tenant};
 use super::rules::{
     generate_key, hash_key, key_name, prefix_of, KEY_LENGTH_MAX, LAST_USED_EVERY_MS,
 };
@@ -19,23 +20,37 @@ pub const ROTATION_GRACE_MAX_S: u64 = 30 * 86_400;
 /// The grace period of a rotation when none is asked for.
 pub const ROTATION_GRACE_DEFAULT_S: u64 = 86_400;
 
-fn new_key(
-    business_id: &BusinessId,
+/// Whether a caller whose key has `scope` may make a change: `Ok` for a full key, 403
+/// `insufficient_scope` for a read-only one. The API asks it before every route other than a GET
+/// (`api::respond`); the dashboard asks it before every form that changes something.
+pub fn permit_change(scope: Scope) -> DomainResult<()> {
+    if scope.allows_changes() {
+        Ok(())
+    } else {
+        Err(DomainError::InsufficientScope)
+    }
+}
+
+/// What a new key is: its name, its end (none: never expires) and its scope.
+struct KeySpec {
     name: String,
     expires_at: Option<Timestamp>,
-    now: Timestamp,
-) -> (ApiKey, String) {
+    scope: Scope,
+}
+
+fn new_key(business_id: &BusinessId, spec: KeySpec, now: Timestamp) -> (ApiKey, String) {
     let secret = generate_key();
     let key = ApiKey {
         id: KeyId::generate_at(now.unix_ms),
         key_hash: hash_key(&secret),
         business_id: business_id.clone(),
-        name,
+        name: spec.name,
         prefix: prefix_of(&secret),
         created_at: now,
-        expires_at,
+        expires_at: spec.expires_at,
         revoked_at: None,
         last_used_at: None,
+        scope: spec.scope,
     };
     (key, secret)
 }
@@ -107,7 +122,12 @@ impl<S: Store, C: Clock> Service<S, C> {
     pub async fn create_business(&self, raw_name: &str) -> DomainResult<(BusinessId, String)> {
         let business_id = BusinessId::generate();
         let name = &name(raw_name)?;
-        let (key, secret) = new_key(&business_id, "first key".to_owned(), None, self.now());
+        let first = KeySpec {
+            name: "first key".to_owned(),
+            expires_at: None,
+            scope: Scope::Full,
+        };
+        let (key, secret) = new_key(&business_id, first, self.now());
         let (id, key) = (&business_id, &key);
         self.change(&business_id, None, |now| async move {
             let business = Business {
@@ -124,14 +144,20 @@ impl<S: Store, C: Clock> Service<S, C> {
 
     /// A new key of the business; the secret is in the answer only. A key made with a key that
     /// expires (`caller`; `None`: the operator's tool) expires no later than it: a key must not
-    /// outlive the one that made it, or a leaked short-lived key could mint a lasting one.
+    /// outlive the one that made it, or a leaked short-lived key could mint a lasting one. A
+    /// read-only caller makes no key at all (403 `insufficient_scope`), so it cannot mint a full
+    /// one.
     pub async fn create_key(
         &self,
         tenant: &Tenant,
         caller: Option<&ApiKey>,
         raw_name: Option<&str>,
         expires_at: Option<Timestamp>,
+        scope: Scope,
     ) -> DomainResult<(ApiKey, String)> {
+        if let Some(caller) = caller {
+            permit_change(caller.scope)?;
+        }
         let now = self.now();
         if expires_at.is_some_and(|at| at <= now) {
             return Err(ValidationError::new(
@@ -152,8 +178,12 @@ impl<S: Store, C: Clock> Service<S, C> {
                 .into());
             }
         }
-        let name = key_name(raw_name)?;
-        let (key, secret) = new_key(&tenant.business_id, name, expires_at, now);
+        let spec = KeySpec {
+            name: key_name(raw_name)?,
+            expires_at,
+            scope,
+        };
+        let (key, secret) = new_key(&tenant.business_id, spec, now);
         let written = &key;
         self.change(&tenant.business_id, None, |_| async move {
             Ok(Plan::Commit(vec![Write::NewApiKey(written.clone())], ()))
@@ -177,7 +207,8 @@ impl<S: Store, C: Clock> Service<S, C> {
             .ok_or_else(|| DomainError::KeyNotFound(id.to_string()))
     }
 
-    /// Revokes a key now: from the next request on it answers 401.
+    /// Revokes a key now: from the next request on it answers 401. (A read-only key is refused
+    /// before: by `api::respond`, or the dashboard's check, both through [`permit_change`].)
     pub async fn revoke_key(&self, tenant: &Tenant, id: &KeyId) -> DomainResult<ApiKey> {
         let mut key = self.key_of(tenant, id).await?;
         let now = self.now();
@@ -191,8 +222,9 @@ impl<S: Store, C: Clock> Service<S, C> {
         Ok(key)
     }
 
-    /// Rotates a key: a new key with the same name, and the old one valid `grace_s` more
-    /// seconds (0: ends now). Answers the new key (its secret) and the old one.
+    /// Rotates a key: a new key with the same name and scope, and the old one valid `grace_s`
+    /// more seconds (0: ends now). Answers the new key (its secret) and the old one. A read-only
+    /// caller rotates nothing (403 `insufficient_scope`).
     pub async fn rotate_key(
         &self,
         tenant: &Tenant,
@@ -200,6 +232,9 @@ impl<S: Store, C: Clock> Service<S, C> {
         id: &KeyId,
         grace_s: Option<u64>,
     ) -> DomainResult<((ApiKey, String), ApiKey)> {
+        if let Some(caller) = caller {
+            permit_change(caller.scope)?;
+        }
         let grace_s = grace_s.unwrap_or(ROTATION_GRACE_DEFAULT_S);
         if grace_s > ROTATION_GRACE_MAX_S {
             return Err(ValidationError::new(
@@ -221,7 +256,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         // but a caller that expires makes a key that ends with it, never later.
         let ends_with_caller = caller.and_then(|key| key.expires_at);
         let (new, secret) = self
-            .create_key(tenant, caller, Some(&old.name), ends_with_caller)
+            .create_key(tenant, caller, Some(&old.name), ends_with_caller, old.scope)
             .await?;
         let ends = Timestamp::from_unix_ms(now.unix_ms + grace_s * 1_000);
         if old.expires_at.is_none_or(|at| at > ends) {
@@ -244,3 +279,7 @@ pub fn key_actor(key: &ApiKey, request_id: Option<String>) -> super::model::Acto
 }
 
 pub use actor::acting;
+
+#[cfg(test)]
+#[path = "operations_tests.rs"]
+mod tests;

@@ -148,6 +148,7 @@ pub fn api_key_from(item: &Item) -> DomainResult<ApiKey> {
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
+            scope: crate::access::model::Scope::Full,
         }
     };
     key.key_hash = key_hash;

@@ -198,6 +198,7 @@ impl Stored {
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
+            scope: crate::access::model::Scope::Full,
         };
         let customer = customer(&business_id, T0, "ada@example.com", "Ada");
         let id = &customer.customer_id;
