@@ -391,3 +391,55 @@ async fn another_businesss_customer_is_not_found() {
     assert_eq!(answer.status(), StatusCode::NOT_FOUND);
     assert_eq!(balance(&app, &key_a, &id).await, 0);
 }
+
+#[tokio::test]
+async fn a_read_only_key_can_look_but_not_post_an_adjustment() {
+    let (app, _) = app();
+    let (business, key) = app.create_business("Shop").await.unwrap();
+    let id = customer(&app, &key, "Ada").await;
+    let tenant = shared::access::model::Tenant {
+        business_id: business,
+    };
+    let (_, read_only) = app
+        .create_key(
+            &tenant,
+            None,
+            Some("support"),
+            None,
+            shared::access::model::Scope::ReadOnly,
+        )
+        .await
+        .unwrap();
+    let browser = signed_in(&app, &read_only).await;
+    let page = crate::handle(
+        &app,
+        request(
+            "GET",
+            &format!("/dashboard/customers/{id}"),
+            Some(&browser.cookie),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let body = form_of(&[
+        ("csrf_token", &browser.csrf),
+        ("idempotency_key", "form_00000000000000000000000000000003"),
+        ("entry_type", "credit"),
+        ("currency", "USD"),
+        ("amount", "5"),
+    ]);
+    let answer = crate::handle(
+        &app,
+        request(
+            "POST",
+            &format!("/dashboard/customers/{id}/adjustments"),
+            Some(&browser.cookie),
+            Some(&body),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    assert!(text(&answer).contains("insufficient_scope"));
+    assert_eq!(balance(&app, &key, &id).await, 0);
+}

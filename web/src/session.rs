@@ -117,8 +117,8 @@ pub fn actor(signed_in: &SignedIn, request: &Request) -> shared::access::model::
     actor
 }
 
-/// A change needs a key of scope `full`: 403 `insufficient_scope` for a read-only key.
+/// A change needs a key of scope `full`: 403 `insufficient_scope` for a read-only key, the
+/// API's own rule (`permit_change`).
 pub fn check_may_change(signed_in: &SignedIn) -> Result<(), PageError> {
-    let _ = signed_in;
-    Ok(())
+    shared::access::operations::permit_change(signed_in.key.scope).map_err(PageError::from)
 }
