@@ -5,9 +5,9 @@
 
 use std::future::Future;
 
-use crate::access::forms::FormClaim;
 use crate::access::model::ApiKey;
-use crate::access::sessions::Session;
+use crate::access::model::FormClaim;
+use crate::access::model::Session;
 use crate::change::model::{Change, Rejection};
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 
+pub use super::model::FormClaim;
 use crate::error::{DomainError, DomainResult};
 use crate::kernel::{BusinessId, Clock, ValidationError};
 use crate::ports::Store;
@@ -15,17 +16,6 @@ use crate::service::Service;
 
 /// How long a form's claim is kept (the table's TTL removes it afterwards).
 pub const FORM_CLAIM_TTL_S: u64 = 86_400;
-
-/// What a claim found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FormClaim {
-    /// Claimed now: this submission does the work.
-    New,
-    /// An earlier submission did the work; its result is here.
-    Done(String),
-    /// An earlier submission claimed it and has not recorded a result.
-    Started,
-}
 
 /// A form key: `form_` and 32 hex digits, as the pages make them.
 pub fn form_key(raw: Option<&str>) -> Result<String, ValidationError> {
@@ -38,7 +28,7 @@ pub fn form_key(raw: Option<&str>) -> Result<String, ValidationError> {
             Ok(key.to_owned())
         }
         _ => Err(ValidationError::new(
-            "invalid_form",
+            "invalid_idempotency_key",
             "this form has no valid idempotency key: reload the page and try again",
         )),
     }

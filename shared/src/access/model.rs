@@ -105,3 +105,36 @@ pub struct Actor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
 }
+
+/// A signed-in browser: which business, through which key, and the token its forms must carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// SHA-256 of the session id the cookie holds (the id itself is never stored).
+    #[serde(skip)]
+    pub id_hash: String,
+    pub business_id: BusinessId,
+    /// The key the session was opened with, by its stored hash (never the key itself).
+    pub key_hash: String,
+    pub key_id: KeyId,
+    /// The anti-forgery token every state-changing form of this session carries.
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    /// The last request seen (kept to within [`SESSION_TOUCH_EVERY_MS`]).
+    #[serde(skip, default = "epoch")]
+    pub seen_at: Timestamp,
+}
+
+fn epoch() -> Timestamp {
+    Timestamp::from_unix_ms(0)
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormClaim {
+    /// Claimed now: this submission does the work.
+    New,
+    /// An earlier submission did the work; its result is here.
+    Done(String),
+    /// An earlier submission claimed it and has not recorded a result.
+    Started,
+}

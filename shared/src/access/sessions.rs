@@ -5,12 +5,11 @@
 //! sessions within the cache's bound. A session ends after [`SESSION_IDLE_MS`] without use (the
 //! table's TTL removes the item later; the check here does not wait for it).
 
-use serde::{Deserialize, Serialize};
-
+pub use super::model::Session;
 use super::model::{ApiKey, Tenant};
 use super::rules::{hash_key, random_hex};
 use crate::error::{DomainError, DomainResult};
-use crate::kernel::{BusinessId, Clock, KeyId, Timestamp};
+use crate::kernel::{Clock, Timestamp};
 use crate::ports::Store;
 use crate::service::Service;
 
@@ -20,28 +19,6 @@ pub const SESSION_IDLE_MS: u64 = 8 * 3_600 * 1_000;
 pub const SESSION_TOUCH_EVERY_MS: u64 = 60_000;
 /// Length of a session id: 64 hex digits (256 random bits).
 const SESSION_ID_LENGTH: usize = 64;
-
-/// A signed-in browser: which business, through which key, and the token its forms must carry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    /// SHA-256 of the session id the cookie holds (the id itself is never stored).
-    #[serde(skip)]
-    pub id_hash: String,
-    pub business_id: BusinessId,
-    /// The key the session was opened with, by its stored hash (never the key itself).
-    pub key_hash: String,
-    pub key_id: KeyId,
-    /// The anti-forgery token every state-changing form of this session carries.
-    pub csrf_token: String,
-    pub created_at: Timestamp,
-    /// The last request seen (kept to within [`SESSION_TOUCH_EVERY_MS`]).
-    #[serde(skip, default = "epoch")]
-    pub seen_at: Timestamp,
-}
-
-fn epoch() -> Timestamp {
-    Timestamp::from_unix_ms(0)
-}
 
 impl Session {
     /// The session's name in audit records (`created_by.session_id`): the start of the id's

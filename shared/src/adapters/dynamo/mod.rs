@@ -33,7 +33,7 @@ use self::errors::{condition_failed, storage};
 use self::keys::*;
 use self::meter::{consumed_capacity, Call, Meter, Usage};
 use crate::access::model::ApiKey;
-use crate::access::sessions::Session;
+use crate::access::model::Session;
 use crate::change::model::{Change, Rejection};
 use crate::config::Config;
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
@@ -279,7 +279,7 @@ impl KeyStore for DynamoStore {
         business_id: &BusinessId,
         key: &str,
         expires_s: u64,
-    ) -> DomainResult<crate::access::forms::FormClaim> {
+    ) -> DomainResult<crate::access::model::FormClaim> {
         self.claim_form_item(business_id, key, expires_s).await
     }
 

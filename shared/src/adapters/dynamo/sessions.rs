@@ -9,8 +9,8 @@ use super::errors::storage;
 use super::keys::{form_pk, key_of, session_pk, Item, FORM_SK, SESSION_SK};
 use super::meter::{consumed_capacity, Call};
 use super::DynamoStore;
-use crate::access::forms::FormClaim;
-use crate::access::sessions::Session;
+use crate::access::model::FormClaim;
+use crate::access::model::Session;
 use crate::error::{DomainError, DomainResult};
 use crate::kernel::{BusinessId, Timestamp};
 

@@ -25,9 +25,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use self::table::{revision_of, Tables};
-use crate::access::forms::FormClaim;
 use crate::access::model::ApiKey;
-use crate::access::sessions::Session;
+use crate::access::model::FormClaim;
+use crate::access::model::Session;
 use crate::change::model::{Change, Rejection};
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};

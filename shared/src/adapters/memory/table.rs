@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::access::model::Session;
 use crate::access::model::{ApiKey, Business};
-use crate::access::sessions::Session;
 use crate::customers::model::Customer;
 use crate::error::Original;
 use crate::holds::model::Hold;

@@ -4,24 +4,23 @@
 //! then fails), and the ambiguous case: the commit lands, then the caller sees a failure.
 //! The simulation test runs every operation over it; see `tests/tests/simulation.rs`.
 
+mod keys;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::access::forms::FormClaim;
-use crate::access::model::ApiKey;
-use crate::access::sessions::Session;
 use crate::change::model::{Change, Rejection};
 use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
 use crate::kernel::{
-    BusinessId, CustomerId, EndpointId, EventId, HoldId, IdempotencyKey, InvoiceId, Timestamp,
+    BusinessId, CustomerId, EndpointId, EventId, HoldId, IdempotencyKey, InvoiceId,
 };
 use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
 use crate::ports::{
-    CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore, WebhookStore,
+    CustomerStore, HoldStore, InvoiceStore, LedgerStore, WalletStore, WebhookStore,
 };
 use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
 
@@ -214,73 +213,6 @@ impl<S> FaultyStore<S> {
                 ))
             }
         }
-    }
-}
-
-impl<S: KeyStore> KeyStore for FaultyStore<S> {
-    async fn key_by_hash(&self, key_hash: &str) -> DomainResult<Option<ApiKey>> {
-        self.before_call().await?;
-        self.inner.key_by_hash(key_hash).await
-    }
-
-    async fn list_keys(&self, business_id: &BusinessId) -> DomainResult<Vec<ApiKey>> {
-        self.before_call().await?;
-        self.inner.list_keys(business_id).await
-    }
-
-    async fn touch_key(&self, key_hash: &str, now: Timestamp, every_ms: u64) -> DomainResult<()> {
-        self.before_call().await?;
-        self.inner.touch_key(key_hash, now, every_ms).await
-    }
-
-    async fn end_key(&self, key_hash: &str, at: Timestamp, revoke: bool) -> DomainResult<()> {
-        self.before_call().await?;
-        self.inner.end_key(key_hash, at, revoke).await
-    }
-
-    async fn put_session(&self, session: &Session) -> DomainResult<()> {
-        self.before_call().await?;
-        self.inner.put_session(session).await
-    }
-
-    async fn session_by_hash(&self, id_hash: &str) -> DomainResult<Option<Session>> {
-        self.before_call().await?;
-        self.inner.session_by_hash(id_hash).await
-    }
-
-    async fn touch_session(&self, session: &Session, every_ms: u64) -> DomainResult<()> {
-        self.before_call().await?;
-        self.inner.touch_session(session, every_ms).await
-    }
-
-    async fn end_session(&self, id_hash: &str) -> DomainResult<()> {
-        self.before_call().await?;
-        self.inner.end_session(id_hash).await
-    }
-
-    async fn claim_form(
-        &self,
-        business_id: &BusinessId,
-        key: &str,
-        expires_s: u64,
-    ) -> DomainResult<FormClaim> {
-        self.before_call().await?;
-        self.inner.claim_form(business_id, key, expires_s).await
-    }
-
-    async fn finish_form(
-        &self,
-        business_id: &BusinessId,
-        key: &str,
-        result: &str,
-    ) -> DomainResult<()> {
-        self.before_call().await?;
-        self.inner.finish_form(business_id, key, result).await
-    }
-
-    async fn release_form(&self, business_id: &BusinessId, key: &str) -> DomainResult<()> {
-        self.before_call().await?;
-        self.inner.release_form(business_id, key).await
     }
 }
 
