@@ -9,6 +9,10 @@ pub mod session;
 pub mod settings;
 pub mod webhooks;
 
+#[cfg(test)]
+#[path = "test_support.rs"]
+pub(crate) mod test_support;
+
 use lambda_http::{Body, Request, Response};
 use shared::access::sessions::SignedIn;
 use shared::kernel::Clock;
