@@ -7,6 +7,7 @@ pub mod customers;
 pub mod keys;
 pub mod session;
 pub mod settings;
+pub mod webhook_log;
 pub mod webhooks;
 
 #[cfg(test)]
