@@ -118,7 +118,7 @@ async fn a_resubmitted_settings_form_applies_once_and_saves_threshold_and_auto_t
         saved_version,
         "applied once"
     );
-    let html = text(&get(&app, &browser, &location(&first).to_owned()).await);
+    let html = text(&get(&app, &browser, location(&first)).await);
     assert!(html.contains("Saved."));
     assert!(html.contains("value=\"12.50\""), "{html}");
 }
