@@ -14,6 +14,15 @@ pub fn app() -> App {
     Service::new(MemoryStore::new(), clock, config)
 }
 
+/// [`app`] whose webhooks may target this machine (as `WEBHOOKS_ALLOW_PRIVATE=true` runs).
+pub fn app_allowing_private_targets() -> App {
+    let clock = FixedClock::at(1_764_000_000_000);
+    let mut config =
+        shared::config::Config::build("t".into(), None, "USD,EUR", None).expect("config");
+    config.webhook_targets.allow_private = true;
+    Service::new(MemoryStore::new(), clock, config)
+}
+
 /// A business signed in with its first key.
 pub struct Browser {
     pub tenant: Tenant,

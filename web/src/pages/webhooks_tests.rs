@@ -9,8 +9,12 @@ use shared::webhooks::rules::{new_endpoint, EndpointFields};
 use crate::pages::test_support::*;
 
 async fn endpoint(app: &App, browser: &Browser, description: &str) -> Endpoint {
+    endpoint_at(app, browser, description, "https://example.com/hooks").await
+}
+
+async fn endpoint_at(app: &App, browser: &Browser, description: &str, url: &str) -> Endpoint {
     let fields = EndpointFields {
-        url: "https://example.com/hooks".into(),
+        url: url.into(),
         description: Some(description.into()),
         ..EndpointFields::default()
     };
@@ -20,6 +24,14 @@ async fn endpoint(app: &App, browser: &Browser, description: &str) -> Endpoint {
 
 /// A delivery of `endpoint` with one failed attempt, recorded as the dispatcher records it.
 async fn delivery(app: &App, endpoint: &Endpoint) -> Delivery {
+    delivery_leased(app, endpoint, None).await
+}
+
+async fn delivery_leased(
+    app: &App,
+    endpoint: &Endpoint,
+    lease_until: Option<Timestamp>,
+) -> Delivery {
     let at = Timestamp::from_unix_ms(app.now().unix_ms);
     let recorded = Delivery {
         id: EventId::generate(),
@@ -37,6 +49,7 @@ async fn delivery(app: &App, endpoint: &Endpoint) -> Delivery {
     assert!(app.store().insert_delivery(&recorded).await.unwrap());
     let mut attempted = recorded.clone();
     attempted.attempt_count = 1;
+    attempted.lease_until = lease_until;
     let attempt = Attempt {
         number: 1,
         attempted_at: at,
@@ -278,4 +291,77 @@ async fn the_delivery_log_and_a_delivery_show_status_attempts_and_escaped_payloa
     )
     .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+/// A port of this machine that refuses connections (bound, then closed).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_resend_is_attempted_once_per_form() {
+    let app = app_allowing_private_targets();
+    let browser = signed_in(&app).await;
+    let url = format!("http://127.0.0.1:{}/hooks", closed_port());
+    let made = endpoint_at(&app, &browser, "local", &url).await;
+    let sent = delivery(&app, &made).await;
+    let path = format!(
+        "/dashboard/webhooks/{}/deliveries/{}/resend",
+        made.id, sent.id
+    );
+    let key = form_key(7);
+    let form = [
+        ("csrf_token", browser.csrf.as_str()),
+        ("idempotency_key", key.as_str()),
+    ];
+    let first = post(&app, &browser, &path, &form).await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER, "{}", text(&first));
+    assert_eq!(
+        location(&first),
+        format!(
+            "/dashboard/webhooks/{}/deliveries/{}?done=resent",
+            made.id, sent.id
+        )
+    );
+    let again = post(&app, &browser, &path, &form).await;
+    assert_eq!(location(&again), location(&first));
+    let (after, attempts) = app
+        .get_delivery(&browser.tenant, &made.id, &sent.id)
+        .await
+        .unwrap();
+    assert_eq!((after.attempt_count, attempts.len()), (2, 2), "one resend");
+    assert!(attempts[1].result.error.is_some(), "{attempts:?}");
+    let html = text(&get(&app, &browser, location(&first)).await);
+    assert!(html.contains("Delivery resent."));
+}
+
+#[tokio::test]
+async fn a_resend_of_a_delivery_in_flight_shows_409_and_sends_nothing() {
+    let app = app();
+    let browser = signed_in(&app).await;
+    let made = endpoint(&app, &browser, "orders").await;
+    let lease = Timestamp::from_unix_ms(app.now().unix_ms + 60_000);
+    let sent = delivery_leased(&app, &made, Some(lease)).await;
+    let key = form_key(8);
+    let answer = post(
+        &app,
+        &browser,
+        &format!(
+            "/dashboard/webhooks/{}/deliveries/{}/resend",
+            made.id, sent.id
+        ),
+        &[
+            ("csrf_token", browser.csrf.as_str()),
+            ("idempotency_key", key.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::CONFLICT, "{}", text(&answer));
+    assert!(text(&answer).contains("role=\"alert\""));
+    let (_, attempts) = app
+        .get_delivery(&browser.tenant, &made.id, &sent.id)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
 }
