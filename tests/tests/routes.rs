@@ -1398,8 +1398,8 @@ fn the_stripe_key_is_read_from_secrets_manager_not_the_environment() {
         );
     }
     assert_eq!(
-        readers, 3,
-        "the dispatcher and the sweep charge cards; the settings function checks whose card it is"
+        readers, 4,
+        "the dispatcher and the sweep charge cards; the settings function and the dashboard's settings pages check whose card it is"
     );
 }
 

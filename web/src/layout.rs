@@ -111,6 +111,9 @@ pub fn done_notice(done: Option<&str>) -> Markup {
         Some("deleted") => "Deleted.",
         Some("resent") => "Delivery resent.",
         Some("revoked") => "Key revoked.",
+        Some("rotated") => "Key rotated.",
+        Some("disabled") => "Endpoint disabled.",
+        Some("enabled") => "Endpoint enabled.",
         _ => return html! {},
     };
     html! { p.notice role="status" { (text) } }

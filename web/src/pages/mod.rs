@@ -8,7 +8,12 @@ pub mod customers;
 pub mod keys;
 pub mod session;
 pub mod settings;
+pub mod webhook_log;
 pub mod webhooks;
+
+#[cfg(test)]
+#[path = "test_support.rs"]
+pub(crate) mod test_support;
 
 use lambda_http::{Body, Request, Response};
 use shared::access::sessions::SignedIn;

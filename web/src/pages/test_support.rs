@@ -1,0 +1,91 @@
+//! What the page handler tests share: a service on the in-memory store, a signed-in session,
+//! and requests made by hand as a browser sends them (the session cookie, a form body).
+
+use lambda_http::{Body, Request, Response};
+use shared::access::model::Tenant;
+use shared::adapters::memory::{FixedClock, MemoryStore};
+use shared::Service;
+
+pub type App = Service<MemoryStore, FixedClock>;
+
+pub fn app() -> App {
+    let clock = FixedClock::at(1_764_000_000_000);
+    let config = shared::config::Config::build("t".into(), None, "USD,EUR", None).expect("config");
+    Service::new(MemoryStore::new(), clock, config)
+}
+
+/// [`app`] whose webhooks may target this machine (as `WEBHOOKS_ALLOW_PRIVATE=true` runs).
+pub fn app_allowing_private_targets() -> App {
+    let clock = FixedClock::at(1_764_000_000_000);
+    let mut config =
+        shared::config::Config::build("t".into(), None, "USD,EUR", None).expect("config");
+    config.webhook_targets.allow_private = true;
+    Service::new(MemoryStore::new(), clock, config)
+}
+
+/// A business signed in with its first key.
+pub struct Browser {
+    pub tenant: Tenant,
+    pub session_id: String,
+    pub csrf: String,
+}
+
+pub async fn signed_in(app: &App) -> Browser {
+    let (business_id, key) = app.create_business("Shop").await.unwrap();
+    let (session_id, session) = app.sign_in(Some(&key)).await.unwrap();
+    Browser {
+        tenant: Tenant { business_id },
+        session_id,
+        csrf: session.csrf_token,
+    }
+}
+
+fn request(browser: &Browser, method: &str, path: &str, body: Body) -> Request {
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost:3000")
+        .header("cookie", format!("cw_session={}", browser.session_id))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .unwrap()
+}
+
+pub async fn get(app: &App, browser: &Browser, path: &str) -> Response<Body> {
+    crate::handle(app, request(browser, "GET", path, Body::Empty)).await
+}
+
+/// A form as sent, in order (without the CSRF token unless `fields` has it).
+pub async fn post(
+    app: &App,
+    browser: &Browser,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Response<Body> {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields {
+        form.append_pair(name, value);
+    }
+    let body = Body::from(form.finish());
+    crate::handle(app, request(browser, "POST", path, body)).await
+}
+
+pub fn text(response: &Response<Body>) -> String {
+    String::from_utf8_lossy(response.body().as_ref()).into_owned()
+}
+
+pub fn location(response: &Response<Body>) -> &str {
+    response
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or("")
+}
+
+pub const SCRIPT: &str = "<script>alert(1)</script>";
+pub const SCRIPT_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";
+
+/// A form key as the pages make them.
+pub fn form_key(n: u8) -> String {
+    format!("form_{}", format!("{n:02x}").repeat(16))
+}
