@@ -9,7 +9,7 @@
 
 use lambda_http::http::StatusCode;
 use maud::{html, Markup};
-use shared::access::model::ApiKey;
+use shared::access::model::{ApiKey, Scope};
 use shared::access::sessions::SignedIn;
 use shared::kernel::{Clock, KeyId, Timestamp, ValidationError};
 use shared::ports::Store;
@@ -61,6 +61,7 @@ fn row(signed_in: &SignedIn, key: &ApiKey, now: Timestamp) -> Markup {
                 @if key.id == signed_in.key.id { " " small.muted { "(this session's key)" } }
             }
             td { code { (key.prefix) "…" } }
+            td { (key.scope.as_str()) }
             td.hide-narrow { (time(key.created_at)) }
             td.hide-narrow { @match key.last_used_at { Some(at) => (time(at)), None => "never" } }
             td {
@@ -126,7 +127,7 @@ async fn render<S: Store, C: Clock>(
                 thead { tr {
                     th scope="col" { "Name" } th scope="col" { "Prefix" }
                     th.hide-narrow scope="col" { "Created" } th.hide-narrow scope="col" { "Last used" }
-                    th scope="col" { "Status" } th scope="col" { span.skip { "Actions" } }
+                    th scope="col" { "Scope" } th scope="col" { "Status" } th scope="col" { span.skip { "Actions" } }
                 } }
                 tbody { @for key in &keys { (row(signed_in, key, now)) } }
             }
@@ -137,6 +138,12 @@ async fn render<S: Store, C: Clock>(
             label { "Name" input type="text" name="name" required maxlength="100" value=(typed("name")); }
             label { "Expires after (days, optional)"
                 input type="number" name="expires_in_days" min="1" max=(EXPIRY_DAYS_MAX) value=(typed("expires_in_days")); }
+            label { "Scope"
+                select name="scope" {
+                    option value="full" { "full: reads and changes" }
+                    option value="read_only" selected[typed("scope") == "read_only"] { "read_only: reads only" }
+                }
+            }
             button type="submit" { "Create key" }
         }
     };
@@ -242,14 +249,20 @@ pub async fn create<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
     let (signed_in, form) = cx.change().await?;
     let tenant = &signed_in.tenant;
     let mut made: Option<(ApiKey, String)> = None;
-    let result = match expiry(&form, cx.app.now()) {
-        Ok(expires_at) => {
+    let parsed = expiry(&form, cx.app.now()).and_then(|expires_at| {
+        Ok((
+            expires_at,
+            Scope::parse(form.get("scope").unwrap_or("full"))?,
+        ))
+    });
+    let result = match parsed {
+        Ok((expires_at, scope)) => {
             let (slot, caller) = (&mut made, &signed_in.key);
             let name = form.get("name");
             let work = move || async move {
                 let created = cx
                     .app
-                    .create_key(tenant, Some(caller), name, expires_at)
+                    .create_key(tenant, Some(caller), name, expires_at, scope)
                     .await?;
                 *slot = Some(created);
                 Ok(format!("{HERE}?done=created"))

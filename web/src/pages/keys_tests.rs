@@ -6,9 +6,15 @@ use crate::pages::test_support::*;
 async fn a_key_named_with_a_script_shows_as_text() {
     let app = app();
     let browser = signed_in(&app).await;
-    app.create_key(&browser.tenant, None, Some(SCRIPT), None)
-        .await
-        .unwrap();
+    app.create_key(
+        &browser.tenant,
+        None,
+        Some(SCRIPT),
+        None,
+        shared::access::model::Scope::Full,
+    )
+    .await
+    .unwrap();
     let page = get(&app, &browser, "/dashboard/api-keys").await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = text(&page);
@@ -82,7 +88,13 @@ async fn a_rotation_shows_the_new_secret_once_and_gives_the_old_key_its_grace() 
     let app = app();
     let browser = signed_in(&app).await;
     let (old, _) = app
-        .create_key(&browser.tenant, None, Some("worker"), None)
+        .create_key(
+            &browser.tenant,
+            None,
+            Some("worker"),
+            None,
+            shared::access::model::Scope::Full,
+        )
         .await
         .unwrap();
     let key = form_key(3);
@@ -136,7 +148,13 @@ async fn a_revoked_key_shows_as_revoked() {
     let app = app();
     let browser = signed_in(&app).await;
     let (other, _) = app
-        .create_key(&browser.tenant, None, Some("old"), None)
+        .create_key(
+            &browser.tenant,
+            None,
+            Some("old"),
+            None,
+            shared::access::model::Scope::Full,
+        )
         .await
         .unwrap();
     let key = form_key(5);
