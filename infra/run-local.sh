@@ -96,6 +96,7 @@ cat <<INFO
     API key     $API_KEY      (business $BUSINESS_ID)
     DynamoDB    $DYNAMODB_ENDPOINT  (table $TABLE_NAME)
     Stripe      $STRIPE_BASE_URL  (localstripe, key $STRIPE_SECRET_KEY)
+    dashboard   $BASE_URL/dashboard  (sign in with the API key above)
 
   Try it with the Dodo SDK:
     .local/venv/bin/python -c 'from dodopayments import DodoPayments; c = DodoPayments(bearer_token="$API_KEY", base_url="$BASE_URL"); print(c.customers.create(email="ada@example.com", name="Ada"))'
