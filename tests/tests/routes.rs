@@ -40,6 +40,11 @@ fn logical_id_of(function: &str) -> String {
 }
 
 fn from_cargo_router() -> RouteSet {
+    router_entries(|path| !is_dashboard(path))
+}
+
+/// (Method, Path, function) of the cargo-lambda router's entries whose path `keep`s.
+fn router_entries(keep: impl Fn(&str) -> bool) -> RouteSet {
     let manifest: toml::Table = std::fs::read_to_string(root().join("Cargo.toml"))
         .unwrap()
         .parse()
@@ -48,10 +53,7 @@ fn from_cargo_router() -> RouteSet {
         .as_table()
         .expect("router table");
     let mut routes = RouteSet::new();
-    for (path, targets) in router {
-        if is_dashboard(path) {
-            continue;
-        }
+    for (path, targets) in router.iter().filter(|(path, _)| keep(path)) {
         for target in targets
             .as_array()
             .expect("each path lists method/function pairs")
@@ -73,24 +75,7 @@ fn is_dashboard(path: &str) -> bool {
 
 /// (Method, Path, function) of every dashboard page in the cargo-lambda router.
 fn dashboard_from_cargo_router() -> RouteSet {
-    let manifest: toml::Table = std::fs::read_to_string(root().join("Cargo.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
-        .as_table()
-        .expect("router table");
-    let mut pages = RouteSet::new();
-    for (path, targets) in router.iter().filter(|(path, _)| is_dashboard(path)) {
-        for target in targets.as_array().expect("method/function pairs") {
-            pages.insert((
-                target["method"].as_str().unwrap().to_owned(),
-                path.clone(),
-                target["function"].as_str().unwrap().to_owned(),
-            ));
-        }
-    }
-    pages
+    router_entries(is_dashboard)
 }
 
 /// (Method, Path, function) of every page of `web::PAGES`.

@@ -12,8 +12,8 @@ use shared::ledger::model::{EventType, LedgerEntry};
 use shared::ports::Store;
 use shared::ValidationError;
 
-use super::Cx;
-use crate::forms::{query_string, Fields};
+use super::{Cx, Failure};
+use crate::forms::query_string;
 use crate::layout::{self, money, time};
 use crate::respond::{page_response, Answer, PageError};
 
@@ -26,13 +26,6 @@ pub(super) fn customer_id<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Result<Custo
 
 pub(super) fn base(customer_id: &CustomerId) -> String {
     format!("/dashboard/customers/{customer_id}")
-}
-
-/// A failed action shown on the customer's page, with what was typed.
-pub(super) struct Failure<'a> {
-    pub(super) status: StatusCode,
-    pub(super) message: String,
-    pub(super) typed: &'a Fields,
 }
 
 pub async fn show<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {

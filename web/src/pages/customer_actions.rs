@@ -15,8 +15,8 @@ use shared::ledger::model::{EntryCommand, EntryType, EventType};
 use shared::ports::Store;
 use shared::{DomainError, ValidationError};
 
-use super::customer::{base, customer_id, render, Failure, EVENT_TYPES};
-use super::Cx;
+use super::customer::{base, customer_id, render, EVENT_TYPES};
+use super::{Cx, Failure};
 use crate::forms::Fields;
 use crate::respond::{redirect, Answer, PageError};
 
@@ -93,21 +93,8 @@ async fn refused<S: Store, C: Clock>(
     form: &Fields,
     error: PageError,
 ) -> Answer {
-    if matches!(error, PageError::SignIn { .. } | PageError::Forbidden(_)) {
-        return Err(error);
-    }
-    let (status, _, message) = error.explain();
-    render(
-        cx,
-        signed_in,
-        id,
-        Some(Failure {
-            status,
-            message,
-            typed: form,
-        }),
-    )
-    .await
+    let failure = Failure::of(error, form)?;
+    render(cx, signed_in, id, Some(failure)).await
 }
 
 /// The outcome of a money action: back to the page with a notice, or the page with the error.

@@ -14,7 +14,7 @@ use shared::access::sessions::SignedIn;
 use shared::kernel::{Clock, KeyId, Timestamp, ValidationError};
 use shared::ports::Store;
 
-use super::Cx;
+use super::{Cx, Failure};
 use crate::forms::Fields;
 use crate::layout::{self, time};
 use crate::respond::{page, page_response, redirect, Answer, PageError};
@@ -41,13 +41,6 @@ fn key_id<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Result<KeyId, PageError> {
 pub async fn list<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
     let signed_in = cx.signed_in().await?;
     render(cx, &signed_in, None).await
-}
-
-/// A refused form, shown above the list with what was typed.
-struct Failure<'a> {
-    status: StatusCode,
-    message: String,
-    typed: &'a Fields,
 }
 
 fn row(signed_in: &SignedIn, key: &ApiKey, now: Timestamp) -> Markup {
@@ -161,20 +154,8 @@ async fn refused<S: Store, C: Clock>(
     form: &Fields,
     error: PageError,
 ) -> Answer {
-    if matches!(error, PageError::SignIn { .. } | PageError::Forbidden(_)) {
-        return Err(error);
-    }
-    let (status, _, message) = error.explain();
-    render(
-        cx,
-        signed_in,
-        Some(Failure {
-            status,
-            message,
-            typed: form,
-        }),
-    )
-    .await
+    let failure = Failure::of(error, form)?;
+    render(cx, signed_in, Some(failure)).await
 }
 
 /// The page that shows a new secret, this once (the answer is never cached).

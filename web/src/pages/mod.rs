@@ -25,6 +25,34 @@ use crate::forms::Fields;
 use crate::respond::{Answer, PageError};
 use crate::table::{Page, Params};
 
+/// A refused form shown on its own page again: the message, what was typed, and the status
+/// the API would answer.
+pub struct Failure<'a> {
+    pub status: lambda_http::http::StatusCode,
+    pub message: String,
+    pub typed: &'a Fields,
+}
+
+impl<'a> Failure<'a> {
+    /// The failure of a refused form, or the error itself when it is not the form's to show
+    /// (no session, a forged form or a read-only key, a page that does not exist): those answer
+    /// pages of their own.
+    pub fn of(error: PageError, typed: &'a Fields) -> Result<Failure<'a>, PageError> {
+        if matches!(
+            error,
+            PageError::SignIn { .. } | PageError::Forbidden(_) | PageError::NotFound
+        ) {
+            return Err(error);
+        }
+        let (status, _, message) = error.explain();
+        Ok(Failure {
+            status,
+            message,
+            typed,
+        })
+    }
+}
+
 /// What a page handler gets.
 pub struct Cx<'a, S, C> {
     pub app: &'a Service<S, C>,

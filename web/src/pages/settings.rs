@@ -18,7 +18,7 @@ use shared::topups::model::{AutoTopUp, TopUpAmount};
 use shared::topups::operations::SettingsPatch;
 use shared::topups::rules::{self, AutoTopUpFields};
 
-use super::Cx;
+use super::{Cx, Failure};
 use crate::forms::Fields;
 use crate::layout::{self, money, time};
 use crate::respond::{page_response, redirect, Answer, PageError};
@@ -32,13 +32,6 @@ fn here(id: &CustomerId, currency: Currency) -> String {
         "/dashboard/customers/{id}/settings?currency={}",
         currency.code()
     )
-}
-
-/// A refused save: its message, what was typed, the API's status.
-struct Failure<'a> {
-    status: StatusCode,
-    message: String,
-    typed: &'a Fields,
 }
 
 pub async fn show<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
@@ -342,18 +335,7 @@ pub async fn update<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
     match result {
         Ok(location) => Ok(redirect(&location)),
         Err(error) => {
-            if matches!(
-                error,
-                PageError::SignIn { .. } | PageError::Forbidden(_) | PageError::NotFound
-            ) {
-                return Err(error);
-            }
-            let (status, _, message) = error.explain();
-            let failure = Failure {
-                status,
-                message,
-                typed: &form,
-            };
+            let failure = Failure::of(error, &form)?;
             render(cx, &signed_in, currency, Some(failure)).await
         }
     }

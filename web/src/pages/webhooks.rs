@@ -14,7 +14,7 @@ use shared::ports::Store;
 use shared::webhooks::model::{Endpoint, EndpointPatch, EventType};
 use shared::webhooks::rules::{self, EndpointFields};
 
-use super::Cx;
+use super::{Cx, Failure};
 use crate::forms::Fields;
 use crate::layout::{self, time};
 use crate::respond::{page, page_response, redirect, Answer, PageError};
@@ -30,26 +30,6 @@ fn endpoint_id<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Result<EndpointId, Page
 
 fn base(id: &EndpointId) -> String {
     format!("{HERE}/{id}")
-}
-
-/// A refused form: its message, what was typed, the API's status.
-pub(crate) struct Failure<'a> {
-    pub status: StatusCode,
-    pub message: String,
-    pub typed: &'a Fields,
-}
-
-/// The failure of `error`, or the error itself when it is no form's fault (sign in, 403).
-pub(crate) fn failure(error: PageError, typed: &Fields) -> Result<Failure<'_>, PageError> {
-    if matches!(error, PageError::SignIn { .. } | PageError::Forbidden(_)) {
-        return Err(error);
-    }
-    let (status, _, message) = error.explain();
-    Ok(Failure {
-        status,
-        message,
-        typed,
-    })
 }
 
 /// What the endpoint takes: every event when it names none.
@@ -200,7 +180,7 @@ pub async fn create<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
     .await;
     match result {
         Ok(endpoint) => Ok(redirect(&format!("{}?done=created", base(&endpoint.id)))),
-        Err(error) => render_list(cx, &signed_in, Some(failure(error, &form)?)).await,
+        Err(error) => render_list(cx, &signed_in, Some(Failure::of(error, &form)?)).await,
     }
 }
 
@@ -336,7 +316,7 @@ pub async fn update<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
     };
     match result {
         Ok(location) => Ok(redirect(&location)),
-        Err(error) => render(cx, &signed_in, Some(failure(error, &form)?)).await,
+        Err(error) => render(cx, &signed_in, Some(Failure::of(error, &form)?)).await,
     }
 }
 
@@ -353,7 +333,7 @@ pub async fn delete<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
         .once_per_form(&tenant.business_id, form.get("idempotency_key"), work);
     match cx.acting(&signed_in, once).await {
         Ok(location) => Ok(redirect(&location)),
-        Err(error) => render(cx, &signed_in, Some(failure(error.into(), &form)?)).await,
+        Err(error) => render(cx, &signed_in, Some(Failure::of(error.into(), &form)?)).await,
     }
 }
 
