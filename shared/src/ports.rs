@@ -11,9 +11,10 @@ use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
+use crate::kernel::Currency;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 use crate::kernel::{EndpointId, EventId, Timestamp};
-use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
+use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
 use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
 
 /// API keys.
@@ -110,6 +111,15 @@ pub trait LedgerStore: Send + Sync {
         customer_id: &CustomerId,
         range: EntryRange,
     ) -> impl Future<Output = DomainResult<Vec<LedgerEntry>>> + Send;
+    /// The entry at `position` of the customer's ledger (`currency: None`) or of one currency's,
+    /// read consistently (one `GetItem`); `None` when there is none.
+    fn get_entry(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        currency: Option<Currency>,
+        position: u64,
+    ) -> impl Future<Output = DomainResult<Option<EntryAt>>> + Send;
 }
 
 /// Reading holds.

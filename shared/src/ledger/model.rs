@@ -232,3 +232,11 @@ pub struct WalletsWithTotal {
     pub wallets: CustomerWallets,
     pub total_balance_usd: i64,
 }
+
+/// One entry read by its position, with its currency's pending charges right after it when the
+/// store kept them (the customer's ledger keeps them; a currency's copy does not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryAt {
+    pub entry: LedgerEntry,
+    pub pending_after: Option<i64>,
+}

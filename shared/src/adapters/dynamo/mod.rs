@@ -38,8 +38,9 @@ use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
+use crate::kernel::Currency;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId, Timestamp};
-use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
+use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
 use crate::ports::{CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore};
 
 /// Time to open a connection to DynamoDB.
@@ -337,6 +338,26 @@ impl LedgerStore for DynamoStore {
         range: EntryRange,
     ) -> DomainResult<Vec<LedgerEntry>> {
         self.query_entries(business_id, customer_id, range).await
+    }
+
+    async fn get_entry(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        currency: Option<Currency>,
+        position: u64,
+    ) -> DomainResult<Option<EntryAt>> {
+        let key = match currency {
+            Some(c) => key_of(
+                currency_pk(business_id, customer_id, c, chunk_of(position)),
+                &currency_sk(c, position),
+            ),
+            None => key_of(
+                entry_pk(business_id, customer_id, chunk_of(position)),
+                &entry_sk(position),
+            ),
+        };
+        self.get_as(key, true, entry_at_from).await
     }
 }
 

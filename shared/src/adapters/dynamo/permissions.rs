@@ -106,6 +106,7 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     plain("original_for_key", &[GET_ITEM]),
     // LedgerStore
     plain("list_entries", &[QUERY]),
+    plain("get_entry", &[GET_ITEM]),
     // HoldStore
     plain("get_hold", &[GET_ITEM]),
     plain("list_holds", &[QUERY]),
