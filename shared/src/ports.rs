@@ -15,6 +15,7 @@ use crate::kernel::Currency;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 use crate::kernel::{EndpointId, EventId, Timestamp};
 use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
+use crate::reports::model::{Day, DayTotals, Movement};
 use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
 
 /// API keys.
@@ -236,9 +237,34 @@ pub trait WebhookStore: Send + Sync {
     ) -> impl Future<Output = DomainResult<Vec<DeliveryRef>>> + Send;
 }
 
+/// The day totals the stream keeps (`reports`).
+pub trait TotalsStore: Send + Sync {
+    /// Adds `movement` into its days' totals and records its version as the customer's last
+    /// added, all or nothing, unless that version or a later one was added: then `false`, and
+    /// nothing is written (a stream record given again).
+    fn apply_movement(
+        &self,
+        movement: &Movement,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
+    /// The business's stored day totals in `currency` up to `to` (inclusive), oldest first.
+    fn day_totals(
+        &self,
+        business_id: &BusinessId,
+        currency: Currency,
+        to: &Day,
+    ) -> impl Future<Output = DomainResult<Vec<DayTotals>>> + Send;
+}
+
 /// Every port a store adapter provides; the service needs all of them.
 pub trait Store:
-    KeyStore + CustomerStore + WalletStore + LedgerStore + HoldStore + InvoiceStore + WebhookStore
+    KeyStore
+    + CustomerStore
+    + WalletStore
+    + LedgerStore
+    + HoldStore
+    + InvoiceStore
+    + WebhookStore
+    + TotalsStore
 {
 }
 
@@ -250,5 +276,6 @@ impl<T> Store for T where
         + HoldStore
         + InvoiceStore
         + WebhookStore
+        + TotalsStore
 {
 }

@@ -36,6 +36,7 @@ fn body_for(route: Route) -> Option<&'static str> {
         | Route::GetWebhookDelivery
         | Route::ResendWebhookDelivery => None,
         Route::GetCustomer
+        | Route::GetLiabilityReport
         | Route::ListCustomers
         | Route::ListWallets
         | Route::GetWalletStatement

@@ -198,7 +198,7 @@ impl<S> FaultyStore<S> {
     }
 
     /// Runs the faults of one call before it reaches the wrapped store.
-    async fn before_call(&self) -> DomainResult<()> {
+    pub(super) async fn before_call(&self) -> DomainResult<()> {
         match self.roll() {
             Fault::None => Ok(()),
             Fault::Delay(delay) => {

@@ -17,8 +17,10 @@ use crate::kernel::{
 };
 use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
 use crate::ports::{
-    CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore, WebhookStore,
+    CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, TotalsStore, WalletStore,
+    WebhookStore,
 };
+use crate::reports::model::{Day, DayTotals, Movement};
 use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
 
 /// `inner`, noting the methods called. Clones share the notes.
@@ -322,5 +324,22 @@ impl<S: WebhookStore> WebhookStore for RecordingStore<S> {
     async fn due_deliveries(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<DeliveryRef>> {
         self.note("due_deliveries");
         self.inner.due_deliveries(now_ms, limit).await
+    }
+}
+
+impl<S: TotalsStore> TotalsStore for RecordingStore<S> {
+    async fn apply_movement(&self, movement: &Movement) -> DomainResult<bool> {
+        self.note("apply_movement");
+        self.inner.apply_movement(movement).await
+    }
+
+    async fn day_totals(
+        &self,
+        business_id: &BusinessId,
+        currency: Currency,
+        to: &Day,
+    ) -> DomainResult<Vec<DayTotals>> {
+        self.note("day_totals");
+        self.inner.day_totals(business_id, currency, to).await
     }
 }

@@ -15,6 +15,7 @@ mod queries;
 pub mod stream;
 pub mod table;
 mod timing;
+pub mod totals;
 pub mod upgrade;
 mod webhooks;
 
@@ -41,7 +42,10 @@ use crate::invoices::model::InvoicePayment;
 use crate::kernel::Currency;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId, Timestamp};
 use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
-use crate::ports::{CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore};
+use crate::ports::{
+    CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, TotalsStore, WalletStore,
+};
+use crate::reports::model::{Day, DayTotals, Movement};
 
 /// Time to open a connection to DynamoDB.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -358,6 +362,21 @@ impl LedgerStore for DynamoStore {
             ),
         };
         self.get_as(key, true, entry_at_from).await
+    }
+}
+
+impl TotalsStore for DynamoStore {
+    async fn apply_movement(&self, movement: &Movement) -> DomainResult<bool> {
+        self.add_movement(movement).await
+    }
+
+    async fn day_totals(
+        &self,
+        business_id: &BusinessId,
+        currency: Currency,
+        to: &Day,
+    ) -> DomainResult<Vec<DayTotals>> {
+        self.query_day_totals(business_id, currency, to).await
     }
 }
 

@@ -19,6 +19,7 @@ mod faults;
 mod keys;
 mod queries;
 mod table;
+mod totals;
 mod webhooks;
 
 use std::collections::HashSet;
@@ -74,6 +75,7 @@ struct State {
     /// Endpoints that cannot be read, nor their deliveries (the same, for webhooks).
     broken_endpoints: HashSet<(BusinessId, crate::kernel::EndpointId)>,
     webhooks: webhooks::WebhookTables,
+    totals: totals::TotalsTables,
 }
 
 impl MemoryStore {
