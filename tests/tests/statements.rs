@@ -1,9 +1,11 @@
 //! Balances at an instant (`as_of`) and statements, on DynamoDB Local, across a ledger chunk
 //! boundary: the customer's first 99,997 USD entries are written straight to the table (their
 //! currency copies, as the store writes them, one a millisecond), the rest through the API.
+//! That test has a table of its own without the stream, deleted at its end: 99,997 stream records
+//! would slow every later call to a table made after them about tenfold (docs/testing.md).
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use integration_tests::{assert_error, Harness, Route, TEST_TABLE};
+use integration_tests::{assert_error, Harness, Route};
 use lambda_http::http::HeaderMap;
 use lambda_http::http::StatusCode;
 use lambda_http::Body;
@@ -12,6 +14,8 @@ use shared::adapters::dynamo::keys::{currency_pk, currency_sk, key_of, LEDGER_CH
 use shared::kernel::{BusinessId, Currency, CustomerId, EntryId, Timestamp};
 use shared::ledger::model::{EventType, LedgerEntry};
 
+/// The table of the chunk-boundary test: its own, without the stream.
+const SEEDED_TABLE: &str = "customer-wallets-test-statements";
 /// Entries written straight to the table: the chunk boundary is 3 entries after them.
 const SEEDED: u64 = LEDGER_CHUNK - 3;
 /// Entries then made through the API, across the boundary.
@@ -90,18 +94,19 @@ async fn seed(h: &Harness, customer: &str, start_ms: u64) -> Vec<(u64, i64)> {
         .collect();
     let tasks = lanes.into_iter().map(|lane| {
         let client = h.dynamodb_client().clone();
+        let table = h.table_name().to_owned();
         tokio::spawn(async move {
             for mut batch in lane {
                 while !batch.is_empty() {
                     let out = client
                         .batch_write_item()
-                        .request_items(TEST_TABLE, batch)
+                        .request_items(&table, batch)
                         .send()
                         .await
                         .expect("batch write");
                     batch = out
                         .unprocessed_items
-                        .and_then(|mut u| u.remove(TEST_TABLE))
+                        .and_then(|mut u| u.remove(&table))
                         .unwrap_or_default();
                 }
             }
@@ -185,7 +190,19 @@ async fn usd_as_of(h: &Harness, customer: &str, ms: u64) -> Value {
 /// One seeded ledger for both checks: seeding takes most of a minute on DynamoDB Local.
 #[tokio::test]
 async fn across_a_ledger_chunk_boundary_as_of_and_statements_agree_with_the_entries() {
-    let h = Harness::new().await;
+    let h = Harness::on_table_without_stream(SEEDED_TABLE).await;
+    let described = h
+        .dynamodb_client()
+        .describe_table()
+        .table_name(SEEDED_TABLE)
+        .send()
+        .await
+        .unwrap();
+    let stream = described.table().and_then(|t| t.stream_specification());
+    assert!(
+        !stream.is_some_and(|s| s.stream_enabled()),
+        "the seeded table has no stream: {stream:?}"
+    );
     let (customer, start_ms, chain) = crossing_ledger(&h).await;
     as_of_matches_the_entries_in_log_n_reads(&h, &customer, start_ms, &chain).await;
     // From seeded entry 99,990 to now: 8 seeded entries and the 6 made, across the boundary.
@@ -198,6 +215,7 @@ async fn across_a_ledger_chunk_boundary_as_of_and_statements_agree_with_the_entr
         expected
     );
     assert_eq!(csv_statement(&h, &customer, from, to, true).await, expected);
+    h.delete_table().await;
 }
 
 async fn as_of_matches_the_entries_in_log_n_reads(
