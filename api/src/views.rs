@@ -8,6 +8,7 @@ use shared::invoices::model::InvoicePayment;
 use shared::kernel::{
     BusinessId, Currency, CustomerId, EntryId, HoldId, IdempotencyKey, InvoiceId, Timestamp,
 };
+use shared::ledger::history::{WalletAt, WalletsAt};
 use shared::ledger::model::{CurrencyWallet, EventType, LedgerEntry, WalletStatus};
 
 /// One wallet as the API shows it (Dodo's CustomerWallet plus extension fields).
@@ -35,6 +36,37 @@ impl<'a> WalletView<'a> {
             status: state.status,
             created_at: state.created_at,
             updated_at: state.updated_at,
+        }
+    }
+}
+
+/// One wallet at an instant (`GET .../wallets?as_of=`): the balance after the last entry at or
+/// before it, and the pending charges that entry left (`null` for an entry written before entries
+/// kept them).
+#[derive(Debug, Serialize)]
+pub struct WalletAtView<'a> {
+    customer_id: &'a CustomerId,
+    currency: Currency,
+    balance: i64,
+    pending_charges: Option<i64>,
+    available_balance: Option<i64>,
+    as_of: Timestamp,
+    /// The last entry at or before `as_of`; `null` before the first.
+    last_entry_id: Option<&'a EntryId>,
+    last_entry_at: Option<Timestamp>,
+}
+
+impl<'a> WalletAtView<'a> {
+    pub fn of(wallets: &'a WalletsAt, wallet: &'a WalletAt) -> WalletAtView<'a> {
+        WalletAtView {
+            customer_id: &wallets.customer_id,
+            currency: wallet.currency,
+            balance: wallet.balance,
+            pending_charges: wallet.pending_charges,
+            available_balance: wallet.available_balance(),
+            as_of: wallets.as_of,
+            last_entry_id: wallet.last_entry.as_ref().map(|e| &e.id),
+            last_entry_at: wallet.last_entry.as_ref().map(|e| e.created_at),
         }
     }
 }

@@ -13,9 +13,11 @@ use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
+use crate::kernel::Currency;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 use crate::kernel::{EndpointId, EventId, Timestamp};
-use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
+use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
+use crate::reports::model::{Day, DayTotals, Movement};
 use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
 
 /// API keys.
@@ -150,6 +152,15 @@ pub trait LedgerStore: Send + Sync {
         customer_id: &CustomerId,
         range: EntryRange,
     ) -> impl Future<Output = DomainResult<Vec<LedgerEntry>>> + Send;
+    /// The entry at `position` of the customer's ledger (`currency: None`) or of one currency's,
+    /// read consistently (one `GetItem`); `None` when there is none.
+    fn get_entry(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        currency: Option<Currency>,
+        position: u64,
+    ) -> impl Future<Output = DomainResult<Option<EntryAt>>> + Send;
 }
 
 /// Reading holds.
@@ -266,9 +277,34 @@ pub trait WebhookStore: Send + Sync {
     ) -> impl Future<Output = DomainResult<Vec<DeliveryRef>>> + Send;
 }
 
+/// The day totals the stream keeps (`reports`).
+pub trait TotalsStore: Send + Sync {
+    /// Adds `movement` into its days' totals and records its version as the customer's last
+    /// added, all or nothing, unless that version or a later one was added: then `false`, and
+    /// nothing is written (a stream record given again).
+    fn apply_movement(
+        &self,
+        movement: &Movement,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
+    /// The business's stored day totals in `currency` up to `to` (inclusive), oldest first.
+    fn day_totals(
+        &self,
+        business_id: &BusinessId,
+        currency: Currency,
+        to: &Day,
+    ) -> impl Future<Output = DomainResult<Vec<DayTotals>>> + Send;
+}
+
 /// Every port a store adapter provides; the service needs all of them.
 pub trait Store:
-    KeyStore + CustomerStore + WalletStore + LedgerStore + HoldStore + InvoiceStore + WebhookStore
+    KeyStore
+    + CustomerStore
+    + WalletStore
+    + LedgerStore
+    + HoldStore
+    + InvoiceStore
+    + WebhookStore
+    + TotalsStore
 {
 }
 
@@ -280,5 +316,6 @@ impl<T> Store for T where
         + HoldStore
         + InvoiceStore
         + WebhookStore
+        + TotalsStore
 {
 }

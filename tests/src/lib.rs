@@ -70,7 +70,30 @@ fn calm(app: &App) -> App {
 /// missing. The one place that constructs the service from scratch ([`calm`] and
 /// [`Harness::instance`] derive theirs from it).
 async fn service(endpoint: String, seed: u64, faults: Faults) -> App {
-    let mut config = Config::build(TEST_TABLE.to_owned(), Some(endpoint), "USD,INR", None)
+    service_on(TEST_TABLE, Stream::On, endpoint, seed, faults).await
+}
+
+/// Whether a table the harness creates has the table's stream.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    On,
+    /// For a test that writes very many items and needs no stream: DynamoDB Local keeps every
+    /// stream record 24 hours (in memory, even after its table is deleted) and, on every call
+    /// to a table whose stream it opened later, walks all the records written before that
+    /// table's first (docs/testing.md): 100,000 records made every later call about ten times
+    /// slower, and the SDK tests' race failed.
+    Off,
+}
+
+/// [`service`] on `table_name`, created if missing (with the stream or without it).
+async fn service_on(
+    table_name: &str,
+    stream: Stream,
+    endpoint: String,
+    seed: u64,
+    faults: Faults,
+) -> App {
+    let mut config = Config::build(table_name.to_owned(), Some(endpoint), "USD,INR", None)
         .expect("test configuration");
     // The tests' webhook receivers listen on 127.0.0.1.
     config.webhook_targets.allow_private = true;
@@ -83,10 +106,34 @@ async fn service(endpoint: String, seed: u64, faults: Faults) -> App {
         });
     }
     let store = DynamoStore::connect(&config).await.metered();
-    table::create_table(store.client(), TEST_TABLE)
-        .await
-        .expect("create test table");
+    match stream {
+        Stream::On => {
+            table::create_table(store.client(), table_name)
+                .await
+                .expect("create test table");
+        }
+        Stream::Off => create_table_without_stream(store.client(), table_name).await,
+    }
     Service::new(FaultyStore::new(store, seed, faults), SystemClock, config)
+}
+
+/// The table's definition ([`table`]) without its stream, unless the table exists.
+async fn create_table_without_stream(client: &aws_sdk_dynamodb::Client, table_name: &str) {
+    let result = client
+        .create_table()
+        .table_name(table_name)
+        .billing_mode(table::BILLING_MODE)
+        .set_attribute_definitions(Some(table::attribute_definitions()))
+        .set_key_schema(Some(table::key_schema()))
+        .set_global_secondary_indexes(Some(table::global_secondary_indexes()))
+        .send()
+        .await;
+    if let Err(err) = result {
+        let exists = err
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_in_use_exception());
+        assert!(exists, "create table {table_name}: {err:?}");
+    }
 }
 
 impl Harness {
@@ -97,22 +144,54 @@ impl Harness {
 
     /// A harness whose store fails as `faults` says, driven by `seed` (see `FaultyStore`).
     pub async fn with_faults(seed: u64, faults: Faults) -> Harness {
-        let endpoint = std::env::var("DYNAMODB_ENDPOINT")
-            .expect("integration tests need DynamoDB Local: run ./infra/test.sh (it starts it and sets DYNAMODB_ENDPOINT)");
-        for (name, value) in [
-            ("AWS_ACCESS_KEY_ID", "local"),
-            ("AWS_SECRET_ACCESS_KEY", "local"),
-            ("AWS_REGION", "us-east-1"),
-        ] {
-            if std::env::var(name).is_err() {
-                // SAFETY: set before any thread of this test reads the environment.
-                unsafe { std::env::set_var(name, value) };
-            }
-        }
-        let app = service(endpoint, seed, faults).await;
+        let app = service(endpoint(), seed, faults).await;
         Harness::with_business(Arc::new(app), "Test business").await
     }
 
+    /// A harness on a table of its own, `table_name`, created without the stream: for a test
+    /// that writes a great many items straight to the table (see [`Stream::Off`]). Remove the
+    /// table with [`Harness::delete_table`] at the end.
+    pub async fn on_table_without_stream(table_name: &str) -> Harness {
+        let app = service_on(table_name, Stream::Off, endpoint(), 0, Faults::NONE).await;
+        Harness::with_business(Arc::new(app), "Test business").await
+    }
+
+    /// Deletes the harness's table (one of [`Harness::on_table_without_stream`]).
+    pub async fn delete_table(&self) {
+        let table_name = self.table_name();
+        assert_ne!(table_name, TEST_TABLE, "the shared test table stays");
+        self.dynamodb_client()
+            .delete_table()
+            .table_name(table_name)
+            .send()
+            .await
+            .expect("delete the table");
+    }
+
+    /// The table the harness's service uses.
+    pub fn table_name(&self) -> &str {
+        &self.app.config().table_name
+    }
+}
+
+/// DynamoDB Local's endpoint; sets the AWS variables the SDK needs if they are missing.
+fn endpoint() -> String {
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT")
+        .expect("integration tests need DynamoDB Local: run ./infra/test.sh (it starts it and sets DYNAMODB_ENDPOINT)");
+    for (name, value) in [
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        if std::env::var(name).is_err() {
+            // SAFETY: set before any thread of this test reads the environment.
+            unsafe { std::env::set_var(name, value) };
+        }
+    }
+    endpoint
+}
+
+impl Harness {
     /// The same business and table through a store that injects no faults: for reading the
     /// state a faulty run left behind.
     pub fn without_faults(&self) -> Harness {

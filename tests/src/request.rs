@@ -20,6 +20,7 @@ pub struct RequestBuilder<'h> {
     query: Vec<(String, String)>,
     body: Body,
     key: Option<String>,
+    headers: Vec<(String, String)>,
 }
 
 impl Harness {
@@ -32,6 +33,7 @@ impl Harness {
             query: Vec::new(),
             body: Body::from(String::new()),
             key: Some(self.key.clone()),
+            headers: Vec::new(),
         }
     }
 }
@@ -85,6 +87,12 @@ impl RequestBuilder<'_> {
         self
     }
 
+    /// A request header (e.g. `accept`).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Sends no `authorization` header.
     pub fn without_key(mut self) -> Self {
         self.key = None;
@@ -94,6 +102,19 @@ impl RequestBuilder<'_> {
     /// Sends the request through the real handler and reads the reply's JSON body (`null` when
     /// it is not JSON).
     pub async fn send(self) -> Reply {
+        let response = self.send_raw().await;
+        let status = response.status();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+            Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        Reply { status, body }
+    }
+
+    /// Sends the request through the real handler and answers its response as it is (headers
+    /// and a body that need not be JSON).
+    pub async fn send_raw(self) -> lambda_http::Response<Body> {
         let spec = self.route.spec();
         let path = self
             .path
@@ -107,17 +128,13 @@ impl RequestBuilder<'_> {
         if let Some(key) = &self.key {
             builder = builder.header("authorization", format!("Bearer {key}"));
         }
+        for (name, value) in &self.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
         let request: lambda_http::Request = builder.body(self.body).expect("request");
         let request = request
             .with_path_parameters(self.path.into_iter().collect::<HashMap<_, _>>())
             .with_query_string_parameters(self.query.into_iter().collect::<HashMap<_, _>>());
-        let response = self.harness.handle(self.route, request).await;
-        let status = response.status();
-        let body = match response.body() {
-            Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
-            Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
-            _ => Value::Null,
-        };
-        Reply { status, body }
+        self.harness.handle(self.route, request).await
     }
 }

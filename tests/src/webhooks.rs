@@ -234,15 +234,22 @@ impl Drop for Pump {
 impl Pump {
     /// Opens the stream at its latest position (records written after this returns are read).
     pub async fn start(app: Arc<App>) -> Pump {
-        Pump::start_with(app, None).await
+        Pump::start_with(app, None, false).await
+    }
+
+    /// A pump that gives every batch as Lambda does after failures: first its first half only
+    /// (the function stopped there), then again from a record before where it stopped (a
+    /// partial-batch retry), then the whole batch once more.
+    pub async fn retrying_mid_way(app: Arc<App>) -> Pump {
+        Pump::start_with(app, None, true).await
     }
 
     /// A pump whose dispatcher also starts the auto top-ups that changes make due.
     pub async fn with_gateway(app: Arc<App>, gateway: StripeGateway) -> Pump {
-        Pump::start_with(app, Some(gateway)).await
+        Pump::start_with(app, Some(gateway), false).await
     }
 
-    async fn start_with(app: Arc<App>, gateway: Option<StripeGateway>) -> Pump {
+    async fn start_with(app: Arc<App>, gateway: Option<StripeGateway>, replay: bool) -> Pump {
         let endpoint = std::env::var("DYNAMODB_ENDPOINT").expect("DYNAMODB_ENDPOINT");
         let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint)
@@ -275,22 +282,36 @@ impl Pump {
                 }
                 let took = Instant::now();
                 let records = batch.records.len();
-                // A batch the dispatcher reports failed (DynamoDB Local slow under load) is
-                // given again, as Lambda does: recording is idempotent.
-                let report = loop {
-                    let (failures, report) = api::triggers::dispatch::dispatch_batch(
-                        &*app,
-                        &queue,
-                        gateway.as_ref(),
-                        batch.clone(),
-                    )
-                    .await;
-                    if failures.batch_item_failures.is_empty() {
-                        break report;
-                    }
-                    eprintln!("pump: a batch failed to dispatch; giving it again");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                let (stop, again) = (records.div_ceil(2), records / 4);
+                // (first, end) of each giving of the batch.
+                let attempts = if replay {
+                    vec![(0, stop), (again, records), (0, records)]
+                } else {
+                    vec![(0, records)]
                 };
+                let mut last = None;
+                for attempt in attempts {
+                    let mut batch = batch.clone();
+                    batch.records = batch.records[attempt.0..attempt.1].to_vec();
+                    // A batch the dispatcher reports failed (DynamoDB Local slow under load) is
+                    // given again, as Lambda does: recording is idempotent.
+                    let report = loop {
+                        let (failures, report) = api::triggers::dispatch::dispatch_batch(
+                            &*app,
+                            &queue,
+                            gateway.as_ref(),
+                            batch.clone(),
+                        )
+                        .await;
+                        if failures.batch_item_failures.is_empty() {
+                            break report;
+                        }
+                        eprintln!("pump: a batch failed to dispatch; giving it again");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    };
+                    last = Some(report);
+                }
+                let report = last.expect("one attempt at least");
                 if std::env::var("PUMP_TRACE").is_ok() {
                     eprintln!(
                         "pump: {records} records, {} deliveries in {:?}",

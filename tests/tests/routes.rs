@@ -800,9 +800,19 @@ fn calls(route: Route, f: &Fixture) -> Vec<Call> {
             Call::new(route),
             Call::new(route).query("email", &format!("c{n}@example.com")),
         ],
-        Route::GetCustomer | Route::ListWallets | Route::GetWalletSettings => {
-            vec![customer(route)]
-        }
+        Route::GetCustomer | Route::GetWalletSettings => vec![customer(route)],
+        Route::ListWallets => vec![
+            customer(route),
+            customer(route).query("as_of", &shared::kernel::Timestamp::now().rfc3339()),
+        ],
+        Route::GetWalletStatement => vec![customer(route)
+            .query("currency", "USD")
+            .query("from", "2020-01-01T00:00:00Z")
+            .query("to", &shared::kernel::Timestamp::now().rfc3339())],
+        Route::GetLiabilityReport => vec![Call::new(route)
+            .query("currency", "USD")
+            .query("from", "2027-01-01")
+            .query("to", "2027-01-31")],
         Route::UpdateCustomer => vec![customer(route).body(json!({"name": "Bea"}))],
         Route::CreateLedgerEntry => vec![customer(route).body(
             json!({"amount": 500, "currency": "USD", "entry_type": "debit", "idempotency_key": key}),

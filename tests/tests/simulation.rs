@@ -45,6 +45,8 @@
 //!    amount; an invoice's payment debit and reversals add up to its record;
 //! 5. every refused request left nothing, and none left anything twice;
 //! 6. every tenancy probe answered 404, and the other business is exactly as it was;
+//! 7. the liability report, kept by the real dispatcher from DynamoDB Local's stream (each batch
+//!    given again mid-way), closes today at the sum of every wallet's balance, per currency;
 //!
 //! and no handler panics, no reply is a 500 or an unexpected refusal, and the closed wallet is
 //! empty with its payout the last entry.
@@ -62,6 +64,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use integration_tests::webhooks::Pump;
 use integration_tests::{assert_chain, json, pending_and_available, Harness, Reply, Route};
 use lambda_http::http::StatusCode;
 use serde_json::Value;
@@ -1576,6 +1579,9 @@ async fn a_seeded_simulation_of_many_clients_over_a_faulty_store_keeps_every_mon
         default_hook(info);
     }));
     let clean = h.without_faults();
+    // The table's stream through the real dispatcher, each batch given again mid-way: the day
+    // totals it keeps are checked against the balances at the end (issue 23).
+    let _pump = Pump::retrying_mid_way(clean.calm_service()).await;
     let mut customers = Vec::new();
     for c in 0..CUSTOMERS {
         let id = clean.customer().await;
@@ -1693,6 +1699,7 @@ async fn a_seeded_simulation_of_many_clients_over_a_faulty_store_keeps_every_mon
             "reading what the run left panicked (an assertion of the service): {panicked}"
         )),
     }
+    violations.extend(liability_violations(&clean, &customers).await);
     let other_after = snapshot(&other_business, &other).await;
     if other_after != other_before {
         violations.push(format!(
@@ -1751,6 +1758,47 @@ async fn a_seeded_simulation_of_many_clients_over_a_faulty_store_keeps_every_mon
         s.outcomes.keys().any(|o| o.starts_with("credit 200")) && h.fault_counts().faults() > 0,
         "SIM_SEED={seed}: the run did too little to check anything"
     );
+}
+
+/// Where the liability report (kept by the stream) differs from the sum of every wallet's
+/// balance, per currency, once the stream has caught up (or after a minute).
+async fn liability_violations(clean: &Harness, customers: &[String]) -> Vec<String> {
+    use shared::reports::rules::{day, day_of, parse_day};
+    let today = parse_day("to", &day_of(Timestamp::now())).unwrap();
+    let from = day(today.previous_day().unwrap());
+    let closing = |currency: &'static str| {
+        let (clean, from) = (clean.clone(), from.clone());
+        async move {
+            let reply = clean
+                .request(Route::GetLiabilityReport)
+                .query("currency", currency)
+                .query("from", &from)
+                .query("to", &day(today))
+                .send()
+                .await;
+            reply.body["items"][1]["closing_balance"].as_i64()
+        }
+    };
+    let mut found = Vec::new();
+    for currency in CURRENCIES {
+        let mut balances = 0;
+        for customer in customers {
+            balances += clean.balance(customer, currency).await;
+        }
+        let started = Instant::now();
+        while closing(currency).await != Some(balances) && started.elapsed().as_secs() < 60 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        // Every batch is given three times: let the last givings land, then look again.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let reported = closing(currency).await;
+        if reported != Some(balances) {
+            found.push(format!(
+                "liability {currency}: the report closes at {reported:?}, the balances sum to {balances}"
+            ));
+        }
+    }
+    found
 }
 
 /// The panic message of `assert_chain`, as a violation.

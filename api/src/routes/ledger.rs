@@ -1,15 +1,16 @@
 //! `/customers/{id}/wallets` and its ledger entries (Dodo's wallet routes).
 
 use serde::{Deserialize, Serialize};
+use shared::kernel::clock::{parse_instant, Round};
 use shared::kernel::text::{reason, reference_object_id};
-use shared::kernel::{Amount, Clock, Currency, CustomerId, IdempotencyKey};
+use shared::kernel::{Amount, Clock, Currency, CustomerId, IdempotencyKey, Timestamp};
 use shared::ledger::model::{CurrencyWallet, EntryCommand, EntryType, EventType};
 use shared::ports::Store;
 use shared::ValidationError;
 
-use crate::http::request::{body, body_up_to, currency, customer_id, page};
+use crate::http::request::{body, body_up_to, currency, customer_id, page, query};
 use crate::http::{json, Answer, ApiError, Call, Page};
-use crate::views::{EntryView, WalletView};
+use crate::views::{EntryView, WalletAtView, WalletView};
 use shared::ledger::batch::{BatchItem, ItemOutcome};
 use shared::DomainError;
 
@@ -61,8 +62,30 @@ impl LedgerEntryBody {
     }
 }
 
+/// The wallets of a customer at an instant, from the ledger.
+#[derive(Debug, Serialize)]
+struct WalletsAtView<'a> {
+    items: Vec<WalletAtView<'a>>,
+    total_balance_usd: i64,
+    as_of: Timestamp,
+}
+
+/// The wallets now, or with `as_of` as they stood then (`Service::wallets_at`).
 pub async fn list_wallets<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let (app, tenant, request) = (call.app, call.tenant, call.request);
+    if let Some(raw) = query(request, "as_of") {
+        let at = Timestamp::from_unix_ms(parse_instant("as_of", &raw, Round::Down)?);
+        let found = app.wallets_at(tenant, &customer_id(request)?, at).await?;
+        return json(&WalletsAtView {
+            items: found
+                .wallets
+                .iter()
+                .map(|w| WalletAtView::of(&found, w))
+                .collect(),
+            total_balance_usd: found.total_balance_usd,
+            as_of: found.as_of,
+        });
+    }
     let found = app.list_wallets(tenant, &customer_id(request)?).await?;
     let wallets: Vec<CurrencyWallet> = found
         .wallets

@@ -10,7 +10,9 @@ pub mod holds;
 pub mod invoices;
 pub mod keys;
 pub mod ledger;
+pub mod reports;
 pub mod settings;
+pub mod statements;
 pub mod webhooks;
 
 use shared::kernel::Clock;
@@ -118,6 +120,8 @@ routes! {
     ListWallets: "GET" "/customers/{customer_id}/wallets" => "list-wallets", ledger::list_wallets;
     CreateLedgerEntry: "POST" "/customers/{customer_id}/wallets/ledger-entries" => "create-ledger-entry", ledger::create_entry;
     ListLedgerEntries: "GET" "/customers/{customer_id}/wallets/ledger-entries" => "list-ledger-entries", ledger::list_entries;
+    GetWalletStatement: "GET" "/customers/{customer_id}/wallets/statements" => "get-wallet-statement", statements::get;
+    GetLiabilityReport: "GET" "/reports/liability" => "get-liability-report", reports::liability;
     CreateLedgerEntriesBatch: "POST" "/wallets/ledger-entries/batch" => "create-ledger-entries-batch", ledger::create_entries;
     CreateHold: "POST" "/customers/{customer_id}/wallets/holds" => "create-hold", holds::create;
     ListHolds: "GET" "/customers/{customer_id}/wallets/holds" => "list-holds", holds::list;

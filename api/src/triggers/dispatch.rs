@@ -13,7 +13,7 @@
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
-use shared::adapters::dynamo::stream::{events_of_images, top_ups_due};
+use shared::adapters::dynamo::stream::{events_of_images, top_ups_due, wallets_change_of_images};
 use shared::adapters::lambda_invoke::LambdaInvokeQueue;
 use shared::adapters::stripe;
 use shared::adapters::webhook_http::HttpSender;
@@ -74,14 +74,22 @@ pub async fn dispatch_batch<S: Store, C: Clock, Q: DeliveryQueue, G: PaymentGate
         response.batch_item_failures.push(failure);
     };
     let mut events = Vec::new();
-    for record in &batch.records {
+    let mut decoded = batch.records.len();
+    for (at, record) in batch.records.iter().enumerate() {
         match events_of(record) {
             Ok(mut more) => events.append(&mut more),
             Err(error) => {
                 fail_from(&mut response, record, &error);
+                decoded = at;
                 break;
             }
         }
+    }
+    // The day totals, record by record in order; a record that fails is reported (with what
+    // follows), and those before it are skipped when Lambda gives them again (`reports`).
+    if let Err((at, error)) = add_to_totals(app, &batch.records[..decoded]).await {
+        response.batch_item_failures.clear();
+        fail_from(&mut response, &batch.records[at], &error);
     }
     let recorded = match app.record_deliveries(&events).await {
         Ok(recorded) => recorded,
@@ -123,6 +131,29 @@ pub async fn dispatch_batch<S: Store, C: Clock, Q: DeliveryQueue, G: PaymentGate
         tracing::info!(deliveries = report.deliveries, handed, "webhooks recorded");
     }
     (response, report)
+}
+
+/// Adds the records' changes of wallet sets into the day totals (each customer's in order):
+/// the first record that fails, with its error.
+async fn add_to_totals<S: Store, C: Clock>(
+    app: &Service<S, C>,
+    records: &[EventRecord],
+) -> Result<(), (usize, shared::DomainError)> {
+    let mut changes = Vec::new();
+    for (at, record) in records.iter().enumerate() {
+        let old = image(&record.change.old_image);
+        let new = image(&record.change.new_image);
+        match wallets_change_of_images(old.as_ref(), new.as_ref()) {
+            Ok(Some((business_id, old, new))) => changes.push((at, business_id, old, new)),
+            Ok(None) => {}
+            Err(error) => {
+                // Nothing from here on: what comes before it is added, then this is reported.
+                app.record_batch_totals(changes).await?;
+                return Err((at, error));
+            }
+        }
+    }
+    app.record_batch_totals(changes).await
 }
 
 /// Hands recorded deliveries to the deliverer; `false` (logged) when that failed.

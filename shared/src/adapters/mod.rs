@@ -2,6 +2,7 @@
 
 pub mod dynamo;
 pub mod faulty;
+mod faulty_totals;
 mod https;
 pub mod lambda_invoke;
 pub mod memory;

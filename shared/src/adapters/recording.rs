@@ -2,7 +2,7 @@
 //! store it wraps: which store calls an operation can make (`tests/tests/routes.rs` checks each
 //! route's against its function's policy, through `adapters::dynamo::permissions`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use crate::access::model::ApiKey;
@@ -13,13 +13,16 @@ use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
+use crate::kernel::Currency;
 use crate::kernel::{
     BusinessId, CustomerId, EndpointId, EventId, HoldId, IdempotencyKey, InvoiceId, Timestamp,
 };
-use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
+use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
 use crate::ports::{
-    CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore, WebhookStore,
+    CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, TotalsStore, WalletStore,
+    WebhookStore,
 };
+use crate::reports::model::{Day, DayTotals, Movement};
 use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
 
 /// `inner`, noting the methods called. Clones share the notes.
@@ -27,6 +30,8 @@ use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endp
 pub struct RecordingStore<S> {
     inner: S,
     called: Arc<Mutex<BTreeSet<&'static str>>>,
+    /// How many times each method was called, ever.
+    counts: Arc<Mutex<BTreeMap<&'static str, u64>>>,
 }
 
 impl<S> RecordingStore<S> {
@@ -34,6 +39,7 @@ impl<S> RecordingStore<S> {
         RecordingStore {
             inner,
             called: Arc::default(),
+            counts: Arc::default(),
         }
     }
 
@@ -46,8 +52,20 @@ impl<S> RecordingStore<S> {
         std::mem::take(&mut *self.called.lock().expect("recording lock"))
     }
 
+    /// How many times `method` was called since this store was made.
+    pub fn calls(&self, method: &str) -> u64 {
+        let counts = self.counts.lock().expect("recording lock");
+        counts.get(method).copied().unwrap_or(0)
+    }
+
     fn note(&self, method: &'static str) {
         self.called.lock().expect("recording lock").insert(method);
+        *self
+            .counts
+            .lock()
+            .expect("recording lock")
+            .entry(method)
+            .or_default() += 1;
     }
 }
 
@@ -207,6 +225,19 @@ impl<S: LedgerStore> LedgerStore for RecordingStore<S> {
             .list_entries(business_id, customer_id, range)
             .await
     }
+
+    async fn get_entry(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        currency: Option<Currency>,
+        position: u64,
+    ) -> DomainResult<Option<EntryAt>> {
+        self.note("get_entry");
+        self.inner
+            .get_entry(business_id, customer_id, currency, position)
+            .await
+    }
 }
 
 impl<S: HoldStore> HoldStore for RecordingStore<S> {
@@ -340,5 +371,22 @@ impl<S: WebhookStore> WebhookStore for RecordingStore<S> {
     async fn due_deliveries(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<DeliveryRef>> {
         self.note("due_deliveries");
         self.inner.due_deliveries(now_ms, limit).await
+    }
+}
+
+impl<S: TotalsStore> TotalsStore for RecordingStore<S> {
+    async fn apply_movement(&self, movement: &Movement) -> DomainResult<bool> {
+        self.note("apply_movement");
+        self.inner.apply_movement(movement).await
+    }
+
+    async fn day_totals(
+        &self,
+        business_id: &BusinessId,
+        currency: Currency,
+        to: &Day,
+    ) -> DomainResult<Vec<DayTotals>> {
+        self.note("day_totals");
+        self.inner.day_totals(business_id, currency, to).await
     }
 }

@@ -154,7 +154,7 @@ impl EntryType {
 }
 
 /// Why a balance changed; Dodo's event types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     Payment,
@@ -231,4 +231,12 @@ pub struct EntryRange {
 pub struct WalletsWithTotal {
     pub wallets: CustomerWallets,
     pub total_balance_usd: i64,
+}
+
+/// One entry read by its position, with its currency's pending charges right after it when the
+/// store kept them (the customer's ledger keeps them; a currency's copy does not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryAt {
+    pub entry: LedgerEntry,
+    pub pending_after: Option<i64>,
 }

@@ -259,6 +259,7 @@ async fn main() {
         };
         measure(&h, operation, request).await;
     }
+    reports(&h, &customer).await;
     let first_hold = first_hold.body["id"].as_str().expect("hold").to_owned();
     h.release(&customer, &first_hold).await;
     measure(
@@ -274,6 +275,80 @@ async fn main() {
         h.request(Route::CloseWallet)
             .customer(&empty)
             .json(json!({"currency": "INR", "reason": "Customer left"})),
+    )
+    .await;
+}
+
+/// The reports over the customer's ledger (about 505 USD entries): balances at an instant and a
+/// statement's pages.
+async fn reports(h: &Harness, customer: &str) {
+    let c = |route| h.request(route).customer(customer);
+    let now = shared::kernel::Timestamp::now().rfc3339();
+    let middle = c(Route::ListLedgerEntries)
+        .queries(&[
+            ("currency", "USD"),
+            ("page_number", "25"),
+            ("page_size", "10"),
+        ])
+        .send()
+        .await;
+    let middle = middle.body["items"][0]["created_at"]
+        .as_str()
+        .expect("an entry")
+        .to_owned();
+    measure(
+        h,
+        "GET wallets?as_of=now (USD, INR)",
+        c(Route::ListWallets).query("as_of", &now),
+    )
+    .await;
+    measure(
+        h,
+        "GET wallets?as_of=<mid-ledger> (~505 USD, ~500 INR)",
+        c(Route::ListWallets).query("as_of", &middle),
+    )
+    .await;
+    let period = [
+        ("currency", "USD"),
+        ("from", "2020-01-01T00:00:00Z"),
+        ("to", now.as_str()),
+    ];
+    let first = measure(
+        h,
+        "GET statements USD, page 1 of 100 (~505 entries)",
+        c(Route::GetWalletStatement)
+            .queries(&period)
+            .query("page_size", "100"),
+    )
+    .await;
+    let cursor = first.body["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    measure(
+        h,
+        "GET statements USD, next page of 100 (cursor)",
+        c(Route::GetWalletStatement)
+            .queries(&period)
+            .queries(&[("page_size", "100"), ("cursor", &cursor)]),
+    )
+    .await;
+    measure(
+        h,
+        "GET statements USD from <mid-ledger>, page 1 of 100",
+        c(Route::GetWalletStatement).queries(&[
+            ("currency", "USD"),
+            ("from", middle.as_str()),
+            ("to", now.as_str()),
+        ]),
+    )
+    .await;
+    measure(
+        h,
+        "GET statements USD, page 1 of 500, format=csv",
+        c(Route::GetWalletStatement)
+            .queries(&period)
+            .queries(&[("page_size", "500"), ("format", "csv")]),
     )
     .await;
 }

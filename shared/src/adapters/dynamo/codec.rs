@@ -304,6 +304,24 @@ pub fn entry_from(item: &Item) -> DomainResult<LedgerEntry> {
     from_doc(item)
 }
 
+/// An entry with its currency's pending charges right after it, from its `w_after` when the item
+/// has one (entries in the customer's ledger; not their currency copies, nor entries written
+/// before `w_after` existed).
+pub fn entry_at_from(item: &Item) -> DomainResult<crate::ledger::model::EntryAt> {
+    let pending_after = match item.get(WALLET_AFTER).and_then(|v| v.as_s().ok()) {
+        Some(raw) => {
+            let after: crate::webhooks::events::WalletAfter =
+                serde_json::from_str(raw).map_err(|e| corrupt(format!("{WALLET_AFTER}: {e}")))?;
+            Some(after.wallet.pending_charges)
+        }
+        None => None,
+    };
+    Ok(crate::ledger::model::EntryAt {
+        entry: entry_from(item)?,
+        pending_after,
+    })
+}
+
 fn hold_doc(hold: &Hold) -> AttributeValue {
     to_doc(&HoldDoc {
         hold: hold.clone(),

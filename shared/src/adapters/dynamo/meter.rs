@@ -78,6 +78,17 @@ impl Meter {
                         secondary_indexes(item),
                     ));
                 }
+                // An update is priced from its key: the items updated in transactions (the day
+                // totals, `totals.rs`) stay far under 1 KB, so 2 WCU each.
+                for key in items
+                    .iter()
+                    .filter_map(|t| t.update.as_ref())
+                    .map(|u| &u.key)
+                {
+                    usage
+                        .transaction_items
+                        .push((item_kind(key), item_size(key), 0));
+                }
             }
         }
     }

@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod stream;
 pub mod table;
 mod timing;
+pub mod totals;
 pub mod upgrade;
 mod webhooks;
 
@@ -40,9 +41,13 @@ use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
+use crate::kernel::Currency;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId, Timestamp};
-use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
-use crate::ports::{CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore};
+use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
+use crate::ports::{
+    CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, TotalsStore, WalletStore,
+};
+use crate::reports::model::{Day, DayTotals, Movement};
 
 /// Time to open a connection to DynamoDB.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -377,6 +382,41 @@ impl LedgerStore for DynamoStore {
         range: EntryRange,
     ) -> DomainResult<Vec<LedgerEntry>> {
         self.query_entries(business_id, customer_id, range).await
+    }
+
+    async fn get_entry(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        currency: Option<Currency>,
+        position: u64,
+    ) -> DomainResult<Option<EntryAt>> {
+        let key = match currency {
+            Some(c) => key_of(
+                currency_pk(business_id, customer_id, c, chunk_of(position)),
+                &currency_sk(c, position),
+            ),
+            None => key_of(
+                entry_pk(business_id, customer_id, chunk_of(position)),
+                &entry_sk(position),
+            ),
+        };
+        self.get_as(key, true, entry_at_from).await
+    }
+}
+
+impl TotalsStore for DynamoStore {
+    async fn apply_movement(&self, movement: &Movement) -> DomainResult<bool> {
+        self.add_movement(movement).await
+    }
+
+    async fn day_totals(
+        &self,
+        business_id: &BusinessId,
+        currency: Currency,
+        to: &Day,
+    ) -> DomainResult<Vec<DayTotals>> {
+        self.query_day_totals(business_id, currency, to).await
     }
 }
 

@@ -14,6 +14,7 @@ use super::codec::{KEY_EXPIRES, KEY_REVOKED, KEY_USED};
 use super::delivery_rate::SLOTS;
 use super::sessions::{FORM_RESULT, SEEN as SESSION_SEEN};
 use super::table::{GSI_EMAIL, GSI_EXPIRY, PK, SK};
+use super::totals::{TOTALS_ATTRIBUTES, TOTALS_PK_PREFIX};
 
 pub const GET_ITEM: &str = "dynamodb:GetItem";
 pub const PUT_ITEM: &str = "dynamodb:PutItem";
@@ -137,6 +138,7 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     plain("original_for_key", &[GET_ITEM]),
     // LedgerStore
     plain("list_entries", &[QUERY]),
+    plain("get_entry", &[GET_ITEM]),
     // HoldStore
     plain("get_hold", &[GET_ITEM]),
     plain("list_holds", &[QUERY]),
@@ -166,6 +168,17 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
             attributes: &[PK, SK, SLOTS, TTL],
         }),
     },
+    // TotalsStore (the dispatcher): one transaction of updates under `TOT#` (`totals.rs`).
+    StoreAccess {
+        method: "apply_movement",
+        actions: &[UPDATE_ITEM],
+        indexes: &[],
+        update: Some(UpdateReach {
+            partition_key_prefix: TOTALS_PK_PREFIX,
+            attributes: TOTALS_ATTRIBUTES,
+        }),
+    },
+    plain("day_totals", &[QUERY]),
 ];
 
 /// The line of `method`, if the table has one.

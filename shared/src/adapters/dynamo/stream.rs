@@ -13,6 +13,7 @@ use super::keys::{customer_of_pk, Item, HOLD_SK_PREFIX, WALLETS_SK};
 use super::table::{PK, SK};
 use crate::error::DomainResult;
 use crate::kernel::BusinessId;
+use crate::ledger::model::CustomerWallets;
 use crate::webhooks::events::{events_of, Stored, WalletAfter};
 use crate::webhooks::model::Event;
 
@@ -130,6 +131,30 @@ pub fn events_of_images(old: Option<&Value>, new: Option<&Value>) -> DomainResul
     let old = old.as_ref().map(stored_before).transpose()?.flatten();
     let new = new.as_ref().map(stored).transpose()?.flatten();
     Ok(events_of(&business_id, old.as_ref(), new.as_ref()))
+}
+
+/// A change of a customer's wallet set, from a stream record's images: the business, the set
+/// before (`None`: new) and after; `None` for any other record (or a set removed).
+pub fn wallets_change_of_images(
+    old: Option<&Value>,
+    new: Option<&Value>,
+) -> DomainResult<Option<(BusinessId, Option<CustomerWallets>, CustomerWallets)>> {
+    let Some(new) = new.map(item).transpose()? else {
+        return Ok(None);
+    };
+    if text(&new, SK)? != WALLETS_SK {
+        return Ok(None);
+    }
+    let Some((business, _)) = customer_of_pk(text(&new, PK)?) else {
+        return Ok(None);
+    };
+    if old.is_none() && new.contains_key(COPIED) {
+        return Ok(None); // written by a table upgrade: its totals (`TOT#` items) are copied as they are
+    }
+    let business_id = BusinessId::parse(business).map_err(corrupt)?;
+    let old = old.map(item).transpose()?;
+    let old = old.as_ref().map(wallets_from).transpose()?;
+    Ok(Some((business_id, old, wallets_from(&new)?)))
 }
 
 /// The customer and currencies whose auto top-up a record's new image says is due by `now`
@@ -278,5 +303,32 @@ mod tests {
             events[0].event_type,
             crate::webhooks::model::EventType::HoldReleased
         );
+    }
+
+    #[test]
+    fn a_wallet_set_change_is_read_from_its_images_unless_an_upgrade_copied_it() {
+        use crate::adapters::dynamo::codec::wallets_item;
+        use crate::kernel::CustomerId;
+        let business = BusinessId::parse("bus_01kb0000000000000000000000").unwrap();
+        let mut wallets = CustomerWallets::open(
+            CustomerId::parse("cus_01kb0000000000000000000001").unwrap(),
+            &[Currency::USD],
+            Timestamp::from_unix_ms(1_800_000_000_000),
+        );
+        let before = wallets_item(&business, &wallets);
+        wallets.version = 1;
+        wallets.wallets.get_mut(&Currency::USD).unwrap().balance = 500;
+        let mut after = wallets_item(&business, &wallets);
+        let (read_business, old, new) =
+            wallets_change_of_images(Some(&image(&before)), Some(&image(&after)))
+                .unwrap()
+                .expect("a change of a wallet set");
+        assert_eq!(read_business, business);
+        assert_eq!(old.map(|o| o.version), Some(0));
+        assert_eq!((new.version, new.wallets[&Currency::USD].balance), (1, 500));
+        after.insert(COPIED.to_owned(), AttributeValue::S("1".into()));
+        assert!(wallets_change_of_images(None, Some(&image(&after)))
+            .unwrap()
+            .is_none());
     }
 }

@@ -15,10 +15,11 @@ use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
+use crate::kernel::Currency;
 use crate::kernel::{
     BusinessId, CustomerId, EndpointId, EventId, HoldId, IdempotencyKey, InvoiceId,
 };
-use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
+use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
 use crate::ports::{
     CustomerStore, HoldStore, InvoiceStore, LedgerStore, WalletStore, WebhookStore,
 };
@@ -198,7 +199,7 @@ impl<S> FaultyStore<S> {
     }
 
     /// Runs the faults of one call before it reaches the wrapped store.
-    async fn before_call(&self) -> DomainResult<()> {
+    pub(super) async fn before_call(&self) -> DomainResult<()> {
         match self.roll() {
             Fault::None => Ok(()),
             Fault::Delay(delay) => {
@@ -317,6 +318,19 @@ impl<S: LedgerStore> LedgerStore for FaultyStore<S> {
         self.before_call().await?;
         self.inner
             .list_entries(business_id, customer_id, range)
+            .await
+    }
+
+    async fn get_entry(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        currency: Option<Currency>,
+        position: u64,
+    ) -> DomainResult<Option<EntryAt>> {
+        self.before_call().await?;
+        self.inner
+            .get_entry(business_id, customer_id, currency, position)
             .await
     }
 }

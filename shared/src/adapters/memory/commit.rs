@@ -71,6 +71,24 @@ impl Tables {
         }
     }
 
+    /// Notes on each new entry of `change` its currency's pending charges as the change's
+    /// wallets leave them, as the DynamoDB adapter writes `w_after` on the entry item.
+    fn note_pending_after(&mut self, change: &Change) {
+        let wallets = change.writes.iter().find_map(|write| match write {
+            Write::Wallets(wallets) | Write::NewWallets(wallets) => Some(wallets),
+            _ => None,
+        });
+        for write in &change.writes {
+            if let (Write::NewEntry(entry), Some(wallets)) = (write, wallets) {
+                if let Some(wallet) = wallets.wallets.get(&entry.currency) {
+                    self.partition_mut(&entry.business_id, &entry.customer_id)
+                        .pending_after
+                        .insert(entry.customer_seq, wallet.pending_charges);
+                }
+            }
+        }
+    }
+
     /// Stores what `write` writes, over whatever was there (its condition was checked).
     fn put(&mut self, business_id: &BusinessId, write: &Write) {
         match write {
@@ -192,6 +210,7 @@ impl MemoryStore {
                 for write in &change.writes {
                     state.tables.put(&change.business_id, write);
                 }
+                state.tables.note_pending_after(change);
                 state.commits.landed += 1;
                 state.tokens.insert(change.token.clone());
                 let answer = state.answer_landed();

@@ -19,6 +19,7 @@ mod faults;
 mod keys;
 mod queries;
 mod table;
+mod totals;
 mod webhooks;
 
 use std::collections::HashSet;
@@ -33,8 +34,10 @@ use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
-use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId, Timestamp};
-use crate::ledger::model::{CustomerWallets, EntryRange, LedgerEntry};
+use crate::kernel::{
+    BusinessId, Currency, CustomerId, HoldId, IdempotencyKey, InvoiceId, Timestamp,
+};
+use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
 use crate::ports::{CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, WalletStore};
 
 pub use self::clock::FixedClock;
@@ -74,6 +77,7 @@ struct State {
     /// Endpoints that cannot be read, nor their deliveries (the same, for webhooks).
     broken_endpoints: HashSet<(BusinessId, crate::kernel::EndpointId)>,
     webhooks: webhooks::WebhookTables,
+    totals: totals::TotalsTables,
 }
 
 impl MemoryStore {
@@ -305,6 +309,37 @@ impl LedgerStore for MemoryStore {
         range: EntryRange,
     ) -> DomainResult<Vec<LedgerEntry>> {
         self.query_entries(business_id, customer_id, range).await
+    }
+
+    /// By position in the whole ledger (with the pending charges after it), or in one
+    /// currency's (without, as the DynamoDB currency copy).
+    async fn get_entry(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        currency: Option<Currency>,
+        position: u64,
+    ) -> DomainResult<Option<EntryAt>> {
+        self.check_not_broken(business_id, customer_id)?;
+        Ok(self
+            .read(|t| {
+                let partition = t.partition(business_id, customer_id)?;
+                match currency {
+                    None => partition.entries.get(&position).map(|entry| EntryAt {
+                        entry: entry.clone(),
+                        pending_after: partition.pending_after.get(&position).copied(),
+                    }),
+                    Some(currency) => partition
+                        .entries
+                        .values()
+                        .find(|e| e.currency == currency && e.currency_seq == position)
+                        .map(|entry| EntryAt {
+                            entry: entry.clone(),
+                            pending_after: None,
+                        }),
+                }
+            })
+            .await)
     }
 }
 

@@ -33,6 +33,9 @@ pub(super) struct Partition {
     pub(super) wallets: Option<CustomerWallets>,
     /// By position in the customer's ledger.
     pub(super) entries: BTreeMap<u64, LedgerEntry>,
+    /// By position: the pending charges of the entry's currency as its change left them (the
+    /// DynamoDB entry item's `w_after`).
+    pub(super) pending_after: HashMap<u64, i64>,
     /// By id, a ULID: creation order.
     pub(super) holds: BTreeMap<HoldId, Hold>,
     pub(super) invoices: HashMap<InvoiceId, InvoicePayment>,
