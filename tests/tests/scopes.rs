@@ -102,6 +102,15 @@ fn request<'h>(h: &'h Harness, route: Route, f: &Fixture) -> RequestBuilder<'h> 
         | Route::ListLedgerEntries
         | Route::ListHolds
         | Route::GetWalletSettings => customer(),
+        Route::GetWalletStatement => customer()
+            .query("currency", "USD")
+            .query("from", "2020-01-01T00:00:00Z")
+            .query("to", &shared::kernel::Timestamp::now().rfc3339()),
+        Route::GetLiabilityReport => h
+            .request(route)
+            .query("currency", "USD")
+            .query("from", "2026-01-01")
+            .query("to", "2026-01-31"),
         Route::UpdateCustomer => customer().json(json!({"name": "Bea"})),
         Route::CreateLedgerEntry => {
             customer().json(json!({"amount": 5, "currency": "USD", "entry_type": "debit"}))
