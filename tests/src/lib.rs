@@ -26,6 +26,7 @@ use shared::{Config, DomainResult, Service};
 
 mod assertions;
 mod fixtures;
+pub mod policies;
 mod request;
 pub mod webhooks;
 

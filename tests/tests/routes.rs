@@ -4,9 +4,13 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::{KeySchemaElement, Projection};
+use integration_tests::policies::{
+    binary, condition_values, grants, index_arn, list, refusal, resources, template, text, Grant,
+    TABLE,
+};
 use integration_tests::workspace_root as root;
 use shared::adapters::dynamo::table;
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 type RouteSet = BTreeSet<(String, String, String)>;
 
@@ -143,48 +147,6 @@ fn dashboard_functions() -> Vec<(String, Yaml)> {
         .into_iter()
         .filter(|(id, f)| binary(f, id).starts_with("dashboard-"))
         .collect()
-}
-
-/// `template.yaml`, parsed. CloudFormation's short tags (`!Ref X`, `!Sub "..."`) read as their
-/// plain values (`X`, `...`).
-fn template() -> Yaml {
-    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
-    YamlLoader::load_from_str(&text)
-        .expect("template.yaml is YAML")
-        .remove(0)
-}
-
-fn text(value: &Yaml, what: &str) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("{what}: expected a string, found {value:?}"))
-        .to_owned()
-}
-
-fn list<'a>(value: &'a Yaml, what: &str) -> &'a [Yaml] {
-    value
-        .as_vec()
-        .unwrap_or_else(|| panic!("{what}: expected a list, found {value:?}"))
-}
-
-/// (logical id, resource) of every resource of `kind`.
-fn resources(template: &Yaml, kind: &str) -> Vec<(String, Yaml)> {
-    template["Resources"]
-        .as_hash()
-        .expect("Resources")
-        .iter()
-        .filter(|(_, resource)| resource["Type"].as_str() == Some(kind))
-        .map(|(id, resource)| (text(id, "logical id"), resource.clone()))
-        .collect()
-}
-
-fn binary(function: &Yaml, id: &str) -> String {
-    assert_eq!(
-        function["Metadata"]["BuildMethod"].as_str(),
-        Some("rust-cargolambda"),
-        "{id} is built by cargo-lambda"
-    );
-    text(&function["Metadata"]["BuildProperties"]["Binary"], id)
 }
 
 /// The template's functions that serve routes.
@@ -568,7 +530,7 @@ use api::Route;
 use lambda_http::http::{Method, Request, StatusCode};
 use lambda_http::{Body, RequestExt};
 use serde_json::{json, Value};
-use shared::adapters::dynamo::permissions::{store_access, StoreAccess, QUERY, UPDATE_ITEM};
+use shared::adapters::dynamo::permissions::{store_access, QUERY, UPDATE_ITEM};
 use shared::adapters::memory::MemoryStore;
 use shared::adapters::recording::RecordingStore;
 use shared::kernel::{BusinessId, EndpointId, EventId, SystemClock};
@@ -940,110 +902,6 @@ async fn store_calls_in_memory() -> BTreeMap<String, BTreeSet<&'static str>> {
         .into_iter()
         .map(|(id, (methods, ()))| (id, methods))
         .collect()
-}
-
-/// One statement of a function's policies.
-#[derive(Debug)]
-struct Grant {
-    actions: BTreeSet<String>,
-    resources: BTreeSet<String>,
-    condition: Yaml,
-}
-
-/// The statements of `function`'s policies: inline documents, and managed policies of the
-/// template named by `!Ref`.
-fn grants(template: &Yaml, id: &str, function: &Yaml) -> Vec<Grant> {
-    let mut grants = Vec::new();
-    for policy in list(&function["Properties"]["Policies"], id) {
-        // `!If [Condition, policy, !Ref AWS::NoValue]` reads as that list: the policy.
-        let policy = match policy.as_vec().map(Vec::as_slice) {
-            Some([_, conditional, none]) if none.as_str() == Some("AWS::NoValue") => conditional,
-            _ => policy,
-        };
-        let document = match policy.as_str() {
-            Some(name) => {
-                let managed = &template["Resources"][name];
-                assert_eq!(
-                    managed["Type"].as_str(),
-                    Some("AWS::IAM::ManagedPolicy"),
-                    "{id}: policy {name}"
-                );
-                managed["Properties"]["PolicyDocument"].clone()
-            }
-            None => policy.clone(),
-        };
-        for statement in list(&document["Statement"], id) {
-            assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{id}");
-            let strings = |value: &Yaml| -> BTreeSet<String> {
-                match value.as_str() {
-                    Some(one) => BTreeSet::from([one.to_owned()]),
-                    None => list(value, id).iter().map(|v| text(v, id)).collect(),
-                }
-            };
-            grants.push(Grant {
-                actions: strings(&statement["Action"]),
-                resources: strings(&statement["Resource"]),
-                condition: statement["Condition"].clone(),
-            });
-        }
-    }
-    grants
-}
-
-const TABLE: &str = "WalletsTable.Arn";
-
-fn index_arn(index: &str) -> String {
-    format!("${{WalletsTable.Arn}}/index/{index}")
-}
-
-/// The values of condition `key` under `operator` (`ForAllValues:StringLike`), if set.
-fn condition_values(condition: &Yaml, operator: &str, key: &str) -> Option<BTreeSet<String>> {
-    let values = &condition[operator][key];
-    if values.is_badvalue() {
-        return None;
-    }
-    Some(match values.as_str() {
-        Some(one) => BTreeSet::from([one.to_owned()]),
-        None => list(values, key).iter().map(|v| text(v, key)).collect(),
-    })
-}
-
-/// Why `grant` does not allow `action` of `access` on `resource`, or `None` if it does.
-fn refusal(grant: &Grant, action: &str, resource: &str, access: &StoreAccess) -> Option<String> {
-    if !grant.actions.contains(action) || !grant.resources.contains(resource) {
-        return Some("not granted".to_owned());
-    }
-    if action != UPDATE_ITEM {
-        return None;
-    }
-    let reach = access
-        .update
-        .expect("an UpdateItem line says what it reaches");
-    if let Some(patterns) = condition_values(
-        &grant.condition,
-        "ForAllValues:StringLike",
-        "dynamodb:LeadingKeys",
-    ) {
-        let wanted = format!("{}*", reach.partition_key_prefix);
-        if !patterns.contains(&wanted) {
-            return Some(format!("LeadingKeys {patterns:?} lacks {wanted}"));
-        }
-    }
-    if let Some(allowed) = condition_values(
-        &grant.condition,
-        "ForAllValues:StringEquals",
-        "dynamodb:Attributes",
-    ) {
-        let missing: Vec<_> = reach
-            .attributes
-            .iter()
-            .filter(|a| !allowed.contains(**a))
-            .collect();
-        if !missing.is_empty() {
-            return Some(format!("Attributes lacks {missing:?}"));
-        }
-    }
-    None
 }
 
 #[tokio::test]
