@@ -24,6 +24,8 @@ struct Fixture {
     delivery: String,
     /// One to revoke, one to rotate.
     keys: [String; 2],
+    /// The end of the statement asked for, fixed so that the answers before and after compare.
+    now: String,
 }
 
 fn id(reply: &integration_tests::Reply, field: &str) -> String {
@@ -78,6 +80,7 @@ async fn fixture(h: &Harness) -> Fixture {
     };
     let keys = [id(&key().await, "id"), id(&key().await, "id")];
     Fixture {
+        now: shared::kernel::Timestamp::now().rfc3339(),
         customer,
         holds,
         invoice,
@@ -105,7 +108,7 @@ fn request<'h>(h: &'h Harness, route: Route, f: &Fixture) -> RequestBuilder<'h> 
         Route::GetWalletStatement => customer()
             .query("currency", "USD")
             .query("from", "2020-01-01T00:00:00Z")
-            .query("to", &shared::kernel::Timestamp::now().rfc3339()),
+            .query("to", &f.now),
         Route::GetLiabilityReport => h
             .request(route)
             .query("currency", "USD")
