@@ -310,6 +310,20 @@ fn visits(family: Family, f: &Fixture) -> Vec<Visit> {
             post(DeleteWebhook, format!("{w}/delete"), &[]),
             post(DeleteWebhook, format!("{missing_webhook}/delete"), &[]).refused(),
         ],
+        Family::Reports => vec![
+            get(Liability, "/dashboard/reports/liability"),
+            get(
+                Liability,
+                "/dashboard/reports/liability?currency=INR&from=2026-01-01&to=2026-01-31",
+            ),
+            get(Liability, "/dashboard/reports/liability?from=nonsense").refused(),
+            get(Statement, format!("{c}/statement")),
+            get(
+                Statement,
+                format!("{c}/statement?currency=INR&from=2020-01-01&to=2030-12-31"),
+            ),
+            get(Statement, format!("{missing_customer}/statement")).refused(),
+        ],
         Family::Keys => vec![
             get(Keys, "/dashboard/api-keys"),
             post(

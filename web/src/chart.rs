@@ -58,3 +58,77 @@ pub fn balance_chart(currency: Currency, entries: &[&LedgerEntry]) -> Markup {
         }
     }
 }
+
+/// The business's liability over a period, from the day totals: the closing balance of every
+/// wallet of the currency as a line (top), and each day's volume below it, credits up and debits
+/// down from a middle line.
+pub fn liability_chart(
+    currency: Currency,
+    days: &[shared::reports::model::LiabilityDay],
+) -> Markup {
+    const TOP: f64 = 130.0;
+    const VOLUME: f64 = 70.0;
+    let height = TOP + VOLUME + PAD;
+    let label = format!(
+        "{} liability per day from {} to {}: closing balance (line) and volume (bars, credits up, debits down)",
+        currency.code(),
+        days.first().map_or("", |d| d.day.as_str()),
+        days.last().map_or("", |d| d.day.as_str()),
+    );
+    if days.is_empty() {
+        return html! { p.muted { "No days in this period." } };
+    }
+    let n = days.len() as f64;
+    let step = (WIDTH - 2.0 * PAD) / n;
+    let x = |i: usize| PAD + (i as f64 + 0.5) * step;
+    let high = days
+        .iter()
+        .map(|d| d.closing_balance)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let low = days
+        .iter()
+        .map(|d| d.closing_balance)
+        .min()
+        .unwrap_or(0)
+        .min(0);
+    let y = |v: i64| TOP - PAD / 2.0 - (v - low) as f64 / (high - low).max(1) as f64 * (TOP - PAD);
+    let moved = days
+        .iter()
+        .map(|d| d.credits.max(d.debits))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let middle = TOP + VOLUME / 2.0;
+    let bar = |v: i64| v as f64 / moved as f64 * (VOLUME / 2.0 - 2.0);
+    let mut line = String::new();
+    for (i, day) in days.iter().enumerate() {
+        let command = if i == 0 { 'M' } else { 'L' };
+        line.push_str(&format!(
+            "{command}{:.1},{:.1} ",
+            x(i),
+            y(day.closing_balance)
+        ));
+    }
+    let width = (step * 0.35).max(1.0);
+    html! {
+        svg.chart viewBox={"0 0 " (WIDTH) " " (height)} role="img" aria-label=(label)
+            xmlns="http://www.w3.org/2000/svg" {
+            title { (label) }
+            path d=(line.trim_end()) fill="none" stroke="#0b5cad" stroke-width="2" {}
+            line x1=(PAD) y1=(middle) x2=(WIDTH - PAD) y2=(middle) stroke="#d0d7de" stroke-width="1" {}
+            @for (i, day) in days.iter().enumerate() {
+                @if day.credits > 0 {
+                    rect x=(x(i) - width) y=(middle - bar(day.credits)) width=(width) height=(bar(day.credits)) fill="#1a7f37" {}
+                }
+                @if day.debits > 0 {
+                    rect x=(x(i)) y=(middle) width=(width) height=(bar(day.debits)) fill="#b42318" {}
+                }
+            }
+            text x="4" y=(PAD - 8.0) font-size="12" fill="#59636e" { (crate::money::show(high, currency)) }
+            text x="4" y=(TOP - 4.0) font-size="12" fill="#59636e" { (crate::money::show(low, currency)) }
+            text x="4" y=(height - 4.0) font-size="12" fill="#59636e" { "volume, largest day " (crate::money::show(moved, currency)) }
+        }
+    }
+}

@@ -39,11 +39,12 @@ pub fn page(title: &str, signed_in: &SignedIn, body: Markup) -> Markup {
                     nav aria-label="Main" {
                         ul {
                             li { a href="/dashboard/customers" { "Customers" } }
+                            li { a href="/dashboard/reports/liability" { "Reports" } }
                             li { a href="/dashboard/webhooks" { "Webhooks" } }
                             li { a href="/dashboard/api-keys" { "API keys" } }
                         }
                     }
-                    form.inline method="post" action="/dashboard/sign-out" hx-boost="false" {
+                    form.inline.no-print method="post" action="/dashboard/sign-out" hx-boost="false" {
                         (csrf(signed_in))
                         button.secondary type="submit" { "Sign out" }
                     }

@@ -12,16 +12,18 @@ pub enum Family {
     Settings,
     Webhooks,
     Keys,
+    Reports,
 }
 
 impl Family {
-    pub const ALL: [Family; 6] = [
+    pub const ALL: [Family; 7] = [
         Family::Session,
         Family::Assets,
         Family::Customers,
         Family::Settings,
         Family::Webhooks,
         Family::Keys,
+        Family::Reports,
     ];
 
     /// The function (and binary) of the family.
@@ -33,6 +35,7 @@ impl Family {
             Family::Settings => "dashboard-settings",
             Family::Webhooks => "dashboard-webhooks",
             Family::Keys => "dashboard-keys",
+            Family::Reports => "dashboard-reports",
         }
     }
 }
@@ -92,6 +95,8 @@ pages! {
     RevealSecret: "POST" "/dashboard/webhooks/{webhook_id}/secret" => Webhooks;
     Delivery: "GET" "/dashboard/webhooks/{webhook_id}/deliveries/{delivery_id}" => Webhooks;
     Resend: "POST" "/dashboard/webhooks/{webhook_id}/deliveries/{delivery_id}/resend" => Webhooks;
+    Liability: "GET" "/dashboard/reports/liability" => Reports;
+    Statement: "GET" "/dashboard/customers/{customer_id}/statement" => Reports;
     Keys: "GET" "/dashboard/api-keys" => Keys;
     CreateKey: "POST" "/dashboard/api-keys" => Keys;
     RotateKey: "POST" "/dashboard/api-keys/{key_id}/rotate" => Keys;

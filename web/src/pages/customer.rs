@@ -167,6 +167,8 @@ pub(super) async fn render<S: Store, C: Clock>(
                         p {
                             a href={(here) "/settings?currency=" (currency.code())} { "Settings" }
                             " · "
+                            a href={(here) "/statement?currency=" (currency.code())} { "Statement" }
+                            " · "
                             a href={(here) "/close?currency=" (currency.code())} { "Close" }
                         }
                     }

@@ -6,6 +6,7 @@ pub mod customer;
 pub mod customer_actions;
 pub mod customers;
 pub mod keys;
+pub mod reports;
 pub mod session;
 pub mod settings;
 pub mod webhook_log;
@@ -125,6 +126,8 @@ pub async fn answer<S: Store, C: Clock>(
         Page::RevealSecret => webhooks::reveal_secret(&cx).await,
         Page::Delivery => webhooks::delivery(&cx).await,
         Page::Resend => webhooks::resend(&cx).await,
+        Page::Liability => reports::liability(&cx).await,
+        Page::Statement => reports::statement(&cx).await,
         Page::Keys => keys::list(&cx).await,
         Page::CreateKey => keys::create(&cx).await,
         Page::RotateKey => keys::rotate(&cx).await,
