@@ -13,6 +13,7 @@ CFN_LINT_VERSION="1.58.0"       # PyPI cfn-lint
 DODO_SDK_VERSION="1.123.0"      # PyPI dodopayments (the Python SDK test's client)
 DODO_NODE_SDK_VERSION="2.52.0"  # npm dodopayments (the Node SDK test's client)
 STANDARDWEBHOOKS_VERSION="1.1.0" # PyPI standardwebhooks: what the Python SDK's webhooks.unwrap verifies with
+DUCKDB_VERSION="1.5.6"          # PyPI duckdb: the export test's stand-in for Athena (tests/export/)
 SCHEMATHESIS_VERSION="4.32.5"   # PyPI schemathesis (the fuzz test), its dependencies in tests/fuzz/constraints.txt
 LOCALSTRIPE_VERSION="1.15.10"   # PyPI localstripe: the local stand-in for Stripe (auto top-ups)
 VENV="$LOCAL/venv"
@@ -60,17 +61,17 @@ ensure_tools() {
   ensure_venv
 }
 
-# ensure_venv: cargo-lambda, zig and the Dodo Python SDK, pinned, in .local/venv, first on PATH.
+# ensure_venv: cargo-lambda, zig, the Dodo Python SDK and DuckDB, pinned, in .local/venv, first on PATH.
 ensure_venv() {
   require python3 "install Python 3.11 (pip fetches cargo-lambda and the Dodo SDK)"
   require cargo "install Rust (rustup.rs)"
-  local pins="$CARGO_LAMBDA_VERSION-$ZIGLANG_VERSION-$DODO_SDK_VERSION-$STANDARDWEBHOOKS_VERSION"
+  local pins="$CARGO_LAMBDA_VERSION-$ZIGLANG_VERSION-$DODO_SDK_VERSION-$STANDARDWEBHOOKS_VERSION-$DUCKDB_VERSION"
   if [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -f "$VENV/.pins-$pins" ]; then
-    log "installing cargo-lambda $CARGO_LAMBDA_VERSION, ziglang $ZIGLANG_VERSION and dodopayments $DODO_SDK_VERSION (PyPI, into .local/venv)"
+    log "installing cargo-lambda $CARGO_LAMBDA_VERSION, ziglang $ZIGLANG_VERSION, dodopayments $DODO_SDK_VERSION and duckdb $DUCKDB_VERSION (PyPI, into .local/venv)"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION" \
       "ziglang==$ZIGLANG_VERSION" "dodopayments==$DODO_SDK_VERSION" \
-      "standardwebhooks==$STANDARDWEBHOOKS_VERSION" >&2
+      "standardwebhooks==$STANDARDWEBHOOKS_VERSION" "duckdb==$DUCKDB_VERSION" >&2
     rm -f "$VENV"/.pins-* && touch "$VENV/.pins-$pins"
   fi
   # First on PATH: cargo-lambda runs zig as `python3 -m ziglang`, so this venv's python3.

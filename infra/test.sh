@@ -3,8 +3,8 @@
 # starts DynamoDB Local and localstripe (the local Stripe of auto top-ups; STRIPE_BASE_URL for the
 # tests and the functions) on free ports, runs the unit and integration tests, then the official Dodo
 # Python and Node SDKs against the API served by `cargo lambda watch` (API_CONCURRENCY instances per
-# function, behind the relay of lib.sh), then schemathesis against the same API with openapi.yaml,
-# and stops everything it started.
+# function, behind the relay of lib.sh), the export path's query with DuckDB, then schemathesis
+# against the same API with openapi.yaml, and stops everything it started.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -67,6 +67,10 @@ log "Dodo Node SDK against the local API"
 # ES modules resolve imports next to the script, so run a copy beside the installed SDK.
 cp tests/sdk/dodo_sdk_test.mjs "$LOCAL/node-sdk/" && node "$LOCAL/node-sdk/dodo_sdk_test.mjs"
 cp tests/sdk/dodo_sdk_webhooks_test.mjs "$LOCAL/node-sdk/" && node "$LOCAL/node-sdk/dodo_sdk_webhooks_test.mjs"
+
+log "the export path: the table as DynamoDB's export to S3 writes it, docs/athena/ledger_totals.sql run by DuckDB"
+rm -rf "$LOCAL/export" && mkdir -p "$LOCAL/export"
+EXPORT_DIR="$LOCAL/export" "$VENV/bin/python" tests/export/duckdb_export_test.py
 
 log "schemathesis against the local API (openapi.yaml)"
 # FUZZ_SEED and FUZZ_MAX_EXAMPLES explore further; the defaults keep the run short and repeatable.
