@@ -12,12 +12,14 @@ fn invoice(id: &str, due: i64) -> InvoiceCommand {
         invoice_id: InvoiceId::parse(id).unwrap(),
         currency: Currency::USD,
         amount_due: amount(due),
+        charge_remainder: None,
     }
 }
 
 fn reversal(minor: i64, idempotency_key: Option<&str>) -> ReversalCommand {
     ReversalCommand {
         amount: amount(minor),
+        destination: crate::invoices::model::Destination::default(),
         reason: None,
         idempotency_key: idempotency_key.and_then(key),
     }

@@ -1,0 +1,180 @@
+//! "Never twice" for an invoice's remainder (issue 22, item 3), with faults: a worker that dies
+//! right after the charge, and a charge whose answer is lost, are resumed with the same attempt
+//! and reconciled into the one charge made. DynamoDB Local, the real Stripe adapter against
+//! localstripe, wrapped to die or lose the answer.
+
+use std::time::Duration;
+
+use integration_tests::assert_error;
+use integration_tests::cards::{customer_with_cards, gateway, intents, later, pay, GOOD_CARD};
+use integration_tests::Harness;
+use lambda_http::http::StatusCode;
+use shared::access::model::Tenant;
+use shared::adapters::stripe::StripeGateway;
+use shared::invoices::model::{InvoiceCommand, PaymentStatus};
+use shared::kernel::{Amount, BusinessId, Currency, CustomerId, InvoiceId};
+use shared::topups::gateway::{
+    ChargeLookup, ChargeOutcome, ChargeRequest, FoundCharge, GatewayFailure, PaymentGateway,
+    PaymentMethodOwner,
+};
+
+/// The look-ups of a wrapper around the real gateway (`self.0`): only its charge differs.
+macro_rules! delegate_lookups {
+    () => {
+        async fn find(&self, lookup: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
+            self.0.find(lookup).await
+        }
+
+        async fn payment_method_owner(
+            &self,
+            payment_method_id: &str,
+        ) -> Result<Option<PaymentMethodOwner>, GatewayFailure> {
+            self.0.payment_method_owner(payment_method_id).await
+        }
+
+        async fn create_customer(
+            &self,
+            business_id: &str,
+            customer_id: &str,
+        ) -> Result<String, GatewayFailure> {
+            self.0.create_customer(business_id, customer_id).await
+        }
+
+        async fn attach_payment_method(
+            &self,
+            payment_method_id: &str,
+            gateway_customer_id: &str,
+        ) -> Result<(), GatewayFailure> {
+            self.0
+                .attach_payment_method(payment_method_id, gateway_customer_id)
+                .await
+        }
+    };
+}
+
+/// Charges through the real gateway, then never answers: the worker died after the charge.
+struct DiesAfterCharge(StripeGateway);
+
+impl PaymentGateway for DiesAfterCharge {
+    async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
+        let outcome = self.0.charge(request).await;
+        assert!(
+            matches!(outcome, ChargeOutcome::Succeeded { .. }),
+            "{outcome:?}"
+        );
+        std::future::pending().await
+    }
+
+    delegate_lookups!();
+}
+
+/// Charges through the real gateway, then answers that the outcome is unknown (the answer was
+/// lost).
+struct LosesTheAnswer(StripeGateway);
+
+impl PaymentGateway for LosesTheAnswer {
+    async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
+        self.0.charge(request).await;
+        ChargeOutcome::Unknown {
+            error: "timeout after 10 s (injected)".into(),
+        }
+    }
+
+    delegate_lookups!();
+}
+
+fn command(invoice: &str, due: i64) -> InvoiceCommand {
+    InvoiceCommand {
+        invoice_id: InvoiceId::parse(invoice).unwrap(),
+        currency: Currency::USD,
+        amount_due: Amount::new(due).unwrap(),
+        charge_remainder: Some(true),
+    }
+}
+
+#[tokio::test]
+async fn a_crash_after_the_charge_or_a_lost_answer_is_resumed_with_no_second_charge() {
+    let h = Harness::new().await;
+    let tenant = Tenant {
+        business_id: BusinessId::parse(&h.business_id).unwrap(),
+    };
+    let (customer, gateway_customer, _) = customer_with_cards(&h, 100, &[GOOD_CARD], false).await;
+    let customer_id = CustomerId::parse(&customer).unwrap();
+    let invoice = InvoiceId::parse("inv_crash").unwrap();
+
+    let dying = DiesAfterCharge(gateway());
+    let run = h.service().pay_invoice_with(
+        Some(&dying),
+        &tenant,
+        &customer_id,
+        command("inv_crash", 700),
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3), run)
+            .await
+            .is_err(),
+        "the worker died"
+    );
+    assert_eq!(intents(&gateway_customer).await.len(), 1);
+    let stuck = h
+        .service()
+        .get_invoice_payment(&tenant, &customer_id, &invoice)
+        .await
+        .unwrap();
+    assert_eq!(stuck.payment.status(), PaymentStatus::Processing);
+    // A retry of the request while the lease holds: 409 with the payment in progress.
+    let retry = pay(&h, &customer, "inv_crash", 700, Some(true)).await;
+    assert_error(&retry, StatusCode::CONFLICT, "invoice_already_paid");
+    assert_eq!(retry.body["invoice_payment"]["status"], "processing");
+    // Resumed before the lease ends: nothing happens.
+    let early = h
+        .service()
+        .resume_invoice_charge(&gateway(), &tenant, &customer_id, &invoice, later(10))
+        .await
+        .unwrap();
+    assert_eq!(early.payment.status(), PaymentStatus::Processing);
+    // After it: reconciled into the charge already made.
+    let resumed = h
+        .service()
+        .resume_invoice_charge(&gateway(), &tenant, &customer_id, &invoice, later(61))
+        .await
+        .unwrap();
+    assert_eq!(resumed.payment.status(), PaymentStatus::Paid, "{resumed:?}");
+    assert_eq!(resumed.payment.charged(), 600);
+    assert_eq!(
+        intents(&gateway_customer).await.len(),
+        1,
+        "not charged again"
+    );
+
+    // The answer lost: the request says processing; the resume reconciles.
+    let (customer, gateway_customer, _) = customer_with_cards(&h, 0, &[GOOD_CARD], false).await;
+    let customer_id = CustomerId::parse(&customer).unwrap();
+    let invoice = InvoiceId::parse("inv_lost").unwrap();
+    let lost = h
+        .service()
+        .pay_invoice_with(
+            Some(&LosesTheAnswer(gateway())),
+            &tenant,
+            &customer_id,
+            command("inv_lost", 900),
+        )
+        .await
+        .unwrap();
+    assert_eq!(lost.payment.status(), PaymentStatus::Processing);
+    let resumed = h
+        .service()
+        .resume_invoice_charge(&gateway(), &tenant, &customer_id, &invoice, later(61))
+        .await
+        .unwrap();
+    assert_eq!(resumed.payment.status(), PaymentStatus::Paid);
+    assert_eq!(intents(&gateway_customer).await.len(), 1);
+    // Resumed again: nothing more.
+    let again = h
+        .service()
+        .resume_invoice_charge(&gateway(), &tenant, &customer_id, &invoice, later(200))
+        .await
+        .unwrap();
+    assert_eq!(again.payment, resumed.payment);
+    assert_eq!(intents(&gateway_customer).await.len(), 1);
+}
