@@ -28,7 +28,7 @@ pub struct Customer {
     pub payment_methods: Vec<SavedPaymentMethod>,
     /// Whether an invoice payment charges what the wallet does not cover to the saved cards
     /// unless the request says otherwise (extension).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_pay: bool,
 }
 

@@ -45,11 +45,15 @@ pub struct InvoicePayment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charge_attempt: Option<ChargeAttempt>,
     /// Of the card part, how much reversals took back (to the card or to the wallet).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub card_reversed: i64,
     /// Refunds to the card, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refunds: Vec<CardRefund>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// Where an invoice payment stands.
