@@ -3,6 +3,8 @@
 //! localstripe does not replay idempotency keys, so "charged once" is proven by counting the
 //! PaymentIntents it holds for the customer (`integration_tests::cards`).
 
+use std::time::Duration;
+
 use integration_tests::cards::{
     customer_with_cards, intents, invoice_payment, patch_customer, pay, succeeded_intents,
     DECLINING_CARD, GOOD_CARD,
@@ -276,4 +278,65 @@ async fn refunds_go_to_the_wallet_or_the_card_capped_at_what_each_paid() {
         "reversal_exceeds_applied",
     );
     assert_eq!(intents(&gateway_customer).await.len(), 1);
+}
+
+#[tokio::test]
+async fn each_outcome_sends_its_invoice_event_with_the_split() {
+    use integration_tests::webhooks::{Pump, Receiver};
+    use integration_tests::Route;
+    let h = Harness::new().await;
+    let _pump = Pump::start(h.calm_service()).await;
+    let receiver = Receiver::start().await;
+    let hook = h
+        .request(Route::CreateWebhook)
+        .json(json!({"url": receiver.url()}))
+        .send()
+        .await;
+    assert_eq!(hook.status, StatusCode::OK, "{}", hook.body);
+    let (customer, _, methods) =
+        customer_with_cards(&h, 300, &[DECLINING_CARD, GOOD_CARD], true).await;
+    let paid = pay(&h, &customer, "inv_evt_paid", 1_000, None).await;
+    assert_eq!(paid.body["status"], "paid", "{}", paid.body);
+    let nothing = pay(&h, &customer, "inv_evt_failed", 50, Some(false)).await;
+    assert_eq!(nothing.body["status"], "failed", "{}", nothing.body);
+    h.credit(&customer, 20).await;
+    let part = pay(&h, &customer, "inv_evt_part", 50, Some(false)).await;
+    assert_eq!(part.body["status"], "partially_paid", "{}", part.body);
+
+    let mine = |event_type: &'static str| {
+        let customer = customer.clone();
+        move |r: &integration_tests::webhooks::Received| {
+            r.event_type() == event_type && r.json()["data"]["customer_id"] == customer.as_str()
+        }
+    };
+    let wait = Duration::from_secs(20);
+    let got = receiver
+        .wait_for(1, wait, mine("wallet.invoice.paid"))
+        .await;
+    assert_eq!(got.len(), 1);
+    let data = &got[0].json()["data"]["invoice_payment"];
+    assert_eq!(data["invoice_id"], "inv_evt_paid");
+    assert_eq!(
+        (data["applied"].as_i64(), data["charged"].as_i64()),
+        (Some(300), Some(700))
+    );
+    assert_eq!(data["charges"][0]["status"], "declined");
+    assert_eq!(data["charges"][1]["payment_method_id"], methods[1].as_str());
+    let failed = receiver
+        .wait_for(1, wait, mine("wallet.invoice.failed"))
+        .await;
+    assert_eq!(
+        failed[0].json()["data"]["invoice_payment"]["invoice_id"],
+        "inv_evt_failed"
+    );
+    let partial = receiver
+        .wait_for(1, wait, mine("wallet.invoice.partially_paid"))
+        .await;
+    assert_eq!(partial[0].json()["data"]["invoice_payment"]["applied"], 20);
+    // One each: the charge's progress (processing) sends none.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let paid_events = receiver
+        .wait_for(1, Duration::from_millis(10), mine("wallet.invoice.paid"))
+        .await;
+    assert_eq!(paid_events.len(), 1);
 }
