@@ -11,11 +11,13 @@ use integration_tests::Harness;
 use lambda_http::http::StatusCode;
 use shared::access::model::Tenant;
 use shared::adapters::stripe::StripeGateway;
-use shared::invoices::model::{InvoiceCommand, PaymentStatus};
+use shared::invoices::model::{
+    Destination, InvoiceCommand, PaymentStatus, RefundStatus, ReversalCommand,
+};
 use shared::kernel::{Amount, BusinessId, Currency, CustomerId, InvoiceId};
 use shared::topups::gateway::{
     ChargeLookup, ChargeOutcome, ChargeRequest, FoundCharge, GatewayFailure, PaymentGateway,
-    PaymentMethodOwner,
+    PaymentMethodOwner, RefundOutcome, RefundRequest,
 };
 
 /// The look-ups of a wrapper around the real gateway (`self.0`): only its charge differs.
@@ -177,4 +179,79 @@ async fn a_crash_after_the_charge_or_a_lost_answer_is_resumed_with_no_second_cha
         .unwrap();
     assert_eq!(again.payment, resumed.payment);
     assert_eq!(intents(&gateway_customer).await.len(), 1);
+}
+
+/// Refunds through the real gateway, then answers that the outcome is unknown (the answer was
+/// lost).
+struct LosesTheRefundAnswer(StripeGateway);
+
+impl PaymentGateway for LosesTheRefundAnswer {
+    async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
+        self.0.charge(request).await
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> RefundOutcome {
+        let made = self.0.refund(request).await;
+        assert!(matches!(made, RefundOutcome::Succeeded { .. }), "{made:?}");
+        RefundOutcome::Unknown {
+            error: "timeout after 10 s (injected)".into(),
+        }
+    }
+
+    delegate_lookups!();
+}
+
+#[tokio::test]
+async fn a_refund_whose_answer_is_lost_is_asked_again_and_not_made_twice() {
+    let h = Harness::new().await;
+    let tenant = Tenant {
+        business_id: BusinessId::parse(&h.business_id).unwrap(),
+    };
+    let (customer, _, _) = customer_with_cards(&h, 0, &[GOOD_CARD], true).await;
+    let customer_id = CustomerId::parse(&customer).unwrap();
+    let invoice = InvoiceId::parse("inv_refund_lost").unwrap();
+    let paid = pay(&h, &customer, "inv_refund_lost", 1_000, None).await;
+    assert_eq!(paid.body["status"], "paid", "{}", paid.body);
+    let intent = paid.body["charges"][0]["payment_intent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let reversal = |amount| ReversalCommand {
+        amount: Amount::new(amount).unwrap(),
+        destination: Destination::OriginalMethod,
+        reason: None,
+        idempotency_key: None,
+    };
+    let lost = h
+        .service()
+        .reverse_invoice_payment_with(
+            Some(&LosesTheRefundAnswer(gateway())),
+            &tenant,
+            &customer_id,
+            &invoice,
+            reversal(300),
+        )
+        .await
+        .unwrap();
+    assert_eq!(lost.payment.refunds[0].status, RefundStatus::Pending);
+    assert_eq!(gateway().refunds_of(&intent).await.unwrap().len(), 1);
+    // The next reversal asks again for the pending one, with the same key: found, not made again.
+    let next = h
+        .service()
+        .reverse_invoice_payment_with(
+            Some(&gateway()),
+            &tenant,
+            &customer_id,
+            &invoice,
+            reversal(100),
+        )
+        .await
+        .unwrap();
+    let statuses: Vec<_> = next.payment.refunds.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [RefundStatus::Succeeded, RefundStatus::Succeeded]);
+    let made = gateway().refunds_of(&intent).await.unwrap();
+    assert_eq!(made.len(), 2, "{made:?}");
+    assert_eq!(made.iter().map(|r| r.1).sum::<i64>(), 400);
+    assert_eq!(next.payment.refunded_to_card(), 400);
 }

@@ -29,6 +29,10 @@ use crate::kernel::{Amount, Currency, Timestamp};
 /// The metadata key under which a charge records its attempt id (`find` looks it up).
 pub const ATTEMPT_METADATA_KEY: &str = "topup_attempt";
 
+/// The metadata key under which a refund records its idempotency key (a repeated `refund` looks
+/// it up before making one).
+pub const REFUND_METADATA_KEY: &str = "refund_attempt";
+
 /// The metadata of a gateway customer that names the business owning it (the platform's one
 /// Stripe account serves every business). A payment method is charged for a wallet only when it
 /// is attached to a gateway customer whose metadata names that wallet's business and customer.
@@ -373,7 +377,9 @@ pub trait PaymentGateway: Send + Sync {
     }
 
     /// Refunds part or all of a succeeded charge (issue 22: a reversal back to the card). The
-    /// same `idempotency_key` for every call made for one refund.
+    /// same `idempotency_key` for every call made for one refund: like `charge`, the adapter
+    /// first looks for the refund already made with it ([`REFUND_METADATA_KEY`]) and answers it
+    /// instead of refunding again.
     fn refund(&self, request: &RefundRequest) -> impl Future<Output = RefundOutcome> + Send {
         let _ = request;
         async {
