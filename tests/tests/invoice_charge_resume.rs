@@ -94,8 +94,13 @@ fn command(invoice: &str, due: i64) -> InvoiceCommand {
     }
 }
 
+/// One test at a time where charges are left in flight: a sweep serves every business, and one
+/// at a future instant would resume another test's charge.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn a_crash_after_the_charge_or_a_lost_answer_is_resumed_with_no_second_charge() {
+    let _serial = SERIAL.lock().await;
     let h = Harness::new().await;
     let tenant = Tenant {
         business_id: BusinessId::parse(&h.business_id).unwrap(),
@@ -254,4 +259,49 @@ async fn a_refund_whose_answer_is_lost_is_asked_again_and_not_made_twice() {
     assert_eq!(made.len(), 2, "{made:?}");
     assert_eq!(made.iter().map(|r| r.1).sum::<i64>(), 400);
     assert_eq!(next.payment.refunded_to_card(), 400);
+}
+
+#[tokio::test]
+async fn the_sweep_resumes_a_charge_left_in_flight_once_its_lease_ends() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let tenant = Tenant {
+        business_id: BusinessId::parse(&h.business_id).unwrap(),
+    };
+    let (customer, gateway_customer, _) = customer_with_cards(&h, 50, &[GOOD_CARD], false).await;
+    let customer_id = CustomerId::parse(&customer).unwrap();
+    let invoice = InvoiceId::parse("inv_swept").unwrap();
+    let dying = DiesAfterCharge(gateway());
+    let run = h.service().pay_invoice_with(
+        Some(&dying),
+        &tenant,
+        &customer_id,
+        command("inv_swept", 450),
+    );
+    assert!(tokio::time::timeout(Duration::from_secs(3), run)
+        .await
+        .is_err());
+    let stripe = gateway();
+    let sweep = |at| {
+        h.service()
+            .sweep_top_ups_and_holds(Some(&stripe), at, 1000, Duration::from_secs(60))
+    };
+    let early = sweep(later(10)).await.unwrap();
+    assert_eq!(early.invoice_charges_resumed, 0, "its lease still holds");
+    let swept = sweep(later(61)).await.unwrap();
+    assert_eq!(swept.invoice_charges_resumed, 1, "{swept:?}");
+    let found = h
+        .service()
+        .get_invoice_payment(&tenant, &customer_id, &invoice)
+        .await
+        .unwrap();
+    assert_eq!(found.payment.status(), PaymentStatus::Paid);
+    assert_eq!(found.payment.charged(), 400);
+    assert_eq!(
+        intents(&gateway_customer).await.len(),
+        1,
+        "reconciled, not charged again"
+    );
+    let again = sweep(later(200)).await.unwrap();
+    assert_eq!(again.invoice_charges_resumed, 0, "nothing left in flight");
 }

@@ -43,15 +43,32 @@ fn answer(payment: &InvoicePayment, wallets: &CustomerWallets) -> PaymentAndWall
     }
 }
 
+/// Keeps the wallet's list of invoice charges in flight in step with the payment.
+fn track(wallets: &mut CustomerWallets, payment: &InvoicePayment) {
+    if let Some(wallet) = wallets.wallets.get_mut(&payment.currency) {
+        let invoice = payment.invoice_id.to_string();
+        match &payment.charge_attempt {
+            Some(attempt) => {
+                wallet.invoice_charges.insert(invoice, attempt.lease_until);
+            }
+            None => {
+                wallet.invoice_charges.remove(&invoice);
+            }
+        }
+    }
+}
+
 /// The writes that replace a payment: the wallets, unchanged but for their version (which
-/// orders every change of the customer's payments), and the payment.
+/// orders every change of the customer's payments) and their list of charges in flight, and
+/// the payment.
 fn replace(
     current: &CustomerWallets,
     before: &InvoicePayment,
     after: InvoicePayment,
     now: Timestamp,
 ) -> (Vec<Write>, CustomerWallets) {
-    let next = crate::ledger::rules::next_version(current, after.currency, now, |_| {});
+    let mut next = crate::ledger::rules::next_version(current, after.currency, now, |_| {});
+    track(&mut next, &after);
     let writes = vec![
         Write::Wallets(next.clone()),
         Write::ReverseInvoicePayment {
@@ -128,7 +145,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                         original: Box::new(original),
                     });
                 }
-                let (next, entry, mut payment) = apply(
+                let (mut next, entry, mut payment) = apply(
                     &current,
                     &tenant.business_id,
                     command,
@@ -150,6 +167,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                         lease_until: Timestamp::from_unix_ms(now.unix_ms + LEASE_MS),
                     });
                 }
+                track(&mut next, &payment);
                 let attempt = payment.charge_attempt.clone();
                 let answer = answer(&payment, &next);
                 let mut writes = vec![Write::Wallets(next)];
