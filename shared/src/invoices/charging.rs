@@ -356,3 +356,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         .await
     }
 }
+
+#[cfg(test)]
+#[path = "charging_tests.rs"]
+mod tests;
