@@ -1288,8 +1288,10 @@ fn the_stripe_key_is_read_from_secrets_manager_not_the_environment() {
         );
     }
     assert_eq!(
-        readers, 3,
-        "the dispatcher and the sweep charge cards; the settings function checks whose card it is"
+        readers, 6,
+        "the dispatcher and the sweep charge cards; the settings function checks whose card it \
+         is; issue 22: paying an invoice charges the saved cards, a reversal refunds them, a \
+         customer patch checks them"
     );
 }
 
