@@ -340,3 +340,31 @@ async fn each_outcome_sends_its_invoice_event_with_the_split() {
         .await;
     assert_eq!(paid_events.len(), 1);
 }
+
+#[tokio::test]
+async fn a_repeated_reversal_key_never_refunds_the_card_twice() {
+    let h = Harness::new().await;
+    let (customer, _, _) = customer_with_cards(&h, 0, &[GOOD_CARD], true).await;
+    let paid = pay(&h, &customer, "inv_keyed", 1_000, None).await;
+    assert_eq!(paid.body["status"], "paid", "{}", paid.body);
+    let intent = paid.body["charges"][0]["payment_intent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // All of it was paid by the card: the reversal credits nothing to the wallet.
+    let body = json!({"amount": 300, "idempotency_key": "refund-k1"});
+    let first = h
+        .reverse_payment(&customer, "inv_keyed", body.clone())
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.body["refunded_to_card"], 300);
+    let again = h.reverse_payment(&customer, "inv_keyed", body).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["refunded_to_card"], 300, "not applied again");
+    assert_eq!(again.body["refunds"].as_array().unwrap().len(), 1);
+    let made = integration_tests::cards::gateway()
+        .refunds_of(&intent)
+        .await
+        .unwrap();
+    assert_eq!(made.len(), 1, "{made:?}");
+}

@@ -142,6 +142,9 @@ pub struct CardRefund {
     /// The gateway's refund (`re_...`), once made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_id: Option<String>,
+    /// The reversal's idempotency key: a repeat of it refunds nothing more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<IdempotencyKey>,
     pub at: Timestamp,
 }
 

@@ -55,6 +55,19 @@ impl<S: Store, C: Clock> Service<S, C> {
                 let payment = self
                     .invoice_payment_of(tenant, customer_id, invoice_id)
                     .await?;
+                // A repeat of a reversal that refunded to the card (its key is on the refund; a
+                // reversal that credited nothing to the wallet claims no key): answered as the
+                // payment stands, nothing applied again. Read under the wallets' version, so
+                // two racing repeats see each other.
+                if let (Some(key), Some(payment)) = (key, &payment) {
+                    if payment
+                        .refunds
+                        .iter()
+                        .any(|r| r.idempotency_key.as_ref() == Some(key))
+                    {
+                        return Ok(Plan::Answer(answer(payment, &current)));
+                    }
+                }
                 let ruled = payment
                     .ok_or_else(|| DomainError::InvoicePaymentNotFound(invoice_id.to_string()))
                     .and_then(|payment| {

@@ -163,6 +163,7 @@ pub fn reverse(
             amount: split.to_card,
             status: RefundStatus::Pending,
             refund_id: None,
+            idempotency_key: command.idempotency_key.clone(),
             at: now,
         });
     }
