@@ -305,3 +305,57 @@ async fn the_sweep_resumes_a_charge_left_in_flight_once_its_lease_ends() {
     let again = sweep(later(200)).await.unwrap();
     assert_eq!(again.invoice_charges_resumed, 0, "nothing left in flight");
 }
+
+#[tokio::test]
+async fn the_sweep_asks_again_for_a_refund_left_pending() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let tenant = Tenant {
+        business_id: BusinessId::parse(&h.business_id).unwrap(),
+    };
+    let (customer, _, _) = customer_with_cards(&h, 0, &[GOOD_CARD], true).await;
+    let customer_id = CustomerId::parse(&customer).unwrap();
+    let invoice = InvoiceId::parse("inv_refund_swept").unwrap();
+    let paid = pay(&h, &customer, "inv_refund_swept", 800, None).await;
+    let intent = paid.body["charges"][0]["payment_intent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reversal = ReversalCommand {
+        amount: Amount::new(250).unwrap(),
+        destination: Destination::OriginalMethod,
+        reason: None,
+        idempotency_key: None,
+    };
+    let lost = h
+        .service()
+        .reverse_invoice_payment_with(
+            Some(&LosesTheRefundAnswer(gateway())),
+            &tenant,
+            &customer_id,
+            &invoice,
+            reversal,
+        )
+        .await
+        .unwrap();
+    assert_eq!(lost.payment.refunds[0].status, RefundStatus::Pending);
+    let stripe = gateway();
+    let sweep = |at| {
+        h.service()
+            .sweep_top_ups_and_holds(Some(&stripe), at, 1000, Duration::from_secs(60))
+    };
+    assert_eq!(sweep(later(10)).await.unwrap().invoice_charges_resumed, 0);
+    assert_eq!(sweep(later(61)).await.unwrap().invoice_charges_resumed, 1);
+    let found = h
+        .service()
+        .get_invoice_payment(&tenant, &customer_id, &invoice)
+        .await
+        .unwrap();
+    assert_eq!(found.payment.refunds[0].status, RefundStatus::Succeeded);
+    assert_eq!(
+        gateway().refunds_of(&intent).await.unwrap().len(),
+        1,
+        "not refunded twice"
+    );
+    assert_eq!(sweep(later(200)).await.unwrap().invoice_charges_resumed, 0);
+}

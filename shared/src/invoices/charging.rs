@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use super::model::{
     CardCharge, ChargeAttempt, ChargeStatus, InvoiceCommand, InvoicePayment, PaymentAndWallet,
-    PaymentStatus,
+    PaymentStatus, RefundStatus,
 };
 use super::rules::apply;
 use crate::access::model::Tenant;
@@ -43,13 +43,26 @@ fn answer(payment: &InvoicePayment, wallets: &CustomerWallets) -> PaymentAndWall
     }
 }
 
-/// Keeps the wallet's list of invoice charges in flight in step with the payment.
-fn track(wallets: &mut CustomerWallets, payment: &InvoicePayment) {
+/// When an invoice payment needs the sweep: its charge in flight at the end of its lease, a
+/// refund left pending a lease after it was claimed (`refunds`).
+fn due_of(payment: &InvoicePayment) -> Option<Timestamp> {
+    let charge = payment.charge_attempt.as_ref().map(|a| a.lease_until);
+    let refunds = payment
+        .refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Pending)
+        .map(|r| Timestamp::from_unix_ms(r.at.unix_ms + LEASE_MS));
+    charge.into_iter().chain(refunds).min()
+}
+
+/// Keeps the wallet's list of invoices that need the sweep (`Wallet::invoice_charges`) in step
+/// with the payment.
+pub(super) fn track(wallets: &mut CustomerWallets, payment: &InvoicePayment) {
     if let Some(wallet) = wallets.wallets.get_mut(&payment.currency) {
         let invoice = payment.invoice_id.to_string();
-        match &payment.charge_attempt {
-            Some(attempt) => {
-                wallet.invoice_charges.insert(invoice, attempt.lease_until);
+        match due_of(payment) {
+            Some(due) => {
+                wallet.invoice_charges.insert(invoice, due);
             }
             None => {
                 wallet.invoice_charges.remove(&invoice);
@@ -187,7 +200,8 @@ impl<S: Store, C: Clock> Service<S, C> {
 
     /// Resumes an invoice's charge left in flight (a worker died, or never learnt the outcome)
     /// once its lease has ended at `at` (the caller's now): with the same ids, so the gateway
-    /// answers the charge already made. Otherwise answers the payment as it is.
+    /// answers the charge already made; and asks again for its refunds left pending as long.
+    /// Otherwise answers the payment as it is.
     pub async fn resume_invoice_charge<G: PaymentGateway>(
         &self,
         gateway: &G,
@@ -214,13 +228,25 @@ impl<S: Store, C: Clock> Service<S, C> {
                 }
             })
             .await?;
-        match attempt {
+        let paid = match attempt {
             Some(attempt) => {
                 self.drive_charge(gateway, tenant, customer_id, paid, attempt)
-                    .await
+                    .await?
             }
-            None => Ok(paid),
+            None => paid,
+        };
+        // Refunds left pending a lease after their claim (their worker died, or never learnt
+        // the outcome): asked again with the same key (the adapter reconciles first).
+        let stale =
+            paid.payment.refunds.iter().any(|r| {
+                r.status == RefundStatus::Pending && r.at.unix_ms + LEASE_MS <= at.unix_ms
+            });
+        if stale {
+            return self
+                .make_pending_refunds(gateway, tenant, customer_id, paid)
+                .await;
         }
+        Ok(paid)
     }
 
     /// Charges the attempt's cards from the one being tried until one pays, all declined, or

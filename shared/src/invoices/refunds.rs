@@ -13,6 +13,7 @@
 //! reversible again). A refund whose outcome is unknown stays `pending`; the next reversal of the
 //! invoice asks the gateway again, with the same key.
 
+use super::charging::track;
 use super::model::{InvoicePayment, PaymentAndWallet, RefundStatus, ReversalCommand};
 use super::rules::reverse;
 use crate::access::model::Tenant;
@@ -71,7 +72,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                 let ruled = payment
                     .ok_or_else(|| DomainError::InvoicePaymentNotFound(invoice_id.to_string()))
                     .and_then(|payment| {
-                        let (next, entry, next_payment) = reverse(
+                        let (mut next, entry, next_payment) = reverse(
                             &current,
                             &payment,
                             command,
@@ -79,6 +80,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                             refund_id.clone(),
                             now,
                         )?;
+                        track(&mut next, &next_payment);
                         Ok((next, entry, next_payment, payment.reversed))
                     });
                 Ok(Plan::from_rules(
@@ -111,7 +113,7 @@ impl<S: Store, C: Clock> Service<S, C> {
     }
 
     /// Makes every pending refund of the payment at the gateway and records each outcome.
-    async fn make_pending_refunds<G: PaymentGateway>(
+    pub(super) async fn make_pending_refunds<G: PaymentGateway>(
         &self,
         gateway: &G,
         tenant: &Tenant,
@@ -174,8 +176,9 @@ impl<S: Store, C: Clock> Service<S, C> {
                         next.card_reversed -= refund.amount;
                     }
                     next.updated_at = now;
-                    let wallets =
+                    let mut wallets =
                         crate::ledger::rules::next_version(&current, next.currency, now, |_| {});
+                    track(&mut wallets, &next);
                     let answer = answer(&next, &wallets);
                     let writes = vec![
                         Write::Wallets(wallets),
