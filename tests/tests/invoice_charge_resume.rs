@@ -224,7 +224,6 @@ async fn a_refund_whose_answer_is_lost_is_asked_again_and_not_made_twice() {
 
     let reversal = |amount| ReversalCommand {
         amount: Amount::new(amount).unwrap(),
-        destination: Destination::OriginalMethod,
         reason: None,
         idempotency_key: None,
     };
@@ -236,6 +235,7 @@ async fn a_refund_whose_answer_is_lost_is_asked_again_and_not_made_twice() {
             &customer_id,
             &invoice,
             reversal(300),
+            Destination::OriginalMethod,
         )
         .await
         .unwrap();
@@ -250,6 +250,7 @@ async fn a_refund_whose_answer_is_lost_is_asked_again_and_not_made_twice() {
             &customer_id,
             &invoice,
             reversal(100),
+            Destination::OriginalMethod,
         )
         .await
         .unwrap();
@@ -323,7 +324,6 @@ async fn the_sweep_asks_again_for_a_refund_left_pending() {
         .to_owned();
     let reversal = ReversalCommand {
         amount: Amount::new(250).unwrap(),
-        destination: Destination::OriginalMethod,
         reason: None,
         idempotency_key: None,
     };
@@ -335,6 +335,7 @@ async fn the_sweep_asks_again_for_a_refund_left_pending() {
             &customer_id,
             &invoice,
             reversal,
+            Destination::OriginalMethod,
         )
         .await
         .unwrap();

@@ -59,7 +59,7 @@ struct ReversalBody {
 }
 
 impl ReversalBody {
-    fn parse(self) -> Result<ReversalCommand, ValidationError> {
+    fn parse(self) -> Result<(ReversalCommand, Destination), ValidationError> {
         let destination = match self.destination.as_deref() {
             None | Some("original_method") => Destination::OriginalMethod,
             Some("wallet") => Destination::Wallet,
@@ -70,12 +70,12 @@ impl ReversalBody {
                 ))
             }
         };
-        Ok(ReversalCommand {
+        let command = ReversalCommand {
             amount: Amount::new(self.amount)?,
-            destination,
             reason: optional_reason(self.reason.as_deref())?,
             idempotency_key: optional_key(self.idempotency_key.as_deref())?,
-        })
+        };
+        Ok((command, destination))
     }
 }
 
@@ -108,7 +108,7 @@ pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 
 pub async fn reverse<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let (app, tenant, request) = (call.app, call.tenant, call.request);
-    let command = body::<ReversalBody>(request)?.parse()?;
+    let (command, destination) = body::<ReversalBody>(request)?.parse()?;
     let customer_id = customer_id(request)?;
     let reversed = app
         .reverse_invoice_payment_with(
@@ -117,6 +117,7 @@ pub async fn reverse<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
             &customer_id,
             &invoice_id(request)?,
             command,
+            destination,
         )
         .await?;
     json(&InvoicePaymentView::of(&reversed))

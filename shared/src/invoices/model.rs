@@ -240,7 +240,6 @@ pub struct InvoiceCommand {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReversalCommand {
     pub amount: Amount,
-    pub destination: Destination,
     pub reason: Option<String>,
     pub idempotency_key: Option<IdempotencyKey>,
 }

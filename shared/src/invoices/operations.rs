@@ -65,8 +65,16 @@ impl<S: Store, C: Clock> Service<S, C> {
         command: ReversalCommand,
     ) -> DomainResult<PaymentAndWallet> {
         let none: Option<&crate::adapters::stripe::StripeGateway> = None;
-        self.reverse_invoice_payment_with(none, tenant, customer_id, invoice_id, command)
-            .await
+        let destination = super::model::Destination::default();
+        self.reverse_invoice_payment_with(
+            none,
+            tenant,
+            customer_id,
+            invoice_id,
+            command,
+            destination,
+        )
+        .await
     }
 }
 

@@ -19,7 +19,6 @@ fn invoice(id: &str, due: i64) -> InvoiceCommand {
 fn reversal(minor: i64, idempotency_key: Option<&str>) -> ReversalCommand {
     ReversalCommand {
         amount: amount(minor),
-        destination: crate::invoices::model::Destination::default(),
         reason: None,
         idempotency_key: idempotency_key.and_then(key),
     }

@@ -14,7 +14,7 @@
 //! invoice asks the gateway again, with the same key.
 
 use super::charging::track;
-use super::model::{InvoicePayment, PaymentAndWallet, RefundStatus, ReversalCommand};
+use super::model::{Destination, InvoicePayment, PaymentAndWallet, RefundStatus, ReversalCommand};
 use super::rules::reverse;
 use crate::access::model::Tenant;
 use crate::change::model::{Plan, Write};
@@ -43,6 +43,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         customer_id: &CustomerId,
         invoice_id: &InvoiceId,
         command: ReversalCommand,
+        destination: Destination,
     ) -> DomainResult<PaymentAndWallet> {
         let (command, entry_id) = (&command, &EntryId::generate_at(self.now().unix_ms));
         let refund_id = &format!(
@@ -76,6 +77,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                             &current,
                             &payment,
                             command,
+                            destination,
                             entry_id.clone(),
                             refund_id.clone(),
                             now,

@@ -119,11 +119,12 @@ pub fn reverse(
     current: &CustomerWallets,
     payment: &InvoicePayment,
     command: &ReversalCommand,
+    destination: Destination,
     entry_id: EntryId,
     refund_id: String,
     now: Timestamp,
 ) -> DomainResult<(CustomerWallets, Option<LedgerEntry>, InvoicePayment)> {
-    let split = split(payment, command.amount.minor(), command.destination)?;
+    let split = split(payment, command.amount.minor(), destination)?;
     let (next, entry) = if split.to_wallet > 0 {
         let credit = EntryCommand {
             currency: payment.currency,
@@ -204,7 +205,6 @@ mod tests {
     fn reversal(amount: i64) -> ReversalCommand {
         ReversalCommand {
             amount: Amount::new(amount).unwrap(),
-            destination: Destination::default(),
             reason: None,
             idempotency_key: None,
         }
@@ -239,6 +239,7 @@ mod tests {
                 set,
                 payment,
                 &reversal(amount),
+                Destination::OriginalMethod,
                 EntryId::generate(),
                 "irf_1".into(),
                 T1,
@@ -305,14 +306,11 @@ mod tests {
             (100, Destination::Wallet),
             (400, Destination::OriginalMethod),
         ] {
-            let command = ReversalCommand {
-                destination,
-                ..reversal(amount)
-            };
             let (next, _, next_payment) = reverse(
                 &set,
                 &payment,
-                &command,
+                &reversal(amount),
+                destination,
                 EntryId::generate(),
                 "irf".into(),
                 T1,
