@@ -208,6 +208,7 @@ impl PaymentGateway for LosesTheRefundAnswer {
 
 #[tokio::test]
 async fn a_refund_whose_answer_is_lost_is_asked_again_and_not_made_twice() {
+    let _serial = SERIAL.lock().await;
     let h = Harness::new().await;
     let tenant = Tenant {
         business_id: BusinessId::parse(&h.business_id).unwrap(),
@@ -241,7 +242,8 @@ async fn a_refund_whose_answer_is_lost_is_asked_again_and_not_made_twice() {
         .unwrap();
     assert_eq!(lost.payment.refunds[0].status, RefundStatus::Pending);
     assert_eq!(gateway().refunds_of(&intent).await.unwrap().len(), 1);
-    // The next reversal asks again for the pending one, with the same key: found, not made again.
+    // The next reversal, within the first refund's lease, leaves it to its worker: its own
+    // refund only.
     let next = h
         .service()
         .reverse_invoice_payment_with(
@@ -255,11 +257,19 @@ async fn a_refund_whose_answer_is_lost_is_asked_again_and_not_made_twice() {
         .await
         .unwrap();
     let statuses: Vec<_> = next.payment.refunds.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [RefundStatus::Pending, RefundStatus::Succeeded]);
+    // Once its lease has ended it is asked again, with the same key: found, not made again.
+    let resumed = h
+        .service()
+        .resume_invoice_charge(&gateway(), &tenant, &customer_id, &invoice, later(61))
+        .await
+        .unwrap();
+    let statuses: Vec<_> = resumed.payment.refunds.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [RefundStatus::Succeeded, RefundStatus::Succeeded]);
     let made = gateway().refunds_of(&intent).await.unwrap();
     assert_eq!(made.len(), 2, "{made:?}");
     assert_eq!(made.iter().map(|r| r.1).sum::<i64>(), 400);
-    assert_eq!(next.payment.refunded_to_card(), 400);
+    assert_eq!(resumed.payment.refunded_to_card(), 400);
 }
 
 #[tokio::test]

@@ -243,7 +243,7 @@ impl<S: Store, C: Clock> Service<S, C> {
             });
         if stale {
             return self
-                .make_pending_refunds(gateway, tenant, customer_id, paid)
+                .make_pending_refunds(gateway, tenant, customer_id, paid, None, at)
                 .await;
         }
         Ok(paid)

@@ -14,16 +14,19 @@
 //! invoice asks the gateway again, with the same key.
 
 use super::charging::track;
-use super::model::{Destination, InvoicePayment, PaymentAndWallet, RefundStatus, ReversalCommand};
+use super::model::{
+    CardRefund, Destination, InvoicePayment, PaymentAndWallet, RefundStatus, ReversalCommand,
+};
 use super::rules::reverse;
 use crate::access::model::Tenant;
 use crate::change::model::{Plan, Write};
 use crate::error::{DomainError, DomainResult, Original};
-use crate::kernel::{Amount, Clock, CustomerId, EntryId, InvoiceId};
+use crate::kernel::{Amount, Clock, CustomerId, EntryId, InvoiceId, Timestamp};
 use crate::ledger::model::CustomerWallets;
 use crate::ports::Store;
 use crate::service::Service;
 use crate::topups::gateway::{PaymentGateway, RefundOutcome, RefundRequest};
+use crate::topups::rules::LEASE_MS;
 
 fn answer(payment: &InvoicePayment, wallets: &CustomerWallets) -> PaymentAndWallet {
     PaymentAndWallet {
@@ -107,20 +110,35 @@ impl<S: Store, C: Clock> Service<S, C> {
             .await?;
         match gateway {
             Some(gateway) => {
-                self.make_pending_refunds(gateway, tenant, customer_id, reversed)
-                    .await
+                let now = self.now();
+                self.make_pending_refunds(
+                    gateway,
+                    tenant,
+                    customer_id,
+                    reversed,
+                    Some(refund_id),
+                    now,
+                )
+                .await
             }
             None => Ok(reversed),
         }
     }
 
-    /// Makes every pending refund of the payment at the gateway and records each outcome.
+    /// Makes at the gateway the payment's pending refunds this worker holds, and records each
+    /// outcome: `own` (the refund the caller's reversal just claimed), and those left pending a
+    /// lease (60 s) after their claim at `at`, each taken over first (its claim time moved to
+    /// now, in a transaction, while it is still pending as read), so two workers never ask the
+    /// gateway for one refund at once (one whose worker stalls past its lease aside; the
+    /// adapter's reconciliation and Stripe's idempotency key cover that).
     pub(super) async fn make_pending_refunds<G: PaymentGateway>(
         &self,
         gateway: &G,
         tenant: &Tenant,
         customer_id: &CustomerId,
         mut paid: PaymentAndWallet,
+        own: Option<&str>,
+        at: Timestamp,
     ) -> DomainResult<PaymentAndWallet> {
         let pending: Vec<_> = paid
             .payment
@@ -130,6 +148,18 @@ impl<S: Store, C: Clock> Service<S, C> {
             .cloned()
             .collect();
         for refund in pending {
+            if own != Some(refund.id.as_str()) {
+                if refund.at.unix_ms + LEASE_MS > at.unix_ms {
+                    continue; // another worker's, within its lease
+                }
+                let (taken, now_paid) = self
+                    .take_over_refund(tenant, customer_id, &paid.payment.invoice_id, &refund, at)
+                    .await?;
+                paid = now_paid;
+                if !taken {
+                    continue;
+                }
+            }
             let request = RefundRequest {
                 payment_intent_id: refund.payment_intent_id.clone(),
                 amount: Amount::new(refund.amount)?,
@@ -149,7 +179,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                     (RefundStatus::Failed, None)
                 }
                 RefundOutcome::Unknown { error } => {
-                    tracing::warn!(refund = %refund.id, %error, "refund outcome unknown: stays pending, asked again by the next reversal");
+                    tracing::warn!(refund = %refund.id, %error, "refund outcome unknown: stays pending, asked again once its lease ends");
                     continue;
                 }
             };
@@ -194,5 +224,47 @@ impl<S: Store, C: Clock> Service<S, C> {
                 .await?;
         }
         Ok(paid)
+    }
+
+    /// Takes over a refund left pending: its claim time moved to `at` (a new lease), only while
+    /// it is still pending with the claim time read. Answers whether it was taken, and the
+    /// payment now.
+    async fn take_over_refund(
+        &self,
+        tenant: &Tenant,
+        customer_id: &CustomerId,
+        invoice_id: &InvoiceId,
+        refund: &CardRefund,
+        at: Timestamp,
+    ) -> DomainResult<(bool, PaymentAndWallet)> {
+        self.change(&tenant.business_id, None, |now| async move {
+            let now = now.max(at);
+            let current = self.wallets_of(tenant, customer_id).await?;
+            let payment = self
+                .invoice_payment_of(tenant, customer_id, invoice_id)
+                .await?
+                .ok_or_else(|| DomainError::InvoicePaymentNotFound(invoice_id.to_string()))?;
+            let Some(index) = payment.refunds.iter().position(|r| {
+                r.id == refund.id && r.status == RefundStatus::Pending && r.at == refund.at
+            }) else {
+                return Ok(Plan::Answer((false, answer(&payment, &current))));
+            };
+            let mut next = payment.clone();
+            next.refunds[index].at = now;
+            next.updated_at = now;
+            let mut wallets =
+                crate::ledger::rules::next_version(&current, next.currency, now, |_| {});
+            track(&mut wallets, &next);
+            let answer = answer(&next, &wallets);
+            let writes = vec![
+                Write::Wallets(wallets),
+                Write::ReverseInvoicePayment {
+                    payment: next,
+                    reversed_before: payment.reversed,
+                },
+            ];
+            Ok(Plan::Commit(writes, (true, answer)))
+        })
+        .await
     }
 }
