@@ -6,7 +6,7 @@ use shared::kernel::{BusinessId, Currency, CustomerId, Timestamp};
 use shared::ledger::model::CurrencyWallet;
 use shared::webhooks::model::{Cause, Event};
 
-use crate::views::{EntryView, HoldView, WalletView};
+use crate::views::{EntryView, HoldView, InvoicePaymentRecordView, WalletView};
 
 #[derive(Serialize)]
 struct Envelope<'a> {
@@ -32,6 +32,9 @@ struct Data<'a> {
     /// message, at}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     auto_top_up: Option<&'a shared::topups::model::TopUpResult>,
+    /// The invoice payment that settled (`wallet.invoice.*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoice_payment: Option<InvoicePaymentRecordView<'a>>,
 }
 
 /// The body every endpoint receives for `event`.
@@ -60,6 +63,10 @@ pub fn payload(event: &Event) -> String {
             },
             auto_top_up: match &event.cause {
                 Cause::TopUp(result) => Some(result),
+                _ => None,
+            },
+            invoice_payment: match &event.cause {
+                Cause::Invoice(payment) => Some(InvoicePaymentRecordView::of(payment)),
                 _ => None,
             },
         },

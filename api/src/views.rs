@@ -4,7 +4,7 @@
 use serde::Serialize;
 use shared::access::model::Actor;
 use shared::holds::model::{Hold, HoldStatus};
-use shared::invoices::model::InvoicePayment;
+use shared::invoices::model::{CardCharge, CardRefund, InvoicePayment};
 use shared::kernel::{
     BusinessId, Currency, CustomerId, EntryId, HoldId, IdempotencyKey, InvoiceId, Timestamp,
 };
@@ -172,6 +172,14 @@ pub struct InvoicePaymentRecordView<'a> {
     updated_at: Timestamp,
     created_by: Option<&'a Actor>,
     updated_by: Option<&'a Actor>,
+    /// Extension (issue 22): `paid`, `partially_paid`, `failed`, `processing`.
+    status: &'static str,
+    /// Paid by the saved cards.
+    charged: i64,
+    charges: &'a [CardCharge],
+    /// Refunded to the card (pending refunds included).
+    refunded_to_card: i64,
+    refunds: &'a [CardRefund],
 }
 
 impl<'a> InvoicePaymentRecordView<'a> {
@@ -190,6 +198,11 @@ impl<'a> InvoicePaymentRecordView<'a> {
             updated_at: payment.updated_at,
             created_by: payment.created_by.as_ref(),
             updated_by: payment.updated_by.as_ref(),
+            status: payment.status().as_str(),
+            charged: payment.charged(),
+            charges: &payment.charges,
+            refunded_to_card: payment.refunded_to_card(),
+            refunds: &payment.refunds,
         }
     }
 }

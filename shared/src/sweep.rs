@@ -38,6 +38,8 @@ pub struct SweepReport {
     pub top_ups_declined: usize,
     pub top_ups_unknown: usize,
     pub holds_expired: usize,
+    /// Invoice charges left in flight past their lease, taken over (issue 22).
+    pub invoice_charges_resumed: usize,
     pub webhook_deliveries: usize,
     /// Items (a wallet's top-up, a hold, a delivery) or steps that failed: logged, left for the
     /// next run; the rest of the run went on.
@@ -189,7 +191,33 @@ impl<S: Store, C: Clock> Service<S, C> {
                     continue;
                 }
             };
-            for currency in wallets.wallets.keys() {
+            for (currency, wallet) in &wallets.wallets {
+                // Invoice charges left in flight past their lease (`invoices::charging`).
+                let tenant = crate::access::model::Tenant {
+                    business_id: business_id.clone(),
+                };
+                for (invoice, _) in wallet.invoice_charges.iter().filter(|(_, l)| **l <= now) {
+                    let resumed = match crate::kernel::InvoiceId::parse(invoice) {
+                        Ok(invoice_id) => {
+                            let resume = self.resume_invoice_charge(
+                                gateway,
+                                &tenant,
+                                &customer_id,
+                                &invoice_id,
+                                now,
+                            );
+                            crate::access::actor::or_process("invoice-auto-pay", resume).await
+                        }
+                        Err(invalid) => Err(invalid.into()),
+                    };
+                    match resumed {
+                        Ok(_) => report.invoice_charges_resumed += 1,
+                        Err(error) => {
+                            item_failed("invoice charges", &format!("{item} {invoice}"), &error);
+                            step.errors.push(error);
+                        }
+                    }
+                }
                 match self
                     .run_top_up(gateway, &business_id, &customer_id, *currency, now)
                     .await

@@ -25,6 +25,7 @@ use shared::ports::HoldStore;
 use shared::{Config, DomainResult, Service};
 
 mod assertions;
+pub mod cards;
 mod fixtures;
 pub mod policies;
 mod request;

@@ -466,6 +466,7 @@ impl World {
             invoice_id: invoice.clone(),
             currency: usd,
             amount_due: Amount::new(100).unwrap(),
+            charge_remainder: None,
         };
         app.pay_invoice(&tenant, &customer, payment).await.unwrap();
         let auto = auto_top_up(AutoTopUpFields {

@@ -328,6 +328,25 @@ async fn invalid_updates_and_queries_are_refused() {
         (json!({"name": null}), "invalid_field"),
         (json!({"email": "nope"}), "invalid_email"),
         (json!({"metadata": {"a": [1]}}), "invalid_metadata"),
+        (json!({"auto_pay": null}), "invalid_field"),
+        (
+            json!({"gateway_customer_id": "cus/../x"}),
+            "invalid_payment_methods",
+        ),
+        (
+            json!({"payment_methods": [{"payment_method_id": "pm_1", "priority": 0}]}),
+            "invalid_payment_methods",
+        ),
+        (
+            json!({"payment_methods": [{"payment_method_id": "pm_1", "priority": 1},
+                                       {"payment_method_id": "pm_1", "priority": 2}]}),
+            "invalid_payment_methods",
+        ),
+        // Cards need the gateway customer they are saved to.
+        (
+            json!({"payment_methods": [{"payment_method_id": "pm_1", "priority": 1}]}),
+            "invalid_payment_methods",
+        ),
     ] {
         assert_error(
             &h.request(Route::UpdateCustomer)
@@ -494,6 +513,16 @@ async fn every_invalid_body_of_the_hold_invoice_and_close_routes_is_refused_and_
             Route::ReverseInvoicePayment,
             "reversal_exceeds_applied",
             r#"{"amount": 21}"#.into(),
+        ),
+        (
+            Route::ReverseInvoicePayment,
+            "invalid_destination",
+            r#"{"amount": 1, "destination": "card"}"#.into(),
+        ),
+        (
+            Route::PayInvoice,
+            "invalid_body",
+            r#"{"invoice_id": "in_3", "currency": "USD", "amount_due": 5, "charge_remainder": "yes"}"#.into(),
         ),
         (
             Route::CloseWallet,

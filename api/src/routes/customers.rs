@@ -1,7 +1,9 @@
 //! `/customers`: create, get, patch, list (Dodo's customer routes).
 
 use serde::{Deserialize, Serialize};
-use shared::customers::model::{Customer, CustomerPatch, CustomerQuery, Metadata, NewCustomer};
+use shared::customers::model::{
+    Customer, CustomerPatch, CustomerQuery, Metadata, NewCustomer, SavedPaymentMethod,
+};
 use shared::customers::rules as fields;
 use shared::kernel::clock::{parse_instant, Round};
 use shared::kernel::{BusinessId, Clock, CustomerId, Timestamp};
@@ -22,6 +24,10 @@ pub struct CustomerView<'a> {
     metadata: &'a Metadata,
     preferred_locale: Option<&'a str>,
     created_at: Timestamp,
+    /// Extension (issue 22): the gateway customer, the ordered saved cards, auto-pay.
+    gateway_customer_id: Option<&'a str>,
+    payment_methods: &'a [SavedPaymentMethod],
+    auto_pay: bool,
 }
 
 impl<'a> CustomerView<'a> {
@@ -35,6 +41,9 @@ impl<'a> CustomerView<'a> {
             metadata: &customer.metadata,
             preferred_locale: customer.preferred_locale.as_deref(),
             created_at: customer.created_at,
+            gateway_customer_id: customer.gateway_customer_id.as_deref(),
+            payment_methods: &customer.payment_methods,
+            auto_pay: customer.auto_pay,
         }
     }
 }
@@ -80,6 +89,22 @@ struct UpdateCustomerBody {
     metadata: Option<Option<Metadata>>,
     #[serde(default, deserialize_with = "crate::http::request::nullable")]
     preferred_locale: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::http::request::nullable")]
+    gateway_customer_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::http::request::nullable")]
+    payment_methods: Option<Option<Vec<PaymentMethodBody>>>,
+    #[serde(default, deserialize_with = "crate::http::request::nullable")]
+    auto_pay: Option<Option<bool>>,
+}
+
+#[derive(Deserialize)]
+struct PaymentMethodBody {
+    payment_method_id: String,
+    priority: u32,
+}
+
+fn gateway_customer(raw: &str) -> Result<String, ValidationError> {
+    fields::gateway_id("gateway_customer_id", raw)
 }
 
 fn required(field: &str, value: Option<Option<String>>) -> Result<Option<String>, ValidationError> {
@@ -120,6 +145,31 @@ impl UpdateCustomerBody {
                 .map(|m| fields::metadata(m.unwrap_or_default()))
                 .transpose()?,
             preferred_locale: clearable(self.preferred_locale, fields::preferred_locale)?,
+            gateway_customer_id: clearable(self.gateway_customer_id, gateway_customer)?,
+            // `null` clears the list, as `[]` does.
+            payment_methods: self
+                .payment_methods
+                .map(|methods| {
+                    let methods = methods
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|m| SavedPaymentMethod {
+                            payment_method_id: m.payment_method_id,
+                            priority: m.priority,
+                        })
+                        .collect();
+                    fields::payment_methods(methods)
+                })
+                .transpose()?,
+            auto_pay: match self.auto_pay {
+                Some(None) => {
+                    return Err(ValidationError::new(
+                        "invalid_field",
+                        "`auto_pay` cannot be null; leave it out to keep it",
+                    ))
+                }
+                other => other.flatten(),
+            },
         })
     }
 }
@@ -139,9 +189,18 @@ pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 pub async fn update<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let (app, tenant, request) = (call.app, call.tenant, call.request);
     let patch = body::<UpdateCustomerBody>(request)?.parse()?;
-    let customer = app
-        .update_customer(tenant, &customer_id(request)?, patch)
-        .await?;
+    let customer_id = customer_id(request)?;
+    // Saved cards must be this business's customer's at the gateway: `customers::payment_methods`.
+    let patch = if patch.touches_payment_methods() {
+        let gateway = app.stripe().map_err(|e| {
+            shared::DomainError::GatewayUnavailable(format!("payment gateway configuration: {e}"))
+        })?;
+        app.check_customer_payment_methods(gateway, tenant, &customer_id, patch)
+            .await?
+    } else {
+        patch
+    };
+    let customer = app.update_customer(tenant, &customer_id, patch).await?;
     json(&CustomerView::of(&customer))
 }
 

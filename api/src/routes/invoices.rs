@@ -1,7 +1,7 @@
 //! `/customers/{id}/wallets/invoice-payments`: pay, get, reverse.
 
 use serde::{Deserialize, Serialize};
-use shared::invoices::model::{InvoiceCommand, PaymentAndWallet, ReversalCommand};
+use shared::invoices::model::{Destination, InvoiceCommand, PaymentAndWallet, ReversalCommand};
 use shared::kernel::{Amount, Clock, Currency, InvoiceId};
 use shared::ports::Store;
 use shared::ValidationError;
@@ -33,6 +33,7 @@ struct InvoicePaymentBody {
     invoice_id: String,
     currency: String,
     amount_due: i64,
+    charge_remainder: Option<bool>,
 }
 
 impl InvoicePaymentBody {
@@ -44,6 +45,7 @@ impl InvoicePaymentBody {
                 message: e.message.replacen("amount", "amount_due", 1),
                 ..e
             })?,
+            charge_remainder: self.charge_remainder,
         })
     }
 }
@@ -51,25 +53,46 @@ impl InvoicePaymentBody {
 #[derive(Deserialize)]
 struct ReversalBody {
     amount: i64,
+    destination: Option<String>,
     reason: Option<String>,
     idempotency_key: Option<String>,
 }
 
 impl ReversalBody {
-    fn parse(self) -> Result<ReversalCommand, ValidationError> {
-        Ok(ReversalCommand {
+    fn parse(self) -> Result<(ReversalCommand, Destination), ValidationError> {
+        let destination = match self.destination.as_deref() {
+            None | Some("original_method") => Destination::OriginalMethod,
+            Some("wallet") => Destination::Wallet,
+            Some(other) => {
+                return Err(ValidationError::new(
+                    "invalid_destination",
+                    format!("destination must be `wallet` or `original_method`; got `{other}`"),
+                ))
+            }
+        };
+        let command = ReversalCommand {
             amount: Amount::new(self.amount)?,
             reason: optional_reason(self.reason.as_deref())?,
             idempotency_key: optional_key(self.idempotency_key.as_deref())?,
-        })
+        };
+        Ok((command, destination))
     }
+}
+
+/// The configured payment gateway, if any (charges of the remainder, refunds to the card).
+fn gateway<S: Store, C: Clock>(
+    app: &shared::Service<S, C>,
+) -> Result<Option<&shared::adapters::stripe::StripeGateway>, shared::DomainError> {
+    app.stripe().map_err(|e| {
+        shared::DomainError::GatewayUnavailable(format!("payment gateway configuration: {e}"))
+    })
 }
 
 pub async fn pay<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let (app, tenant, request) = (call.app, call.tenant, call.request);
     let command = body::<InvoicePaymentBody>(request)?.parse()?;
     let paid = app
-        .pay_invoice(tenant, &customer_id(request)?, command)
+        .pay_invoice_with(gateway(app)?, tenant, &customer_id(request)?, command)
         .await?;
     json(&InvoicePaymentView::of(&paid))
 }
@@ -85,10 +108,17 @@ pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
 
 pub async fn reverse<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let (app, tenant, request) = (call.app, call.tenant, call.request);
-    let command = body::<ReversalBody>(request)?.parse()?;
+    let (command, destination) = body::<ReversalBody>(request)?.parse()?;
     let customer_id = customer_id(request)?;
     let reversed = app
-        .reverse_invoice_payment(tenant, &customer_id, &invoice_id(request)?, command)
+        .reverse_invoice_payment_with(
+            gateway(app)?,
+            tenant,
+            &customer_id,
+            &invoice_id(request)?,
+            command,
+            destination,
+        )
         .await?;
     json(&InvoicePaymentView::of(&reversed))
 }

@@ -2,4 +2,5 @@
 
 pub mod model;
 pub mod operations;
+pub mod payment_methods;
 pub mod rules;

@@ -19,6 +19,34 @@ pub struct Customer {
     pub metadata: Metadata,
     pub preferred_locale: Option<String>,
     pub created_at: Timestamp,
+    /// The customer at the payment gateway (`cus_...`) whose saved cards pay what the wallet
+    /// does not (extension, issue 22).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_customer_id: Option<String>,
+    /// The saved cards to charge, in the business's order: priority 1 first (extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub payment_methods: Vec<SavedPaymentMethod>,
+    /// Whether an invoice payment charges what the wallet does not cover to the saved cards
+    /// unless the request says otherwise (extension).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_pay: bool,
+}
+
+/// A saved card of a customer's gateway customer, with its place in the order of charging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedPaymentMethod {
+    pub payment_method_id: String,
+    /// 1 is charged first, then 2, 3 ...; unique per customer.
+    pub priority: u32,
+}
+
+impl Customer {
+    /// The saved cards in the order they are charged (lowest priority number first).
+    pub fn charge_order(&self) -> Vec<SavedPaymentMethod> {
+        let mut methods = self.payment_methods.clone();
+        methods.sort_by_key(|m| m.priority);
+        methods
+    }
 }
 
 /// A new customer's validated fields.
@@ -41,6 +69,18 @@ pub struct CustomerPatch {
     pub metadata: Option<Metadata>,
     /// `Some(None)` removes the preferred locale.
     pub preferred_locale: Option<Option<String>>,
+    /// `Some(None)` removes the gateway customer (and then the payment methods must be empty).
+    pub gateway_customer_id: Option<Option<String>>,
+    /// Replaces the whole list (checked at the gateway: `customers::payment_methods`).
+    pub payment_methods: Option<Vec<SavedPaymentMethod>>,
+    pub auto_pay: Option<bool>,
+}
+
+impl CustomerPatch {
+    /// Whether the patch changes what is charged (so the gateway must check it).
+    pub fn touches_payment_methods(&self) -> bool {
+        self.gateway_customer_id.is_some() || self.payment_methods.is_some()
+    }
 }
 
 /// Filters and paging for listing customers (newest first).

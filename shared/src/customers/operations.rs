@@ -34,6 +34,9 @@ impl<S: Store, C: Clock> Service<S, C> {
                 metadata: new.metadata.clone(),
                 preferred_locale: new.preferred_locale.clone(),
                 created_at: now,
+                gateway_customer_id: None,
+                payment_methods: Vec::new(),
+                auto_pay: false,
             };
             let wallets = CustomerWallets::open(customer_id, &self.config().currencies, now);
             let writes = vec![

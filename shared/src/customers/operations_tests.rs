@@ -50,6 +50,7 @@ async fn another_business_s_customer_is_not_found_by_any_operation() {
         invoice_id: InvoiceId::parse("inv_1").unwrap(),
         currency: Currency::USD,
         amount_due: Amount::new(1).unwrap(),
+        charge_remainder: None,
     };
     not_found(s.pay_invoice(other, &c, invoice).await.map(drop), "invoice");
     let listed = s

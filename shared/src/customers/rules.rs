@@ -1,6 +1,6 @@
 //! Customer fields parsed from caller input ("parse, don't validate"), and patching. Pure.
 
-use super::model::{Customer, CustomerPatch, Metadata};
+use super::model::{Customer, CustomerPatch, Metadata, SavedPaymentMethod};
 use crate::kernel::text::bounded_text;
 use crate::kernel::ValidationError;
 
@@ -120,6 +120,62 @@ pub fn metadata(raw: Metadata) -> Result<Metadata, ValidationError> {
     Ok(raw)
 }
 
+/// Most saved payment methods a customer orders.
+pub const PAYMENT_METHODS_MAX: usize = 10;
+
+/// A gateway id (`cus_...`, `pm_...`): 1 to 255 ASCII letters, digits and underscores.
+pub fn gateway_id(field: &str, raw: &str) -> Result<String, ValidationError> {
+    if raw.is_empty()
+        || raw.len() > 255
+        || !raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(ValidationError::new(
+            "invalid_payment_methods",
+            format!("{field} must be 1 to 255 ASCII letters, digits or underscores"),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// The ordered payment methods: at most [`PAYMENT_METHODS_MAX`], each id once, priorities from
+/// 1 and unique.
+pub fn payment_methods(
+    raw: Vec<SavedPaymentMethod>,
+) -> Result<Vec<SavedPaymentMethod>, ValidationError> {
+    let invalid = |message: String| ValidationError::new("invalid_payment_methods", message);
+    if raw.len() > PAYMENT_METHODS_MAX {
+        return Err(invalid(format!(
+            "payment_methods may have at most {PAYMENT_METHODS_MAX} entries"
+        )));
+    }
+    let mut seen_ids = std::collections::BTreeSet::new();
+    let mut seen_priorities = std::collections::BTreeSet::new();
+    for method in &raw {
+        gateway_id(
+            "payment_methods[].payment_method_id",
+            &method.payment_method_id,
+        )?;
+        if method.priority == 0 || method.priority > 1000 {
+            return Err(invalid(
+                "payment_methods[].priority must be 1 to 1000".into(),
+            ));
+        }
+        if !seen_ids.insert(&method.payment_method_id) {
+            return Err(invalid(format!(
+                "payment method {} is listed twice",
+                method.payment_method_id
+            )));
+        }
+        if !seen_priorities.insert(method.priority) {
+            return Err(invalid(format!(
+                "priority {} is given twice",
+                method.priority
+            )));
+        }
+    }
+    Ok(raw)
+}
+
 /// The customer with the patch's fields changed and the others as they were.
 pub fn patched(customer: &Customer, patch: &CustomerPatch) -> Customer {
     let mut next = customer.clone();
@@ -137,6 +193,15 @@ pub fn patched(customer: &Customer, patch: &CustomerPatch) -> Customer {
     }
     if let Some(locale) = &patch.preferred_locale {
         next.preferred_locale = locale.clone();
+    }
+    if let Some(gateway_customer_id) = &patch.gateway_customer_id {
+        next.gateway_customer_id = gateway_customer_id.clone();
+    }
+    if let Some(methods) = &patch.payment_methods {
+        next.payment_methods = methods.clone();
+    }
+    if let Some(auto_pay) = patch.auto_pay {
+        next.auto_pay = auto_pay;
     }
     next
 }

@@ -12,6 +12,7 @@ fn invoice(id: &str, due: i64) -> InvoiceCommand {
         invoice_id: InvoiceId::parse(id).unwrap(),
         currency: Currency::USD,
         amount_due: amount(due),
+        charge_remainder: None,
     }
 }
 

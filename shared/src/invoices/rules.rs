@@ -1,6 +1,9 @@
 //! Paying invoices from a wallet (partial payment) and reversing such payments. Pure arithmetic.
 
-use super::model::{InvoiceCommand, InvoicePayment, ReversalCommand};
+use super::model::{
+    settled_status, CardRefund, ChargeStatus, Destination, InvoiceCommand, InvoicePayment,
+    RefundStatus, ReversalCommand,
+};
 use crate::error::{DomainError, DomainResult};
 use crate::kernel::{Amount, BusinessId, EntryId, Timestamp};
 use crate::ledger::model::{CustomerWallets, EntryCommand, EntryType, EventType, LedgerEntry};
@@ -50,48 +53,122 @@ pub fn apply(
         updated_at: now,
         created_by: crate::access::actor::current(),
         updated_by: None,
+        status: Some(settled_status(amount_due, applied)),
+        charges: Vec::new(),
+        charge_attempt: None,
+        card_reversed: 0,
+        refunds: Vec::new(),
     };
     Ok((next, entry, payment))
 }
 
-/// Credits back part of what an invoice payment took from the wallet; never more than was applied,
-/// across all reversals.
+/// A reversal's split: how much of it comes from the wallet part and the card part, and where
+/// each goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// Of the wallet part.
+    pub from_wallet_part: i64,
+    /// Of the card part.
+    pub from_card_part: i64,
+    /// Credited to the wallet.
+    pub to_wallet: i64,
+    /// Refunded to the card.
+    pub to_card: i64,
+}
+
+/// Splits a reversal of `requested` between the parts in proportion to what is left of each to
+/// reverse (the wallet part's share rounded down), never more than is left of either; the
+/// destination then says where each share goes.
+pub fn split(
+    payment: &InvoicePayment,
+    requested: i64,
+    destination: Destination,
+) -> DomainResult<Split> {
+    let wallet_left = payment.applied - payment.wallet_reversed();
+    let card_left = payment.charged() - payment.card_reversed;
+    let left = wallet_left + card_left;
+    if requested > left {
+        return Err(DomainError::ReversalExceedsApplied {
+            invoice_id: payment.invoice_id.to_string(),
+            applied: payment.applied + payment.charged(),
+            reversed: payment.wallet_reversed() + payment.card_reversed,
+            requested,
+        });
+    }
+    let from_wallet_part =
+        i64::try_from(i128::from(requested) * i128::from(wallet_left) / i128::from(left.max(1)))
+            .expect("at most `requested`");
+    let from_card_part = requested - from_wallet_part;
+    let (to_wallet, to_card) = match destination {
+        Destination::Wallet => (requested, 0),
+        Destination::OriginalMethod => (from_wallet_part, from_card_part),
+    };
+    Ok(Split {
+        from_wallet_part,
+        from_card_part,
+        to_wallet,
+        to_card,
+    })
+}
+
+/// Reverses part of an invoice payment ([`split`]): the wallet's share as one credit (none when
+/// it is zero: the wallets are written unchanged, which orders the change), the card's share as
+/// a pending refund of the charge that paid (`refund_id` names it; the gateway is called after
+/// the commit). Never more than was paid by either means, across all reversals.
 pub fn reverse(
     current: &CustomerWallets,
     payment: &InvoicePayment,
     command: &ReversalCommand,
+    destination: Destination,
     entry_id: EntryId,
+    refund_id: String,
     now: Timestamp,
-) -> DomainResult<(Applied, InvoicePayment)> {
-    let requested = command.amount.minor();
-    if requested > payment.applied - payment.reversed {
-        return Err(DomainError::ReversalExceedsApplied {
-            invoice_id: payment.invoice_id.to_string(),
-            applied: payment.applied,
-            reversed: payment.reversed,
-            requested,
-        });
-    }
-    let credit = EntryCommand {
-        currency: payment.currency,
-        amount: command.amount,
-        entry_type: EntryType::Credit,
-        event_type: EventType::PaymentReversal,
-        reason: command
-            .reason
-            .clone()
-            .or_else(|| Some(format!("reversal of invoice {}", payment.invoice_id))),
-        reference_object_id: Some(payment.invoice_id.to_string()),
-        idempotency_key: command.idempotency_key.clone(),
+) -> DomainResult<(CustomerWallets, Option<LedgerEntry>, InvoicePayment)> {
+    let split = split(payment, command.amount.minor(), destination)?;
+    let (next, entry) = if split.to_wallet > 0 {
+        let credit = EntryCommand {
+            currency: payment.currency,
+            amount: Amount::new(split.to_wallet)?,
+            entry_type: EntryType::Credit,
+            event_type: EventType::PaymentReversal,
+            reason: command
+                .reason
+                .clone()
+                .or_else(|| Some(format!("reversal of invoice {}", payment.invoice_id))),
+            reference_object_id: Some(payment.invoice_id.to_string()),
+            idempotency_key: command.idempotency_key.clone(),
+        };
+        let Applied { next, entry } =
+            apply_entry(current, &payment.business_id, &credit, entry_id, now)?;
+        (next, Some(entry))
+    } else {
+        (next_version(current, payment.currency, now, |_| {}), None)
     };
-    let applied = apply_entry(current, &payment.business_id, &credit, entry_id, now)?;
-    let reversed = InvoicePayment {
-        reversed: payment.reversed + requested,
+    let mut reversed = InvoicePayment {
+        reversed: payment.reversed + split.to_wallet,
+        card_reversed: payment.card_reversed + split.from_card_part,
         updated_at: now,
         updated_by: crate::access::actor::current(),
         ..payment.clone()
     };
-    Ok((applied, reversed))
+    if split.to_card > 0 {
+        let paid_by = payment
+            .charges
+            .iter()
+            .find(|c| c.status == ChargeStatus::Succeeded)
+            .and_then(|c| c.payment_intent_id.clone())
+            .expect("a card part was paid by a succeeded charge");
+        reversed.refunds.push(CardRefund {
+            id: refund_id,
+            payment_intent_id: paid_by,
+            amount: split.to_card,
+            status: RefundStatus::Pending,
+            refund_id: None,
+            idempotency_key: command.idempotency_key.clone(),
+            at: now,
+        });
+    }
+    Ok((next, entry, reversed))
 }
 
 #[cfg(test)]
@@ -113,6 +190,7 @@ mod tests {
             invoice_id: InvoiceId::parse("inv_7").unwrap(),
             currency: Currency::USD,
             amount_due: Amount::new(due).unwrap(),
+            charge_remainder: None,
         };
         apply(
             set,
@@ -156,19 +234,24 @@ mod tests {
     #[test]
     fn reversals_credit_back_at_most_what_was_applied() {
         let (next, _, payment) = pay(&wallets(100, 0), 80);
-        let (applied, payment) =
-            reverse(&next, &payment, &reversal(50), EntryId::generate(), T1).unwrap();
-        assert_eq!(applied.entry.event_type, EventType::PaymentReversal);
-        assert!(applied.entry.is_credit);
+        let rev = |set: &CustomerWallets, payment: &InvoicePayment, amount| {
+            reverse(
+                set,
+                payment,
+                &reversal(amount),
+                Destination::OriginalMethod,
+                EntryId::generate(),
+                "irf_1".into(),
+                T1,
+            )
+        };
+        let (next, entry, payment) = rev(&next, &payment, 50).unwrap();
+        let entry = entry.unwrap();
+        assert_eq!(entry.event_type, EventType::PaymentReversal);
+        assert!(entry.is_credit);
         assert_eq!(payment.reversed, 50);
-        let err = reverse(
-            &applied.next,
-            &payment,
-            &reversal(31),
-            EntryId::generate(),
-            T1,
-        )
-        .unwrap_err();
+        assert!(payment.refunds.is_empty(), "no card part");
+        let err = rev(&next, &payment, 31).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -181,13 +264,63 @@ mod tests {
             ),
             "{err:?}"
         );
-        assert!(reverse(
-            &applied.next,
-            &payment,
-            &reversal(30),
-            EntryId::generate(),
-            T1
-        )
-        .is_ok());
+        assert!(rev(&next, &payment, 30).is_ok());
+    }
+
+    /// A payment of 1000: 400 from the wallet, 600 from a card.
+    fn paid_by_both() -> InvoicePayment {
+        let (_, _, mut payment) = pay(&wallets(400, 0), 1_000);
+        payment.charges.push(crate::invoices::model::CardCharge {
+            payment_intent_id: Some("pi_1".into()),
+            payment_method_id: "pm_1".into(),
+            amount: 600,
+            status: ChargeStatus::Succeeded,
+            decline_code: None,
+            message: None,
+            at: T1,
+        });
+        payment.settle();
+        payment
+    }
+
+    #[test]
+    fn partial_reversals_split_in_proportion_and_each_part_is_capped() {
+        let payment = paid_by_both();
+        assert_eq!(payment.remaining, 0);
+        let s = split(&payment, 500, Destination::OriginalMethod).unwrap();
+        assert_eq!((s.from_wallet_part, s.from_card_part), (200, 300));
+        assert_eq!((s.to_wallet, s.to_card), (200, 300));
+        let s = split(&payment, 500, Destination::Wallet).unwrap();
+        assert_eq!((s.to_wallet, s.to_card), (500, 0));
+        // Rounding: the wallet's share rounds down, the card takes the rest.
+        let s = split(&payment, 1, Destination::OriginalMethod).unwrap();
+        assert_eq!((s.from_wallet_part, s.from_card_part), (0, 1));
+        assert!(split(&payment, 1_001, Destination::Wallet).is_err());
+
+        // Reversed to the end in three steps, each part exactly once.
+        let (set, _, _) = pay(&wallets(400, 0), 1_000);
+        let mut payment = payment;
+        let mut set = set;
+        for (amount, destination) in [
+            (500, Destination::OriginalMethod),
+            (100, Destination::Wallet),
+            (400, Destination::OriginalMethod),
+        ] {
+            let (next, _, next_payment) = reverse(
+                &set,
+                &payment,
+                &reversal(amount),
+                destination,
+                EntryId::generate(),
+                "irf".into(),
+                T1,
+            )
+            .unwrap();
+            (set, payment) = (next, next_payment);
+        }
+        assert_eq!(payment.wallet_reversed(), 400);
+        assert_eq!(payment.card_reversed, 600);
+        assert_eq!(payment.reversed + payment.refunded_to_card(), 1_000);
+        assert!(split(&payment, 1, Destination::Wallet).is_err());
     }
 }

@@ -47,6 +47,12 @@ pub struct Wallet {
     pub crossings: u64,
     #[serde(default, skip_serializing_if = "TopUpState::is_idle")]
     pub top_up: TopUpState,
+    /// Invoices of this currency whose remainder's card charge is in flight (issue 22), with the
+    /// end of each one's lease: kept in step with the payments (every change of a payment writes
+    /// the wallets), so the sweep finds them through the wallets' due index and resumes each
+    /// once its lease has ended.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub invoice_charges: BTreeMap<String, Timestamp>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -92,6 +98,7 @@ impl CustomerWallets {
             low: false,
             crossings: 0,
             top_up: TopUpState::default(),
+            invoice_charges: BTreeMap::new(),
         };
         let wallets = currencies.iter().map(|c| (*c, wallet.clone())).collect();
         CustomerWallets {

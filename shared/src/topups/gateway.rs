@@ -29,6 +29,10 @@ use crate::kernel::{Amount, Currency, Timestamp};
 /// The metadata key under which a charge records its attempt id (`find` looks it up).
 pub const ATTEMPT_METADATA_KEY: &str = "topup_attempt";
 
+/// The metadata key under which a refund records its idempotency key (a repeated `refund` looks
+/// it up before making one).
+pub const REFUND_METADATA_KEY: &str = "refund_attempt";
+
 /// The metadata of a gateway customer that names the business owning it (the platform's one
 /// Stripe account serves every business). A payment method is charged for a wallet only when it
 /// is attached to a gateway customer whose metadata names that wallet's business and customer.
@@ -356,6 +360,55 @@ pub trait PaymentGateway: Send + Sync {
         payment_method_id: &str,
         gateway_customer_id: &str,
     ) -> impl Future<Output = Result<(), GatewayFailure>> + Send;
+
+    /// The card payment methods saved to a gateway customer (their ids), as the gateway lists
+    /// them (issue 22: the cards an invoice's remainder may be charged to). A gateway that only
+    /// charges answers that it cannot say.
+    fn saved_cards(
+        &self,
+        gateway_customer_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, GatewayFailure>> + Send {
+        let _ = gateway_customer_id;
+        async {
+            Err(GatewayFailure::Unavailable(
+                "this gateway does not list payment methods".into(),
+            ))
+        }
+    }
+
+    /// Refunds part or all of a succeeded charge (issue 22: a reversal back to the card). The
+    /// same `idempotency_key` for every call made for one refund: like `charge`, the adapter
+    /// first looks for the refund already made with it ([`REFUND_METADATA_KEY`]) and answers it
+    /// instead of refunding again.
+    fn refund(&self, request: &RefundRequest) -> impl Future<Output = RefundOutcome> + Send {
+        let _ = request;
+        async {
+            RefundOutcome::Unknown {
+                error: "this gateway does not refund".into(),
+            }
+        }
+    }
+}
+
+/// A refund of a charge, in part or in whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    pub payment_intent_id: String,
+    pub amount: Amount,
+    /// The same for every call made for this refund.
+    pub idempotency_key: String,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// What a refund did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// Made (Stripe's `succeeded` or `pending`: the money is on its way back).
+    Succeeded { refund_id: String },
+    /// The gateway refused it (nothing refunded); the reason is for the logs.
+    Refused { reason: String },
+    /// No usable answer: it may or may not have been made.
+    Unknown { error: String },
 }
 
 #[cfg(test)]

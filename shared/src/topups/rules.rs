@@ -97,6 +97,16 @@ pub fn next_step(wallet: &Wallet, now: Timestamp) -> Step {
 /// A wallet at its cap keeps its place in the sweep's index: a refused debit writes nothing,
 /// so no later change of the wallet would bring it back.
 pub fn due_at(wallet: &Wallet) -> Option<Timestamp> {
+    // An invoice's card charge in flight is due when its lease ends (`invoices::charging`).
+    let invoices = wallet.invoice_charges.values().min().copied();
+    match (top_up_due_at(wallet), invoices) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// When the wallet's top-up is due, if ever.
+fn top_up_due_at(wallet: &Wallet) -> Option<Timestamp> {
     if let Some(attempt) = &wallet.top_up.attempt {
         return Some(attempt.lease_until);
     }

@@ -3,6 +3,7 @@
 //! did not commit has no record, and a record read twice gives the same events with the same ids.
 
 use crate::holds::model::{Hold, HoldStatus};
+use crate::invoices::model::{InvoicePayment, PaymentStatus};
 use crate::kernel::{BusinessId, EventId};
 use crate::ledger::model::{CustomerWallets, LedgerEntry, Wallet, WalletStatus};
 
@@ -24,6 +25,10 @@ pub enum Stored {
     Hold(Hold, WalletAfter),
     /// A hold as an old image shows it: only its status is compared with the new one.
     HoldBefore(Hold),
+    /// An invoice payment, with the wallet after the change that wrote it.
+    Invoice(InvoicePayment, WalletAfter),
+    /// An invoice payment as an old image shows it: only its status is compared.
+    InvoiceBefore(InvoicePayment),
 }
 
 /// The low-balance crossings from `was` to `now`, in order: (whether it went low, its number
@@ -165,6 +170,38 @@ pub fn events_of(
                 after.version,
                 after.wallet.clone(),
                 Cause::Hold(hold.clone()),
+            )]
+        }
+        // An invoice payment that settles: when it is written settled, or its charge in flight
+        // ends. A reversal leaves the status as it is: no event of its own here (its credit is
+        // a `wallet.topped_up`).
+        (old, Some(Stored::Invoice(payment, after))) => {
+            let was = match old {
+                Some(Stored::Invoice(before, _) | Stored::InvoiceBefore(before)) => {
+                    Some(before.status())
+                }
+                _ => None,
+            };
+            let status = payment.status();
+            let event_type = match status {
+                _ if was == Some(status) => return Vec::new(),
+                PaymentStatus::Processing => return Vec::new(),
+                PaymentStatus::Paid => EventType::InvoicePaid,
+                PaymentStatus::PartiallyPaid => EventType::InvoicePartiallyPaid,
+                PaymentStatus::Failed => EventType::InvoiceFailed,
+            };
+            let seed = format!(
+                "invoice|{}|{}|{}",
+                payment.customer_id,
+                payment.invoice_id,
+                status.as_str()
+            );
+            vec![event(event_type, seed, payment.updated_at)(
+                payment.customer_id.clone(),
+                payment.currency,
+                after.version,
+                after.wallet.clone(),
+                Cause::Invoice(Box::new(payment.clone())),
             )]
         }
         _ => Vec::new(),
@@ -330,5 +367,46 @@ mod tests {
         );
         let ids: std::collections::BTreeSet<_> = events.iter().map(|e| e.id.clone()).collect();
         assert_eq!(ids.len(), 4, "distinct ids");
+    }
+
+    #[test]
+    fn an_invoice_payment_sends_one_event_when_it_settles_and_none_while_processing() {
+        use crate::invoices::model::{ChargeAttempt, InvoicePayment};
+        let mut payment: InvoicePayment = serde_json::from_value(serde_json::json!({
+            "invoice_id": "inv_1", "customer_id": "cus_fixed", "business_id": "bus_test",
+            "currency": "USD", "amount_due": 100, "applied": 40, "remaining": 60,
+            "reversed": 0, "ledger_entry_id": null,
+            "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z",
+        }))
+        .unwrap();
+        payment.status = Some(PaymentStatus::Processing);
+        payment.charge_attempt = Some(ChargeAttempt {
+            id: "ipa_1".into(),
+            amount: 60,
+            gateway_customer_id: "cus_g".into(),
+            payment_methods: vec!["pm_1".into()],
+            index: 0,
+            started_at: Timestamp::from_unix_ms(1),
+            lease_until: Timestamp::from_unix_ms(2),
+        });
+        let processing = Stored::Invoice(payment.clone(), after(2, 0));
+        assert!(events_of(&business(), None, Some(&processing)).is_empty());
+        payment.status = Some(PaymentStatus::PartiallyPaid);
+        payment.charge_attempt = None;
+        let settled = Stored::Invoice(payment.clone(), after(3, 0));
+        let events = events_of(&business(), Some(&processing), Some(&settled));
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::InvoicePartiallyPaid);
+        assert_eq!(events[0].sequence, 3);
+        // A later write that leaves the status (a reversal): none.
+        let reversed = Stored::Invoice(payment.clone(), after(4, 0));
+        assert!(events_of(&business(), Some(&settled), Some(&reversed)).is_empty());
+        // Written settled at once: one event.
+        payment.status = Some(PaymentStatus::Paid);
+        let paid = Stored::Invoice(payment, after(5, 0));
+        assert_eq!(
+            events_of(&business(), None, Some(&paid))[0].event_type,
+            EventType::InvoicePaid
+        );
     }
 }

@@ -45,6 +45,9 @@ event_types! {
     BalanceRecovered => "wallet.balance_recovered",
     AutoTopUpSucceeded => "wallet.auto_top_up_succeeded",
     AutoTopUpFailed => "wallet.auto_top_up_failed",
+    InvoicePaid => "wallet.invoice.paid",
+    InvoicePartiallyPaid => "wallet.invoice.partially_paid",
+    InvoiceFailed => "wallet.invoice.failed",
 }
 
 impl Serialize for EventType {
@@ -70,6 +73,8 @@ pub enum Cause {
     Hold(Hold),
     /// An auto top-up that ended (succeeded or failed).
     TopUp(crate::topups::model::TopUpResult),
+    /// An invoice payment that settled (paid, partially paid, failed).
+    Invoice(Box<crate::invoices::model::InvoicePayment>),
 }
 
 /// One event: a fact about one wallet after a committed change.

@@ -289,6 +289,7 @@ pub fn add_wallet_after(
         let mut wallet = wallet.clone();
         wallet.settings = Default::default();
         wallet.top_up = Default::default();
+        wallet.invoice_charges = Default::default();
         if let Some(balance) = balance_after {
             wallet.balance = balance;
         }

@@ -129,6 +129,10 @@ impl DynamoStore {
                 let (currency, balance_after) = match write {
                     Write::NewEntry(entry) => (Some(entry.currency), Some(entry.after_balance)),
                     Write::NewHold(hold) | Write::ResolveHold(hold) => (Some(hold.currency), None),
+                    Write::NewInvoicePayment(payment)
+                    | Write::ReverseInvoicePayment { payment, .. } => {
+                        (Some(payment.currency), None)
+                    }
                     _ => (None, None),
                 };
                 if let (Some(wallets), Some(currency)) = (wallets, currency) {

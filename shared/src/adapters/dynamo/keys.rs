@@ -165,8 +165,11 @@ pub fn hold_sk(hold_id: &HoldId) -> String {
     format!("{HOLD_SK_PREFIX}{hold_id}")
 }
 
+/// The sort-key prefix of invoice payments.
+pub const INVOICE_SK_PREFIX: &str = "INV#";
+
 pub fn invoice_sk(invoice_id: &InvoiceId) -> String {
-    format!("INV#{invoice_id}")
+    format!("{INVOICE_SK_PREFIX}{invoice_id}")
 }
 
 pub fn expiry_shard(shard: u32) -> String {

@@ -8,8 +8,10 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
-use super::codec::{corrupt, entry_from, hold_from, text, wallets_from, COPIED, WALLET_AFTER};
-use super::keys::{customer_of_pk, Item, HOLD_SK_PREFIX, WALLETS_SK};
+use super::codec::{
+    corrupt, entry_from, hold_from, invoice_from, text, wallets_from, COPIED, WALLET_AFTER,
+};
+use super::keys::{customer_of_pk, Item, HOLD_SK_PREFIX, INVOICE_SK_PREFIX, WALLETS_SK};
 use super::table::{PK, SK};
 use crate::error::DomainResult;
 use crate::kernel::BusinessId;
@@ -95,6 +97,8 @@ fn stored_before(item: &Item) -> DomainResult<Option<Stored>> {
         Some(Stored::Wallets(wallets_from(item)?))
     } else if sk.starts_with(HOLD_SK_PREFIX) {
         Some(Stored::HoldBefore(hold_from(item)?))
+    } else if sk.starts_with(INVOICE_SK_PREFIX) {
+        Some(Stored::InvoiceBefore(invoice_from(item)?))
     } else {
         None
     })
@@ -109,6 +113,12 @@ fn stored(item: &Item) -> DomainResult<Option<Stored>> {
         Some(Stored::Entry(entry_from(item)?, wallet_after(item)?))
     } else if sk.starts_with(HOLD_SK_PREFIX) {
         Some(Stored::Hold(hold_from(item)?, wallet_after(item)?))
+    } else if sk.starts_with(INVOICE_SK_PREFIX) {
+        // Written before invoice payments carried the wallet after them: no event.
+        if !item.contains_key(WALLET_AFTER) {
+            return Ok(None);
+        }
+        Some(Stored::Invoice(invoice_from(item)?, wallet_after(item)?))
     } else {
         None
     })

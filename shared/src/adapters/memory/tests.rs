@@ -40,6 +40,9 @@ pub(super) fn customer(
         metadata: Default::default(),
         preferred_locale: None,
         created_at: Timestamp::from_unix_ms(created_ms),
+        gateway_customer_id: None,
+        payment_methods: Vec::new(),
+        auto_pay: false,
     }
 }
 
@@ -128,6 +131,11 @@ pub(super) fn payment(
         updated_at: Timestamp::from_unix_ms(T0),
         created_by: None,
         updated_by: None,
+        status: None,
+        charges: Vec::new(),
+        charge_attempt: None,
+        card_reversed: 0,
+        refunds: Vec::new(),
     }
 }
 

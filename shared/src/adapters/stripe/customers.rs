@@ -219,7 +219,7 @@ fn append_owner(
 }
 
 /// An id that can go into a path as it is.
-fn is_gateway_id(id: &str) -> bool {
+pub(super) fn is_gateway_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 255 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 

@@ -56,9 +56,10 @@ use hyper_util::client::legacy::connect::dns::GaiResolver;
 use super::https;
 use crate::topups::gateway::{
     ChargeLookup, ChargeOutcome, ChargeRequest, FoundCharge, GatewayFailure, PaymentGateway,
-    PaymentMethodOwner,
+    PaymentMethodOwner, RefundOutcome, RefundRequest,
 };
 
+mod billing;
 mod client;
 mod customers;
 mod intents;
@@ -216,6 +217,17 @@ impl PaymentGateway for StripeGateway {
         gateway_customer_id: &str,
     ) -> impl Future<Output = Result<(), GatewayFailure>> + Send {
         StripeGateway::attach_payment_method(self, payment_method_id, gateway_customer_id)
+    }
+
+    fn saved_cards(
+        &self,
+        gateway_customer_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, GatewayFailure>> + Send {
+        StripeGateway::saved_cards(self, gateway_customer_id)
+    }
+
+    fn refund(&self, request: &RefundRequest) -> impl Future<Output = RefundOutcome> + Send {
+        StripeGateway::refund(self, request)
     }
 }
 
