@@ -245,7 +245,7 @@ def a_debit_above_the_balance_changes_nothing(d):
 @flow()
 def a_resubmitted_form_applies_once(d):
     """One filled adjustment form (one idempotency key) sent three times, twice at once then once
-    more: one credit of 10.00, balance $60.00."""
+    more: one credit of 10.00, balance $60.00. Then a double click on Apply: one credit of 5.00."""
     page = d.page
     d.adjust("credit", "10.00", f"browser resubmitted {RUN}")
     answers = page.evaluate(
@@ -264,6 +264,13 @@ def a_resubmitted_form_applies_once(d):
     d.open(d.customer_url.removeprefix(BASE))
     expect(d.ledger_rows(f"browser resubmitted {RUN}")).to_have_count(1)
     expect(d.usd_balance()).to_have_text("$60.00")
+    # A double click on the button, as a person does it: one credit of 5.00.
+    form = d.adjust("credit", "5.00", f"browser double click {RUN}")
+    form.get_by_role("button", name="Apply").dblclick()
+    expect(page.get_by_role("status")).to_have_text("Credit applied.")
+    d.open(d.customer_url.removeprefix(BASE))
+    expect(d.ledger_rows(f"browser double click {RUN}")).to_have_count(1)
+    expect(d.usd_balance()).to_have_text("$65.00")
 
 
 @flow()
@@ -340,7 +347,7 @@ class Receiver:
 @flow(guarded=True)
 def a_low_balance_threshold_sends_its_webhook(d):
     """Register a receiver on the webhooks page, set the USD wallet's low-balance threshold to
-    55.00 on its settings page, debit 10.00 (60.00 -> 50.00): a `wallet.balance_low` delivery shows
+    55.00 on its settings page, debit 15.00 (65.00 -> 50.00): a `wallet.balance_low` delivery shows
     in the endpoint's delivery log (and reached the receiver)."""
     page = d.page
     receiver = Receiver()
@@ -360,7 +367,7 @@ def a_low_balance_threshold_sends_its_webhook(d):
         expect(page.get_by_role("status")).to_be_visible()
         d.visit("wallet-settings-saved")
         d.open(d.customer_url.removeprefix(BASE))
-        answer = d.apply(d.adjust("debit", "10.00", f"browser low balance {RUN}"))
+        answer = d.apply(d.adjust("debit", "15.00", f"browser low balance {RUN}"))
         assert answer.status == 303, f"the debit answered {answer.status}"
         expect(d.usd_balance()).to_have_text("$50.00")
         deadline = time.monotonic() + 90
