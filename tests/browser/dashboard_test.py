@@ -126,7 +126,7 @@ class Dashboard:
 
     def adjust(self, direction, amount, reason):
         """Fill the adjustment form of the customer's page (not sent)."""
-        form = self.page.get_by_role("region", name="Adjust a balance")
+        form = self.page.get_by_role("region", name="Adjust a balance", exact=True)
         form.get_by_label("Credit (add money)" if direction == "credit" else "Debit (take money)").check()
         form.get_by_label("Currency").select_option("USD")
         form.get_by_label("Amount (e.g. 12.40)").fill(amount)
@@ -147,7 +147,7 @@ class Dashboard:
         return card.locator(".big")
 
     def ledger_rows(self, reason):
-        return self.page.get_by_role("region", name="Ledger").get_by_role("row").filter(has_text=reason)
+        return self.page.get_by_role("region", name="Ledger", exact=True).get_by_role("row").filter(has_text=reason)
 
 
 def describe(counts):
@@ -310,7 +310,7 @@ def usable_at_375_px(d):
             assert width <= 375, f"{name}: the page is {width} px wide at a 375 px viewport"
             d.visit(name)
         d.open(d.customer_url.removeprefix(BASE))
-        form = page.get_by_role("region", name="Adjust a balance")
+        form = page.get_by_role("region", name="Adjust a balance", exact=True)
         for control in (form.get_by_label("Amount (e.g. 12.40)"), form.get_by_role("button", name="Apply"),
                         page.get_by_role("button", name="Sign out")):
             box = control.bounding_box()
@@ -448,7 +448,7 @@ def a_read_only_key_cannot_adjust(d):
         d.open(d.customer_url.removeprefix(BASE))
         before = d.usd_balance().inner_text()
         d.visit("customer-read-only")
-        apply_button = page.get_by_role("region", name="Adjust a balance").get_by_role("button", name="Apply")
+        apply_button = page.get_by_role("region", name="Adjust a balance", exact=True).get_by_role("button", name="Apply")
         if apply_button.count() > 0:
             answer = d.apply(d.adjust("credit", "1.00", f"browser read-only {RUN}"))
             status = answer.status
