@@ -355,16 +355,20 @@ def a_low_balance_threshold_sends_its_webhook(d):
     try:
         d.open("/dashboard/webhooks", guard=True)
         d.visit("webhooks")
-        page.get_by_label(re.compile(r"^(endpoint )?url", re.I)).first.fill(receiver.url)
-        page.get_by_role("button", name=re.compile(r"add|create", re.I)).first.click()
+        page.get_by_label("URL", exact=True).fill(receiver.url)
+        page.get_by_role("button", name=re.compile(r"^(create|add)", re.I)).first.click()
         page.wait_for_url(re.compile(r"/dashboard/webhooks/[^/?]+"))
         endpoint_url = page.url.split("?")[0]
         d.visit("webhook")
         d.open(d.customer_url.removeprefix(BASE) + "/settings?currency=USD", guard=True)
         d.visit("wallet-settings")
-        page.get_by_label(re.compile(r"low.balance", re.I)).first.fill("55.00")
-        page.get_by_role("button", name=re.compile(r"save", re.I)).first.click()
-        expect(page.get_by_role("status")).to_be_visible()
+        alert = page.get_by_role("group", name=re.compile(r"low.balance", re.I))
+        threshold = (alert.get_by_label(re.compile(r"threshold", re.I)) if alert.count()
+                     else page.get_by_label(re.compile(r"low.balance", re.I)))
+        threshold.first.fill("55.00")
+        page.get_by_role("button", name=re.compile(r"^save", re.I)).first.click()
+        expect(page.get_by_role("status")).to_have_text("Saved.")
+        expect(threshold.first).to_have_value("55.00")
         d.visit("wallet-settings-saved")
         d.open(d.customer_url.removeprefix(BASE))
         answer = d.apply(d.adjust("debit", "15.00", f"browser low balance {RUN}"))
@@ -395,7 +399,7 @@ def create_key(d, name, read_only=False):
     """Create a key on the API keys page; its secret, shown once."""
     page = d.page
     d.open("/dashboard/api-keys", guard=True)
-    page.get_by_label(re.compile(r"name", re.I)).first.fill(name)
+    page.get_by_label("Name", exact=True).fill(name)
     scope = page.get_by_label(re.compile(r"read.only" if read_only else r"^full", re.I))
     if scope.count() > 0:
         if scope.first.evaluate("e => e.tagName.toLowerCase()") == "select":
@@ -404,8 +408,9 @@ def create_key(d, name, read_only=False):
             scope.first.check()
     elif read_only:
         page.get_by_label(re.compile(r"scope", re.I)).first.select_option("read_only")
-    page.get_by_role("button", name=re.compile(r"create", re.I)).first.click()
+    page.get_by_role("button", name=re.compile(r"^create", re.I)).first.click()
     page.wait_for_load_state("load")
+    expect(page.get_by_role("status")).to_be_visible()
     secret = re.search(r"cw_[0-9a-f]{64}", page.content())
     assert secret, "no new key's secret on the page after creating it"
     return secret.group(0)
@@ -423,8 +428,11 @@ def a_rotated_key_signs_in(d):
     d.visit("api-key-created")
     d.open("/dashboard/api-keys")
     row = page.get_by_role("row").filter(has_text=name)
-    row.get_by_role("button", name=re.compile(r"rotate", re.I)).click()
+    if row.locator("summary").count():   # the row's actions fold away
+        row.locator("summary").first.click()
+    row.get_by_role("button", name=re.compile(r"^rotate", re.I)).click()
     page.wait_for_load_state("load")
+    expect(page.get_by_role("status")).to_be_visible()
     secret = re.search(r"cw_[0-9a-f]{64}", page.content())
     assert secret, "no new secret shown after rotating"
     d.visit("api-key-rotated")
