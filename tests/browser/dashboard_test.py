@@ -494,6 +494,23 @@ def a_read_only_key_cannot_adjust(d):
         revoke_test_keys()
 
 
+@flow(guarded=True)
+def the_settings_webhooks_and_keys_pages_at_375_px(d):
+    """At 375 px wide the wallet settings, webhooks and API keys pages do not scroll sideways."""
+    page = d.page
+    page.set_viewport_size({"width": 375, "height": 812})
+    try:
+        for name, path in (("wallet-settings-375px", d.customer_url.removeprefix(BASE) + "/settings?currency=USD"),
+                           ("webhooks-375px", "/dashboard/webhooks"),
+                           ("api-keys-375px", "/dashboard/api-keys")):
+            d.open(path, guard=True)
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= 375, f"{name}: the page is {width} px wide at a 375 px viewport"
+            d.visit(name)
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+
 @flow()
 def signing_out_ends_the_session(d):
     """Sign out lands on sign-in; the old session cookie, put back, opens nothing."""
