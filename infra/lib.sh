@@ -16,10 +16,14 @@ STANDARDWEBHOOKS_VERSION="1.1.0" # PyPI standardwebhooks: what the Python SDK's 
 DUCKDB_VERSION="1.5.6"          # PyPI duckdb: the export test's stand-in for Athena (tests/export/)
 SCHEMATHESIS_VERSION="4.32.5"   # PyPI schemathesis (the fuzz test), its dependencies in tests/fuzz/constraints.txt
 LOCALSTRIPE_VERSION="1.15.10"   # PyPI localstripe: the local stand-in for Stripe (auto top-ups)
+PLAYWRIGHT_VERSION="1.65.2"     # PyPI playwright: drives Debian's chromium in the dashboard's browser tests
+AXE_CORE_VERSION="4.14.1"       # npm axe-core: the accessibility check of every dashboard page
 VENV="$LOCAL/venv"
 FUZZ_VENV="$LOCAL/fuzz-venv"    # schemathesis apart, so that it never changes the SDK test's packages
 SAM_VENV="$LOCAL/sam-venv"      # its own venv: the SAM CLI's many pins stay away from the SDK test's
 LOCALSTRIPE_VENV="$LOCAL/localstripe-venv"   # its own venv too (aiohttp and its pins)
+BROWSER_VENV="$LOCAL/browser-venv"           # Playwright for Python, apart from the SDKs' venv
+AXE_JS="$LOCAL/axe/node_modules/axe-core/axe.min.js"
 # Processes per function that `cargo lambda watch` may run at once (its --concurrency; its default
 # is 1). Lambda runs many instances of a function, so races through the local API must cross
 # processes, not queue in one. Locally, as on AWS, each route is its own function running its own
@@ -101,6 +105,36 @@ ensure_localstripe() {
     python3 -m venv "$LOCALSTRIPE_VENV"
     "$LOCALSTRIPE_VENV/bin/pip" install --quiet --disable-pip-version-check "localstripe==$LOCALSTRIPE_VERSION" >&2
     rm -f "$LOCALSTRIPE_VENV"/.pins-* && touch "$LOCALSTRIPE_VENV/.pins-$pins"
+  fi
+}
+
+# ensure_browser: what the dashboard's browser tests (tests/browser/) need. Debian's chromium (apt,
+# as root; Playwright's own `playwright install` downloads from a CDN this machine cannot reach, so
+# the tests launch the system browser by its path), Playwright for Python pinned in
+# .local/browser-venv (not on PATH), and axe-core pinned in .local/axe. Sets CHROMIUM.
+ensure_browser() {
+  require python3 "install Python 3.11 (pip fetches Playwright)"
+  require npm "install Node.js 20 (npm fetches axe-core)"
+  if [ ! -x /usr/bin/chromium ]; then
+    [ "$(id -u)" = 0 ] || { echo "missing /usr/bin/chromium: run 'apt-get install -y chromium' as root" >&2; exit 1; }
+    require apt-get "install Debian's chromium package by hand (no apt-get here)"
+    log "installing Debian's chromium (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2 ||
+      { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2; }
+  fi
+  CHROMIUM=/usr/bin/chromium
+  local pins="$PLAYWRIGHT_VERSION"
+  if [ ! -x "$BROWSER_VENV/bin/python" ] || [ ! -f "$BROWSER_VENV/.pins-$pins" ]; then
+    log "installing playwright $PLAYWRIGHT_VERSION (PyPI, into .local/browser-venv; it drives /usr/bin/chromium)"
+    python3 -m venv "$BROWSER_VENV"
+    "$BROWSER_VENV/bin/pip" install --quiet --disable-pip-version-check "playwright==$PLAYWRIGHT_VERSION" >&2
+    rm -f "$BROWSER_VENV"/.pins-* && touch "$BROWSER_VENV/.pins-$pins"
+  fi
+  if [ ! -f "$LOCAL/axe/node_modules/axe-core/package.json" ] ||
+     ! grep -q "\"version\": \"$AXE_CORE_VERSION\"" "$LOCAL/axe/node_modules/axe-core/package.json"; then
+    log "installing axe-core $AXE_CORE_VERSION (npm, into .local/axe)"
+    mkdir -p "$LOCAL/axe"
+    npm install --prefix "$LOCAL/axe" --no-audit --no-fund --loglevel=error "axe-core@$AXE_CORE_VERSION" >&2
   fi
 }
 

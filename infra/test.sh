@@ -3,8 +3,9 @@
 # starts DynamoDB Local and localstripe (the local Stripe of auto top-ups; STRIPE_BASE_URL for the
 # tests and the functions) on free ports, runs the unit and integration tests, then the official Dodo
 # Python and Node SDKs against the API served by `cargo lambda watch` (API_CONCURRENCY instances per
-# function, behind the relay of lib.sh), the export path's query with DuckDB, then schemathesis
-# against the same API with openapi.yaml, and stops everything it started.
+# function, behind the relay of lib.sh), the export path's query with DuckDB, then the merchant
+# dashboard in headless chromium (tests/browser: Playwright and axe-core), then schemathesis against
+# the same API with openapi.yaml, and stops everything it started.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -17,6 +18,7 @@ ensure_tools
 ensure_fuzzer
 ensure_sam_tools
 ensure_localstripe
+ensure_browser
 
 # Offline: lib.sh set dummy credentials and turned off the EC2 metadata look-up; the template names
 # no AWS managed policy by name (its own, RecordKeyUsePolicy and EndKeyPolicy, are `!Ref`s), so
@@ -71,6 +73,13 @@ cp tests/sdk/dodo_sdk_webhooks_test.mjs "$LOCAL/node-sdk/" && node "$LOCAL/node-
 log "the export path: the table as DynamoDB's export to S3 writes it, docs/athena/ledger_totals.sql run by DuckDB"
 rm -rf "$LOCAL/export" && mkdir -p "$LOCAL/export"
 EXPORT_DIR="$LOCAL/export" "$VENV/bin/python" tests/export/duckdb_export_test.py
+
+log "the merchant dashboard in a real browser (headless chromium, Playwright, axe-core)"
+# One browser and one tab through every flow; a screenshot of each page in .local/screenshots.
+# It creates its own customers and keys and rotates none but its own: the dev key stays valid.
+rm -rf "$LOCAL/screenshots"
+BROWSER_FLOWS_ALL=1 CHROMIUM="$CHROMIUM" AXE_JS="$AXE_JS" SCREENSHOT_DIR="$LOCAL/screenshots" \
+  "$BROWSER_VENV/bin/python" tests/browser/dashboard_test.py
 
 log "schemathesis against the local API (openapi.yaml)"
 # FUZZ_SEED and FUZZ_MAX_EXAMPLES explore further; the defaults keep the run short and repeatable.

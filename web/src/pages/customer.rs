@@ -222,7 +222,7 @@ pub(super) async fn render<S: Store, C: Clock>(
                 button.secondary type="submit" { "Filter" }
             }
             @if ledger.is_empty() { p.muted { "No entries." } } @else {
-                div.scroll {
+                div.scroll tabindex="0" role="region" aria-label="Ledger entries" {
                     table {
                         thead { tr {
                             th scope="col" { "When" } th scope="col" { "Type" } th.num scope="col" { "Amount" }
@@ -257,7 +257,7 @@ pub(super) async fn render<S: Store, C: Clock>(
         section aria-labelledby="holds" {
             h2 #holds { "Pending holds" }
             @if holds.is_empty() { p.muted { "None." } } @else {
-                div.scroll { table {
+                div.scroll tabindex="0" role="region" aria-label="Pending holds table" { table {
                     thead { tr { th scope="col" { "Hold" } th.num scope="col" { "Amount" } th scope="col" { "Reason" } th scope="col" { "Expires" } th scope="col" { "Actions" } } }
                     tbody { @for hold in &holds { tr {
                         td { code { (hold.id) } }

@@ -85,7 +85,7 @@ async fn render_list<S: Store, C: Clock>(
             } @else if customers.is_empty() {
                 p.muted { "No customers " @if !search.is_empty() { "match this search" } @else { "yet" } "." }
             } @else {
-                div.scroll {
+                div.scroll tabindex="0" role="region" aria-label="Customers table" {
                     table {
                         caption.skip { "Customers, newest first" }
                         thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th.hide-narrow scope="col" { "Created" } } }
