@@ -25,6 +25,7 @@ use shared::ports::HoldStore;
 use shared::{Config, DomainResult, Service};
 
 mod assertions;
+pub mod dashboard;
 mod fixtures;
 mod request;
 pub mod webhooks;

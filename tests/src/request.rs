@@ -94,6 +94,20 @@ impl RequestBuilder<'_> {
     /// Sends the request through the real handler and reads the reply's JSON body (`null` when
     /// it is not JSON).
     pub async fn send(self) -> Reply {
+        let (harness, route, request) = (self.harness, self.route, self.build());
+        let response = harness.handle(route, request).await;
+        let status = response.status();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+            Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        Reply { status, body }
+    }
+
+    /// The request as API Gateway delivers it, not sent: for a benchmark that times the
+    /// handler alone (`api::handle(h.service(), route, request)`).
+    pub fn build(self) -> lambda_http::Request {
         let spec = self.route.spec();
         let path = self
             .path
@@ -108,16 +122,8 @@ impl RequestBuilder<'_> {
             builder = builder.header("authorization", format!("Bearer {key}"));
         }
         let request: lambda_http::Request = builder.body(self.body).expect("request");
-        let request = request
+        request
             .with_path_parameters(self.path.into_iter().collect::<HashMap<_, _>>())
-            .with_query_string_parameters(self.query.into_iter().collect::<HashMap<_, _>>());
-        let response = self.harness.handle(self.route, request).await;
-        let status = response.status();
-        let body = match response.body() {
-            Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
-            Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
-            _ => Value::Null,
-        };
-        Reply { status, body }
+            .with_query_string_parameters(self.query.into_iter().collect::<HashMap<_, _>>())
     }
 }
