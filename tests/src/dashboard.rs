@@ -21,7 +21,8 @@ pub const PAGE_WEIGHT_BUDGET: usize = 60 * 1024;
 pub struct Seed {
     /// Customers besides the seeded one (the list page shows 25).
     pub other_customers: usize,
-    /// Ledger entries of the seeded customer, over USD and INR (two of three in USD).
+    /// Ledger entries of the seeded customer, over USD and INR (an opening credit in each, then
+    /// two of three in USD).
     pub entries: usize,
     /// Pending holds of the seeded customer, alternating USD and INR.
     pub holds: usize,
@@ -49,10 +50,15 @@ fn ok(reply: &crate::Reply, what: &str) {
 
 /// Makes `seed`'s data for `h`'s business through the API; the seeded customer's id.
 pub async fn seed(h: &Harness, seed: Seed) -> String {
+    // Emails differ between seeds of one business.
+    let tag = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
     for i in 0..seed.other_customers {
         let reply = h
             .request(Route::CreateCustomer)
-            .json(json!({"email": format!("customer{i}@example.com"), "name": format!("Customer {i}")}))
+            .json(json!({"email": format!("customer{i}.{tag}@example.com"), "name": format!("Customer {i}")}))
             .send()
             .await;
         ok(&reply, "create customer");
@@ -60,7 +66,7 @@ pub async fn seed(h: &Harness, seed: Seed) -> String {
     let reply = h
         .request(Route::CreateCustomer)
         .json(json!({
-            "email": "ada@example.com", "name": "Ada Lovelace", "phone_number": "+14155550100",
+            "email": format!("ada.{tag}@example.com"), "name": "Ada Lovelace", "phone_number": "+14155550100",
             "metadata": {"plan": "pro", "region": "eu-west-1"}
         }))
         .send()
@@ -68,7 +74,7 @@ pub async fn seed(h: &Harness, seed: Seed) -> String {
     ok(&reply, "create the seeded customer");
     let customer = reply.body["customer_id"].as_str().unwrap().to_owned();
     // Opening balances, then small debits and credits: every debit fits.
-    for currency in ["USD", "INR"] {
+    for currency in ["USD", "INR"].into_iter().take(seed.entries) {
         let body = json!({"amount": 10_000_000, "currency": currency, "entry_type": "credit", "reason": "opening balance"});
         ok(&h.entry(&customer, body).await, "opening credit");
     }
@@ -135,7 +141,8 @@ pub fn page_request(path: &str, cookie: &str) -> Request {
 
 /// A page's HTML through the real page handler, asserting a 200.
 pub async fn page_html(h: &Harness, cookie: &str, path: &str) -> String {
-    let response = web::handle(h.service(), page_request(path, cookie)).await;
+    // Boxed: a page handler is a deep future, too deep for a test thread's stack in a debug build.
+    let response = Box::pin(web::handle(h.service(), page_request(path, cookie))).await;
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
     body_text(response.body())
 }

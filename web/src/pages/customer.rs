@@ -2,13 +2,14 @@
 //! adjustment form, invoice payments (look one up, reverse it) and closing a wallet. Every
 //! action calls the domain operation the API route calls, with the form's idempotency key.
 
+use futures_util::future::try_join_all;
 use lambda_http::http::StatusCode;
 use maud::{html, Markup};
 use shared::access::sessions::SignedIn;
 use shared::holds::model::{HoldQuery, HoldStatus};
 use shared::kernel::paging::PageRequest;
 use shared::kernel::{Clock, Currency, CustomerId, InvoiceId};
-use shared::ledger::model::{EventType, LedgerEntry};
+use shared::ledger::model::{CustomerWallets, EventType, LedgerEntry};
 use shared::ports::Store;
 use shared::ValidationError;
 
@@ -60,6 +61,35 @@ fn who(entry: &LedgerEntry) -> String {
     }
 }
 
+/// The ledger's first page (newest first, as `list_entries` answers it) taken from the charts'
+/// reads, each currency's newest [`CHART_ENTRIES`]: the newest entries of the whole ledger (or of
+/// the filter's currency) are among them. Only if they are exactly the newest of `wallets`, the
+/// wallet set the page shows, without a gap; else `None` (a write landed between the reads, or
+/// a currency has no chart), and the page reads its ledger.
+fn first_page_from_charts(
+    wallets: &CustomerWallets,
+    filter: Option<Currency>,
+    charts: &[(Currency, Vec<LedgerEntry>)],
+) -> Option<Vec<LedgerEntry>> {
+    let (newest, seq): (u64, fn(&LedgerEntry) -> u64) = match filter {
+        None => (wallets.entry_count, |e| e.customer_seq),
+        Some(currency) => (wallets.wallets.get(&currency)?.entry_count, |e| {
+            e.currency_seq
+        }),
+    };
+    let mut entries: Vec<&LedgerEntry> = charts
+        .iter()
+        .filter(|(currency, _)| filter.is_none_or(|f| f == *currency))
+        .flat_map(|(_, recent)| recent)
+        .collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(seq(e)));
+    entries.truncate(LEDGER_PAGE as usize);
+    let expected = newest.min(LEDGER_PAGE as u64);
+    let whole = entries.len() as u64 == expected
+        && entries.iter().zip(0..).all(|(e, i)| seq(e) == newest - i);
+    whole.then(|| entries.into_iter().cloned().collect())
+}
+
 pub(super) async fn render<S: Store, C: Clock>(
     cx: &Cx<'_, S, C>,
     signed_in: &SignedIn,
@@ -68,8 +98,6 @@ pub(super) async fn render<S: Store, C: Clock>(
 ) -> Answer {
     let tenant = &signed_in.tenant;
     let query = crate::forms::query(cx.request);
-    let customer = cx.app.get_customer(tenant, id).await?;
-    let found = cx.app.list_wallets(tenant, id).await?;
     let filter = match query.get("currency") {
         Some(code) => Some(Currency::parse(code)?),
         None => None,
@@ -83,40 +111,45 @@ pub(super) async fn render<S: Store, C: Clock>(
         })
         .transpose()?
         .unwrap_or(0);
-    let ledger = cx
-        .app
-        .list_entries(
-            tenant,
-            id,
-            filter,
-            PageRequest::parse(Some(ledger_page), Some(LEDGER_PAGE))?,
-        )
+    let ledger_request = PageRequest::parse(Some(ledger_page), Some(LEDGER_PAGE))?;
+    let chart_request = PageRequest::parse(Some(0), Some(CHART_ENTRIES))?;
+    let holds_request = PageRequest::parse(Some(0), Some(50))?;
+    // The reads are independent (the charts need the wallets' currencies): at once, so the page
+    // costs the longest chain of reads (wallets, then a chart) rather than all of them in turn.
+    let wallets_and_charts = async {
+        let found = cx.app.list_wallets(tenant, id).await?;
+        let charts = try_join_all(found.wallets.wallets.keys().map(|currency| async move {
+            let recent = cx
+                .app
+                .list_entries(tenant, id, Some(*currency), chart_request)
+                .await?;
+            Ok::<_, PageError>((*currency, recent))
+        }))
         .await?;
-    let mut charts = Vec::new();
-    for currency in found.wallets.wallets.keys() {
-        let recent = cx
-            .app
-            .list_entries(
-                tenant,
-                id,
-                Some(*currency),
-                PageRequest::parse(Some(0), Some(CHART_ENTRIES))?,
-            )
-            .await?;
-        charts.push((*currency, recent));
-    }
-    let holds = cx
-        .app
-        .list_holds(
-            tenant,
-            id,
-            HoldQuery {
-                status: Some(HoldStatus::Pending),
-                currency: None,
-                page: PageRequest::parse(Some(0), Some(50))?,
-            },
-        )
-        .await?;
+        Ok::<_, PageError>((found, charts))
+    };
+    let holds_query = HoldQuery {
+        status: Some(HoldStatus::Pending),
+        currency: None,
+        page: holds_request,
+    };
+    let read_ledger = || cx.app.list_entries(tenant, id, filter, ledger_request);
+    let (customer, (found, charts), ledger, holds) = tokio::try_join!(
+        async { Ok::<_, PageError>(cx.app.get_customer(tenant, id).await?) },
+        wallets_and_charts,
+        async {
+            // The first page comes from the charts' reads (below), when they hold it.
+            Ok::<_, PageError>(match ledger_page {
+                0 => None,
+                _ => Some(read_ledger().await?),
+            })
+        },
+        async { Ok::<_, PageError>(cx.app.list_holds(tenant, id, holds_query).await?) },
+    )?;
+    let ledger = match ledger.or_else(|| first_page_from_charts(&found.wallets, filter, &charts)) {
+        Some(ledger) => ledger,
+        None => read_ledger().await?,
+    };
     let here = base(id);
     let currency_code = filter.map(|c| c.code()).unwrap_or("");
     let typed = |name: &str| {
