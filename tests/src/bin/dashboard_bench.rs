@@ -20,8 +20,9 @@
 //! A benchmark, not a timed test: it asserts no speed; it exits 1 only if a page is over the
 //! weight budget.
 //!
-//! Run (DynamoDB Local at `DYNAMODB_ENDPOINT`):
-//! `cargo run --release -p integration-tests --bin dashboard_bench` (or `./infra/bench.sh dashboard`).
+//! Run: `./infra/bench.sh dashboard` (starts DynamoDB Local), or with `DYNAMODB_ENDPOINT` set:
+//! `cargo run -p integration-tests --bin dashboard_bench` (the figures in docs/performance.md
+//! come from this debug build; `--release` works too, and prints which build it was).
 
 use std::str::FromStr;
 use std::time::Instant;
