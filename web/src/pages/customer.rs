@@ -420,3 +420,74 @@ pub async fn close_form<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
     };
     crate::respond::page(layout::page("Close a wallet", &signed_in, body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::app;
+    use super::*;
+    use shared::access::model::Tenant;
+    use shared::customers::model::NewCustomer;
+    use shared::kernel::Amount;
+    use shared::ledger::model::{EntryCommand, EntryType};
+
+    #[tokio::test]
+    async fn the_first_ledger_page_comes_from_the_charts_only_when_they_hold_the_newest_entries() {
+        let app = app();
+        let eur = Currency::parse("EUR").unwrap();
+        let (business_id, _) = app.create_business("Shop").await.unwrap();
+        let tenant = Tenant { business_id };
+        let new = NewCustomer {
+            email: "a@example.com".into(),
+            name: "Ada".into(),
+            phone_number: None,
+            metadata: Default::default(),
+            preferred_locale: None,
+        };
+        let id = app.create_customer(&tenant, new).await.unwrap().customer_id;
+        for i in 0..30 {
+            let command = EntryCommand {
+                currency: if i % 3 == 0 { eur } else { Currency::USD },
+                amount: Amount::new(100 + i).unwrap(),
+                entry_type: EntryType::Credit,
+                event_type: EventType::MerchantAdjustment,
+                reason: None,
+                reference_object_id: None,
+                idempotency_key: None,
+            };
+            app.create_entry(&tenant, &id, command).await.unwrap();
+        }
+        let found = app.list_wallets(&tenant, &id).await.unwrap().wallets;
+        let mut charts = Vec::new();
+        for currency in found.wallets.keys() {
+            let page = PageRequest::parse(Some(0), Some(CHART_ENTRIES)).unwrap();
+            let recent = app.list_entries(&tenant, &id, Some(*currency), page);
+            charts.push((*currency, recent.await.unwrap()));
+        }
+        let first = PageRequest::parse(Some(0), Some(LEDGER_PAGE)).unwrap();
+        for filter in [None, Some(Currency::USD), Some(eur)] {
+            let read = app.list_entries(&tenant, &id, filter, first).await.unwrap();
+            assert_eq!(read.len(), if filter == Some(eur) { 10 } else { 20 });
+            let taken = first_page_from_charts(&found, filter, &charts);
+            assert_eq!(taken, Some(read), "{filter:?}");
+        }
+        // A wallet set newer than the charts (an entry landed between the reads): a gap.
+        let mut newer = found.clone();
+        newer.entry_count += 1;
+        newer.wallets.get_mut(&Currency::USD).unwrap().entry_count += 1;
+        assert_eq!(first_page_from_charts(&newer, None, &charts), None);
+        assert_eq!(
+            first_page_from_charts(&newer, Some(Currency::USD), &charts),
+            None
+        );
+        assert!(first_page_from_charts(&newer, Some(eur), &charts).is_some());
+        // A chart without the newest entry of its currency, or no chart for the filter's currency.
+        let mut older = charts.clone();
+        older[1].1.remove(0);
+        assert_eq!(older[1].0, Currency::USD);
+        assert_eq!(first_page_from_charts(&found, None, &older), None);
+        assert_eq!(
+            first_page_from_charts(&found, Some(eur), &charts[1..]),
+            None
+        );
+    }
+}
