@@ -134,18 +134,23 @@ pub(super) async fn render<S: Store, C: Clock>(
         page: holds_request,
     };
     let read_ledger = || cx.app.list_entries(tenant, id, filter, ledger_request);
-    let (customer, (found, charts), ledger, holds) = tokio::try_join!(
-        async { Ok::<_, PageError>(cx.app.get_customer(tenant, id).await?) },
-        wallets_and_charts,
-        async {
-            // The first page comes from the charts' reads (below), when they hold it.
-            Ok::<_, PageError>(match ledger_page {
-                0 => None,
-                _ => Some(read_ledger().await?),
-            })
-        },
-        async { Ok::<_, PageError>(cx.app.list_holds(tenant, id, holds_query).await?) },
-    )?;
+    // Boxed: the joined reads are a large future, kept off the stack of every page that renders
+    // this one (the actions do, on a failure).
+    let (customer, (found, charts), ledger, holds) = Box::pin(async {
+        tokio::try_join!(
+            async { Ok::<_, PageError>(cx.app.get_customer(tenant, id).await?) },
+            wallets_and_charts,
+            async {
+                // The first page comes from the charts' reads (below), when they hold it.
+                Ok::<_, PageError>(match ledger_page {
+                    0 => None,
+                    _ => Some(read_ledger().await?),
+                })
+            },
+            async { Ok::<_, PageError>(cx.app.list_holds(tenant, id, holds_query).await?) },
+        )
+    })
+    .await?;
     let ledger = match ledger.or_else(|| first_page_from_charts(&found.wallets, filter, &charts)) {
         Some(ledger) => ledger,
         None => read_ledger().await?,
