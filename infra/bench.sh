@@ -24,9 +24,9 @@
 #   ./infra/bench.sh dashboard   dashboard pages: server time p50/p99 of each main page beside
 #                                the JSON routes reading the same data (page / JSON ratio), their
 #                                DynamoDB calls and RCU, a raw GetItem/Query floor, and each
-#                                page's weight (gzip -9, HTML + CSS + JS). Debug build (as
-#                                measured in docs/performance.md). Settings: BENCH_REQUESTS
-#                                (default 200), BENCH_WARMUP (rounds, default 20).
+#                                page's weight (gzip -9, HTML + CSS + JS). Built with
+#                                --release. Settings: BENCH_REQUESTS (default 200),
+#                                BENCH_WARMUP (rounds, default 20).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -54,9 +54,8 @@ elif [ "$MODE" = sweep ]; then
   start_localstripe "$(free_port)"
   cargo run --quiet --release -p integration-tests --bin sweep_bench
 elif [ "$MODE" = dashboard ]; then
-  # Debug build: the figures in docs/performance.md were measured so (a release build did not fit
-  # the shared machine's disk); ratios compare both sides in the same build.
-  cargo run --quiet -p integration-tests --bin dashboard_bench
+  # Release build, as throughput.
+  cargo run --quiet --release -p integration-tests --bin dashboard_bench
 else
   cargo run --quiet -p integration-tests --bin capacity
 fi

@@ -20,9 +20,9 @@
 //! A benchmark, not a timed test: it asserts no speed; it exits 1 only if a page is over the
 //! weight budget.
 //!
-//! Run: `./infra/bench.sh dashboard` (starts DynamoDB Local), or with `DYNAMODB_ENDPOINT` set:
-//! `cargo run -p integration-tests --bin dashboard_bench` (the figures in docs/performance.md
-//! come from this debug build; `--release` works too, and prints which build it was).
+//! Run: `./infra/bench.sh dashboard` (starts DynamoDB Local, builds with `--release`), or with
+//! `DYNAMODB_ENDPOINT` set: `cargo run --release -p integration-tests --bin dashboard_bench`
+//! (it prints which build it was; a debug build works too).
 
 use std::str::FromStr;
 use std::time::Instant;
