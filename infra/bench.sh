@@ -21,13 +21,19 @@
 #                                wallets; verifies each need was charged and credited once. Built
 #                                with --release. Settings: BENCH_WALLETS (default 10000),
 #                                BENCH_DUE (due wallets, default 10).
+#   ./infra/bench.sh dashboard   dashboard pages: server time p50/p99 of each main page beside
+#                                the JSON routes reading the same data (page / JSON ratio), their
+#                                DynamoDB calls and RCU, a raw GetItem/Query floor, and each
+#                                page's weight (gzip -9, HTML + CSS + JS). Built with
+#                                --release. Settings: BENCH_REQUESTS (default 200),
+#                                BENCH_WARMUP (rounds, default 20).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 MODE="${1:-capacity}"
 case "$MODE" in
-  capacity|throughput|webhooks|sweep) ;;
-  *) echo "usage: $0 [throughput|webhooks|sweep]" >&2; exit 2 ;;
+  capacity|throughput|webhooks|sweep|dashboard) ;;
+  *) echo "usage: $0 [throughput|webhooks|sweep|dashboard]" >&2; exit 2 ;;
 esac
 DDB_PID="" LOCALSTRIPE_PID=""
 trap 'stop $DDB_PID $LOCALSTRIPE_PID' EXIT
@@ -47,6 +53,9 @@ elif [ "$MODE" = sweep ]; then
   # start_localstripe).
   start_localstripe "$(free_port)"
   cargo run --quiet --release -p integration-tests --bin sweep_bench
+elif [ "$MODE" = dashboard ]; then
+  # Release build, as throughput.
+  cargo run --quiet --release -p integration-tests --bin dashboard_bench
 else
   cargo run --quiet -p integration-tests --bin capacity
 fi

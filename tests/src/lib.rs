@@ -26,6 +26,7 @@ use shared::{Config, DomainResult, Service};
 
 mod assertions;
 pub mod cards;
+pub mod dashboard;
 mod fixtures;
 pub mod policies;
 mod request;

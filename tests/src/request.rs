@@ -115,6 +115,13 @@ impl RequestBuilder<'_> {
     /// Sends the request through the real handler and answers its response as it is (headers
     /// and a body that need not be JSON).
     pub async fn send_raw(self) -> lambda_http::Response<Body> {
+        let (harness, route, request) = (self.harness, self.route, self.build());
+        harness.handle(route, request).await
+    }
+
+    /// The request as API Gateway delivers it, not sent: for a benchmark that times the
+    /// handler alone (`api::handle(h.service(), route, request)`).
+    pub fn build(self) -> lambda_http::Request {
         let spec = self.route.spec();
         let path = self
             .path
@@ -132,9 +139,8 @@ impl RequestBuilder<'_> {
             builder = builder.header(name.as_str(), value.as_str());
         }
         let request: lambda_http::Request = builder.body(self.body).expect("request");
-        let request = request
+        request
             .with_path_parameters(self.path.into_iter().collect::<HashMap<_, _>>())
-            .with_query_string_parameters(self.query.into_iter().collect::<HashMap<_, _>>());
-        self.harness.handle(self.route, request).await
+            .with_query_string_parameters(self.query.into_iter().collect::<HashMap<_, _>>())
     }
 }

@@ -2,13 +2,14 @@
 //! adjustment form, invoice payments (look one up, reverse it) and closing a wallet. Every
 //! action calls the domain operation the API route calls, with the form's idempotency key.
 
+use futures_util::future::try_join_all;
 use lambda_http::http::StatusCode;
 use maud::{html, Markup};
 use shared::access::sessions::SignedIn;
 use shared::holds::model::{HoldQuery, HoldStatus};
 use shared::kernel::paging::PageRequest;
 use shared::kernel::{Clock, Currency, CustomerId, InvoiceId};
-use shared::ledger::model::{EventType, LedgerEntry};
+use shared::ledger::model::{CustomerWallets, EventType, LedgerEntry};
 use shared::ports::Store;
 use shared::ValidationError;
 
@@ -53,6 +54,35 @@ fn who(entry: &LedgerEntry) -> String {
     }
 }
 
+/// The ledger's first page (newest first, as `list_entries` answers it) taken from the charts'
+/// reads, each currency's newest [`CHART_ENTRIES`]: the newest entries of the whole ledger (or of
+/// the filter's currency) are among them. Only if they are exactly the newest of `wallets`, the
+/// wallet set the page shows, without a gap; else `None` (a write landed between the reads, or
+/// a currency has no chart), and the page reads its ledger.
+fn first_page_from_charts(
+    wallets: &CustomerWallets,
+    filter: Option<Currency>,
+    charts: &[(Currency, Vec<LedgerEntry>)],
+) -> Option<Vec<LedgerEntry>> {
+    let (newest, seq): (u64, fn(&LedgerEntry) -> u64) = match filter {
+        None => (wallets.entry_count, |e| e.customer_seq),
+        Some(currency) => (wallets.wallets.get(&currency)?.entry_count, |e| {
+            e.currency_seq
+        }),
+    };
+    let mut entries: Vec<&LedgerEntry> = charts
+        .iter()
+        .filter(|(currency, _)| filter.is_none_or(|f| f == *currency))
+        .flat_map(|(_, recent)| recent)
+        .collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(seq(e)));
+    entries.truncate(LEDGER_PAGE as usize);
+    let expected = newest.min(LEDGER_PAGE as u64);
+    let whole = entries.len() as u64 == expected
+        && entries.iter().zip(0..).all(|(e, i)| seq(e) == newest - i);
+    whole.then(|| entries.into_iter().cloned().collect())
+}
+
 pub(super) async fn render<S: Store, C: Clock>(
     cx: &Cx<'_, S, C>,
     signed_in: &SignedIn,
@@ -61,8 +91,6 @@ pub(super) async fn render<S: Store, C: Clock>(
 ) -> Answer {
     let tenant = &signed_in.tenant;
     let query = crate::forms::query(cx.request);
-    let customer = cx.app.get_customer(tenant, id).await?;
-    let found = cx.app.list_wallets(tenant, id).await?;
     let filter = match query.get("currency") {
         Some(code) => Some(Currency::parse(code)?),
         None => None,
@@ -76,40 +104,50 @@ pub(super) async fn render<S: Store, C: Clock>(
         })
         .transpose()?
         .unwrap_or(0);
-    let ledger = cx
-        .app
-        .list_entries(
-            tenant,
-            id,
-            filter,
-            PageRequest::parse(Some(ledger_page), Some(LEDGER_PAGE))?,
-        )
+    let ledger_request = PageRequest::parse(Some(ledger_page), Some(LEDGER_PAGE))?;
+    let chart_request = PageRequest::parse(Some(0), Some(CHART_ENTRIES))?;
+    let holds_request = PageRequest::parse(Some(0), Some(50))?;
+    // The reads are independent (the charts need the wallets' currencies): at once, so the page
+    // costs the longest chain of reads (wallets, then a chart) rather than all of them in turn.
+    let wallets_and_charts = async {
+        let found = cx.app.list_wallets(tenant, id).await?;
+        let charts = try_join_all(found.wallets.wallets.keys().map(|currency| async move {
+            let recent = cx
+                .app
+                .list_entries(tenant, id, Some(*currency), chart_request)
+                .await?;
+            Ok::<_, PageError>((*currency, recent))
+        }))
         .await?;
-    let mut charts = Vec::new();
-    for currency in found.wallets.wallets.keys() {
-        let recent = cx
-            .app
-            .list_entries(
-                tenant,
-                id,
-                Some(*currency),
-                PageRequest::parse(Some(0), Some(CHART_ENTRIES))?,
-            )
-            .await?;
-        charts.push((*currency, recent));
-    }
-    let holds = cx
-        .app
-        .list_holds(
-            tenant,
-            id,
-            HoldQuery {
-                status: Some(HoldStatus::Pending),
-                currency: None,
-                page: PageRequest::parse(Some(0), Some(50))?,
+        Ok::<_, PageError>((found, charts))
+    };
+    let holds_query = HoldQuery {
+        status: Some(HoldStatus::Pending),
+        currency: None,
+        page: holds_request,
+    };
+    let read_ledger = || cx.app.list_entries(tenant, id, filter, ledger_request);
+    // Boxed: the joined reads are a large future, kept off the stack of every page that renders
+    // this one (the actions do, on a failure).
+    let (customer, (found, charts), ledger, holds) = Box::pin(async {
+        tokio::try_join!(
+            async { Ok::<_, PageError>(cx.app.get_customer(tenant, id).await?) },
+            wallets_and_charts,
+            async {
+                // The first page comes from the charts' reads (below), when they hold it.
+                Ok::<_, PageError>(match ledger_page {
+                    0 => None,
+                    _ => Some(read_ledger().await?),
+                })
             },
+            async { Ok::<_, PageError>(cx.app.list_holds(tenant, id, holds_query).await?) },
         )
-        .await?;
+    })
+    .await?;
+    let ledger = match ledger.or_else(|| first_page_from_charts(&found.wallets, filter, &charts)) {
+        Some(ledger) => ledger,
+        None => read_ledger().await?,
+    };
     let here = base(id);
     let currency_code = filter.map(|c| c.code()).unwrap_or("");
     let typed = |name: &str| {
@@ -381,4 +419,75 @@ pub async fn close_form<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
         }
     };
     crate::respond::page(layout::page("Close a wallet", &signed_in, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::app;
+    use super::*;
+    use shared::access::model::Tenant;
+    use shared::customers::model::NewCustomer;
+    use shared::kernel::Amount;
+    use shared::ledger::model::{EntryCommand, EntryType};
+
+    #[tokio::test]
+    async fn the_first_ledger_page_comes_from_the_charts_only_when_they_hold_the_newest_entries() {
+        let app = app();
+        let eur = Currency::parse("EUR").unwrap();
+        let (business_id, _) = app.create_business("Shop").await.unwrap();
+        let tenant = Tenant { business_id };
+        let new = NewCustomer {
+            email: "a@example.com".into(),
+            name: "Ada".into(),
+            phone_number: None,
+            metadata: Default::default(),
+            preferred_locale: None,
+        };
+        let id = app.create_customer(&tenant, new).await.unwrap().customer_id;
+        for i in 0..30 {
+            let command = EntryCommand {
+                currency: if i % 3 == 0 { eur } else { Currency::USD },
+                amount: Amount::new(100 + i).unwrap(),
+                entry_type: EntryType::Credit,
+                event_type: EventType::MerchantAdjustment,
+                reason: None,
+                reference_object_id: None,
+                idempotency_key: None,
+            };
+            app.create_entry(&tenant, &id, command).await.unwrap();
+        }
+        let found = app.list_wallets(&tenant, &id).await.unwrap().wallets;
+        let mut charts = Vec::new();
+        for currency in found.wallets.keys() {
+            let page = PageRequest::parse(Some(0), Some(CHART_ENTRIES)).unwrap();
+            let recent = app.list_entries(&tenant, &id, Some(*currency), page);
+            charts.push((*currency, recent.await.unwrap()));
+        }
+        let first = PageRequest::parse(Some(0), Some(LEDGER_PAGE)).unwrap();
+        for filter in [None, Some(Currency::USD), Some(eur)] {
+            let read = app.list_entries(&tenant, &id, filter, first).await.unwrap();
+            assert_eq!(read.len(), if filter == Some(eur) { 10 } else { 20 });
+            let taken = first_page_from_charts(&found, filter, &charts);
+            assert_eq!(taken, Some(read), "{filter:?}");
+        }
+        // A wallet set newer than the charts (an entry landed between the reads): a gap.
+        let mut newer = found.clone();
+        newer.entry_count += 1;
+        newer.wallets.get_mut(&Currency::USD).unwrap().entry_count += 1;
+        assert_eq!(first_page_from_charts(&newer, None, &charts), None);
+        assert_eq!(
+            first_page_from_charts(&newer, Some(Currency::USD), &charts),
+            None
+        );
+        assert!(first_page_from_charts(&newer, Some(eur), &charts).is_some());
+        // A chart without the newest entry of its currency, or no chart for the filter's currency.
+        let mut older = charts.clone();
+        older[1].1.remove(0);
+        assert_eq!(older[1].0, Currency::USD);
+        assert_eq!(first_page_from_charts(&found, None, &older), None);
+        assert_eq!(
+            first_page_from_charts(&found, Some(eur), &charts[1..]),
+            None
+        );
+    }
 }
