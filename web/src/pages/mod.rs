@@ -100,40 +100,48 @@ pub async fn answer<S: Store, C: Clock>(
         params: &params,
     };
     let answer: Answer = match page {
-        Page::SignInForm => session::form(&cx).await,
-        Page::SignIn => session::sign_in(&cx).await,
-        Page::SignOut => session::sign_out(&cx).await,
+        Page::SignInForm => boxed(session::form(&cx)).await,
+        Page::SignIn => boxed(session::sign_in(&cx)).await,
+        Page::SignOut => boxed(session::sign_out(&cx)).await,
         Page::Asset => asset(&cx),
         Page::Home => Ok(crate::respond::redirect("/dashboard/customers")),
-        Page::Customers => customers::list(&cx).await,
-        Page::CreateCustomer => customers::create(&cx).await,
-        Page::Customer => customer::show(&cx).await,
-        Page::UpdateProfile => customer_actions::update_profile(&cx).await,
-        Page::Adjust => customer_actions::adjust(&cx).await,
-        Page::CaptureHold => customer_actions::capture_hold(&cx).await,
-        Page::ReleaseHold => customer_actions::release_hold(&cx).await,
-        Page::InvoicePayment => customer::invoice_payment(&cx).await,
-        Page::ReverseInvoicePayment => customer_actions::reverse_invoice_payment(&cx).await,
-        Page::CloseForm => customer::close_form(&cx).await,
-        Page::Close => customer_actions::close(&cx).await,
-        Page::Settings => settings::show(&cx).await,
-        Page::UpdateSettings => settings::update(&cx).await,
-        Page::Webhooks => webhooks::list(&cx).await,
-        Page::CreateWebhook => webhooks::create(&cx).await,
-        Page::Webhook => webhooks::show(&cx).await,
-        Page::UpdateWebhook => webhooks::update(&cx).await,
-        Page::DeleteWebhook => webhooks::delete(&cx).await,
-        Page::RevealSecret => webhooks::reveal_secret(&cx).await,
-        Page::Delivery => webhooks::delivery(&cx).await,
-        Page::Resend => webhooks::resend(&cx).await,
-        Page::Liability => reports::liability(&cx).await,
-        Page::Statement => reports::statement(&cx).await,
-        Page::Keys => keys::list(&cx).await,
-        Page::CreateKey => keys::create(&cx).await,
-        Page::RotateKey => keys::rotate(&cx).await,
-        Page::RevokeKey => keys::revoke(&cx).await,
+        Page::Customers => boxed(customers::list(&cx)).await,
+        Page::CreateCustomer => boxed(customers::create(&cx)).await,
+        Page::Customer => boxed(customer::show(&cx)).await,
+        Page::UpdateProfile => boxed(customer_actions::update_profile(&cx)).await,
+        Page::Adjust => boxed(customer_actions::adjust(&cx)).await,
+        Page::CaptureHold => boxed(customer_actions::capture_hold(&cx)).await,
+        Page::ReleaseHold => boxed(customer_actions::release_hold(&cx)).await,
+        Page::InvoicePayment => boxed(customer::invoice_payment(&cx)).await,
+        Page::ReverseInvoicePayment => boxed(customer_actions::reverse_invoice_payment(&cx)).await,
+        Page::CloseForm => boxed(customer::close_form(&cx)).await,
+        Page::Close => boxed(customer_actions::close(&cx)).await,
+        Page::Settings => boxed(settings::show(&cx)).await,
+        Page::UpdateSettings => boxed(settings::update(&cx)).await,
+        Page::Webhooks => boxed(webhooks::list(&cx)).await,
+        Page::CreateWebhook => boxed(webhooks::create(&cx)).await,
+        Page::Webhook => boxed(webhooks::show(&cx)).await,
+        Page::UpdateWebhook => boxed(webhooks::update(&cx)).await,
+        Page::DeleteWebhook => boxed(webhooks::delete(&cx)).await,
+        Page::RevealSecret => boxed(webhooks::reveal_secret(&cx)).await,
+        Page::Delivery => boxed(webhooks::delivery(&cx)).await,
+        Page::Resend => boxed(webhooks::resend(&cx)).await,
+        Page::Liability => boxed(reports::liability(&cx)).await,
+        Page::Statement => boxed(reports::statement(&cx)).await,
+        Page::Keys => boxed(keys::list(&cx)).await,
+        Page::CreateKey => boxed(keys::create(&cx)).await,
+        Page::RotateKey => boxed(keys::rotate(&cx)).await,
+        Page::RevokeKey => boxed(keys::revoke(&cx)).await,
     };
     answer.unwrap_or_else(PageError::into_response)
+}
+
+/// A handler's future on the heap: the page's future then holds one pointer, not the largest of
+/// every handler's futures (which overflowed a debug build's stack once the pages grew).
+fn boxed<'a>(
+    answer: impl std::future::Future<Output = Answer> + Send + 'a,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Answer> + Send + 'a>> {
+    Box::pin(answer)
 }
 
 fn asset<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
