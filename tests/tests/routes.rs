@@ -1251,7 +1251,7 @@ fn the_stripe_key_is_read_from_secrets_manager_not_the_environment() {
         );
     }
     assert_eq!(
-        readers, 7,
+        readers, 8,
         "the dispatcher and the sweep charge cards; the settings function and the dashboard's \
          settings pages check whose card it is; issue 22: paying an invoice charges the saved \
          cards, a reversal refunds them, a customer patch checks them"

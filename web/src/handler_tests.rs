@@ -443,3 +443,78 @@ async fn a_read_only_key_can_look_but_not_post_an_adjustment() {
     assert!(text(&answer).contains("insufficient_scope"));
     assert_eq!(balance(&app, &key, &id).await, 0);
 }
+
+#[tokio::test]
+async fn an_invoice_payment_shows_its_split_and_a_reversal_goes_where_the_form_says() {
+    let (app, _) = app();
+    let (business, key) = app.create_business("Shop").await.unwrap();
+    let id = customer(&app, &key, "Ada").await;
+    let tenant = shared::access::model::Tenant {
+        business_id: business,
+    };
+    let usd = shared::kernel::Currency::USD;
+    let credit = shared::ledger::model::EntryCommand {
+        currency: usd,
+        amount: shared::kernel::Amount::new(3_000).unwrap(),
+        entry_type: shared::ledger::model::EntryType::Credit,
+        event_type: shared::ledger::model::EventType::MerchantAdjustment,
+        reason: None,
+        reference_object_id: None,
+        idempotency_key: None,
+    };
+    app.create_entry(&tenant, &id, credit).await.unwrap();
+    let invoice = shared::kernel::InvoiceId::parse("inv_42").unwrap();
+    let command = shared::invoices::model::InvoiceCommand {
+        invoice_id: invoice.clone(),
+        currency: usd,
+        amount_due: shared::kernel::Amount::new(5_000).unwrap(),
+        charge_remainder: None,
+    };
+    app.pay_invoice(&tenant, &id, command).await.unwrap();
+    let browser = signed_in(&app, &key).await;
+    let page = crate::handle(
+        &app,
+        request(
+            "GET",
+            &format!("/dashboard/customers/{id}/invoice-payments?invoice_id=inv_42"),
+            Some(&browser.cookie),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = text(&page);
+    assert!(
+        html.contains("Paid from the wallet</dt><dd>$30.00"),
+        "{html}"
+    );
+    assert!(html.contains("Left to pay</dt><dd>$20.00"), "{html}");
+    assert!(html.contains("name=\"destination\""));
+
+    let path = format!("/dashboard/customers/{id}/invoice-payments/inv_42/reversals");
+    let body = form_of(&[
+        ("csrf_token", &browser.csrf),
+        ("idempotency_key", "form_00000000000000000000000000000004"),
+        ("amount", "10.00"),
+        ("destination", "wallet"),
+    ]);
+    let answer = crate::handle(
+        &app,
+        request("POST", &path, Some(&browser.cookie), Some(&body)),
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{}", text(&answer));
+    assert_eq!(balance(&app, &key, &id).await, 1_000);
+    let bad = form_of(&[
+        ("csrf_token", &browser.csrf),
+        ("amount", "1.00"),
+        ("destination", "moon"),
+    ]);
+    let answer = crate::handle(
+        &app,
+        request("POST", &path, Some(&browser.cookie), Some(&bad)),
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(balance(&app, &key, &id).await, 1_000);
+}

@@ -79,7 +79,8 @@ impl PageError {
         let (status, code, message) = self.explain();
         let body = html! {
             h1 { "Something is not right" }
-            p.error role="alert" { (message) }
+            // The API's words quote names in backticks; a page shows them plain.
+            p.error role="alert" { (message.replace('`', "")) }
             p { small { "Code: " code { (code) } } }
             p { a href="/dashboard/customers" { "Back to customers" } }
         };

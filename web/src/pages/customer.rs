@@ -229,7 +229,7 @@ pub(super) async fn render<S: Store, C: Clock>(
                 label { "Currency"
                     select name="currency" {
                         @for currency in found.wallets.wallets.keys() {
-                            option value=(currency.code()) selected[typed_is("currency", currency.code())] { (currency.code()) }
+                            option value=(currency.code()) selected[typed_is("currency", currency.code()) || (typed("currency").is_empty() && *currency == Currency::USD)] { (currency.code()) }
                         }
                     }
                 }
@@ -349,21 +349,59 @@ fn invoice_view(
     payment: &shared::invoices::model::PaymentAndWallet,
 ) -> Markup {
     let p = &payment.payment;
+    let charged = p.charged();
+    let reversible = (p.applied - p.reversed) + (charged - p.card_reversed);
     html! {
         h1 { "Invoice " (p.invoice_id) }
         dl.facts {
+            dt { "Status" } dd { (p.status.map_or("paid from the wallet", |s| s.as_str())) }
             dt { "Due" } dd { (money(p.amount_due, p.currency)) }
             dt { "Paid from the wallet" } dd { (money(p.applied, p.currency)) }
-            dt { "Left to charge" } dd { (money(p.remaining, p.currency)) }
-            dt { "Reversed" } dd { (money(p.reversed, p.currency)) }
+            dt { "Charged to cards" } dd { (money(charged, p.currency)) }
+            dt { "Left to pay" } dd { (money(p.remaining, p.currency)) }
+            dt { "Reversed to the wallet" } dd { (money(p.reversed, p.currency)) }
+            dt { "Refunded to cards" } dd { (money(p.card_reversed, p.currency)) }
             dt { "Paid" } dd { (time(p.created_at)) }
         }
-        @if p.applied > p.reversed {
+        @if !p.charges.is_empty() {
+            h2 { "Card charges" }
+            div.scroll role="region" aria-label="Card charges" tabindex="0" { table {
+                thead { tr {
+                    th scope="col" { "When" } th scope="col" { "Card" } th.num scope="col" { "Amount" }
+                    th scope="col" { "Result" } th scope="col" { "PaymentIntent" }
+                } }
+                tbody { @for charge in &p.charges { tr {
+                    td { (time(charge.at)) }
+                    td { code { (charge.payment_method_id) } }
+                    td.num { (money(charge.amount, p.currency)) }
+                    td {
+                        @match charge.status {
+                            shared::invoices::model::ChargeStatus::Succeeded => "succeeded",
+                            shared::invoices::model::ChargeStatus::Declined => "declined",
+                        }
+                        @if let Some(message) = &charge.message { ": " (message) }
+                    }
+                    td { code { (charge.payment_intent_id.as_deref().unwrap_or("-")) } }
+                } } }
+            } }
+        }
+        @if !p.refunds.is_empty() {
+            h2 { "Card refunds" }
+            ul { @for refund in &p.refunds {
+                li { (money(refund.amount, p.currency)) " of " code { (refund.payment_intent_id) } ", " (time(refund.at)) }
+            } }
+        }
+        @if reversible > 0 {
             h2 { "Reverse" }
             form.stack method="post" action={(here) "/invoice-payments/" (p.invoice_id) "/reversals"} {
                 (layout::change_fields(signed_in))
-                label { "Amount to credit back (at most " (money(p.applied - p.reversed, p.currency)) ")"
+                label { "Amount to give back (at most " (money(reversible, p.currency)) ")"
                     input type="text" inputmode="decimal" name="amount" required; }
+                fieldset {
+                    legend { "Where it goes" }
+                    label { input type="radio" name="destination" value="original_method" checked; "Back where it came from (the wallet part to the wallet, the card part to the card)" }
+                    label { input type="radio" name="destination" value="wallet"; "All to the wallet" }
+                }
                 label { "Reason" input type="text" name="reason"; }
                 button type="submit" { "Reverse" }
             }

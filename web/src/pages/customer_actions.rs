@@ -8,7 +8,7 @@ use shared::closing::model::CloseCommand;
 use shared::customers::model::CustomerPatch;
 use shared::customers::rules as fields;
 use shared::holds::model::{CaptureCommand, HoldStatus};
-use shared::invoices::model::ReversalCommand;
+use shared::invoices::model::{Destination, ReversalCommand};
 use shared::kernel::text::{reason, reference_object_id};
 use shared::kernel::{Amount, Clock, Currency, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 use shared::ledger::model::{EntryCommand, EntryType, EventType};
@@ -244,11 +244,31 @@ pub async fn reverse_invoice_payment<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> A
             reason: optional_text(&form, "reason", reason)?,
             idempotency_key: idempotency_key(&form)?,
         };
+        let destination = match form.get("destination") {
+            None | Some("original_method") => Destination::OriginalMethod,
+            Some("wallet") => Destination::Wallet,
+            Some(_) => {
+                return Err(ValidationError::new(
+                    "invalid_destination",
+                    "choose where the money goes: the wallet or back where it came from",
+                )
+                .into())
+            }
+        };
+        let gateway = cx.app.stripe().map_err(|e| {
+            DomainError::GatewayUnavailable(format!("payment gateway configuration: {e}"))
+        })?;
         let reversed = cx
             .acting(
                 &signed_in,
-                cx.app
-                    .reverse_invoice_payment(tenant, &id, &invoice, command),
+                cx.app.reverse_invoice_payment_with(
+                    gateway,
+                    tenant,
+                    &id,
+                    &invoice,
+                    command,
+                    destination,
+                ),
             )
             .await;
         reversed.map(|_| ()).or_else(|e| {

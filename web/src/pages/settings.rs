@@ -55,6 +55,28 @@ fn auto_status(auto: &AutoTopUp) -> &'static str {
     }
 }
 
+/// The cards saved at the gateway for the customer (the gateway's list, then the customer's
+/// ordered payment methods), to pick from; empty when there is no gateway or it cannot say.
+async fn saved_cards<S: Store, C: Clock>(
+    cx: &Cx<'_, S, C>,
+    gateway_customer_id: Option<&str>,
+    ordered: &[shared::customers::model::SavedPaymentMethod],
+) -> Vec<String> {
+    let mut cards: Vec<String> = ordered
+        .iter()
+        .map(|m| m.payment_method_id.clone())
+        .collect();
+    if let (Ok(Some(gateway)), Some(customer)) = (cx.app.stripe(), gateway_customer_id) {
+        match gateway.saved_cards(customer).await {
+            Ok(listed) => cards.extend(listed),
+            Err(error) => tracing::warn!(%error, "could not list the customer's saved cards"),
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    cards.retain(|card| seen.insert(card.clone()));
+    cards
+}
+
 async fn render<S: Store, C: Clock>(
     cx: &Cx<'_, S, C>,
     signed_in: &SignedIn,
@@ -106,6 +128,13 @@ async fn render<S: Store, C: Clock>(
             TopUpAmount::Fixed(v) | TopUpAmount::TargetBalance(v) => amount_of(v),
         }),
     );
+    let cards = saved_cards(
+        cx,
+        auto.map(|a| a.payment_method.gateway_customer_id.as_str())
+            .or(customer.gateway_customer_id.as_deref()),
+        &customer.payment_methods,
+    )
+    .await;
     let customer_page = format!("/dashboard/customers/{id}");
     let body = html! {
         p { a href=(customer_page) { "← " (customer.name) } }
@@ -183,7 +212,13 @@ async fn render<S: Store, C: Clock>(
                         value=(value("max_amount_per_day", auto.and_then(|a| amount_of(a.max_amount_per_day)))); }
                 label { "Saved card (payment method id, pm_...)"
                     input type="text" name="payment_method_id" autocomplete="off" spellcheck="false"
+                        list="saved-cards" aria-describedby="saved-cards-help"
                         value=(value("payment_method_id", auto.map(|a| a.payment_method.payment_method_id.clone()))); }
+                datalist #saved-cards { @for card in &cards { option value=(card) {} } }
+                p #saved-cards-help .muted { small {
+                    @if cards.is_empty() { "No saved card found at the gateway for this customer." }
+                    @else { "Saved at the gateway: " @for (i, card) in cards.iter().enumerate() { @if i > 0 { ", " } code { (card) } } }
+                } }
                 label { "Gateway customer id (optional: found or made at the gateway when empty)"
                     input type="text" name="gateway_customer_id" autocomplete="off" spellcheck="false"
                         value=(value("gateway_customer_id", auto.map(|a| a.payment_method.gateway_customer_id.clone()))); }
