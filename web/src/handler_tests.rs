@@ -518,3 +518,28 @@ async fn an_invoice_payment_shows_its_split_and_a_reversal_goes_where_the_form_s
     assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(balance(&app, &key, &id).await, 1_000);
 }
+
+#[tokio::test]
+async fn a_list_page_read_for_a_claimed_business_shows_nothing_unless_the_session_proves_it() {
+    let (app, _) = app();
+    let (_, key_a) = app.create_business("A").await.unwrap();
+    let (business_b, key_b) = app.create_business("B").await.unwrap();
+    customer(&app, &key_b, "Secret customer of B").await;
+    let browser = signed_in(&app, &key_a).await;
+    let (_, random) = browser.cookie.split_once('.').unwrap();
+    // A's session id with B's id in front: the page starts reading B's customers, then the
+    // session refuses the claim.
+    let forged = format!("cw_session={business_b}.{random}");
+    for path in [
+        "/dashboard/customers",
+        "/dashboard/webhooks",
+        "/dashboard/api-keys",
+    ] {
+        let page = crate::handle(&app, request("GET", path, Some(&forged), None)).await;
+        assert_eq!(page.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(!text(&page).contains("Secret customer"), "{path}");
+        let own = crate::handle(&app, request("GET", path, Some(&browser.cookie), None)).await;
+        assert_eq!(own.status(), StatusCode::OK, "{path}");
+        assert!(!text(&own).contains("Secret customer"), "{path}");
+    }
+}

@@ -9,7 +9,7 @@ pub use super::model::Session;
 use super::model::{ApiKey, Tenant};
 use super::rules::{hash_key, random_hex};
 use crate::error::{DomainError, DomainResult};
-use crate::kernel::{Clock, Timestamp};
+use crate::kernel::{BusinessId, Clock, Timestamp};
 use crate::ports::Store;
 use crate::service::Service;
 
@@ -17,7 +17,8 @@ use crate::service::Service;
 pub const SESSION_IDLE_MS: u64 = 8 * 3_600 * 1_000;
 /// How often a session's last use is written at most (not once per page).
 pub const SESSION_TOUCH_EVERY_MS: u64 = 60_000;
-/// Length of a session id: 64 hex digits (256 random bits).
+/// Length of a session id's random part: 64 hex digits (256 random bits). The id is
+/// `<business id>.<random part>`.
 const SESSION_ID_LENGTH: usize = 64;
 
 impl Session {
@@ -46,11 +47,25 @@ pub struct SignedIn {
     pub session: Session,
 }
 
+/// The business a session id names and its random part, if it can be one of ours:
+/// `<business id>.<64 hex digits>`.
+fn parts(session_id: Option<&str>) -> Option<(BusinessId, &str)> {
+    let (business, random) = session_id?.split_once('.')?;
+    let business = BusinessId::parse(business).ok()?;
+    (random.len() == SESSION_ID_LENGTH && random.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some((business, random))
+}
+
 /// The hash of a session id as the browser sent it, or `None` if it cannot be one of ours.
 fn id_hash(session_id: Option<&str>) -> Option<String> {
-    session_id
-        .filter(|id| id.len() == SESSION_ID_LENGTH && id.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(hash_key)
+    parts(session_id).and(session_id).map(hash_key)
+}
+
+/// The business a session id claims, before anything proves it: a page may start reading that
+/// business's data while its session is read, and must show it only once [`Service::session`]
+/// has proven the session (whose business it checks against this claim).
+pub fn claimed_business(session_id: Option<&str>) -> Option<BusinessId> {
+    parts(session_id).map(|(business, _)| business)
 }
 
 impl<S: Store, C: Clock> Service<S, C> {
@@ -59,7 +74,7 @@ impl<S: Store, C: Clock> Service<S, C> {
     pub async fn sign_in(&self, api_key: Option<&str>) -> DomainResult<(String, Session)> {
         let (_, key) = self.authenticate_key(api_key).await?;
         let now = self.now();
-        let session_id = random_hex(32);
+        let session_id = format!("{}.{}", key.business_id, random_hex(32));
         let session = Session {
             id_hash: hash_key(&session_id),
             business_id: key.business_id.clone(),
@@ -88,7 +103,10 @@ impl<S: Store, C: Clock> Service<S, C> {
             return Err(DomainError::Unauthenticated);
         }
         let (tenant, key) = self.authenticate_hash(session.key_hash.clone()).await?;
-        if tenant.business_id != session.business_id {
+        let claimed = claimed_business(session_id);
+        if tenant.business_id != session.business_id
+            || claimed.as_ref() != Some(&tenant.business_id)
+        {
             return Err(DomainError::Unauthenticated);
         }
         if session.seen_at.unix_ms + SESSION_TOUCH_EVERY_MS <= now.unix_ms {

@@ -15,7 +15,9 @@ async fn a_session_opens_with_a_key_and_names_its_business_and_key() {
     let (app, _) = service();
     let (business, key) = app.create_business("Shop").await.unwrap();
     let (session_id, session) = app.sign_in(Some(&key)).await.unwrap();
-    assert_eq!(session_id.len(), 64);
+    let (claimed, random) = session_id.split_once('.').unwrap();
+    assert_eq!(claimed, business.to_string());
+    assert_eq!(random.len(), 64);
     assert_ne!(session.id_hash, session_id, "only the hash is stored");
     let signed_in = app.session(Some(&session_id)).await.unwrap();
     assert_eq!(signed_in.tenant.business_id, business);
@@ -121,4 +123,24 @@ async fn a_form_sent_twice_does_its_work_once_and_a_failed_one_may_be_sent_again
         })
         .await
         .is_err());
+}
+
+#[tokio::test]
+async fn a_session_id_whose_business_is_changed_opens_nothing() {
+    let (app, _) = service();
+    let (_, key) = app.create_business("Shop").await.unwrap();
+    let (other, _) = app.create_business("Other").await.unwrap();
+    let (id, _) = app.sign_in(Some(&key)).await.unwrap();
+    let (_, random) = id.split_once('.').unwrap();
+    let forged = format!("{other}.{random}");
+    assert_eq!(claimed_business(Some(&forged)), Some(other));
+    assert!(matches!(
+        app.session(Some(&forged)).await,
+        Err(DomainError::Unauthenticated)
+    ));
+    assert!(matches!(
+        app.session(Some(random)).await,
+        Err(DomainError::Unauthenticated)
+    ));
+    app.session(Some(&id)).await.unwrap();
 }

@@ -27,26 +27,43 @@ fn page_number(query: &Fields) -> Result<PageRequest, PageError> {
 }
 
 pub async fn list<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
-    let signed_in = cx.signed_in().await?;
     let query = crate::forms::query(cx.request);
-    render_list(cx, &signed_in, &query, None, None).await
+    let (customer_query, search_error) = search_of(&query)?;
+    let number = customer_query.page.number;
+    let (signed_in, customers) = match search_error {
+        Some(_) => (cx.signed_in().await?, Vec::new()),
+        None => {
+            cx.signed_in_with(|tenant| async move {
+                cx.app.list_customers(&tenant, customer_query).await
+            })
+            .await?
+        }
+    };
+    let found = Found {
+        customers,
+        search_error,
+        number,
+    };
+    show_list(cx, &signed_in, &query, found, None, None)
 }
 
-async fn render_list<S: Store, C: Clock>(
-    cx: &Cx<'_, S, C>,
-    signed_in: &shared::access::sessions::SignedIn,
-    query: &Fields,
-    error: Option<(lambda_http::http::StatusCode, String)>,
-    typed: Option<&Fields>,
-) -> Answer {
+/// The customers a list page shows, or why the search found none.
+struct Found {
+    customers: Vec<shared::customers::model::Customer>,
+    search_error: Option<String>,
+    number: u32,
+}
+
+/// The query of `?q=` (an email, or part of a name) and `?page=`; a search that cannot match
+/// anything says why instead.
+fn search_of(query: &Fields) -> Result<(CustomerQuery, Option<String>), PageError> {
     let search = query.get("q").unwrap_or("");
-    let paging = page_number(query)?;
     let mut customer_query = CustomerQuery {
         email: None,
         name_contains: None,
         created_from_ms: None,
         created_to_ms: None,
-        page: paging,
+        page: page_number(query)?,
     };
     let mut search_error = None;
     if !search.is_empty() {
@@ -59,6 +76,18 @@ async fn render_list<S: Store, C: Clock>(
             search_error = Some(e.message);
         }
     }
+    Ok((customer_query, search_error))
+}
+
+async fn render_list<S: Store, C: Clock>(
+    cx: &Cx<'_, S, C>,
+    signed_in: &shared::access::sessions::SignedIn,
+    query: &Fields,
+    error: Option<(lambda_http::http::StatusCode, String)>,
+    typed: Option<&Fields>,
+) -> Answer {
+    let (customer_query, search_error) = search_of(query)?;
+    let number = customer_query.page.number;
     let customers = if search_error.is_some() {
         Vec::new()
     } else {
@@ -66,7 +95,28 @@ async fn render_list<S: Store, C: Clock>(
             .list_customers(&signed_in.tenant, customer_query)
             .await?
     };
-    let number = paging.number;
+    let found = Found {
+        customers,
+        search_error,
+        number,
+    };
+    show_list(cx, signed_in, query, found, error, typed)
+}
+
+fn show_list<S: Store, C: Clock>(
+    cx: &Cx<'_, S, C>,
+    signed_in: &shared::access::sessions::SignedIn,
+    query: &Fields,
+    found: Found,
+    error: Option<(lambda_http::http::StatusCode, String)>,
+    typed: Option<&Fields>,
+) -> Answer {
+    let search = query.get("q").unwrap_or("");
+    let Found {
+        customers,
+        search_error,
+        number,
+    } = found;
     let typed_value = |name: &str| typed.and_then(|f| f.get(name)).unwrap_or("").to_owned();
     let body = html! {
         h1 { "Customers" }

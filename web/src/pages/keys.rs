@@ -39,8 +39,10 @@ fn key_id<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Result<KeyId, PageError> {
 }
 
 pub async fn list<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
-    let signed_in = cx.signed_in().await?;
-    render(cx, &signed_in, None).await
+    let (signed_in, keys) = cx
+        .signed_in_with(|tenant| async move { cx.app.list_keys(&tenant).await })
+        .await?;
+    show(cx, &signed_in, keys, None)
 }
 
 fn row(signed_in: &SignedIn, key: &ApiKey, now: Timestamp) -> Markup {
@@ -100,6 +102,15 @@ async fn render<S: Store, C: Clock>(
     failure: Option<Failure<'_>>,
 ) -> Answer {
     let keys = cx.app.list_keys(&signed_in.tenant).await?;
+    show(cx, signed_in, keys, failure)
+}
+
+fn show<S: Store, C: Clock>(
+    cx: &Cx<'_, S, C>,
+    signed_in: &SignedIn,
+    keys: Vec<ApiKey>,
+    failure: Option<Failure<'_>>,
+) -> Answer {
     let now = cx.app.now();
     let query = crate::forms::query(cx.request);
     let typed = |name: &str| {

@@ -80,8 +80,14 @@ fn endpoint_fields(current: Option<&Endpoint>, typed: Option<&Fields>) -> Markup
 }
 
 pub async fn list<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
-    let signed_in = cx.signed_in().await?;
-    render_list(cx, &signed_in, None).await
+    let (signed_in, (endpoints, _)) = cx
+        .signed_in_with(|tenant| async move {
+            cx.app
+                .list_endpoints(&tenant, None, rules::ENDPOINTS_MAX)
+                .await
+        })
+        .await?;
+    show_list(cx, &signed_in, endpoints, None)
 }
 
 async fn render_list<S: Store, C: Clock>(
@@ -93,6 +99,15 @@ async fn render_list<S: Store, C: Clock>(
         .app
         .list_endpoints(&signed_in.tenant, None, rules::ENDPOINTS_MAX)
         .await?;
+    show_list(cx, signed_in, endpoints, failure)
+}
+
+fn show_list<S: Store, C: Clock>(
+    cx: &Cx<'_, S, C>,
+    signed_in: &SignedIn,
+    endpoints: Vec<Endpoint>,
+    failure: Option<Failure<'_>>,
+) -> Answer {
     let query = crate::forms::query(cx.request);
     let body = html! {
         h1 { "Webhooks" }
