@@ -313,6 +313,23 @@ fn the_documented_limits_are_the_limits_of_the_code() {
         metadata["additionalProperties"]["oneOf"][0]["maxLength"],
         METADATA_VALUE_LENGTH_MAX
     );
+    let export = parameters(
+        &doc,
+        "/reports/ledger-entries",
+        &doc["paths"]["/reports/ledger-entries"]["get"],
+    );
+    let export_page = export
+        .iter()
+        .find(|p| p["name"] == "page_size")
+        .expect("page_size");
+    assert_eq!(
+        export_page["schema"]["maximum"],
+        shared::ledger::export::EXPORT_PAGE_MAX
+    );
+    assert_eq!(
+        export_page["schema"]["default"],
+        shared::ledger::export::EXPORT_PAGE_DEFAULT
+    );
     let too_large = deref(&doc, &doc["components"]["responses"]["PayloadTooLarge"]);
     assert!(too_large["description"]
         .as_str()
