@@ -104,6 +104,14 @@ pub trait CustomerStore: Send + Sync {
         business_id: &BusinessId,
         query: &CustomerQuery,
     ) -> impl Future<Output = DomainResult<Vec<Customer>>> + Send;
+    /// The ids of the business's customers after `after` (from the first when `None`), in id
+    /// order, at most `limit` (one query; fewer does not mean the last, none does).
+    fn customers_after(
+        &self,
+        business_id: &BusinessId,
+        after: Option<&CustomerId>,
+        limit: usize,
+    ) -> impl Future<Output = DomainResult<Vec<CustomerId>>> + Send;
 }
 
 /// The state every change reads and the one way to write: a [`Change`].

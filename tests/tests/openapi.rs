@@ -222,7 +222,14 @@ fn every_operation_declares_the_errors_the_code_can_answer() {
                 assert!(response["content"].is_null(), "{name} 204: no body");
                 continue;
             }
-            let body = deref(&doc, &response["content"]["application/json"]["schema"]);
+            let content = &response["content"];
+            // An export's pages are JSON lines (or CSV), not one JSON document.
+            let body = match &content["application/json"] {
+                Value::Null if status == "200" => {
+                    deref(&doc, &content["application/x-ndjson"]["schema"])
+                }
+                json => deref(&doc, &json["schema"]),
+            };
             assert!(!body.is_null(), "{name} {status}: a JSON body");
             if status != "200" {
                 assert!(
@@ -305,6 +312,23 @@ fn the_documented_limits_are_the_limits_of_the_code() {
     assert_eq!(
         metadata["additionalProperties"]["oneOf"][0]["maxLength"],
         METADATA_VALUE_LENGTH_MAX
+    );
+    let export = parameters(
+        &doc,
+        "/reports/ledger-entries",
+        &doc["paths"]["/reports/ledger-entries"]["get"],
+    );
+    let export_page = export
+        .iter()
+        .find(|p| p["name"] == "page_size")
+        .expect("page_size");
+    assert_eq!(
+        export_page["schema"]["maximum"],
+        shared::ledger::export::EXPORT_PAGE_MAX
+    );
+    assert_eq!(
+        export_page["schema"]["default"],
+        shared::ledger::export::EXPORT_PAGE_DEFAULT
     );
     let too_large = deref(&doc, &doc["components"]["responses"]["PayloadTooLarge"]);
     assert!(too_large["description"]

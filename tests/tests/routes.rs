@@ -775,6 +775,16 @@ fn calls(route: Route, f: &Fixture) -> Vec<Call> {
             .query("currency", "USD")
             .query("from", "2027-01-01")
             .query("to", "2027-01-31")],
+        Route::GetLedgerEntriesReport => vec![
+            Call::new(route)
+                .query("from", "2020-01-01T00:00:00Z")
+                .query("to", &shared::kernel::Timestamp::now().rfc3339()),
+            Call::new(route)
+                .query("from", "2020-01-01T00:00:00Z")
+                .query("to", &shared::kernel::Timestamp::now().rfc3339())
+                .query("format", "csv")
+                .query("page_size", "1"),
+        ],
         Route::UpdateCustomer => vec![customer(route).body(json!({"name": "Bea"}))],
         Route::CreateLedgerEntry => vec![customer(route).body(
             json!({"amount": 500, "currency": "USD", "entry_type": "debit", "idempotency_key": key}),

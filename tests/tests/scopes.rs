@@ -114,6 +114,10 @@ fn request<'h>(h: &'h Harness, route: Route, f: &Fixture) -> RequestBuilder<'h> 
             .query("currency", "USD")
             .query("from", "2026-01-01")
             .query("to", "2026-01-31"),
+        Route::GetLedgerEntriesReport => h
+            .request(route)
+            .query("from", "2020-01-01T00:00:00Z")
+            .query("to", &f.now),
         Route::UpdateCustomer => customer().json(json!({"name": "Bea"})),
         Route::CreateLedgerEntry => {
             customer().json(json!({"amount": 5, "currency": "USD", "entry_type": "debit"}))

@@ -37,6 +37,7 @@ fn body_for(route: Route) -> Option<&'static str> {
         | Route::ResendWebhookDelivery => None,
         Route::GetCustomer
         | Route::GetLiabilityReport
+        | Route::GetLedgerEntriesReport
         | Route::ListCustomers
         | Route::ListWallets
         | Route::GetWalletStatement
@@ -127,6 +128,7 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
         let reply = send(spec.route, &intruders_customer).await;
         assert_error(&reply, StatusCode::NOT_FOUND, expected);
     }
+    ledger_entries_report_holds_only_the_callers_entries(&owner, &intruder, &customer).await;
     let wallet = owner.usd_wallet(&customer).await;
     assert_eq!(
         (
@@ -190,4 +192,47 @@ async fn another_business_gets_404_for_every_webhook_route_and_changes_nothing()
     assert_eq!(mine.body["disabled"], false, "untouched");
     let theirs = intruder.request(Route::ListWebhooks).send().await;
     assert_eq!(theirs.body["data"], json!([]));
+}
+
+/// `GET /reports/ledger-entries` as the intruder: its own entries only, and a cursor naming the
+/// owner's customer mid-ledger is refused (422), not answered with the owner's entries.
+async fn ledger_entries_report_holds_only_the_callers_entries(
+    owner: &Harness,
+    intruder: &Harness,
+    owners_customer: &str,
+) {
+    let from = "2020-01-01T00:00:00Z";
+    let to = shared::kernel::Timestamp::now().rfc3339();
+    async fn export(h: &Harness, from: &str, to: &str) -> lambda_http::Response<lambda_http::Body> {
+        h.request(Route::GetLedgerEntriesReport)
+            .queries(&[("from", from), ("to", to)])
+            .send_raw()
+            .await
+    }
+    let customers_in = |response: lambda_http::Response<lambda_http::Body>| {
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = std::str::from_utf8(response.body()).unwrap().to_owned();
+        text.lines()
+            .map(|line| {
+                let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+                entry["customer_id"].as_str().unwrap().to_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+    let owners = customers_in(export(owner, from, &to).await);
+    assert!(!owners.is_empty() && owners.iter().all(|c| c == owners_customer));
+    let intruders = customers_in(export(intruder, from, &to).await);
+    assert!(!intruders.is_empty() && intruders.iter().all(|c| c != owners_customer));
+    let from_ms =
+        shared::kernel::clock::parse_instant("from", from, shared::kernel::clock::Round::Up)
+            .unwrap();
+    let to_ms =
+        shared::kernel::clock::parse_instant("to", &to, shared::kernel::clock::Round::Up).unwrap();
+    let forged = format!("x1.{from_ms}.{to_ms}.1.2.{owners_customer}");
+    let reply = intruder
+        .request(Route::GetLedgerEntriesReport)
+        .queries(&[("from", from), ("to", &to), ("cursor", &forged)])
+        .send()
+        .await;
+    assert_error(&reply, StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor");
 }

@@ -6,6 +6,7 @@
 
 pub mod closing;
 pub mod customers;
+pub mod exports;
 pub mod holds;
 pub mod invoices;
 pub mod keys;
@@ -122,6 +123,7 @@ routes! {
     ListLedgerEntries: "GET" "/customers/{customer_id}/wallets/ledger-entries" => "list-ledger-entries", ledger::list_entries;
     GetWalletStatement: "GET" "/customers/{customer_id}/wallets/statements" => "get-wallet-statement", statements::get;
     GetLiabilityReport: "GET" "/reports/liability" => "get-liability-report", reports::liability;
+    GetLedgerEntriesReport: "GET" "/reports/ledger-entries" => "get-ledger-entries-report", exports::ledger_entries;
     CreateLedgerEntriesBatch: "POST" "/wallets/ledger-entries/batch" => "create-ledger-entries-batch", ledger::create_entries;
     CreateHold: "POST" "/customers/{customer_id}/wallets/holds" => "create-hold", holds::create;
     ListHolds: "GET" "/customers/{customer_id}/wallets/holds" => "list-holds", holds::list;

@@ -120,7 +120,7 @@ fn wants_csv(request: &Request) -> Result<bool, ApiError> {
 }
 
 /// A query value percent-encoded (all but unreserved characters and `:`).
-fn encoded(value: &str) -> String {
+pub(crate) fn encoded(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -151,7 +151,7 @@ pub const CSV_HEADER: &str = "row,entry_id,created_at,event_type,direction,amoun
 
 /// A CSV field: quoted when it holds a comma, quote or line break; a text that a spreadsheet
 /// would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return first) starts with `'`.
-fn field(text: &str) -> String {
+pub(crate) fn field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {

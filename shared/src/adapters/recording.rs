@@ -165,6 +165,16 @@ impl<S: CustomerStore> CustomerStore for RecordingStore<S> {
         self.note("list_customers");
         self.inner.list_customers(business_id, query).await
     }
+
+    async fn customers_after(
+        &self,
+        business_id: &BusinessId,
+        after: Option<&CustomerId>,
+        limit: usize,
+    ) -> DomainResult<Vec<CustomerId>> {
+        self.note("customers_after");
+        self.inner.customers_after(business_id, after, limit).await
+    }
 }
 
 impl<S: WalletStore> WalletStore for RecordingStore<S> {

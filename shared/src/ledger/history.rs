@@ -87,27 +87,31 @@ pub fn require_past(field: &str, at: Timestamp, now: Timestamp) -> Result<(), Va
 }
 
 impl<S: Store, C: Clock> Service<S, C> {
-    /// The entry at `position` of `currency`'s ledger, which the wallet's count says exists.
+    /// The entry at `position` of `currency`'s ledger (the customer's, for `None`), which the
+    /// wallets' count says exists.
     async fn entry_at(
         &self,
         business_id: &BusinessId,
         customer_id: &CustomerId,
-        currency: Currency,
+        currency: Option<Currency>,
         position: u64,
     ) -> DomainResult<LedgerEntry> {
         self.store()
-            .get_entry(business_id, customer_id, Some(currency), position)
+            .get_entry(business_id, customer_id, currency, position)
             .await?
             .map(|found| found.entry)
             .ok_or_else(|| {
+                let ledger = currency.map_or("customer".to_owned(), |c| c.to_string());
                 DomainError::Storage(format!(
-                    "ledger gap: {currency} entry {position} of {customer_id} is missing"
+                    "ledger gap: {ledger} entry {position} of {customer_id} is missing"
                 ))
             })
     }
 
     /// Where `currency`'s ledger of `count` entries stood just before `before`: the entries
-    /// written before it. `floor` is a cut known to be at or before the answer. Reads the newest
+    /// written before it. With `currency` `None`, the customer's whole ledger (positions are
+    /// `customer_seq`, and the cut's balance is only its last entry's currency's). `floor` is a
+    /// cut known to be at or before the answer. Reads the newest
     /// entry first (an instant after it costs that one read), then the oldest after `floor` (an
     /// instant before it costs two), then bisects: at most 2 + ceil(log2(count - floor))
     /// `GetItem`s.
@@ -115,10 +119,17 @@ impl<S: Store, C: Clock> Service<S, C> {
         &self,
         business_id: &BusinessId,
         customer_id: &CustomerId,
-        (currency, count): (Currency, u64),
+        (currency, count): (Option<Currency>, u64),
         before: Timestamp,
         floor: Cut,
     ) -> DomainResult<Cut> {
+        let after = |entry: LedgerEntry| match currency {
+            Some(_) => Cut::after(entry),
+            None => Cut {
+                position: entry.customer_seq,
+                ..Cut::after(entry)
+            },
+        };
         let (mut low, mut high) = (floor, count);
         if high <= low.position {
             return Ok(low);
@@ -127,7 +138,7 @@ impl<S: Store, C: Clock> Service<S, C> {
             .entry_at(business_id, customer_id, currency, high)
             .await?;
         if newest.created_at < before {
-            return Ok(Cut::after(newest));
+            return Ok(after(newest));
         }
         high -= 1;
         if low.position < high {
@@ -139,7 +150,7 @@ impl<S: Store, C: Clock> Service<S, C> {
             if first.created_at >= before {
                 return Ok(low);
             }
-            low = Cut::after(first);
+            low = after(first);
         }
         while low.position < high {
             let middle = low.position + (high - low.position).div_ceil(2);
@@ -147,7 +158,7 @@ impl<S: Store, C: Clock> Service<S, C> {
                 .entry_at(business_id, customer_id, currency, middle)
                 .await?;
             if entry.created_at < before {
-                low = Cut::after(entry);
+                low = after(entry);
             } else {
                 high = middle - 1;
             }
@@ -168,7 +179,7 @@ impl<S: Store, C: Clock> Service<S, C> {
         let cut = if wallet.created_at > at {
             Cut::START
         } else {
-            let count = (currency, wallet.entry_count);
+            let count = (Some(currency), wallet.entry_count);
             self.cut_before(business_id, customer_id, count, before, Cut::START)
                 .await?
         };

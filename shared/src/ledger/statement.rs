@@ -278,7 +278,7 @@ impl<S: Store, C: Clock> Service<S, C> {
             }
             None => {
                 let empty = Cut::START;
-                let ledger = (query.currency, count);
+                let ledger = (Some(query.currency), count);
                 let opening = self
                     .cut_before(business_id, customer_id, ledger, query.from, empty)
                     .await?;

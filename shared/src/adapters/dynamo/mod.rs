@@ -328,6 +328,15 @@ impl CustomerStore for DynamoStore {
     ) -> DomainResult<Vec<Customer>> {
         self.query_customers(business_id, query).await
     }
+
+    async fn customers_after(
+        &self,
+        business_id: &BusinessId,
+        after: Option<&CustomerId>,
+        limit: usize,
+    ) -> DomainResult<Vec<CustomerId>> {
+        self.query_customers_after(business_id, after, limit).await
+    }
 }
 
 impl WalletStore for DynamoStore {

@@ -130,6 +130,8 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     plain("get_customer_revision", &[GET_ITEM]),
     // The business's partition, or the email index when the query names an email.
     on_index("list_customers", &[QUERY], &[GSI_EMAIL]),
+    // The business's partition, from a customer on.
+    plain("customers_after", &[QUERY]),
     // WalletStore
     plain("get_wallets", &[GET_ITEM]),
     plain("has_receipt", &[GET_ITEM]),

@@ -146,6 +146,37 @@ impl DynamoStore {
             .await
     }
 
+    /// At most `limit` customer ids of the business after `after`, in id order: one query of the
+    /// business's partition between the customer sort keys (`CUS#` up to `CUS$`, before the
+    /// endpoints' `WHK#`). A customer id holds only `[A-Za-z0-9_-]` (`CustomerId::parse`), so
+    /// the first sort key after `CUS#<after>` is at least `CUS#<after>!`.
+    pub(super) async fn query_customers_after(
+        &self,
+        business_id: &BusinessId,
+        after: Option<&CustomerId>,
+        limit: usize,
+    ) -> DomainResult<Vec<CustomerId>> {
+        let low = after.map_or_else(|| "CUS#".to_owned(), |id| format!("{}!", customer_sk(id)));
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(business_pk(business_id)))
+            .expression_attribute_values(":low", s(low))
+            .expression_attribute_values(":high", s("CUS$"))
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX));
+        let mut ids = Vec::new();
+        self.each_page(&request, "list customers in id order", |items, _, _| {
+            for item in items {
+                ids.push(customer_from(item)?.customer_id);
+            }
+            Ok(false)
+        })
+        .await?;
+        Ok(ids)
+    }
+
     /// The customer's holds, newest first, through its hold chunks from `newest_chunk` down.
     pub(super) async fn query_holds(
         &self,

@@ -246,6 +246,16 @@ impl<S: CustomerStore> CustomerStore for FaultyStore<S> {
         self.before_call().await?;
         self.inner.list_customers(business_id, query).await
     }
+
+    async fn customers_after(
+        &self,
+        business_id: &BusinessId,
+        after: Option<&CustomerId>,
+        limit: usize,
+    ) -> DomainResult<Vec<CustomerId>> {
+        self.before_call().await?;
+        self.inner.customers_after(business_id, after, limit).await
+    }
 }
 
 impl<S: WalletStore> WalletStore for FaultyStore<S> {

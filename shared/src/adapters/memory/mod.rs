@@ -247,6 +247,26 @@ impl CustomerStore for MemoryStore {
     ) -> DomainResult<Vec<Customer>> {
         self.query_customers(business_id, query).await
     }
+
+    async fn customers_after(
+        &self,
+        business_id: &BusinessId,
+        after: Option<&CustomerId>,
+        limit: usize,
+    ) -> DomainResult<Vec<CustomerId>> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let start = after.map_or(Unbounded, Excluded);
+        Ok(self
+            .read(|t| {
+                t.customers.get(business_id).map_or_else(Vec::new, |all| {
+                    all.range::<CustomerId, _>((start, Unbounded))
+                        .take(limit)
+                        .map(|(id, _)| id.clone())
+                        .collect()
+                })
+            })
+            .await)
+    }
 }
 
 impl WalletStore for MemoryStore {
