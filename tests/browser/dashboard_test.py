@@ -513,6 +513,27 @@ def the_settings_webhooks_and_keys_pages_at_375_px(d):
 
 
 @flow()
+def finance_sees_the_liability_and_a_printable_statement(d):
+    """The liability report draws its chart (an svg with role=img) beside the day's table; a
+    customer's USD statement closes at the balance the customer's page shows."""
+    page = d.page
+    d.open("/dashboard/reports/liability?currency=USD")
+    expect(page.get_by_role("heading", name="Liability", exact=True)).to_be_visible()
+    chart = page.get_by_role("img", name=re.compile("USD liability per day"))
+    expect(chart).to_be_visible()
+    assert chart.evaluate("e => e.tagName.toLowerCase()") == "svg"
+    expect(page.get_by_role("region", name="Liability per day")).to_be_visible()
+    d.visit("reports-liability")
+    d.open(d.customer_url)
+    balance = d.usd_balance().inner_text()
+    d.open(d.customer_url + "/statement?currency=USD")
+    expect(page.get_by_role("heading", name="Statement, USD wallet")).to_be_visible()
+    expect(page.locator("#closing")).to_have_text(balance)
+    expect(page.locator("#opening")).to_have_text("$0.00")
+    d.visit("statement")
+
+
+@flow()
 def signing_out_ends_the_session(d):
     """Sign out lands on sign-in; the old session cookie, put back, opens nothing."""
     page = d.page
