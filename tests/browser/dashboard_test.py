@@ -524,13 +524,41 @@ def finance_sees_the_liability_and_a_printable_statement(d):
     assert chart.evaluate("e => e.tagName.toLowerCase()") == "svg"
     expect(page.get_by_role("region", name="Liability per day")).to_be_visible()
     d.visit("reports-liability")
-    d.open(d.customer_url)
+    d.open(d.customer_url.removeprefix(BASE))
     balance = d.usd_balance().inner_text()
-    d.open(d.customer_url + "/statement?currency=USD")
+    d.open(d.customer_url.removeprefix(BASE) + "/statement?currency=USD")
     expect(page.get_by_role("heading", name="Statement, USD wallet")).to_be_visible()
     expect(page.locator("#closing")).to_have_text(balance)
     expect(page.locator("#opening")).to_have_text("$0.00")
     d.visit("statement")
+
+
+@flow()
+def usable_by_keyboard_alone(d):
+    """From the top of the customer page, the first Tab stop is the skip link; Tab alone then
+    reaches the adjustment form's amount field; typing and Enter apply a credit (no mouse)."""
+    page = d.page
+    d.open(d.customer_url.removeprefix(BASE))
+    page.keyboard.press("Tab")
+    first = page.evaluate("document.activeElement.textContent.trim()")
+    assert first == "Skip to content", f"the first Tab stop is {first!r}"
+    on_amount = """() => { const e = document.activeElement;
+        return e.name === 'amount' && !!e.closest('form') &&
+               e.closest('form').getAttribute('action').endsWith('/adjustments'); }"""
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if page.evaluate(on_amount):
+            break
+    else:
+        raise AssertionError("Tab never reached the adjustment form's amount field")
+    page.keyboard.type("1.00")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "reason", "Tab from the amount goes to the reason"
+    page.keyboard.type(f"keyboard credit {RUN}")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Credit applied.")
+    expect(d.ledger_rows(f"keyboard credit {RUN}")).to_have_count(1)
+    d.visit("customer-keyboard-credit")
 
 
 @flow()

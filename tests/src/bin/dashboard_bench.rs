@@ -251,7 +251,28 @@ async fn main() {
     } else {
         "release"
     };
-    let h = Harness::new().await;
+    // A stand-in for the network: DynamoDB Local answers on loopback, and on its one SQLite
+    // thread, so two calls at once cost as much as one after the other there. With
+    // BENCH_CALL_LATENCY_MS = d, every store call (page and JSON alike) first waits a uniform
+    // 0..2d ms (mean d), as a call to DynamoDB from Lambda waits on the network: reads a page
+    // makes at once then overlap as they would on AWS.
+    let latency_ms: u64 = env_or("BENCH_CALL_LATENCY_MS", 0);
+    let h = if latency_ms == 0 {
+        Harness::new().await
+    } else {
+        let faults = shared::adapters::faulty::Faults {
+            latency: 1.0,
+            latency_max: std::time::Duration::from_millis(2 * latency_ms),
+            ..shared::adapters::faulty::Faults::NONE
+        };
+        Harness::with_faults(7, faults).await
+    };
+    if latency_ms > 0 {
+        eprintln!(
+            "every store call waits a uniform 0..{} ms first (mean {latency_ms} ms)",
+            2 * latency_ms
+        );
+    }
     let seeding = Instant::now();
     let customer = dashboard::seed(&h, Seed::REALISTIC).await;
     let cookie = dashboard::session_cookie(&h).await;
