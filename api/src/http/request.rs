@@ -5,8 +5,9 @@ use lambda_http::http::StatusCode;
 use lambda_http::RequestExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
+use shared::kernel::clock::{parse_instant, Round};
 use shared::kernel::paging::PageRequest;
-use shared::kernel::{Currency, CustomerId, HoldId, InvoiceId};
+use shared::kernel::{Currency, CustomerId, HoldId, InvoiceId, Timestamp};
 use shared::DomainError;
 
 use super::errors::ApiError;
@@ -120,6 +121,53 @@ pub fn query(request: &Request, name: &str) -> Option<String> {
         .query_string_parameters()
         .first(name)
         .map(str::to_owned)
+}
+
+/// A query parameter the route cannot do without: 400 `missing_query` when absent.
+pub fn required_query(request: &Request, name: &str) -> Result<String, ApiError> {
+    query(request, name)
+        .ok_or_else(|| ApiError::invalid("missing_query", format!("`{name}` is required")))
+}
+
+/// A required RFC 3339 instant (a period's `from` or `to`), rounded up to the millisecond.
+pub fn instant_query(request: &Request, name: &str) -> Result<Timestamp, ApiError> {
+    let raw = required_query(request, name)?;
+    Ok(Timestamp::from_unix_ms(parse_instant(
+        name,
+        &raw,
+        Round::Up,
+    )?))
+}
+
+/// `page_size` as an integer, `default` when absent (its bounds are the operation's to check).
+pub fn page_size_query(request: &Request, default: u64) -> Result<u64, ApiError> {
+    match query(request, "page_size") {
+        None => Ok(default),
+        Some(raw) => raw.parse().map_err(|_| {
+            ApiError::invalid(
+                "invalid_query",
+                format!("`page_size` must be an integer; got `{raw}`"),
+            )
+        }),
+    }
+}
+
+/// Whether a paged report answers CSV: `format=csv`, or no `format` and an `Accept` naming
+/// `text/csv`; `format=<other>` names the route's other form (`json`, `jsonl`).
+pub fn wants_csv(request: &Request, other: &str) -> Result<bool, ApiError> {
+    match query(request, "format").as_deref() {
+        Some("csv") => Ok(true),
+        Some(format) if format == other => Ok(false),
+        Some(format) => Err(ApiError::invalid(
+            "invalid_query",
+            format!("`format` must be `{other}` or `csv`; got `{format}`"),
+        )),
+        None => Ok(request
+            .headers()
+            .get("accept")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/csv"))),
+    }
 }
 
 fn integer(request: &Request, name: &'static str) -> Result<Option<i64>, ApiError> {

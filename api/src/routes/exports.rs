@@ -8,8 +8,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use shared::kernel::clock::{parse_instant, Round};
-use shared::kernel::{Clock, Timestamp};
+use shared::kernel::Clock;
 use shared::ledger::export::{
     ExportCursor, ExportPage, ExportQuery, EXPORT_CUSTOMERS_MAX, EXPORT_PAGE_DEFAULT,
 };
@@ -17,63 +16,24 @@ use shared::ledger::model::LedgerEntry;
 use shared::ports::Store;
 
 use super::statements::{encoded, field};
-use crate::http::request::query;
+use crate::http::request::{instant_query, page_size_query, query, wants_csv};
 use crate::http::{Answer, ApiError, Call, Request};
 use crate::views::EntryView;
 
 /// The CSV columns (`position`: the entry's place in its customer's ledger, all currencies).
 pub const CSV_HEADER: &str = "entry_id,customer_id,currency,position,created_at,event_type,direction,amount,before_balance,after_balance,reason,reference_object_id,idempotency_key";
 
-fn required(request: &Request, name: &str) -> Result<String, ApiError> {
-    query(request, name)
-        .ok_or_else(|| ApiError::invalid("missing_query", format!("`{name}` is required")))
-}
-
 /// The query: `from` and `to` (RFC 3339), `page_size` (1-1000), `cursor`.
 fn export_query(request: &Request) -> Result<ExportQuery, ApiError> {
-    let instant = |name: &str| -> Result<Timestamp, ApiError> {
-        let raw = required(request, name)?;
-        Ok(Timestamp::from_unix_ms(parse_instant(
-            name,
-            &raw,
-            Round::Up,
-        )?))
-    };
-    let page_size = match query(request, "page_size") {
-        None => EXPORT_PAGE_DEFAULT,
-        Some(raw) => raw.parse().map_err(|_| {
-            ApiError::invalid(
-                "invalid_query",
-                format!("`page_size` must be an integer; got `{raw}`"),
-            )
-        })?,
-    };
     Ok(ExportQuery {
-        from: instant("from")?,
-        to: instant("to")?,
-        page_size,
+        from: instant_query(request, "from")?,
+        to: instant_query(request, "to")?,
+        page_size: page_size_query(request, EXPORT_PAGE_DEFAULT)?,
         customers_max: EXPORT_CUSTOMERS_MAX,
         cursor: query(request, "cursor")
             .map(|raw| ExportCursor::parse(&raw))
             .transpose()?,
     })
-}
-
-/// CSV when `format=csv`, or without `format` when `Accept` names `text/csv`; else JSON lines.
-fn wants_csv(request: &Request) -> Result<bool, ApiError> {
-    match query(request, "format").as_deref() {
-        Some("csv") => Ok(true),
-        Some("jsonl") => Ok(false),
-        Some(other) => Err(ApiError::invalid(
-            "invalid_query",
-            format!("`format` must be `jsonl` or `csv`; got `{other}`"),
-        )),
-        None => Ok(request
-            .headers()
-            .get("accept")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/csv"))),
-    }
 }
 
 /// The `Link` header's value naming the next page: the same query, with its cursor.
@@ -131,7 +91,7 @@ fn jsonl_page(page: &ExportPage) -> String {
 
 pub async fn ledger_entries<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let (app, tenant, request) = (call.app, call.tenant, call.request);
-    let csv = wants_csv(request)?;
+    let csv = wants_csv(request, "jsonl")?;
     let query = export_query(request)?;
     let page_size = query.page_size;
     let page = app.export_entries(tenant, query).await?;

@@ -7,8 +7,8 @@ use shared::ports::Store;
 use shared::reports::model::{ByEventType, LiabilityDay};
 use shared::reports::rules::parse_day;
 
-use crate::http::request::query;
-use crate::http::{json, Answer, ApiError, Call};
+use crate::http::request::required_query;
+use crate::http::{json, Answer, Call};
 
 #[derive(Debug, Serialize)]
 struct MovementView {
@@ -62,15 +62,13 @@ fn day_view(day: LiabilityDay) -> DayView {
     }
 }
 
-fn required(request: &crate::http::Request, name: &str) -> Result<String, ApiError> {
-    query(request, name)
-        .ok_or_else(|| ApiError::invalid("missing_query", format!("`{name}` is required")))
-}
-
 pub async fn liability<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let (app, tenant, request) = (call.app, call.tenant, call.request);
-    let currency = Currency::parse(&required(request, "currency")?)?;
-    let (from, to) = (required(request, "from")?, required(request, "to")?);
+    let currency = Currency::parse(&required_query(request, "currency")?)?;
+    let (from, to) = (
+        required_query(request, "from")?,
+        required_query(request, "to")?,
+    );
     let (from_day, to_day) = (parse_day("from", &from)?, parse_day("to", &to)?);
     let days = app
         .liability_report(tenant, currency, from_day, to_day)

@@ -8,7 +8,6 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use shared::kernel::clock::{parse_instant, Round};
 use shared::kernel::{Clock, Currency, Timestamp};
 use shared::ledger::model::LedgerEntry;
 use shared::ledger::statement::{
@@ -16,7 +15,9 @@ use shared::ledger::statement::{
 };
 use shared::ports::Store;
 
-use crate::http::request::{customer_id, query};
+use crate::http::request::{
+    customer_id, instant_query, page_size_query, query, required_query, wants_csv,
+};
 use crate::http::{Answer, ApiError, Call, Request};
 use crate::views::EntryView;
 
@@ -67,56 +68,17 @@ fn totals_view(totals: &Totals) -> TotalsView {
     }
 }
 
-fn required(request: &Request, name: &str) -> Result<String, ApiError> {
-    query(request, name)
-        .ok_or_else(|| ApiError::invalid("missing_query", format!("`{name}` is required")))
-}
-
 /// The statement's query: `currency`, `from` and `to` (RFC 3339), `page_size`, `cursor`.
 fn statement_query(request: &Request) -> Result<StatementQuery, ApiError> {
-    let instant = |name: &str| -> Result<Timestamp, ApiError> {
-        let raw = required(request, name)?;
-        Ok(Timestamp::from_unix_ms(parse_instant(
-            name,
-            &raw,
-            Round::Up,
-        )?))
-    };
-    let page_size = match query(request, "page_size") {
-        None => STATEMENT_PAGE_DEFAULT,
-        Some(raw) => raw.parse().map_err(|_| {
-            ApiError::invalid(
-                "invalid_query",
-                format!("`page_size` must be an integer; got `{raw}`"),
-            )
-        })?,
-    };
     Ok(StatementQuery {
-        currency: Currency::parse(&required(request, "currency")?)?,
-        from: instant("from")?,
-        to: instant("to")?,
-        page_size,
+        currency: Currency::parse(&required_query(request, "currency")?)?,
+        from: instant_query(request, "from")?,
+        to: instant_query(request, "to")?,
+        page_size: page_size_query(request, STATEMENT_PAGE_DEFAULT)?,
         cursor: query(request, "cursor")
             .map(|raw| StatementCursor::parse(&raw))
             .transpose()?,
     })
-}
-
-/// CSV when `format=csv`, or without `format` when `Accept` names `text/csv`.
-fn wants_csv(request: &Request) -> Result<bool, ApiError> {
-    match query(request, "format").as_deref() {
-        Some("csv") => Ok(true),
-        Some("json") => Ok(false),
-        Some(other) => Err(ApiError::invalid(
-            "invalid_query",
-            format!("`format` must be `json` or `csv`; got `{other}`"),
-        )),
-        None => Ok(request
-            .headers()
-            .get("accept")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/csv"))),
-    }
 }
 
 /// A query value percent-encoded (all but unreserved characters and `:`).
@@ -214,7 +176,7 @@ fn csv_page(statement: &Statement) -> String {
 
 pub async fn get<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let (app, tenant, request) = (call.app, call.tenant, call.request);
-    let csv = wants_csv(request)?;
+    let csv = wants_csv(request, "json")?;
     let query = statement_query(request)?;
     let page_size = query.page_size;
     let statement = app.statement(tenant, &customer_id(request)?, query).await?;

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 
-use super::history::{require_past, Cut};
+use super::history::{check_period_query, Cut};
 use super::model::{EntryRange, LedgerEntry};
 use crate::access::model::Tenant;
 use crate::error::{DomainError, DomainResult};
@@ -103,31 +103,6 @@ pub struct ExportPage {
 /// The customer in hand: its id, next position to answer and last position in the period.
 type InHand = (CustomerId, u64, u64);
 
-fn check_query(query: &ExportQuery, now: Timestamp) -> Result<(), ValidationError> {
-    if query.from >= query.to {
-        return Err(ValidationError::new(
-            "invalid_period",
-            format!("`from` ({}) must be before `to` ({})", query.from, query.to),
-        ));
-    }
-    require_past("to", query.to, now)?;
-    if !(1..=EXPORT_PAGE_MAX).contains(&query.page_size) {
-        return Err(ValidationError::new(
-            "invalid_page_size",
-            format!("`page_size` must be between 1 and {EXPORT_PAGE_MAX}"),
-        ));
-    }
-    if let Some(cursor) = &query.cursor {
-        if (cursor.from_ms, cursor.to_ms) != (query.from.unix_ms, query.to.unix_ms) {
-            return Err(ValidationError::new(
-                "invalid_cursor",
-                "`cursor` belongs to another period: send the same `from` and `to` with it",
-            ));
-        }
-    }
-    Ok(())
-}
-
 impl<S: Store, C: Clock> Service<S, C> {
     /// The positions of `customer_id`'s ledger in the period: (first, last); first > last
     /// when none. A wallet-less customer has none.
@@ -212,7 +187,13 @@ impl<S: Store, C: Clock> Service<S, C> {
         tenant: &Tenant,
         query: ExportQuery,
     ) -> DomainResult<ExportPage> {
-        check_query(&query, self.now())?;
+        check_period_query(
+            (query.from, query.to),
+            query.page_size,
+            EXPORT_PAGE_MAX,
+            query.cursor.as_ref().map(|c| (c.from_ms, c.to_ms)),
+            self.now(),
+        )?;
         let (page_size, customers_max) = (query.page_size, query.customers_max.max(1));
         let first_page = query.cursor.is_none();
         let mut in_hand: Option<InHand> = query.cursor.map(|c| (c.customer_id, c.next, c.end));

@@ -86,6 +86,38 @@ pub fn require_past(field: &str, at: Timestamp, now: Timestamp) -> Result<(), Va
     Ok(())
 }
 
+/// Checks a paged period query (a statement's, an export's): `from` before `to`, `to` not after
+/// now, `page_size` within `1..=page_max`, and a cursor (its `from_ms`, `to_ms`) of this same
+/// period.
+pub fn check_period_query(
+    (from, to): (Timestamp, Timestamp),
+    page_size: u64,
+    page_max: u64,
+    cursor_period: Option<(u64, u64)>,
+    now: Timestamp,
+) -> Result<(), ValidationError> {
+    if from >= to {
+        return Err(ValidationError::new(
+            "invalid_period",
+            format!("`from` ({from}) must be before `to` ({to})"),
+        ));
+    }
+    require_past("to", to, now)?;
+    if !(1..=page_max).contains(&page_size) {
+        return Err(ValidationError::new(
+            "invalid_page_size",
+            format!("`page_size` must be between 1 and {page_max}"),
+        ));
+    }
+    if cursor_period.is_some_and(|period| period != (from.unix_ms, to.unix_ms)) {
+        return Err(ValidationError::new(
+            "invalid_cursor",
+            "`cursor` belongs to another period: send the same `from` and `to` with it",
+        ));
+    }
+    Ok(())
+}
+
 impl<S: Store, C: Clock> Service<S, C> {
     /// The entry at `position` of `currency`'s ledger (the customer's, for `None`), which the
     /// wallets' count says exists.

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::history::{require_past, Cut};
+use super::history::{check_period_query, Cut};
 use super::model::{EntryRange, EventType, LedgerEntry};
 use super::rules::wallet_of;
 use crate::access::model::Tenant;
@@ -228,32 +228,6 @@ fn check_carried(
     }
 }
 
-/// Checks a statement's period and page size.
-fn check_query(query: &StatementQuery, now: Timestamp) -> Result<(), ValidationError> {
-    if query.from >= query.to {
-        return Err(ValidationError::new(
-            "invalid_period",
-            format!("`from` ({}) must be before `to` ({})", query.from, query.to),
-        ));
-    }
-    require_past("to", query.to, now)?;
-    if !(1..=STATEMENT_PAGE_MAX).contains(&query.page_size) {
-        return Err(ValidationError::new(
-            "invalid_page_size",
-            format!("`page_size` must be between 1 and {STATEMENT_PAGE_MAX}"),
-        ));
-    }
-    if let Some(cursor) = &query.cursor {
-        if (cursor.from_ms, cursor.to_ms) != (query.from.unix_ms, query.to.unix_ms) {
-            return Err(ValidationError::new(
-                "invalid_cursor",
-                "`cursor` belongs to another period: send the same `from` and `to` with it",
-            ));
-        }
-    }
-    Ok(())
-}
-
 impl<S: Store, C: Clock> Service<S, C> {
     /// One page of the statement of `query.currency` over `query.from..query.to`.
     pub async fn statement(
@@ -262,7 +236,13 @@ impl<S: Store, C: Clock> Service<S, C> {
         customer_id: &CustomerId,
         query: StatementQuery,
     ) -> DomainResult<Statement> {
-        check_query(&query, self.now())?;
+        check_period_query(
+            (query.from, query.to),
+            query.page_size,
+            STATEMENT_PAGE_MAX,
+            query.cursor.as_ref().map(|c| (c.from_ms, c.to_ms)),
+            self.now(),
+        )?;
         let wallets = self.wallets_of(tenant, customer_id).await?;
         let count = wallet_of(&wallets, query.currency)?.entry_count;
         let business_id = &tenant.business_id;
