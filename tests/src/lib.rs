@@ -28,6 +28,7 @@ mod assertions;
 pub mod cards;
 pub mod dashboard;
 mod fixtures;
+pub mod gateways;
 pub mod policies;
 mod request;
 pub mod webhooks;

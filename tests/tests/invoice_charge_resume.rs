@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use integration_tests::assert_error;
 use integration_tests::cards::{customer_with_cards, gateway, intents, later, pay, GOOD_CARD};
+use integration_tests::gateways::{DiesAfterCharge, LosesTheAnswer};
 use integration_tests::Harness;
 use lambda_http::http::StatusCode;
 use shared::access::model::Tenant;
@@ -16,74 +17,8 @@ use shared::invoices::model::{
 };
 use shared::kernel::{Amount, BusinessId, Currency, CustomerId, InvoiceId};
 use shared::topups::gateway::{
-    ChargeLookup, ChargeOutcome, ChargeRequest, FoundCharge, GatewayFailure, PaymentGateway,
-    PaymentMethodOwner, RefundOutcome, RefundRequest,
+    ChargeOutcome, ChargeRequest, PaymentGateway, RefundOutcome, RefundRequest,
 };
-
-/// The look-ups of a wrapper around the real gateway (`self.0`): only its charge differs.
-macro_rules! delegate_lookups {
-    () => {
-        async fn find(&self, lookup: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
-            self.0.find(lookup).await
-        }
-
-        async fn payment_method_owner(
-            &self,
-            payment_method_id: &str,
-        ) -> Result<Option<PaymentMethodOwner>, GatewayFailure> {
-            self.0.payment_method_owner(payment_method_id).await
-        }
-
-        async fn create_customer(
-            &self,
-            business_id: &str,
-            customer_id: &str,
-        ) -> Result<String, GatewayFailure> {
-            self.0.create_customer(business_id, customer_id).await
-        }
-
-        async fn attach_payment_method(
-            &self,
-            payment_method_id: &str,
-            gateway_customer_id: &str,
-        ) -> Result<(), GatewayFailure> {
-            self.0
-                .attach_payment_method(payment_method_id, gateway_customer_id)
-                .await
-        }
-    };
-}
-
-/// Charges through the real gateway, then never answers: the worker died after the charge.
-struct DiesAfterCharge(StripeGateway);
-
-impl PaymentGateway for DiesAfterCharge {
-    async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
-        let outcome = self.0.charge(request).await;
-        assert!(
-            matches!(outcome, ChargeOutcome::Succeeded { .. }),
-            "{outcome:?}"
-        );
-        std::future::pending().await
-    }
-
-    delegate_lookups!();
-}
-
-/// Charges through the real gateway, then answers that the outcome is unknown (the answer was
-/// lost).
-struct LosesTheAnswer(StripeGateway);
-
-impl PaymentGateway for LosesTheAnswer {
-    async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
-        self.0.charge(request).await;
-        ChargeOutcome::Unknown {
-            error: "timeout after 10 s (injected)".into(),
-        }
-    }
-
-    delegate_lookups!();
-}
 
 fn command(invoice: &str, due: i64) -> InvoiceCommand {
     InvoiceCommand {
@@ -203,7 +138,7 @@ impl PaymentGateway for LosesTheRefundAnswer {
         }
     }
 
-    delegate_lookups!();
+    integration_tests::delegate_lookups!();
 }
 
 #[tokio::test]

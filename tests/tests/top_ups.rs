@@ -7,15 +7,12 @@
 use std::future::Future;
 use std::time::Duration;
 
+use integration_tests::cards::gateway;
+use integration_tests::gateways::{DiesAfterCharge, LosesTheAnswer};
 use integration_tests::webhooks::{Pump, Received, Receiver};
 use integration_tests::{assert_error, json, Harness, Route};
 use lambda_http::http::StatusCode;
-use shared::adapters::stripe::{Flavor, StripeGateway};
 use shared::kernel::{Currency, CustomerId, Timestamp};
-use shared::topups::gateway::{
-    ChargeLookup, ChargeOutcome, ChargeRequest, FoundCharge, GatewayFailure, PaymentGateway,
-    PaymentMethodOwner,
-};
 use shared::topups::operations::TopUpRun;
 
 const GOOD_CARD: &str = "4242424242424242";
@@ -25,15 +22,6 @@ const WAIT: Duration = Duration::from_secs(20);
 /// One test at a time: sweeps serve every business, and one run at a future instant would take
 /// another test's work.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn gateway() -> StripeGateway {
-    let base_url = std::env::var("STRIPE_BASE_URL").expect(
-        "the top-up tests need localstripe: run ./infra/test.sh (it starts it and sets STRIPE_BASE_URL)",
-    );
-    StripeGateway::new(&base_url, "sk_test_local")
-        .expect("gateway")
-        .with_flavor(Flavor::Localstripe)
-}
 
 /// A customer of `h` with USD `balance`, and auto top-up of `amount` at `threshold` on a saved
 /// `card`; answers (customer id, gateway customer id).
@@ -282,70 +270,6 @@ async fn a_decline_credits_nothing_is_retried_after_the_backoff_and_pauses_after
     );
 }
 
-/// The look-ups of a wrapper around the real gateway (`self.0`): only its charge differs.
-macro_rules! delegate_lookups {
-    () => {
-        async fn find(&self, lookup: &ChargeLookup) -> Result<Option<FoundCharge>, String> {
-            self.0.find(lookup).await
-        }
-
-        async fn payment_method_owner(
-            &self,
-            payment_method_id: &str,
-        ) -> Result<Option<PaymentMethodOwner>, GatewayFailure> {
-            self.0.payment_method_owner(payment_method_id).await
-        }
-
-        async fn create_customer(
-            &self,
-            business_id: &str,
-            customer_id: &str,
-        ) -> Result<String, GatewayFailure> {
-            self.0.create_customer(business_id, customer_id).await
-        }
-
-        async fn attach_payment_method(
-            &self,
-            payment_method_id: &str,
-            gateway_customer_id: &str,
-        ) -> Result<(), GatewayFailure> {
-            self.0
-                .attach_payment_method(payment_method_id, gateway_customer_id)
-                .await
-        }
-    };
-}
-
-/// Charges through the real gateway, then never answers: the worker died after the charge.
-struct DiesAfterCharge(StripeGateway);
-
-impl PaymentGateway for DiesAfterCharge {
-    async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
-        let outcome = self.0.charge(request).await;
-        assert!(
-            matches!(outcome, ChargeOutcome::Succeeded { .. }),
-            "{outcome:?}"
-        );
-        std::future::pending().await
-    }
-
-    delegate_lookups!();
-}
-
-/// Charges through the real gateway, then answers that the outcome is unknown (a timeout).
-struct TimesOutAfterCharge(StripeGateway);
-
-impl PaymentGateway for TimesOutAfterCharge {
-    async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
-        self.0.charge(request).await;
-        ChargeOutcome::Unknown {
-            error: "timeout after 10 s (injected)".into(),
-        }
-    }
-
-    delegate_lookups!();
-}
-
 #[tokio::test]
 async fn a_crash_after_the_charge_or_a_timeout_with_it_done_is_reconciled_into_one_credit() {
     let _serial = SERIAL.lock().await;
@@ -387,7 +311,7 @@ async fn a_crash_after_the_charge_or_a_timeout_with_it_done_is_reconciled_into_o
 
     let (customer, gateway_customer) = customer_with_top_up(&h, 0, 100, 900, GOOD_CARD).await;
     let customer_id = CustomerId::parse(&customer).unwrap();
-    let timing_out = TimesOutAfterCharge(gateway());
+    let timing_out = LosesTheAnswer(gateway());
     let run = h
         .service()
         .run_top_up(
@@ -618,7 +542,7 @@ async fn a_request_using_the_credits_former_key_first_does_not_block_the_credit(
     let run = h
         .service()
         .run_top_up(
-            &TimesOutAfterCharge(gateway()),
+            &LosesTheAnswer(gateway()),
             &business,
             &customer_id,
             Currency::USD,
