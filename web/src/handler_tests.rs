@@ -4,23 +4,11 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::adapters::memory::{FixedClock, MemoryStore};
-use shared::config::Config;
 use shared::kernel::CustomerId;
-use shared::Service;
 
-type App = Service<MemoryStore, FixedClock>;
+use crate::pages::test_support::{app_and_clock as app, text, App};
 
 const HOST: &str = "127.0.0.1:9000";
-
-fn app() -> (App, FixedClock) {
-    let clock = FixedClock::at(1_764_000_000_000);
-    let config = Config::build("t".into(), None, "USD,INR", None).expect("test config");
-    (
-        Service::new(MemoryStore::new(), clock.clone(), config),
-        clock,
-    )
-}
 
 fn request(method: &str, path: &str, cookie: Option<&str>, form: Option<&str>) -> Request {
     let mut builder = lambda_http::http::Request::builder()
@@ -36,10 +24,6 @@ fn request(method: &str, path: &str, cookie: Option<&str>, form: Option<&str>) -
     builder
         .body(form.map_or(Body::Empty, |f| Body::from(f.to_owned())))
         .unwrap()
-}
-
-fn text(response: &Response<Body>) -> String {
-    String::from_utf8(response.body().as_ref().to_vec()).unwrap()
 }
 
 fn header<'a>(response: &'a Response<Body>, name: &str) -> Vec<&'a str> {

@@ -9,9 +9,17 @@ use shared::Service;
 pub type App = Service<MemoryStore, FixedClock>;
 
 pub fn app() -> App {
+    app_and_clock().0
+}
+
+/// [`app`] and its clock, to move it.
+pub fn app_and_clock() -> (App, FixedClock) {
     let clock = FixedClock::at(1_764_000_000_000);
     let config = shared::config::Config::build("t".into(), None, "USD,EUR", None).expect("config");
-    Service::new(MemoryStore::new(), clock, config)
+    (
+        Service::new(MemoryStore::new(), clock.clone(), config),
+        clock,
+    )
 }
 
 /// [`app`] whose webhooks may target this machine (as `WEBHOOKS_ALLOW_PRIVATE=true` runs).
