@@ -206,3 +206,12 @@ impl<'a> InvoicePaymentRecordView<'a> {
         }
     }
 }
+
+/// Money moved one way and the other for one event type: a statement's totals and a liability
+/// day's.
+#[derive(Debug, Serialize)]
+pub struct MovementView {
+    pub event_type: &'static str,
+    pub credits: i64,
+    pub debits: i64,
+}

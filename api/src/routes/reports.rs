@@ -9,13 +9,7 @@ use shared::reports::rules::parse_day;
 
 use crate::http::request::required_query;
 use crate::http::{json, Answer, Call};
-
-#[derive(Debug, Serialize)]
-struct MovementView {
-    event_type: &'static str,
-    credits: i64,
-    debits: i64,
-}
+use crate::views::MovementView;
 
 #[derive(Debug, Serialize)]
 struct DayView {

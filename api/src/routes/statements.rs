@@ -19,7 +19,7 @@ use crate::http::request::{
     customer_id, instant_query, page_size_query, query, required_query, wants_csv,
 };
 use crate::http::{Answer, ApiError, Call, Request};
-use crate::views::EntryView;
+use crate::views::{EntryView, MovementView};
 
 /// A statement page as JSON.
 #[derive(Debug, Serialize)]
@@ -43,13 +43,6 @@ struct TotalsView {
     credits: i64,
     debits: i64,
     by_event_type: Vec<MovementView>,
-}
-
-#[derive(Debug, Serialize)]
-struct MovementView {
-    event_type: &'static str,
-    credits: i64,
-    debits: i64,
 }
 
 fn totals_view(totals: &Totals) -> TotalsView {
