@@ -17,6 +17,7 @@ pub mod holds;
 pub mod invoices;
 pub mod kernel;
 pub mod ledger;
+pub mod payins;
 pub mod ports;
 pub mod reports;
 pub mod service;

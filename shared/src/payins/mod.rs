@@ -1,0 +1,4 @@
+//! Money paid in by the customer: card top-ups from the portal and from top-up links, credited
+//! only when the gateway confirms the payment.
+
+pub mod limits;
