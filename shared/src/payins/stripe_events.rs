@@ -209,9 +209,19 @@ impl<S: Store, C: Clock> Service<S, C> {
             currency: intent.currency,
             state,
         };
-        let top_up = self
+        let top_up = match self
             .settle_card_top_up(&business_id, &customer_id, &top_up_id, &payment)
-            .await?;
+            .await
+        {
+            Ok(top_up) => top_up,
+            // A PaymentIntent of a top-up this deployment does not hold (another environment on
+            // the same Stripe account): nothing to do, and nothing Stripe should send again.
+            Err(DomainError::CardTopUpNotFound(_)) => {
+                tracing::warn!(event = %event.id, %top_up_id, "a top-up event names no top-up of this deployment: ignored");
+                return Ok(WebhookOutcome::Ignored);
+            }
+            Err(other) => return Err(other),
+        };
         self.store()
             .record_gateway_event(&event.id, now_s + EVENT_KEPT_S)
             .await?;
