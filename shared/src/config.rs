@@ -24,6 +24,66 @@ pub struct Config {
     /// A longer time budget per DynamoDB call than the production 5 s
     /// (`DYNAMODB_TIMEOUT_SECONDS`, 5 to 60): for DynamoDB Local on a loaded test machine only.
     pub dynamodb_timeout: Option<std::time::Duration>,
+    /// The customer portal: its signing key, public address and mailer.
+    pub portal: PortalConfig,
+}
+
+/// The customer portal's settings (`PORTAL_SIGNING_KEY`, `PUBLIC_BASE_URL`, the mailer's).
+#[derive(Debug, Clone, Default)]
+pub struct PortalConfig {
+    /// Signs portal and top-up link tokens; `None`: no portal sessions can be made.
+    pub signing_key: Option<crate::portal::tokens::SigningKey>,
+    /// Where the portal's pages are served (no trailing `/`): the links start with it.
+    pub public_base_url: Option<String>,
+    pub mailer: MailerConfig,
+}
+
+/// Where `send_email=true` sends the portal link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MailerConfig {
+    /// No mailer (`MAILER_KIND=none`): `send_email=true` is refused.
+    #[default]
+    None,
+    /// One file per mail in this directory (`MAILBOX_DIR`; the local run's `.local/mailbox`).
+    Mailbox(std::path::PathBuf),
+    /// Amazon SES (`MAILER_KIND=ses`), from `MAIL_FROM`, in the function's region.
+    Ses { from: String, region: String },
+}
+
+impl PortalConfig {
+    /// From `PORTAL_SIGNING_KEY`, `PUBLIC_BASE_URL`, `MAILBOX_DIR` (wins when set), `MAILER_KIND`
+    /// (`ses` or `none`), `MAIL_FROM` and `AWS_REGION`.
+    pub fn from_env() -> Result<PortalConfig, ValidationError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let invalid = |message: &str| ValidationError::new("invalid_config", message.to_owned());
+        let signing_key = var("PORTAL_SIGNING_KEY")
+            .map(|k| crate::portal::tokens::SigningKey::parse(&k))
+            .transpose()?;
+        let public_base_url = var("PUBLIC_BASE_URL")
+            .map(|u| {
+                let u = u.trim().trim_end_matches('/').to_owned();
+                if u.starts_with("https://") || u.starts_with("http://") {
+                    Ok(u)
+                } else {
+                    Err(invalid("PUBLIC_BASE_URL must be an http(s) URL"))
+                }
+            })
+            .transpose()?;
+        let mailer = match (var("MAILBOX_DIR"), var("MAILER_KIND").as_deref()) {
+            (Some(dir), _) => MailerConfig::Mailbox(dir.into()),
+            (None, Some("ses")) => MailerConfig::Ses {
+                from: var("MAIL_FROM").ok_or_else(|| invalid("MAILER_KIND=ses needs MAIL_FROM"))?,
+                region: var("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
+            },
+            (None, None | Some("none")) => MailerConfig::None,
+            (None, Some(_)) => return Err(invalid("MAILER_KIND must be `ses` or `none`")),
+        };
+        Ok(PortalConfig {
+            signing_key,
+            public_base_url,
+            mailer,
+        })
+    }
 }
 
 /// Stripe's (or localstripe's) address and secret key. Its `Debug` never shows the key.
@@ -71,6 +131,7 @@ impl Config {
             var("WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         // On AWS the key comes from Secrets Manager instead (`adapters::secrets`, STRIPE_SECRET_ID).
         config.gateway = var("STRIPE_SECRET_KEY").map(GatewayConfig::from_env);
+        config.portal = PortalConfig::from_env()?;
         if let Some(seconds) = var("DYNAMODB_TIMEOUT_SECONDS") {
             let seconds = seconds
                 .trim()
@@ -139,6 +200,7 @@ impl Config {
             gateway: None,
             key_cache_ttl_ms: crate::access::cache::KEY_CACHE_TTL_MS_DEFAULT,
             dynamodb_timeout: None,
+            portal: PortalConfig::default(),
         })
     }
 }

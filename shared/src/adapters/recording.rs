@@ -18,9 +18,10 @@ use crate::kernel::{
     BusinessId, CustomerId, EndpointId, EventId, HoldId, IdempotencyKey, InvoiceId, Timestamp,
 };
 use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
+use crate::portal::model::PortalSettings;
 use crate::ports::{
-    CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, TotalsStore, WalletStore,
-    WebhookStore,
+    CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, PortalStore, TotalsStore,
+    WalletStore, WebhookStore,
 };
 use crate::reports::model::{Day, DayTotals, Movement};
 use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
@@ -398,5 +399,56 @@ impl<S: TotalsStore> TotalsStore for RecordingStore<S> {
     ) -> DomainResult<Vec<DayTotals>> {
         self.note("day_totals");
         self.inner.day_totals(business_id, currency, to).await
+    }
+}
+
+impl<S: PortalStore> PortalStore for RecordingStore<S> {
+    async fn get_portal_settings(
+        &self,
+        business_id: &BusinessId,
+    ) -> DomainResult<Option<PortalSettings>> {
+        self.note("get_portal_settings");
+        self.inner.get_portal_settings(business_id).await
+    }
+
+    async fn put_portal_settings(
+        &self,
+        business_id: &BusinessId,
+        settings: &PortalSettings,
+    ) -> DomainResult<bool> {
+        self.note("put_portal_settings");
+        self.inner.put_portal_settings(business_id, settings).await
+    }
+
+    async fn portal_revoked_at(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> DomainResult<Option<Timestamp>> {
+        self.note("portal_revoked_at");
+        self.inner.portal_revoked_at(business_id, customer_id).await
+    }
+
+    async fn revoke_portal(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        at: Timestamp,
+    ) -> DomainResult<()> {
+        self.note("revoke_portal");
+        self.inner.revoke_portal(business_id, customer_id, at).await
+    }
+
+    async fn take_attempt(
+        &self,
+        scope: &str,
+        window: u64,
+        limit: u32,
+        expires_s: u64,
+    ) -> DomainResult<bool> {
+        self.note("take_attempt");
+        self.inner
+            .take_attempt(scope, window, limit, expires_s)
+            .await
     }
 }

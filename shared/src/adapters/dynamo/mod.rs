@@ -11,6 +11,7 @@ mod errors;
 pub mod keys;
 pub mod meter;
 pub mod permissions;
+pub mod portal;
 mod queries;
 pub mod sessions;
 pub mod stream;

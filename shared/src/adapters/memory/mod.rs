@@ -17,6 +17,7 @@ mod clock;
 mod commit;
 mod faults;
 mod keys;
+mod portal;
 mod queries;
 mod table;
 mod totals;
@@ -78,6 +79,7 @@ struct State {
     broken_endpoints: HashSet<(BusinessId, crate::kernel::EndpointId)>,
     webhooks: webhooks::WebhookTables,
     totals: totals::TotalsTables,
+    portal: portal::PortalTables,
 }
 
 impl MemoryStore {
