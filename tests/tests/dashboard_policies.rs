@@ -212,6 +212,20 @@ fn visits(family: Family, f: &Fixture) -> Vec<Visit> {
                 format!("{c}/invoice-payments/{}/reversals", f.invoice),
                 &[("amount", "0.40"), ("reason", "refund")],
             ),
+            get(TopUps, format!("{c}/top-ups")),
+            post(
+                CreatePortalSession,
+                format!("{c}/portal-sessions"),
+                &[
+                    ("return_url", "https://example.com/account"),
+                    ("send_email", "true"),
+                ],
+            ),
+            post(
+                RevokePortalSessions,
+                format!("{c}/portal-sessions/revoke"),
+                &[],
+            ),
             get(CloseForm, format!("{c}/close?currency=INR")),
             post(
                 Close,
@@ -385,6 +399,15 @@ impl World {
     fn new(forget_tokens: bool) -> World {
         let mut config = Config::build("unused".to_owned(), None, "USD,INR", None).expect("config");
         config.webhook_targets.allow_private = true;
+        config.portal = shared::config::PortalConfig {
+            signing_key: Some(
+                shared::portal::tokens::SigningKey::parse(&"k".repeat(32)).expect("key"),
+            ),
+            public_base_url: Some("https://wallets.example".to_owned()),
+            mailer: shared::config::MailerConfig::Mailbox(
+                std::env::temp_dir().join("dashboard-policies-mailbox"),
+            ),
+        };
         let memory = MemoryStore::new();
         if forget_tokens {
             memory.forget_tokens();
