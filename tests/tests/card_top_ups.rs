@@ -424,6 +424,76 @@ async fn the_webhook_route_takes_no_key_refuses_a_bad_signature_with_400_and_cre
     assert_eq!(top_up_entries(&h, &customer).await.len(), 1);
 }
 
+#[tokio::test]
+async fn with_consent_the_card_becomes_the_wallet_s_auto_top_up_payment_method() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let setup = set_up_card(&h, &customer, GOOD_CARD).await;
+    let top_up = start(
+        &h,
+        &customer,
+        StartCardTopUp {
+            save_card: true,
+            ..start_of(&setup, 1_100)
+        },
+    )
+    .await
+    .unwrap();
+    let settings = || async {
+        let got = h
+            .request(Route::GetWalletSettings)
+            .customer(&customer)
+            .send()
+            .await;
+        assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+        got.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["currency"] == "USD")
+            .unwrap()
+            .clone()
+    };
+    // Not before the payment is settled.
+    assert!(
+        settings().await["auto_top_up"].is_null(),
+        "{}",
+        settings().await
+    );
+    settle(&h, &top_up).await.unwrap();
+    let saved = settings().await;
+    let auto = &saved["auto_top_up"];
+    assert_eq!(auto["enabled"], false, "{saved}");
+    assert_eq!(
+        auto["payment_method"]["payment_method_id"].as_str(),
+        Some(top_up.payment_method_id.as_str()),
+        "{saved}"
+    );
+    assert_eq!(
+        auto["payment_method"]["gateway_customer_id"].as_str(),
+        Some(top_up.gateway_customer_id.as_str())
+    );
+    // Without consent, nothing is saved.
+    let other = h.customer().await;
+    let setup = set_up_card(&h, &other, GOOD_CARD).await;
+    let plain = start(&h, &other, start_of(&setup, 1_100)).await.unwrap();
+    settle(&h, &plain).await.unwrap();
+    let got = h
+        .request(Route::GetWalletSettings)
+        .customer(&other)
+        .send()
+        .await;
+    let usd = got.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["currency"] == "USD")
+        .unwrap()
+        .clone();
+    assert!(usd["auto_top_up"].is_null(), "{usd}");
+}
+
 /// A form POST without a client crate: localstripe's configuration endpoint.
 async fn reqwest_free_post(url: &str, form: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
