@@ -40,6 +40,7 @@ pub type DynamoService = Service<adapters::dynamo::DynamoStore>;
 pub async fn from_env() -> Result<DynamoService, ValidationError> {
     let mut config = Config::from_env()?;
     adapters::secrets::resolve_gateway_key(&mut config).await?;
+    adapters::secrets::resolve_webhook_secret(&mut config).await?;
     let store = adapters::dynamo::DynamoStore::connect(&config).await;
     Ok(Service::new(store, kernel::SystemClock, config))
 }

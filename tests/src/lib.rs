@@ -46,6 +46,9 @@ pub use shared::adapters::dynamo::meter::Usage;
 /// nothing unless a test asks ([`Harness::with_faults`]).
 pub type App = Service<FaultyStore<DynamoStore>, SystemClock>;
 
+/// The Stripe webhook signing secret of the services under test.
+pub const STRIPE_WEBHOOK_TEST_SECRET: &str = "whsec_integration_tests";
+
 /// Table the integration tests use.
 pub const TEST_TABLE: &str = "customer-wallets-test";
 
@@ -101,6 +104,10 @@ async fn service_on(
         .expect("test configuration");
     // The tests' webhook receivers listen on 127.0.0.1.
     config.webhook_targets.allow_private = true;
+    // Stripe's webhooks to `POST /stripe/webhooks` are signed with this (card_top_ups.rs).
+    config.stripe_webhook_secret = Some(shared::config::Redacted(
+        STRIPE_WEBHOOK_TEST_SECRET.to_owned(),
+    ));
     // Settings check payment methods at the gateway: localstripe, when the run has one.
     if let Ok(base_url) = std::env::var("STRIPE_BASE_URL") {
         config.gateway = Some(shared::config::GatewayConfig {

@@ -505,6 +505,8 @@ fn sam_template_policies_name_actions_and_existing_indexes() {
                 let ok = resource == "WalletsTable.Arn"
                     || resource == "DispatcherFailures.Arn"
                     || resource == "StripeSecretArn"
+                    // The Stripe webhook's signing secret (its one reader: stripe-webhook).
+                    || (resource == "StripeWebhookSecretValue" && id == "StripeWebhookFunction")
                     || resource
                         .strip_prefix("${WalletsTable.Arn}/index/")
                         .is_some_and(|index| indexes.contains(index));
