@@ -483,6 +483,7 @@ fn sam_template_policies_name_actions_and_existing_indexes() {
         "dynamodb:Query",
         "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
+        "ses:SendEmail",
     ];
     let functions = resources(&template(), "AWS::Serverless::Function");
     assert!(!functions.is_empty());
@@ -504,6 +505,9 @@ fn sam_template_policies_name_actions_and_existing_indexes() {
                 let ok = resource == "WalletsTable.Arn"
                     || resource == "DispatcherFailures.Arn"
                     || resource == "StripeSecretArn"
+                    || resource == "PortalSigningKeySecret"
+                    || resource
+                        == "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"
                     || resource
                         .strip_prefix("${WalletsTable.Arn}/index/")
                         .is_some_and(|index| indexes.contains(index));
@@ -834,6 +838,30 @@ fn calls(route: Route, f: &Fixture) -> Vec<Call> {
         Route::GetWebhookDelivery | Route::ResendWebhookDelivery => {
             vec![webhook(route).path("delivery_id", &f.delivery)]
         }
+        Route::CreateCustomerPortalSession => vec![
+            customer(route),
+            customer(route)
+                .query("send_email", "true")
+                .query("return_url", "https://shop.example.com/back"),
+        ],
+        Route::RevokeCustomerPortalSessions => vec![customer(route)],
+        Route::GetCustomerPortalSettings => vec![Call::new(route)],
+        Route::UpdateCustomerPortalSettings => vec![Call::new(route).body(json!({
+            "session_ttl_seconds": 3600,
+            "top_up_limits": {"USD": {"min_amount": 500, "max_amount": 5000, "max_balance": 20000}},
+        }))],
+    }
+}
+
+/// The portal of the routes' functions: a key, a base URL and the tests' mailbox.
+fn portal_config() -> shared::config::PortalConfig {
+    shared::config::PortalConfig {
+        signing_key: Some(
+            shared::portal::tokens::SigningKey::parse(integration_tests::TEST_PORTAL_SIGNING_KEY)
+                .unwrap(),
+        ),
+        public_base_url: Some("http://127.0.0.1:9000".to_owned()),
+        mailer: shared::config::MailerConfig::Mailbox(integration_tests::mailbox_dir()),
     }
 }
 
@@ -887,6 +915,7 @@ async fn store_calls_in_memory() -> BTreeMap<String, BTreeSet<&'static str>> {
     let mut config =
         Config::build("unused".to_owned(), None, "USD,INR", None).expect("configuration");
     config.webhook_targets.allow_private = true;
+    config.portal = portal_config();
     let memory = MemoryStore::new();
     // Every resend is checked as a new change, as DynamoDB does once a token is forgotten: a
     // lost answer then makes `landed()` look for the change.
@@ -1508,6 +1537,7 @@ async fn every_dynamodb_request_a_route_sends_is_allowed_and_declared() {
     let mut config = Config::build(table_name.to_owned(), Some(endpoint), "USD,INR", None)
         .expect("configuration");
     config.webhook_targets.allow_private = true;
+    config.portal = portal_config();
     let plain = DynamoStore::connect(&config).await;
     table::create_table(plain.client(), table_name)
         .await

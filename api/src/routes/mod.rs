@@ -11,6 +11,7 @@ pub mod holds;
 pub mod invoices;
 pub mod keys;
 pub mod ledger;
+pub mod portal;
 pub mod reports;
 pub mod settings;
 pub mod statements;
@@ -151,6 +152,10 @@ routes! {
     ListWebhookDeliveries: "GET" "/webhooks/{webhook_id}/deliveries" => "list-webhook-deliveries", webhooks::list_deliveries;
     GetWebhookDelivery: "GET" "/webhooks/{webhook_id}/deliveries/{delivery_id}" => "get-webhook-delivery", webhooks::get_delivery;
     ResendWebhookDelivery: "POST" "/webhooks/{webhook_id}/deliveries/{delivery_id}/resend" => "resend-webhook-delivery", webhooks::resend;
+    CreateCustomerPortalSession: "POST" "/customers/{customer_id}/customer-portal/session" => "create-customer-portal-session", portal::create_session;
+    RevokeCustomerPortalSessions: "POST" "/customers/{customer_id}/customer-portal/revoke" => "revoke-customer-portal-sessions", portal::revoke;
+    GetCustomerPortalSettings: "GET" "/customer-portal/settings" => "get-customer-portal-settings", portal::get_settings;
+    UpdateCustomerPortalSettings: "PATCH" "/customer-portal/settings" => "update-customer-portal-settings", portal::update_settings;
 }
 
 impl RouteSpec {
