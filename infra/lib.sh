@@ -39,6 +39,19 @@ if [ -z "${REAL_AWS:-}" ]; then
   export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_EC2_METADATA_DISABLED=true
 fi
 
+# The customer portal locally: a signing key of this checkout, made once and kept in .local (on AWS
+# the template's PortalSigningKey, read from Secrets Manager), and a file mailbox where
+# `send_email=true` puts each mail as one file (on AWS: SES, or none).
+MAILBOX_DIR="${MAILBOX_DIR:-$LOCAL/mailbox}"
+local_portal_key() {
+  local file="$LOCAL/portal-signing-key"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$LOCAL"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >"$file")
+  fi
+  cat "$file"
+}
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 require() {
@@ -278,6 +291,11 @@ start_api() {
     [ -z "${STRIPE_BASE_URL:-}" ] || env_line STRIPE_BASE_URL "$STRIPE_BASE_URL"
     [ -z "${STRIPE_SECRET_KEY:-}" ] || env_line STRIPE_SECRET_KEY "$STRIPE_SECRET_KEY"
     [ -z "${STRIPE_FLAVOR:-}" ] || env_line STRIPE_FLAVOR "$STRIPE_FLAVOR"
+    # The customer portal (docs/portal.md): links start with this base URL; mails land in
+    # MAILBOX_DIR.
+    env_line PORTAL_SIGNING_KEY "${PORTAL_SIGNING_KEY:-$(local_portal_key)}"
+    env_line PUBLIC_BASE_URL "http://127.0.0.1:$port"
+    env_line MAILBOX_DIR "$MAILBOX_DIR"
   } >"$env_file"
   log "serving the API at http://127.0.0.1:$port (cargo lambda watch, up to $API_CONCURRENCY instances per function)"
   # cargo-lambda reads RUST_LOG for its own log too (the functions get theirs from the env file):
