@@ -13,7 +13,7 @@ pub enum ConfiguredMailer {
     /// No mailer: sending is refused (`mailer_not_configured`, 422).
     None,
     Mailbox(FileMailbox),
-    Ses(SesMailer),
+    Ses(Box<SesMailer>),
 }
 
 impl ConfiguredMailer {
@@ -22,7 +22,7 @@ impl ConfiguredMailer {
             MailerConfig::None => ConfiguredMailer::None,
             MailerConfig::Mailbox(dir) => ConfiguredMailer::Mailbox(FileMailbox::new(dir)),
             MailerConfig::Ses { from, region } => {
-                ConfiguredMailer::Ses(SesMailer::new(region, from))
+                ConfiguredMailer::Ses(Box::new(SesMailer::new(region, from)))
             }
         }
     }
