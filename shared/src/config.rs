@@ -24,6 +24,32 @@ pub struct Config {
     /// A longer time budget per DynamoDB call than the production 5 s
     /// (`DYNAMODB_TIMEOUT_SECONDS`, 5 to 60): for DynamoDB Local on a loaded test machine only.
     pub dynamodb_timeout: Option<std::time::Duration>,
+    /// Where the product's pages are served (`PUBLIC_BASE_URL`): top-up links point there.
+    pub public_base_url: String,
+    /// The key that signs top-up link (and portal) tokens (`PORTAL_SIGNING_KEY`).
+    pub portal_signing_key: SigningKey,
+}
+
+/// The local run's base URL, when `PUBLIC_BASE_URL` is not set.
+pub const PUBLIC_BASE_URL_DEFAULT: &str = "http://127.0.0.1:9000";
+
+/// A signing key. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct SigningKey(pub Vec<u8>);
+
+impl SigningKey {
+    /// The key of a run without `PORTAL_SIGNING_KEY`: derived from the table's name, so that
+    /// every instance of a local run signs alike. Not secret: the AWS template sets the key.
+    pub fn local(table_name: &str) -> SigningKey {
+        use sha2::Digest;
+        SigningKey(sha2::Sha256::digest(format!("local signing key|{table_name}")).to_vec())
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey([redacted])")
+    }
 }
 
 /// Stripe's (or localstripe's) address and secret key. Its `Debug` never shows the key.
@@ -71,6 +97,12 @@ impl Config {
             var("WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         // On AWS the key comes from Secrets Manager instead (`adapters::secrets`, STRIPE_SECRET_ID).
         config.gateway = var("STRIPE_SECRET_KEY").map(GatewayConfig::from_env);
+        if let Some(base) = var("PUBLIC_BASE_URL") {
+            config.public_base_url = base.trim().trim_end_matches('/').to_owned();
+        }
+        if let Some(key) = var("PORTAL_SIGNING_KEY") {
+            config.portal_signing_key = SigningKey(key.into_bytes());
+        }
         if let Some(seconds) = var("DYNAMODB_TIMEOUT_SECONDS") {
             let seconds = seconds
                 .trim()
@@ -131,7 +163,6 @@ impl Config {
             ));
         }
         Ok(Config {
-            table_name,
             dynamodb_endpoint,
             currencies,
             rates: table,
@@ -139,6 +170,9 @@ impl Config {
             gateway: None,
             key_cache_ttl_ms: crate::access::cache::KEY_CACHE_TTL_MS_DEFAULT,
             dynamodb_timeout: None,
+            public_base_url: PUBLIC_BASE_URL_DEFAULT.to_owned(),
+            portal_signing_key: SigningKey::local(&table_name),
+            table_name,
         })
     }
 }

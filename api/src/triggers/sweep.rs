@@ -73,6 +73,7 @@ pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: PaymentGateway>(
         "top_ups_declined": report.top_ups_declined,
         "top_ups_unknown": report.top_ups_unknown,
         "holds_expired": report.holds_expired,
+        "top_up_links_expired": report.top_up_links_expired,
         "webhook_deliveries": webhooks.deliveries,
         "webhook_succeeded": webhooks.succeeded,
         "failed": report.failed,
@@ -91,6 +92,7 @@ pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: PaymentGateway>(
             ("TopUpsDeclined", count("top_ups_declined"), "Count"),
             ("TopUpsUnknown", count("top_ups_unknown"), "Count"),
             ("HoldsExpired", count("holds_expired"), "Count"),
+            ("TopUpLinksExpired", count("top_up_links_expired"), "Count"),
             ("WebhookRetries", count("webhook_deliveries"), "Count"),
             ("SweepItemsFailed", count("failed"), "Count"),
             (

@@ -2,3 +2,7 @@
 //! only when the gateway confirms the payment.
 
 pub mod limits;
+pub mod links;
+pub mod links_ops;
+pub mod links_rules;
+pub mod links_url;

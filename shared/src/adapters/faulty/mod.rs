@@ -5,6 +5,7 @@
 //! The simulation test runs every operation over it; see `tests/tests/simulation.rs`.
 
 mod keys;
+mod links;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

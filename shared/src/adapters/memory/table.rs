@@ -8,8 +8,10 @@ use crate::customers::model::Customer;
 use crate::error::Original;
 use crate::holds::model::Hold;
 use crate::invoices::model::InvoicePayment;
+use crate::kernel::TopUpLinkId;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 use crate::ledger::model::{CustomerWallets, LedgerEntry};
+use crate::payins::links::TopUpLink;
 
 /// The records, keyed as the DynamoDB items are (see `adapters::dynamo::keys`).
 #[derive(Default)]
@@ -26,6 +28,8 @@ pub(super) struct Tables {
     /// Everything one customer owns, like the DynamoDB partition `CUS#<business>#<customer>`.
     pub(super) partitions: HashMap<(BusinessId, CustomerId), Partition>,
     pub(super) claims: HashMap<(BusinessId, IdempotencyKey), Original>,
+    /// Top-up links by business and id, like their DynamoDB items `TUL#<business>#<link>`.
+    pub(super) top_up_links: HashMap<(BusinessId, TopUpLinkId), TopUpLink>,
 }
 
 #[derive(Default)]
