@@ -151,14 +151,24 @@ pub fn check_amount(link: &TopUpLink, amount: i64) -> Result<(), ValidationError
     ))
 }
 
+/// The claim a new claim of the link would have to take over: another top-up's, whose lease
+/// ended at `now` (then the caller asks whether that top-up charged anything).
+pub fn lapsed_claim<'a>(link: &'a TopUpLink, top_up_id: &str, now: Timestamp) -> Option<&'a str> {
+    let held = link.paying.as_ref()?;
+    (link.single_use && held.top_up_id != top_up_id && held.lease_until <= now)
+        .then_some(held.top_up_id.as_str())
+}
+
 /// The link claimed by `top_up_id` for `amount`, or `None` when nothing changes (a multi-use
 /// link takes any number of payers; a repeated claim of the same top-up keeps its claim).
-/// A single-use link held by another top-up whose lease has not ended is in use.
+/// A single-use link held by another top-up is in use while its lease lasts, and after it when
+/// `lapsed_charged` (that top-up's card was charged: its credit is on its way).
 pub fn claim(
     link: &TopUpLink,
     top_up_id: &str,
     amount: i64,
     now: Timestamp,
+    lapsed_charged: bool,
 ) -> DomainResult<Option<TopUpLink>> {
     payable(link, now)?;
     check_amount(link, amount)?;
@@ -169,7 +179,7 @@ pub fn claim(
         if held.top_up_id == top_up_id && held.amount == amount {
             return Ok(None);
         }
-        if held.lease_until > now {
+        if held.lease_until > now || lapsed_charged {
             return Err(DomainError::TopUpLinkInUse(link.id.to_string()));
         }
     }

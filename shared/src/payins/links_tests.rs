@@ -281,3 +281,31 @@ fn a_link_written_with_the_wallets_makes_one_event_per_payment_and_one_on_expiry
     );
     assert_eq!(types(&stored_expired, &stored_expired), []);
 }
+
+#[test]
+fn a_lapsed_claim_whose_top_up_charged_the_card_still_holds_the_link() {
+    let wallets = crate::ledger::model::usd_wallets(0, 0);
+    let business = crate::kernel::BusinessId::parse("bus_test").unwrap();
+    let t0 = crate::kernel::Timestamp::from_unix_ms(T0);
+    let link = super::create(
+        &wallets,
+        &business,
+        &command(LinkAmount::Fixed(5), true),
+        &TopUpLinkId::generate(),
+        t0,
+    )
+    .unwrap();
+    let held = super::claim(&link, "ctu_a", 5, t0, false).unwrap().unwrap();
+    let lapsed = crate::kernel::Timestamp::from_unix_ms(T0 + CLAIM_LEASE_MS);
+    assert_eq!(super::lapsed_claim(&held, "ctu_b", lapsed), Some("ctu_a"));
+    assert_eq!(super::lapsed_claim(&held, "ctu_a", lapsed), None, "its own");
+    let charged = super::claim(&held, "ctu_b", 5, lapsed, true);
+    assert!(
+        matches!(charged, Err(DomainError::TopUpLinkInUse(_))),
+        "{charged:?}"
+    );
+    let taken = super::claim(&held, "ctu_b", 5, lapsed, false)
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.paying.unwrap().top_up_id, "ctu_b");
+}
