@@ -405,3 +405,84 @@ async fn the_sweep_expires_a_lapsed_link_once_with_one_event() {
         .count();
     assert_eq!(all, 1, "one event, however many sweeps ran");
 }
+
+/// The write a card top-up's settle adds to its credit's transaction (here with the wallet set
+/// alone, as the credit would write it): the link becomes paid once, with one
+/// `wallet.top_up_link.paid` event; a second settle's write is refused and marks nothing.
+#[tokio::test]
+async fn the_paid_write_in_the_credit_s_transaction_marks_the_link_paid_once_with_one_event() {
+    use shared::change::model::{Change, Write};
+    use shared::ports::WalletStore;
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let receiver = Receiver::start().await;
+    let _pump = Pump::start(h.calm_service()).await;
+    let hook = h
+        .request(Route::CreateWebhook)
+        .json(json!({"url": receiver.url(), "filter_types": ["wallet.top_up_link.paid"]}))
+        .send()
+        .await;
+    assert_eq!(hook.status, StatusCode::OK, "{}", hook.body);
+    let customer = h.customer().await;
+    let link = create(&h, &customer, json!({"currency": "USD", "amount": 900}))
+        .await
+        .body;
+    let (business, link_id) = ids(&h, &link);
+    let app = h.service();
+    let unclaimed = app
+        .top_up_link_paid(&business, &link_id, "ctu_paid", 900)
+        .await
+        .unwrap();
+    assert!(unclaimed.is_none(), "not claimed by that top-up");
+    app.claim_top_up_link(&business, &link_id, "ctu_paid", 900)
+        .await
+        .unwrap();
+    let settle = || {
+        let (app, business, link_id) = (app, business.clone(), link_id.clone());
+        let customer = shared::kernel::CustomerId::parse(&customer).unwrap();
+        let token = shared::kernel::ids::change_token(Timestamp::now().unix_ms);
+        async move {
+            let Some(paid) = app
+                .top_up_link_paid(&business, &link_id, "ctu_paid", 900)
+                .await
+                .unwrap()
+            else {
+                return false; // counted already: nothing to write
+            };
+            let mut wallets = app
+                .store()
+                .get_wallets(&business, &customer)
+                .await
+                .unwrap()
+                .unwrap();
+            wallets.version += 1;
+            let change = Change {
+                business_id: business.clone(),
+                writes: vec![Write::Wallets(wallets), paid],
+                token,
+            };
+            app.store().commit(&change).await.unwrap().is_ok()
+        }
+    };
+    let (first, second) = tokio::join!(settle(), settle());
+    assert!(first != second, "one lands: {first} {second}");
+    let stored = get(&h, &customer, link_id.as_str()).await.body;
+    assert_eq!(stored["status"], "paid");
+    assert_eq!(
+        (&stored["paid_count"], &stored["paid_amount"]),
+        (&json!(1), &json!(900))
+    );
+    assert_eq!(stored["last_paid_top_up_id"], "ctu_paid");
+    let events = receiver
+        .wait_for(1, Duration::from_secs(20), |e| {
+            e.json()["data"]["top_up_link"]["id"] == link_id.as_str()
+        })
+        .await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type(), "wallet.top_up_link.paid");
+    assert_eq!(events[0].json()["data"]["top_up_link"]["status"], "paid");
+    let used = h
+        .service()
+        .top_up_link_by_token(link["url"].as_str().unwrap().rsplit('/').next().unwrap());
+    assert!(matches!(used.await, Err(DomainError::TopUpLinkUsed(_))));
+}
