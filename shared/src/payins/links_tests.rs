@@ -309,3 +309,30 @@ fn a_lapsed_claim_whose_top_up_charged_the_card_still_holds_the_link() {
         .unwrap();
     assert_eq!(taken.paying.unwrap().top_up_id, "ctu_b");
 }
+
+/// A claim whose commit answer was lost, and whose resend the store refused (it forgot the
+/// token): the claim landed, so the payer gets it, not `top_up_link_in_use` from its own claim.
+#[tokio::test]
+async fn a_claim_whose_answer_was_lost_answers_the_claim_it_made() {
+    let w = World::new().await;
+    let c = w.customer().await;
+    let link = w
+        .service
+        .create_top_up_link(&w.tenant, &c, command(LinkAmount::Fixed(500), true))
+        .await
+        .unwrap();
+    w.store.forget_tokens();
+    w.store.lose_next_answers(1);
+    let claimed = w
+        .service
+        .claim_top_up_link(&w.tenant.business_id, &link.id, "ctu_a", 500)
+        .await
+        .unwrap();
+    assert_eq!(claimed.paying.unwrap().top_up_id, "ctu_a");
+    let stored = w
+        .service
+        .get_top_up_link(&w.tenant, &c, &link.id)
+        .await
+        .unwrap();
+    assert_eq!(stored.version, 2, "landed once");
+}
