@@ -430,7 +430,7 @@ async fn the_paid_write_in_the_credit_s_transaction_marks_the_link_paid_once_wit
     let (business, link_id) = ids(&h, &link);
     let app = h.service();
     let unclaimed = app
-        .top_up_link_paid(&business, &link_id, "ctu_paid", 900)
+        .top_up_link_paid(&business, link_id.as_str(), "ctu_paid", 900)
         .await
         .unwrap();
     assert!(unclaimed.is_none(), "not claimed by that top-up");
@@ -443,7 +443,7 @@ async fn the_paid_write_in_the_credit_s_transaction_marks_the_link_paid_once_wit
         let token = shared::kernel::ids::change_token(Timestamp::now().unix_ms);
         async move {
             let Some(paid) = app
-                .top_up_link_paid(&business, &link_id, "ctu_paid", 900)
+                .top_up_link_paid(&business, link_id.as_str(), "ctu_paid", 900)
                 .await
                 .unwrap()
             else {

@@ -142,7 +142,10 @@ impl<S: Store, C: Clock> Service<S, C> {
         self.change(business_id, None, |now| async move {
             let link = self.stored_link(business_id, link_id).await?;
             let lapsed_charged = match lapsed_claim(&link, top_up_id, now) {
-                Some(earlier) => self.top_up_charged(business_id, earlier).await?,
+                Some(earlier) => {
+                    self.top_up_charged(business_id, &link.customer_id, earlier)
+                        .await?
+                }
                 None => false,
             };
             Ok(match claim(&link, top_up_id, amount, now, lapsed_charged) {
@@ -160,13 +163,16 @@ impl<S: Store, C: Clock> Service<S, C> {
     ///
     /// GLUE (issue 21, at merge): card top-ups are H-pay's records; until they are here this
     /// answers `false` (a lapsed claim may be taken). The lead replaces the body with a read of
-    /// the `CardTopUp` (`status` succeeded, or pending with a `payment_intent_id`).
+    /// the `CardTopUp`: charged unless absent or `failed`, i.e.
+    /// `Ok(self.store().get_card_top_up(business_id, customer_id, top_up_id).await?
+    ///     .is_some_and(|t| t.status != CardTopUpStatus::Failed))`.
     async fn top_up_charged(
         &self,
         business_id: &BusinessId,
+        customer_id: &CustomerId,
         top_up_id: &str,
     ) -> DomainResult<bool> {
-        let _ = (business_id, top_up_id);
+        let _ = (business_id, customer_id, top_up_id);
         Ok(false)
     }
 
@@ -189,16 +195,26 @@ impl<S: Store, C: Clock> Service<S, C> {
     }
 
     /// The write that marks the link paid by `top_up_id` (credited `amount`), for the card
-    /// top-up's settle to add to the transaction that credits it; `None` when the link is not
-    /// that top-up's to mark (then the credit goes on alone: money that moved is credited).
-    /// Read inside the settle's plan, so a race re-reads it.
+    /// top-up's settle to add to the transaction that credits it (`link_id` as the top-up's
+    /// `TopUpSource::Link` holds it); `None` when the link is not that top-up's to mark (then
+    /// the credit goes on alone: money that moved is credited). Read inside the settle's plan,
+    /// so a race re-reads it.
     pub async fn top_up_link_paid(
         &self,
         business_id: &BusinessId,
-        link_id: &TopUpLinkId,
+        link_id: &str,
         top_up_id: &str,
         amount: i64,
     ) -> DomainResult<Option<Write>> {
+        let Ok(link_id) = TopUpLinkId::parse(link_id) else {
+            tracing::warn!(
+                link_id,
+                top_up_id,
+                "a top-up paid through a link id that is none"
+            );
+            return Ok(None);
+        };
+        let link_id = &link_id;
         let Some(link) = self.store().get_top_up_link(business_id, link_id).await? else {
             tracing::warn!(%link_id, top_up_id, "a top-up paid through a link that is not there");
             return Ok(None);

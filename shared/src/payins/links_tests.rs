@@ -100,7 +100,7 @@ async fn a_link_is_marked_paid_by_its_claiming_top_up_once_and_a_multi_use_link_
         .unwrap();
     let not_claimed = w
         .service
-        .top_up_link_paid(business, &single.id, "ctu_a", 500)
+        .top_up_link_paid(business, single.id.as_str(), "ctu_a", 500)
         .await
         .unwrap();
     assert!(
@@ -113,7 +113,7 @@ async fn a_link_is_marked_paid_by_its_claiming_top_up_once_and_a_multi_use_link_
         .unwrap();
     let paid = w
         .service
-        .top_up_link_paid(business, &single.id, "ctu_a", 500)
+        .top_up_link_paid(business, single.id.as_str(), "ctu_a", 500)
         .await
         .unwrap()
         .expect("its claim");
@@ -141,7 +141,7 @@ async fn a_link_is_marked_paid_by_its_claiming_top_up_once_and_a_multi_use_link_
     assert!(w.service.commit(&again).await.unwrap().0.is_err());
     assert!(w
         .service
-        .top_up_link_paid(business, &single.id, "ctu_a", 500)
+        .top_up_link_paid(business, single.id.as_str(), "ctu_a", 500)
         .await
         .unwrap()
         .is_none());
@@ -172,7 +172,7 @@ async fn a_link_is_marked_paid_by_its_claiming_top_up_once_and_a_multi_use_link_
         assert!(claimed.paying.is_none(), "many payers at once");
         let write = w
             .service
-            .top_up_link_paid(business, &multi.id, top_up, 300)
+            .top_up_link_paid(business, multi.id.as_str(), top_up, 300)
             .await
             .unwrap()
             .unwrap();
