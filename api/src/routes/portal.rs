@@ -31,21 +31,6 @@ fn send_email(request: &crate::http::Request) -> Result<bool, ApiError> {
     }
 }
 
-/// `https://<domain>` of an API Gateway request: the API's own address (links use it when
-/// `PUBLIC_BASE_URL` is not set).
-fn origin(request: &crate::http::Request) -> Option<String> {
-    use lambda_http::request::RequestContext;
-    use lambda_http::RequestExt;
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context
-            .domain_name
-            .as_deref()
-            .filter(|d| !d.is_empty())
-            .map(|d| format!("https://{d}")),
-        _ => None,
-    }
-}
-
 pub async fn create_session<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let (app, tenant, request) = (call.app, call.tenant, call.request);
     let customer = customer_id(request)?;
@@ -57,7 +42,7 @@ pub async fn create_session<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer 
         query(request, "return_url"),
         send_email,
     );
-    let link = match origin(request) {
+    let link = match crate::http::request::origin(request) {
         Some(origin) => shared::portal::origin::serving(origin, creating).await?,
         None => creating.await?,
     };

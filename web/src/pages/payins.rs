@@ -137,11 +137,9 @@ pub async fn create_portal_session<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Ans
     let slot = &mut made;
     let (id_ref, return_url) = (&id, return_url);
     let work = move || async move {
-        let mailer =
-            shared::adapters::mailer::ConfiguredMailer::from_config(&cx.app.config().portal.mailer);
         let link = cx
             .app
-            .create_portal_session(&mailer, tenant, id_ref, return_url, send_email)
+            .create_portal_session(cx.app.mailer(), tenant, id_ref, return_url, send_email)
             .await?;
         *slot = Some(link);
         Ok(format!("{}?done=created", here(id_ref)))
