@@ -139,3 +139,30 @@ pub async fn update_settings<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer
     let settings = app.update_portal_settings(tenant, &patch).await?;
     json(&SettingsView::of(&settings, &app.config().currencies))
 }
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+
+    #[test]
+    fn the_origin_is_the_api_gateway_domain_of_the_request() {
+        let plain = lambda_http::http::Request::builder()
+            .uri("/customers/cus_1/customer-portal/session")
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        assert_eq!(
+            super::origin(&plain),
+            None,
+            "cargo lambda watch: no context"
+        );
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.domain_name = Some("abc123.execute-api.eu-west-1.amazonaws.com".into());
+        let request = plain.with_request_context(RequestContext::ApiGatewayV2(context));
+        assert_eq!(
+            super::origin(&request).as_deref(),
+            Some("https://abc123.execute-api.eu-west-1.amazonaws.com")
+        );
+    }
+}
