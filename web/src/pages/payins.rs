@@ -147,7 +147,12 @@ pub async fn create_portal_session<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Ans
     let once = cx
         .app
         .once_per_form(&tenant.business_id, form.get("idempotency_key"), work);
-    match cx.acting(&signed_in, once).await.map_err(PageError::from) {
+    // Without PUBLIC_BASE_URL the link starts with the address this page was served at.
+    let made_at = match api::http::request::origin(cx.request) {
+        Some(origin) => shared::portal::origin::serving(origin, cx.acting(&signed_in, once)).await,
+        None => cx.acting(&signed_in, once).await,
+    };
+    match made_at.map_err(PageError::from) {
         // The same form again: the link was shown once, it is not shown again.
         Ok(location) => match made {
             Some(link) => link_page(&signed_in, &id, &link, send_email),
