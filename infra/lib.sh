@@ -236,6 +236,36 @@ PY
 )"
   [ "$status" = 200 ] || { echo "localstripe on port $port: GET /v1/balance answered $status, not 200 (see .local/localstripe.log)" >&2; return 1; }
   export STRIPE_BASE_URL="http://127.0.0.1:$port" STRIPE_SECRET_KEY="sk_test_local" STRIPE_FLAVOR="localstripe"
+  # The signing secret of the local Stripe webhook (POST /stripe/webhooks; registered at
+  # localstripe by start_api): a local value, no secret.
+  export STRIPE_WEBHOOK_SECRET="${STRIPE_WEBHOOK_SECRET:-whsec_local_localstripe}"
+}
+
+# register_stripe_webhook BASE_URL: has localstripe send its PaymentIntent events to
+# BASE_URL/stripe/webhooks, signed with STRIPE_WEBHOOK_SECRET (its `/_config/webhooks/<id>`;
+# localstripe sends each event once, without retries: the sweep settles what it misses). A
+# failure is logged, not fatal: card top-ups are then settled by the sweep only.
+register_stripe_webhook() {
+  local base_url="$1" status
+  [ -n "${STRIPE_BASE_URL:-}" ] && [ -n "${STRIPE_WEBHOOK_SECRET:-}" ] || return 0
+  status="$(python3 - "$STRIPE_BASE_URL/_config/webhooks/wallets-${base_url##*:}" "$base_url/stripe/webhooks" "$STRIPE_WEBHOOK_SECRET" <<'PY'
+import sys, urllib.error, urllib.parse, urllib.request
+form = urllib.parse.urlencode([("url", sys.argv[2]), ("secret", sys.argv[3]),
+    ("events[]", "payment_intent.succeeded"), ("events[]", "payment_intent.payment_failed")]).encode()
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never an HTTP(S)_PROXY
+try:
+    print(opener.open(urllib.request.Request(sys.argv[1], data=form), timeout=10).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except OSError as e:
+    print(f"no answer ({e})")
+PY
+)"
+  if [ "$status" = 200 ]; then
+    log "localstripe sends PaymentIntent events to $base_url/stripe/webhooks"
+  else
+    log "registering the Stripe webhook at localstripe answered $status: card top-ups are settled by the sweep only"
+  fi
 }
 
 # start_api PORT [EXTRA ARGS]: every function behind one base URL, http://127.0.0.1:PORT. Serves
@@ -278,6 +308,7 @@ start_api() {
     [ -z "${STRIPE_BASE_URL:-}" ] || env_line STRIPE_BASE_URL "$STRIPE_BASE_URL"
     [ -z "${STRIPE_SECRET_KEY:-}" ] || env_line STRIPE_SECRET_KEY "$STRIPE_SECRET_KEY"
     [ -z "${STRIPE_FLAVOR:-}" ] || env_line STRIPE_FLAVOR "$STRIPE_FLAVOR"
+    [ -z "${STRIPE_WEBHOOK_SECRET:-}" ] || env_line STRIPE_WEBHOOK_SECRET "$STRIPE_WEBHOOK_SECRET"
   } >"$env_file"
   log "serving the API at http://127.0.0.1:$port (cargo lambda watch, up to $API_CONCURRENCY instances per function)"
   # cargo-lambda reads RUST_LOG for its own log too (the functions get theirs from the env file):
@@ -299,6 +330,7 @@ start_api() {
   relay_api "$port" "$WATCH_PORT" &
   API_PID=$!
   wait_for_port "$port" 30 "$API_PID"
+  register_stripe_webhook "http://127.0.0.1:$port"
   start_streams
 }
 
