@@ -552,3 +552,36 @@ async fn the_sweep_settles_a_top_up_whose_webhook_never_came() {
         .unwrap();
     assert_eq!(top_up_entries(&h, &customer).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_webhook_s_credit_is_one_transaction_of_five_items() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let setup = set_up_card(&h, &customer, GOOD_CARD).await;
+    let top_up = start(&h, &customer, start_of(&setup, 800)).await.unwrap();
+    let body = succeeded_event(&top_up, &format!("evt_cost_{}", top_up.id)).await;
+    let header = signature_header(SECRET, Timestamp::now().unix_ms / 1000, &body);
+    h.take_usage();
+    h.service()
+        .receive_stripe_webhook(SECRET, Some(&header), &body)
+        .await
+        .unwrap();
+    let usage = h.take_usage();
+    println!(
+        "webhook credit: {} calls, {} RCU read, {} WCU written outside transactions, transaction items {:?} ({} WCU billed on AWS)",
+        usage.calls,
+        usage.read_units,
+        usage.write_units,
+        usage.transaction_items,
+        usage.billed_wcu()
+    );
+    let kinds: Vec<&str> = usage
+        .transaction_items
+        .iter()
+        .map(|(kind, _, _)| kind.as_str())
+        .collect();
+    assert_eq!(kinds.len(), 5, "{kinds:?}");
+    // The event-id read, the top-up and wallets reads, the transaction, the event-id put.
+    assert_eq!(usage.calls, 5, "{usage:?}");
+}
