@@ -585,3 +585,47 @@ async fn a_webhook_s_credit_is_one_transaction_of_five_items() {
     // The event-id read, the top-up and wallets reads, the transaction, the event-id put.
     assert_eq!(usage.calls, 5, "{usage:?}");
 }
+
+#[tokio::test]
+async fn a_card_is_never_set_up_on_a_gateway_customer_of_someone_else() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let other = h.other_business().await;
+    let theirs = other.customer().await;
+    let (foreign, _) = gateway()
+        .create_test_customer(GOOD_CARD, &other.business_id, &theirs)
+        .await
+        .unwrap();
+    // This business names the other's gateway customer on its own customer.
+    let customer = h.customer().await;
+    let patch = shared::customers::model::CustomerPatch {
+        gateway_customer_id: Some(Some(foreign.clone())),
+        ..Default::default()
+    };
+    h.service()
+        .update_customer(&tenant(&h), &id(&customer), patch)
+        .await
+        .unwrap();
+    let setup = h
+        .service()
+        .prepare_card_top_up(&gateway(), &tenant(&h), &id(&customer))
+        .await
+        .unwrap();
+    assert_ne!(setup.gateway_customer_id, foreign);
+    let used = gateway()
+        .gateway_customer(&setup.gateway_customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.metadata["wallet_business_id"], h.business_id);
+    assert_eq!(used.metadata["wallet_customer_id"], customer);
+    // And the top-up made with it is this customer's.
+    gateway()
+        .confirm_test_setup_intent(&setup.setup_intent_id, GOOD_CARD)
+        .await
+        .unwrap();
+    let top_up = start(&h, &customer, start_of(&setup.setup_intent_id, 600))
+        .await
+        .unwrap();
+    assert_eq!(top_up.gateway_customer_id, setup.gateway_customer_id);
+}

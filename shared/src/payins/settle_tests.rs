@@ -185,6 +185,13 @@ impl CardGateway for ChargedNothing {
         Err(GatewayFailure::Unavailable("unused".into()))
     }
 
+    async fn gateway_customer(
+        &self,
+        _: &str,
+    ) -> Result<Option<crate::topups::gateway::GatewayCustomer>, GatewayFailure> {
+        Ok(None)
+    }
+
     async fn setup_intent(&self, _: &str) -> Result<Option<SetupIntent>, GatewayFailure> {
         Ok(None)
     }
