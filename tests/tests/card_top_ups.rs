@@ -629,3 +629,56 @@ async fn a_card_is_never_set_up_on_a_gateway_customer_of_someone_else() {
         .unwrap();
     assert_eq!(top_up.gateway_customer_id, setup.gateway_customer_id);
 }
+
+#[tokio::test]
+async fn a_credited_top_up_fires_one_wallet_topped_up_however_often_it_is_settled() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let _pump = integration_tests::webhooks::Pump::start(h.calm_service()).await;
+    let receiver = Receiver::start().await;
+    let hook = h
+        .request(Route::CreateWebhook)
+        .json(serde_json::json!({"url": receiver.url()}))
+        .send()
+        .await;
+    assert_eq!(hook.status, StatusCode::OK, "{}", hook.body);
+    let customer = h.customer().await;
+    let setup = set_up_card(&h, &customer, GOOD_CARD).await;
+    let top_up = start(&h, &customer, start_of(&setup, 1_300)).await.unwrap();
+    let body = succeeded_event(&top_up, &format!("evt_once_{}", top_up.id)).await;
+    let header = signature_header(
+        STRIPE_WEBHOOK_TEST_SECRET,
+        Timestamp::now().unix_ms / 1000,
+        &body,
+    );
+    let text = String::from_utf8(body).unwrap();
+    for _ in 0..2 {
+        let reply = h
+            .request(Route::StripeWebhook)
+            .without_key()
+            .raw_body(&text)
+            .header("stripe-signature", &header)
+            .send()
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    settle(&h, &top_up).await.unwrap();
+    let topped_up = |r: &integration_tests::webhooks::Received| {
+        r.event_type() == "wallet.topped_up" && r.json()["data"]["customer_id"] == customer
+    };
+    let got = receiver
+        .wait_for(1, Duration::from_secs(20), topped_up)
+        .await;
+    assert_eq!(got.len(), 1);
+    let entry = &got[0].json()["data"]["ledger_entry"];
+    assert_eq!(entry["amount"], 1_300, "{entry}");
+    assert_eq!(entry["reason"], "Top-up", "{entry}");
+    assert_eq!(
+        entry["reference_object_id"].as_str(),
+        top_up.payment_intent_id.as_deref()
+    );
+    assert_eq!(entry["created_by"]["process"], "stripe-webhook");
+    // Nothing more comes (a second one would follow the first within the dispatcher's batch).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.received().into_iter().filter(topped_up).count(), 1);
+}
