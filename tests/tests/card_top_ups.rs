@@ -682,3 +682,22 @@ async fn a_credited_top_up_fires_one_wallet_topped_up_however_often_it_is_settle
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.received().into_iter().filter(topped_up).count(), 1);
 }
+
+#[tokio::test]
+async fn the_balance_limit_counts_the_top_ups_still_pending() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    h.credit(&customer, 998_000).await;
+    let setup = set_up_card(&h, &customer, GOOD_CARD).await;
+    let first = start(&h, &customer, start_of(&setup, 1_500)).await.unwrap();
+    assert_eq!(first.status, CardTopUpStatus::Pending);
+    // 998,000 + 1,500 pending + 1,000 would pass the 1,000,000 limit.
+    let refused = start(&h, &customer, start_of(&setup, 1_000)).await;
+    assert!(
+        matches!(&refused, Err(DomainError::Invalid(v)) if v.code == "top_up_balance_limit"),
+        "{refused:?}"
+    );
+    assert_eq!(charges(&first).await, 1);
+    assert!(start(&h, &customer, start_of(&setup, 500)).await.is_ok());
+}

@@ -137,7 +137,23 @@ impl<S: Store, C: Clock> Service<S, C> {
                 currency: start.currency.code().to_owned(),
             });
         }
-        start.limits.check(start.amount, wallet.balance)?;
+        // Top-ups still pending count toward the balance they may bring (the newest 100: a
+        // pending one is at most an hour old).
+        let pending: i64 = self
+            .store()
+            .list_card_top_ups(
+                business_id,
+                customer_id,
+                PageRequest::parse(None, Some(100))?,
+            )
+            .await?
+            .iter()
+            .filter(|t| t.status == CardTopUpStatus::Pending && t.currency == start.currency)
+            .map(|t| t.amount)
+            .sum();
+        start
+            .limits
+            .check(start.amount, wallet.balance.saturating_add(pending))?;
 
         // The card comes from the gateway, never from the browser.
         let setup = gateway
