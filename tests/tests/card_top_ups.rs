@@ -413,6 +413,19 @@ async fn the_webhook_route_takes_no_key_refuses_a_bad_signature_with_400_and_cre
         assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_signature");
     }
     assert_eq!(h.balance(&customer, "USD").await, 0);
+    // Too long: 413 before anything is read.
+    let long = format!("{{\"pad\": \"{}\"}}", "x".repeat(300 * 1024));
+    let reply = h
+        .request(Route::StripeWebhook)
+        .without_key()
+        .raw_body(&long)
+        .header(
+            "stripe-signature",
+            &signature_header(STRIPE_WEBHOOK_TEST_SECRET, now_s, long.as_bytes()),
+        )
+        .send()
+        .await;
+    assert_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     let good = signature_header(STRIPE_WEBHOOK_TEST_SECRET, now_s, &body);
     let first = post(Some(good.clone())).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
