@@ -166,6 +166,12 @@ routes! {
 }
 
 impl RouteSpec {
+    /// Whether the route authenticates its caller by an API key: every route but Stripe's
+    /// webhook, which its `Stripe-Signature` authenticates (`payins.rs`).
+    pub fn takes_key(&self) -> bool {
+        self.route != Route::StripeWebhook
+    }
+
     /// Whether the route changes something: every route but a GET (each POST, PATCH and DELETE of
     /// the table creates, moves, changes or deletes; no POST is a read). A read-only key is
     /// refused these routes before their handler runs (`crate::respond`).
