@@ -153,39 +153,18 @@ impl LambdaInvokeQueue {
         request: &mut Request<Full<Bytes>>,
         body: &[u8],
     ) -> Result<(), String> {
-        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
         let credentials = provider
             .provide_credentials()
             .await
             .map_err(|e| format!("credentials: {e}"))?;
-        let identity = credentials.into();
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("lambda")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| format!("signing: {e}"))?
-            .into();
-        let uri = request.uri().to_string();
-        let headers: Vec<(String, String)> = request
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect();
-        let signable = SignableRequest::new(
-            "POST",
-            &uri,
-            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(body),
+        super::sigv4::sign(
+            request,
+            body,
+            "lambda",
+            &self.region,
+            credentials,
+            SystemTime::now(),
         )
-        .map_err(|e| format!("signing: {e}"))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| format!("signing: {e}"))?
-            .into_parts();
-        instructions.apply_to_request_http1x(request);
-        Ok(())
     }
 }
 

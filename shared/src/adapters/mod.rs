@@ -12,6 +12,7 @@ pub mod memory;
 pub mod recording;
 pub mod secrets;
 pub mod ses;
+pub mod sigv4;
 pub mod stripe;
 #[cfg(test)]
 mod test_server;

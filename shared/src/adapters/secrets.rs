@@ -225,26 +225,18 @@ pub const WEBHOOK_SECRET_ID_VAR: &str = "STRIPE_WEBHOOK_SECRET_ID";
 /// On AWS (`STRIPE_WEBHOOK_SECRET_ID` set): reads the Stripe webhook signing secret through the
 /// extension into `config`. A secret that cannot be read fails the cold start.
 pub async fn resolve_webhook_secret(config: &mut Config) -> Result<(), ValidationError> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let Some(secret_id) = var(WEBHOOK_SECRET_ID_VAR) else {
+    let Some(secret_id) = std::env::var(WEBHOOK_SECRET_ID_VAR)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
         return Ok(());
     };
-    let invalid = |message: String| ValidationError::new("invalid_config", message);
-    let token = var("AWS_SESSION_TOKEN").ok_or_else(|| {
-        invalid(format!(
-            "{WEBHOOK_SECRET_ID_VAR} needs the Lambda environment (AWS_SESSION_TOKEN) and the secrets extension layer"
-        ))
-    })?;
-    let port = match var(EXTENSION_PORT_VAR) {
-        Some(port) => port
-            .trim()
-            .parse()
-            .map_err(|_| invalid(format!("{EXTENSION_PORT_VAR} is not a port")))?,
-        None => EXTENSION_PORT_DEFAULT,
-    };
-    let secret = fetch_key(port, &secret_id, &token)
-        .await
-        .map_err(|e| invalid(format!("the Stripe webhook secret ({secret_id}): {e}")))?;
+    let secret = read_secret(
+        &secret_id,
+        WEBHOOK_SECRET_ID_VAR,
+        "the Stripe webhook secret",
+    )
+    .await?;
     config.stripe_webhook_secret = Some(crate::config::Redacted(secret));
     Ok(())
 }

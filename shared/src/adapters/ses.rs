@@ -82,9 +82,10 @@ impl SesMailer {
             .header(CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body.clone())))
             .map_err(|e| format!("building the request: {e}"))?;
-        sign(
+        super::sigv4::sign(
             &mut request,
             body.as_bytes(),
+            "ses",
             &self.region,
             credentials,
             time,
@@ -120,46 +121,6 @@ impl SesMailer {
             .await
             .map_err(|_| format!("SES: no answer in {SEND_TIMEOUT:?}"))?
     }
-}
-
-/// Signs `request` for SES in `region` (SigV4: `Authorization`, `x-amz-date`, and
-/// `x-amz-security-token` with temporary credentials).
-fn sign(
-    request: &mut Request<Full<Bytes>>,
-    body: &[u8],
-    region: &str,
-    credentials: Credentials,
-    time: SystemTime,
-) -> Result<(), String> {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    let identity = credentials.into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("ses")
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| format!("signing: {e}"))?
-        .into();
-    let uri = request.uri().to_string();
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
-    let signable = SignableRequest::new(
-        "POST",
-        &uri,
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body),
-    )
-    .map_err(|e| format!("signing: {e}"))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| format!("signing: {e}"))?
-        .into_parts();
-    instructions.apply_to_request_http1x(request);
-    Ok(())
 }
 
 impl Mailer for SesMailer {

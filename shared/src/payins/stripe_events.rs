@@ -13,7 +13,6 @@
 //! answered at once. The record only saves work: settling twice credits once anyway.
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::{DomainError, DomainResult};
 use crate::kernel::{BusinessId, Clock, CustomerId};
@@ -29,23 +28,7 @@ pub const EVENT_KEPT_S: u64 = 30 * 24 * 60 * 60;
 
 /// HMAC-SHA256 (RFC 2104) of `message` keyed with `key`.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.map(|k| k ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+    hmac_sha256::HMAC::mac(message, key)
 }
 
 fn hex(bytes: &[u8]) -> String {
