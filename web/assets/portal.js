@@ -22,12 +22,17 @@
     var stripe = window.Stripe(form.getAttribute("data-stripe-key"));
     var card = stripe.elements().create("card");
     card.mount("#card-element");
+    // Nothing typed yet: say so rather than send an empty card (Stripe's element and
+    // localstripe's fake both report a change).
+    var touched = false;
+    card.on("change", function () { touched = true; });
     var busy = false;
     form.addEventListener("submit", function (event) {
       var setupIntent = form.querySelector("input[name=setup_intent_id]");
       if (setupIntent.value) { return; }
       event.preventDefault();
       if (busy) { return; }
+      if (!touched) { fail("Enter your card's number, expiry and security code."); return; }
       busy = true;
       errors.textContent = "";
       if (button) { button.disabled = true; }
