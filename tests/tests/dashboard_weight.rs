@@ -37,11 +37,7 @@ async fn every_main_page_with_its_assets_weighs_under_60_kb_compressed() {
             .iter()
             .filter(|a| a.stem != web::assets::PORTAL_JS.stem)
             .count();
-        assert_eq!(
-            weight.linked,
-            dashboards,
-            "{path} links every asset"
-        );
+        assert_eq!(weight.linked, dashboards, "{path} links every asset");
         assert!(
             weight.total() < PAGE_WEIGHT_BUDGET,
             "{path}: {weight:?} = {} B gzip, budget {PAGE_WEIGHT_BUDGET} B",

@@ -197,6 +197,9 @@ pub fn new_top_up_id(now: Timestamp) -> String {
 /// Whether `raw` has the shape of a top-up id (any other is not looked up: 404).
 pub fn is_top_up_id(raw: &str) -> bool {
     raw.strip_prefix("ctu_").is_some_and(|ulid| {
-        ulid.len() == 26 && ulid.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+        ulid.len() == 26
+            && ulid
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
     })
 }

@@ -34,7 +34,11 @@ impl<S: Store, C: Clock> PortalBackend for Service<S, C> {
         Err(not_wired("take_attempt"))
     }
 
-    async fn top_up_limits(&self, _tenant: &Tenant, currency: Currency) -> DomainResult<TopUpLimits> {
+    async fn top_up_limits(
+        &self,
+        _tenant: &Tenant,
+        currency: Currency,
+    ) -> DomainResult<TopUpLimits> {
         // Ok(self.portal_settings(tenant).await?.limits_for(currency))
         let _ = TopUpLimits::default_for(currency);
         Err(not_wired("portal_settings"))

@@ -201,8 +201,10 @@ fn error_page(request: &Request, error: PortalError) -> Response<Body> {
                 h1 { "This link has expired" }
                 p role="alert" { "This portal link is no longer valid: it has expired, was replaced, or was not copied whole. Ask the business for a new link." }
             };
-            let mut response =
-                page_response(StatusCode::UNAUTHORIZED, view::page("Link expired", None, body, &[]));
+            let mut response = page_response(
+                StatusCode::UNAUTHORIZED,
+                view::page("Link expired", None, body, &[]),
+            );
             response.headers_mut().append(
                 "set-cookie",
                 portal_cookie(request, "", 0)
@@ -211,7 +213,9 @@ fn error_page(request: &Request, error: PortalError) -> Response<Body> {
             );
             response
         }
-        PortalError::Page(PageError::SignIn { .. }) => error_page(request, PortalError::SessionInvalid),
+        PortalError::Page(PageError::SignIn { .. }) => {
+            error_page(request, PortalError::SessionInvalid)
+        }
         PortalError::Page(error) => {
             let (status, code, message) = error.explain();
             let body = html! {
@@ -231,7 +235,10 @@ fn scope(kind: &str, subject: &str) -> String {
 }
 
 /// Takes one attempt of each scope (per customer, per link), or answers `rate_limited`.
-async fn attempt<B: PortalBackend>(backend: &B, scopes: &[(String, u32)]) -> Result<(), PortalError> {
+async fn attempt<B: PortalBackend>(
+    backend: &B,
+    scopes: &[(String, u32)],
+) -> Result<(), PortalError> {
     for (scope, limit) in scopes {
         backend.take_attempt(scope, *limit, HOUR_S).await?;
     }

@@ -9,8 +9,8 @@ use shared::kernel::{Clock, Currency};
 use shared::ports::Store;
 
 use super::backend::{
-    is_top_up_id, new_top_up_id, PortalBackend, PortalClaims, StartTopUp, TopUpSource,
-    TopUpStatus, TopUpView,
+    is_top_up_id, new_top_up_id, PortalBackend, PortalClaims, StartTopUp, TopUpSource, TopUpStatus,
+    TopUpView,
 };
 use super::view::{self, card_form, card_scripts, CardForm};
 use super::{
@@ -43,7 +43,10 @@ pub async fn open<S: Store, C: Clock, B: PortalBackend>(cx: &Pcx<'_, S, C, B>) -
 
 /// Each scope a customer's top-up attempts count in.
 fn customer_scope(claims: &PortalClaims, kind: &str) -> String {
-    scope(kind, &format!("{}:{}", claims.business_id, claims.customer_id))
+    scope(
+        kind,
+        &format!("{}:{}", claims.business_id, claims.customer_id),
+    )
 }
 
 /// `GET /portal`: balances per currency, the ledger (reasons and amounts), pending holds, the
@@ -61,7 +64,13 @@ pub async fn home<S: Store, C: Clock, B: PortalBackend>(cx: &Pcx<'_, S, C, B>) -
     let (customer, wallets, ledger, holds, top_ups) = tokio::try_join!(
         async { Ok::<_, PortalError>(cx.app.get_customer(&tenant, id).await?) },
         async { Ok::<_, PortalError>(cx.app.list_wallets(&tenant, id).await?) },
-        async { Ok::<_, PortalError>(cx.app.list_entries(&tenant, id, None, ledger_request).await?) },
+        async {
+            Ok::<_, PortalError>(
+                cx.app
+                    .list_entries(&tenant, id, None, ledger_request)
+                    .await?,
+            )
+        },
         async { Ok::<_, PortalError>(cx.app.list_holds(&tenant, id, holds).await?) },
         async { Ok::<_, PortalError>(cx.backend.list_card_top_ups(&tenant, id).await?) },
     )?;
@@ -116,8 +125,13 @@ pub async fn home<S: Store, C: Clock, B: PortalBackend>(cx: &Pcx<'_, S, C, B>) -
             }
         }
     };
-    Ok(page(view::page("Your wallets", claims.return_url.as_deref(), body, &[]))
-        .map_err(PortalError::Page)?)
+    page(view::page(
+        "Your wallets",
+        claims.return_url.as_deref(),
+        body,
+        &[],
+    ))
+    .map_err(PortalError::Page)
 }
 
 fn status_text(status: TopUpStatus) -> &'static str {
@@ -133,9 +147,12 @@ async fn wallet_currency<S: Store, C: Clock, B: PortalBackend>(
     cx: &Pcx<'_, S, C, B>,
     claims: &PortalClaims,
 ) -> Result<(Currency, i64), PortalError> {
-    let currency =
-        Currency::parse(cx.param("currency")).map_err(|_| PortalError::Page(PageError::NotFound))?;
-    let wallets = cx.app.list_wallets(&claims.tenant(), &claims.customer_id).await?;
+    let currency = Currency::parse(cx.param("currency"))
+        .map_err(|_| PortalError::Page(PageError::NotFound))?;
+    let wallets = cx
+        .app
+        .list_wallets(&claims.tenant(), &claims.customer_id)
+        .await?;
     let wallet = wallets
         .wallets
         .wallets
@@ -197,11 +214,21 @@ pub(super) fn card_fields(fields: &crate::forms::Fields) -> Result<(String, Stri
     let id = fields
         .get("top_up_id")
         .filter(|id| is_top_up_id(id))
-        .ok_or_else(|| shared::ValidationError::new("invalid_top_up_id", "the form has no valid top-up id: reload the page"))?;
+        .ok_or_else(|| {
+            shared::ValidationError::new(
+                "invalid_top_up_id",
+                "the form has no valid top-up id: reload the page",
+            )
+        })?;
     let setup = fields
         .get("setup_intent_id")
         .filter(|s| s.starts_with("seti_") && crate::portal::token_shaped(s))
-        .ok_or_else(|| shared::ValidationError::new("card_not_confirmed", "the card was not confirmed: enter it again"))?;
+        .ok_or_else(|| {
+            shared::ValidationError::new(
+                "card_not_confirmed",
+                "the card was not confirmed: enter it again",
+            )
+        })?;
     Ok((id.to_owned(), setup.to_owned()))
 }
 
@@ -245,8 +272,15 @@ pub async fn top_up<S: Store, C: Clock, B: PortalBackend>(cx: &Pcx<'_, S, C, B>)
     let top_up = own_top_up(cx.backend, &claims, id).await?;
     let balance = match top_up.status {
         TopUpStatus::Succeeded => {
-            let wallets = cx.app.list_wallets(&claims.tenant(), &claims.customer_id).await?;
-            wallets.wallets.wallets.get(&top_up.currency).map(|w| w.balance)
+            let wallets = cx
+                .app
+                .list_wallets(&claims.tenant(), &claims.customer_id)
+                .await?;
+            wallets
+                .wallets
+                .wallets
+                .get(&top_up.currency)
+                .map(|w| w.balance)
         }
         _ => None,
     };

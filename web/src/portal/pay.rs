@@ -47,7 +47,10 @@ impl Ended {
             Ended::Cancelled => ("This link was cancelled", "The business cancelled this payment link. Nothing was charged."),
         };
         let body = html! { h1 { (title) } p role="alert" #link-ended { (text) } };
-        Ok(page_response(StatusCode::GONE, view::page(title, None, body, &[])))
+        Ok(page_response(
+            StatusCode::GONE,
+            view::page(title, None, body, &[]),
+        ))
     }
 }
 
@@ -125,7 +128,9 @@ pub async fn show<S: Store, C: Clock, B: PortalBackend>(cx: &Pcx<'_, S, C, B>) -
     let top_up_id = new_top_up_id(cx.app.now());
     let currency = link.currency;
     let amount = match (link.amount, link.min_amount, link.max_amount) {
-        (Some(amount), _, _) => html! { p { "Amount: " strong #link-amount { (money(amount, currency)) } } },
+        (Some(amount), _, _) => {
+            html! { p { "Amount: " strong #link-amount { (money(amount, currency)) } } }
+        }
         (None, min, max) => html! {
             label { "Amount ("
                 @if let Some(min) = min { "at least " (money(min, currency)) }
@@ -159,7 +164,9 @@ pub async fn show<S: Store, C: Clock, B: PortalBackend>(cx: &Pcx<'_, S, C, B>) -
     );
     response.headers_mut().append(
         "set-cookie",
-        pay_cookie(cx.request, &token).parse().expect("cookie header"),
+        pay_cookie(cx.request, &token)
+            .parse()
+            .expect("cookie header"),
     );
     Ok(response)
 }

@@ -33,9 +33,7 @@ impl StripeJs {
     pub fn new(url: Option<&str>, publishable_key: Option<&str>) -> StripeJs {
         let url = url
             .map(str::trim)
-            .filter(|u| {
-                url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "https" | "http"))
-            })
+            .filter(|u| url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "https" | "http")))
             .unwrap_or(DEFAULT_STRIPE_JS_URL);
         StripeJs {
             url: url.to_owned(),
@@ -87,7 +85,10 @@ mod tests {
         let stripe = StripeJs::new(None, Some("pk_test_1"));
         assert_eq!(stripe.url, DEFAULT_STRIPE_JS_URL);
         let csp = stripe.content_security_policy();
-        assert!(csp.contains("script-src 'self' https://js.stripe.com;"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self' https://js.stripe.com;"),
+            "{csp}"
+        );
         assert!(
             csp.contains("connect-src 'self' https://js.stripe.com https://api.stripe.com;"),
             "{csp}"
@@ -100,8 +101,14 @@ mod tests {
 
         let local = StripeJs::new(Some("http://127.0.0.1:8824/js.stripe.com/v3/"), None);
         let csp = local.content_security_policy();
-        assert!(csp.contains("script-src 'self' http://127.0.0.1:8824;"), "{csp}");
-        assert!(csp.contains("connect-src 'self' http://127.0.0.1:8824;"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self' http://127.0.0.1:8824;"),
+            "{csp}"
+        );
+        assert!(
+            csp.contains("connect-src 'self' http://127.0.0.1:8824;"),
+            "{csp}"
+        );
         assert!(csp.contains("frame-src http://127.0.0.1:8824;"), "{csp}");
         assert!(!csp.contains("stripe.com"), "{csp}");
         // Not a URL, or not http(s): Stripe's own.

@@ -63,7 +63,11 @@ impl PortalBackend for Fake {
         }
     }
 
-    async fn top_up_limits(&self, _tenant: &Tenant, currency: Currency) -> DomainResult<TopUpLimits> {
+    async fn top_up_limits(
+        &self,
+        _tenant: &Tenant,
+        currency: Currency,
+    ) -> DomainResult<TopUpLimits> {
         Ok(TopUpLimits::default_for(currency))
     }
 
@@ -146,7 +150,10 @@ impl PortalBackend for Fake {
     ) -> DomainResult<()> {
         let mut claimed = self.claimed.lock().unwrap();
         let released = self.released.lock().unwrap();
-        if claimed.iter().any(|(id, _)| id != top_up_id && !released.contains(id)) {
+        if claimed
+            .iter()
+            .any(|(id, _)| id != top_up_id && !released.contains(id))
+        {
             return Err(invalid("top_up_link_used"));
         }
         claimed.push((top_up_id.to_owned(), amount));
@@ -282,15 +289,25 @@ async fn opening_a_link_moves_the_token_into_an_httponly_cookie_and_redirects_to
     let (app, fake, ..) = world("Ada", "Welcome").await;
     let opened = get(&app, &fake, &format!("/portal/session?token={TOKEN}"), None).await;
     assert_eq!(opened.status(), StatusCode::SEE_OTHER);
-    assert_eq!(header(&opened, "location"), ["/portal"], "no token in the URL");
+    assert_eq!(
+        header(&opened, "location"),
+        ["/portal"],
+        "no token in the URL"
+    );
     let cookie = header(&opened, "set-cookie");
     assert_eq!(cookie.len(), 1);
     let cookie = cookie[0];
-    assert!(cookie.starts_with(&format!("cw_portal={TOKEN};")), "{cookie}");
+    assert!(
+        cookie.starts_with(&format!("cw_portal={TOKEN};")),
+        "{cookie}"
+    );
     for part in ["HttpOnly", "SameSite=Lax", "Path=/;", "Max-Age=3600"] {
         assert!(cookie.contains(part), "{part}: {cookie}");
     }
-    assert!(!cookie.contains("Secure"), "plain HTTP on loopback: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP on loopback: {cookie}"
+    );
     assert_eq!(header(&opened, "referrer-policy"), ["no-referrer"]);
 
     // Off loopback the cookie is Secure.
@@ -305,12 +322,18 @@ async fn opening_a_link_moves_the_token_into_an_httponly_cookie_and_redirects_to
     let home = get(&app, &fake, "/portal", Some(&ada())).await;
     assert_eq!(home.status(), StatusCode::OK);
     let page = text(&home);
-    assert!(page.contains("Hello, Ada") && page.contains("$12.34"), "{page}");
+    assert!(
+        page.contains("Hello, Ada") && page.contains("$12.34"),
+        "{page}"
+    );
     assert!(page.contains("Welcome"), "the ledger's reason");
     assert!(!page.contains("ref_internal_9"), "no internal reference");
     assert!(!page.contains(TOKEN), "the token is nowhere in the page");
     assert!(page.contains("href=\"/portal/wallets/USD/add-funds\""));
-    assert!(page.contains("href=\"https://shop.example/account\""), "the back button");
+    assert!(
+        page.contains("href=\"https://shop.example/account\""),
+        "the back button"
+    );
 }
 
 #[tokio::test]
@@ -333,7 +356,10 @@ async fn a_bad_or_expired_token_shows_the_expired_page_and_opens_nothing() {
     for cookie in [None, Some("cw_portal=tok_expired"), Some("cw_session=x")] {
         let page = get(&app, &fake, "/portal", cookie).await;
         assert_eq!(page.status(), StatusCode::UNAUTHORIZED, "{cookie:?}");
-        assert!(header(&page, "location").is_empty(), "never the dashboard's sign-in");
+        assert!(
+            header(&page, "location").is_empty(),
+            "never the dashboard's sign-in"
+        );
     }
 }
 
@@ -357,9 +383,14 @@ async fn another_customers_top_up_or_a_wallet_they_lack_is_not_found() {
         ],
     )
     .await;
-    assert_eq!(header(&started, "location"), [format!("/portal/top-ups/{bos}")]);
     assert_eq!(
-        get(&app, &fake, &format!("/portal/top-ups/{bos}"), Some(&bo)).await.status(),
+        header(&started, "location"),
+        [format!("/portal/top-ups/{bos}")]
+    );
+    assert_eq!(
+        get(&app, &fake, &format!("/portal/top-ups/{bos}"), Some(&bo))
+            .await
+            .status(),
         StatusCode::OK
     );
     // Ada cannot see it, nor a made-up id, nor a wallet she does not have.
@@ -382,7 +413,13 @@ async fn another_customers_top_up_or_a_wallet_they_lack_is_not_found() {
 #[tokio::test]
 async fn what_the_business_typed_is_escaped() {
     let (app, fake, tenant, ada_id, _) = world(SCRIPT, SCRIPT).await;
-    let mut pay = link(&tenant, &ada_id, Timestamp { unix_ms: app.now().unix_ms + 60_000 });
+    let mut pay = link(
+        &tenant,
+        &ada_id,
+        Timestamp {
+            unix_ms: app.now().unix_ms + 60_000,
+        },
+    );
     pay.reason = Some(SCRIPT.into());
     pay.business_name = Some(SCRIPT.into());
     fake.links.lock().unwrap().insert(LINK_TOKEN.into(), pay);
@@ -414,11 +451,22 @@ async fn a_form_without_the_sessions_csrf_token_is_refused_and_starts_nothing() 
     };
     // No token, another session's token, the right token without the session's cookie.
     let bos = super::csrf_token(OTHER_TOKEN);
-    for (csrf, cookie) in [("", Some(ada())), (bos.as_str(), Some(ada())), (csrf.as_str(), None)] {
+    for (csrf, cookie) in [
+        ("", Some(ada())),
+        (bos.as_str(), Some(ada())),
+        (csrf.as_str(), None),
+    ] {
         let mut sent = fields("");
         sent[0].1 = csrf;
         sent.push(("top_up_id", &id));
-        let refused = post(&app, &fake, "/portal/wallets/USD/top-ups", cookie.as_deref(), &sent).await;
+        let refused = post(
+            &app,
+            &fake,
+            "/portal/wallets/USD/top-ups",
+            cookie.as_deref(),
+            &sent,
+        )
+        .await;
         let expected = if cookie.is_some() {
             StatusCode::FORBIDDEN
         } else {
@@ -434,13 +482,25 @@ async fn a_form_without_the_sessions_csrf_token_is_refused_and_starts_nothing() 
     );
 
     // The link's form: without its double-submit cookie, refused before the claim.
-    let pay = link(&tenant, &ada_id, Timestamp { unix_ms: app.now().unix_ms + 60_000 });
+    let pay = link(
+        &tenant,
+        &ada_id,
+        Timestamp {
+            unix_ms: app.now().unix_ms + 60_000,
+        },
+    );
     fake.links.lock().unwrap().insert(LINK_TOKEN.into(), pay);
     let page = get(&app, &fake, &format!("/pay/{LINK_TOKEN}"), None).await;
     let pay_token = field(&text(&page), "csrf_token");
     let cookie = header(&page, "set-cookie")[0].to_owned();
-    assert!(cookie.starts_with(&format!("cw_pay={pay_token};")), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.starts_with(&format!("cw_pay={pay_token};")),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pay_id = field(&text(&page), "top_up_id");
     let sent = [
         ("csrf_token", pay_token.as_str()),
@@ -458,7 +518,10 @@ async fn a_form_without_the_sessions_csrf_token_is_refused_and_starts_nothing() 
     // With it: claimed, then started once, for the link.
     let with = format!("cw_pay={pay_token}");
     let paid = post(&app, &fake, &path, Some(&with), &sent).await;
-    assert_eq!(header(&paid, "location"), [format!("{path}?top_up={pay_id}")]);
+    assert_eq!(
+        header(&paid, "location"),
+        [format!("{path}?top_up={pay_id}")]
+    );
     assert_eq!(*fake.claimed.lock().unwrap(), [(pay_id.clone(), 2_500)]);
     let started = fake.started.lock().unwrap();
     assert_eq!(started.len(), 1);
@@ -488,7 +551,10 @@ async fn portal_pages_carry_the_dashboards_policy_plus_only_stripe() {
         let stripe = &*super::stripe::STRIPE_JS;
         assert_eq!(csp[0], stripe.content_security_policy(), "{path}");
         assert!(
-            csp[0].starts_with(&format!("default-src 'self'; script-src 'self' {};", stripe.origin())),
+            csp[0].starts_with(&format!(
+                "default-src 'self'; script-src 'self' {};",
+                stripe.origin()
+            )),
             "{path}"
         );
         assert_eq!(header(&page, "x-frame-options"), ["DENY"]);
@@ -516,34 +582,60 @@ async fn the_add_funds_page_has_the_card_form_its_key_its_token_and_no_inline_sc
         "<script src=\"{}\" defer></script>",
         crate::assets::PORTAL_JS.path()
     )));
-    assert_eq!(page.matches("<script").count(), page.matches("<script src=").count());
+    assert_eq!(
+        page.matches("<script").count(),
+        page.matches("<script src=").count()
+    );
     assert!(is_top_up_id(&field(&page, "top_up_id")));
     // Each rendering is a new idempotency key.
     let again = text(&get(&app, &fake, "/portal/wallets/USD/add-funds", Some(&ada())).await);
     assert_ne!(field(&page, "top_up_id"), field(&again, "top_up_id"));
     // The amount has a label (min and max of the limits).
-    assert!(page.contains("Amount ($5.00 to") || page.contains("Amount ("), "{page}");
+    assert!(
+        page.contains("Amount ($5.00 to") || page.contains("Amount ("),
+        "{page}"
+    );
 }
 
 #[tokio::test]
 async fn attempts_are_counted_per_customer_and_per_link_and_refused_past_the_limit() {
     let (app, mut fake, tenant, ada_id, _) = world("Ada", "Welcome").await;
     fake.attempt_limit = Some(1);
-    let pay = link(&tenant, &ada_id, Timestamp { unix_ms: app.now().unix_ms + 60_000 });
+    let pay = link(
+        &tenant,
+        &ada_id,
+        Timestamp {
+            unix_ms: app.now().unix_ms + 60_000,
+        },
+    );
     fake.links.lock().unwrap().insert(LINK_TOKEN.into(), pay);
     let form = text(&get(&app, &fake, "/portal/wallets/USD/add-funds", Some(&ada())).await);
-    let mut sent = vec![
+    let mut sent = [
         ("csrf_token", field(&form, "csrf_token")),
         ("top_up_id", field(&form, "top_up_id")),
         ("setup_intent_id", "seti_1".to_owned()),
         ("amount", "25.00".to_owned()),
     ];
     let fields: Vec<(&str, &str)> = sent.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let first = post(&app, &fake, "/portal/wallets/USD/top-ups", Some(&ada()), &fields).await;
+    let first = post(
+        &app,
+        &fake,
+        "/portal/wallets/USD/top-ups",
+        Some(&ada()),
+        &fields,
+    )
+    .await;
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
     sent[1].1 = new_top_up_id(app.now());
     let fields: Vec<(&str, &str)> = sent.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let second = post(&app, &fake, "/portal/wallets/USD/top-ups", Some(&ada()), &fields).await;
+    let second = post(
+        &app,
+        &fake,
+        "/portal/wallets/USD/top-ups",
+        Some(&ada()),
+        &fields,
+    )
+    .await;
     assert!(second.status().is_client_error(), "{}", second.status());
     assert!(text(&second).contains("rate_limited"));
     assert_eq!(fake.started.lock().unwrap().len(), 1);
@@ -568,9 +660,15 @@ async fn attempts_are_counted_per_customer_and_per_link_and_refused_past_the_lim
     // The link's own count is fresh; the customer's is spent.
     assert!(paid.status().is_client_error());
     let attempts = fake.attempts.lock().unwrap();
-    assert!(attempts.contains(&"portal:top-up:link:tul_01".to_owned()), "{attempts:?}");
+    assert!(
+        attempts.contains(&"portal:top-up:link:tul_01".to_owned()),
+        "{attempts:?}"
+    );
     assert!(attempts.contains(&customer_scope), "{attempts:?}");
-    assert!(fake.claimed.lock().unwrap().is_empty(), "refused before the claim");
+    assert!(
+        fake.claimed.lock().unwrap().is_empty(),
+        "refused before the claim"
+    );
 }
 
 #[tokio::test]
@@ -601,7 +699,13 @@ async fn a_used_expired_or_cancelled_link_shows_its_page_and_charges_nothing() {
 async fn a_declined_link_payment_gives_the_claim_back_and_shows_the_decline() {
     let (app, mut fake, tenant, ada_id, _) = world("Ada", "Welcome").await;
     fake.decline = true;
-    let pay = link(&tenant, &ada_id, Timestamp { unix_ms: app.now().unix_ms + 60_000 });
+    let pay = link(
+        &tenant,
+        &ada_id,
+        Timestamp {
+            unix_ms: app.now().unix_ms + 60_000,
+        },
+    );
     fake.links.lock().unwrap().insert(LINK_TOKEN.into(), pay);
     let path = format!("/pay/{LINK_TOKEN}");
     let page = text(&get(&app, &fake, &path, None).await);
@@ -614,8 +718,12 @@ async fn a_declined_link_payment_gives_the_claim_back_and_shows_the_decline() {
     ];
     let paid = post(&app, &fake, &path, Some(&cookie), &sent).await;
     assert_eq!(paid.status(), StatusCode::SEE_OTHER);
-    assert_eq!(*fake.released.lock().unwrap(), [id.clone()]);
+    assert_eq!(*fake.released.lock().unwrap(), std::slice::from_ref(&id));
     let shown = get(&app, &fake, &format!("{path}?top_up={id}"), None).await;
     assert_eq!(shown.status(), StatusCode::OK);
-    assert!(text(&shown).contains("Your card was declined"), "{}", text(&shown));
+    assert!(
+        text(&shown).contains("Your card was declined"),
+        "{}",
+        text(&shown)
+    );
 }
