@@ -166,12 +166,30 @@ pub async fn add_funds<S: Store, C: Clock, B: PortalBackend>(
     cx: &Pcx<'_, S, C, B>,
 ) -> PortalAnswer {
     let (claims, csrf) = cx.claims().await?;
-    let (currency, balance) = wallet_currency(cx, &claims).await?;
+    render_add_funds(cx, &claims, &csrf, None).await
+}
+
+/// A refused top-up shown on its form again: the status the API would answer, the message,
+/// the amount as typed.
+struct Refused<'a> {
+    status: StatusCode,
+    message: String,
+    amount: &'a str,
+}
+
+/// The add-funds form (a new SetupIntent and a new top-up id each time it is rendered).
+async fn render_add_funds<S: Store, C: Clock, B: PortalBackend>(
+    cx: &Pcx<'_, S, C, B>,
+    claims: &PortalClaims,
+    csrf: &str,
+    refused: Option<Refused<'_>>,
+) -> PortalAnswer {
+    let (currency, balance) = wallet_currency(cx, claims).await?;
     let tenant = claims.tenant();
     let limits = cx.backend.top_up_limits(&tenant, currency).await?;
     attempt(
         cx.backend,
-        &[(customer_scope(&claims, "card-form"), CARD_FORMS_PER_HOUR)],
+        &[(customer_scope(claims, "card-form"), CARD_FORMS_PER_HOUR)],
     )
     .await?;
     let setup = cx
@@ -181,17 +199,19 @@ pub async fn add_funds<S: Store, C: Clock, B: PortalBackend>(
     let stripe = &*super::stripe::STRIPE_JS;
     let top_up_id = new_top_up_id(cx.app.now());
     let action = format!("/portal/wallets/{}/top-ups", currency.code());
+    let typed = refused.as_ref().map_or("", |r| r.amount);
     let amount = html! {
         label { "Amount (" (money(limits.min_amount, currency)) " to " (money(limits.max_amount, currency)) ")"
-            input type="text" inputmode="decimal" name="amount" required autocomplete="off"; }
+            input type="text" inputmode="decimal" name="amount" required autocomplete="off" value=(typed); }
     };
     let body = html! {
         p { a href="/portal" { "← Your wallets" } }
         h1 { "Add funds to your " (currency.code()) " wallet" }
+        @if let Some(refused) = &refused { p.alert role="alert" #refused { (refused.message.replace('`', "")) } }
         p { "Balance now: " (money(balance, currency)) ". The balance can reach at most " (money(limits.max_balance, currency)) " this way." }
         (card_form(CardForm {
             action: &action,
-            csrf: &csrf,
+            csrf,
             top_up_id: &top_up_id,
             setup: &setup,
             stripe,
@@ -206,7 +226,8 @@ pub async fn add_funds<S: Store, C: Clock, B: PortalBackend>(
         body,
         &card_scripts(stripe),
     );
-    Ok(page_response(StatusCode::OK, markup))
+    let status = refused.map_or(StatusCode::OK, |r| r.status);
+    Ok(page_response(status, markup))
 }
 
 /// The top-up id and SetupIntent of a card form (a forged or broken form: 400).
@@ -233,17 +254,44 @@ pub(super) fn card_fields(fields: &crate::forms::Fields) -> Result<(String, Stri
 }
 
 /// `POST /portal/wallets/{currency}/top-ups`: starts the top-up (its id is the form's
-/// idempotency key: a second submission finds the first), then shows its progress.
+/// idempotency key: a second submission finds the first), then shows its progress. A refused
+/// one (the limits, an amount mistyped, too many attempts) shows the form again with why.
 pub async fn start_top_up<S: Store, C: Clock, B: PortalBackend>(
     cx: &Pcx<'_, S, C, B>,
 ) -> PortalAnswer {
     let (claims, fields) = cx.change().await?;
     let (currency, _) = wallet_currency(cx, &claims).await?;
-    let (id, setup_intent_id) = card_fields(&fields)?;
+    match start(cx, &claims, currency, &fields).await {
+        Ok(top_up) => Ok(redirect(&format!("/portal/top-ups/{}", top_up.id))),
+        Err(PortalError::Page(error @ PageError::Domain(_))) => {
+            let (status, _, message) = error.explain();
+            if !status.is_client_error() || status == StatusCode::NOT_FOUND {
+                return Err(PortalError::Page(error));
+            }
+            let (_, csrf) = cx.claims().await?;
+            let amount = fields.get("amount").unwrap_or("");
+            let refused = Refused {
+                status,
+                message,
+                amount,
+            };
+            render_add_funds(cx, &claims, &csrf, Some(refused)).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn start<S: Store, C: Clock, B: PortalBackend>(
+    cx: &Pcx<'_, S, C, B>,
+    claims: &PortalClaims,
+    currency: Currency,
+    fields: &crate::forms::Fields,
+) -> Result<TopUpView, PortalError> {
+    let (id, setup_intent_id) = card_fields(fields)?;
     let amount = crate::money::parse(fields.get("amount").unwrap_or(""), currency)?;
     attempt(
         cx.backend,
-        &[(customer_scope(&claims, "top-up"), TOP_UPS_PER_CUSTOMER_HOUR)],
+        &[(customer_scope(claims, "top-up"), TOP_UPS_PER_CUSTOMER_HOUR)],
     )
     .await?;
     let tenant = claims.tenant();
@@ -257,11 +305,10 @@ pub async fn start_top_up<S: Store, C: Clock, B: PortalBackend>(
         save_card: fields.get("save_card") == Some("on"),
         limits,
     };
-    let top_up = cx
+    Ok(cx
         .backend
         .start_card_top_up(&tenant, &claims.customer_id, start)
-        .await?;
-    Ok(redirect(&format!("/portal/top-ups/{}", top_up.id)))
+        .await?)
 }
 
 /// `GET /portal/top-ups/{top_up_id}`: pending refreshes until the credit lands; succeeded shows

@@ -39,8 +39,8 @@ struct Fake {
     /// (top-up id, amount) claimed; ids released.
     claimed: Mutex<Vec<(String, i64)>>,
     released: Mutex<Vec<String>>,
-    /// Every attempt of a scope after this many is refused.
-    attempt_limit: Option<usize>,
+    /// Every attempt of a scope containing `.0` after `.1` of them is refused.
+    attempt_limit: Option<(&'static str, usize)>,
     /// Whether a started top-up is declined.
     decline: bool,
 }
@@ -58,7 +58,9 @@ impl PortalBackend for Fake {
         attempts.push(scope.to_owned());
         let taken = attempts.iter().filter(|s| *s == scope).count();
         match self.attempt_limit {
-            Some(limit) if taken > limit => Err(invalid("rate_limited")),
+            Some((kind, limit)) if scope.contains(kind) && taken > limit => {
+                Err(invalid("rate_limited"))
+            }
             _ => Ok(()),
         }
     }
@@ -600,7 +602,7 @@ async fn the_add_funds_page_has_the_card_form_its_key_its_token_and_no_inline_sc
 #[tokio::test]
 async fn attempts_are_counted_per_customer_and_per_link_and_refused_past_the_limit() {
     let (app, mut fake, tenant, ada_id, _) = world("Ada", "Welcome").await;
-    fake.attempt_limit = Some(1);
+    fake.attempt_limit = Some((":top-up:", 1));
     let pay = link(
         &tenant,
         &ada_id,
@@ -637,7 +639,11 @@ async fn attempts_are_counted_per_customer_and_per_link_and_refused_past_the_lim
     )
     .await;
     assert!(second.status().is_client_error(), "{}", second.status());
-    assert!(text(&second).contains("rate_limited"));
+    // The form again, with why and the amount typed, and a new top-up id.
+    let again = text(&second);
+    assert!(again.contains("refused by the fake"), "{again}");
+    assert!(again.contains("value=\"25.00\""), "{again}");
+    assert_ne!(field(&again, "top_up_id"), sent[1].1);
     assert_eq!(fake.started.lock().unwrap().len(), 1);
     let customer_scope = format!("portal:top-up:{}:{ada_id}", tenant.business_id);
     let pay_page = get(&app, &fake, &format!("/pay/{LINK_TOKEN}"), None).await;
