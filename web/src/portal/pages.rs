@@ -105,7 +105,7 @@ pub async fn home<S: Store, C: Clock, B: PortalBackend>(cx: &Pcx<'_, S, C, B>) -
         section aria-labelledby="ledger" {
             h2 #ledger { "Activity" }
             @if ledger.is_empty() { p.muted { "Nothing yet." } } @else {
-                div.scroll tabindex="0" role="region" aria-label="Activity" { table {
+                div.scroll tabindex="0" role="region" aria-label="Activity entries" { table {
                     thead { tr { th scope="col" { "When" } th scope="col" { "Reason" } th.num scope="col" { "Amount" } th.num scope="col" { "Balance after" } } }
                     tbody { @for entry in &ledger { tr {
                         td { (time(entry.created_at)) }
