@@ -123,11 +123,13 @@ ensure_browser() {
       { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2; }
   fi
   CHROMIUM=/usr/bin/chromium
-  local pins="$PLAYWRIGHT_VERSION"
+  local pins="$PLAYWRIGHT_VERSION-$DODO_SDK_VERSION"
   if [ ! -x "$BROWSER_VENV/bin/python" ] || [ ! -f "$BROWSER_VENV/.pins-$pins" ]; then
-    log "installing playwright $PLAYWRIGHT_VERSION (PyPI, into .local/browser-venv; it drives /usr/bin/chromium)"
+    log "installing playwright $PLAYWRIGHT_VERSION and dodopayments $DODO_SDK_VERSION (PyPI, into .local/browser-venv; it drives /usr/bin/chromium)"
     python3 -m venv "$BROWSER_VENV"
-    "$BROWSER_VENV/bin/pip" install --quiet --disable-pip-version-check "playwright==$PLAYWRIGHT_VERSION" >&2
+    # The portal's flows open their session with the official Python SDK, as a merchant would.
+    "$BROWSER_VENV/bin/pip" install --quiet --disable-pip-version-check "playwright==$PLAYWRIGHT_VERSION" \
+      "dodopayments==$DODO_SDK_VERSION" >&2
     rm -f "$BROWSER_VENV"/.pins-* && touch "$BROWSER_VENV/.pins-$pins"
   fi
   if [ ! -f "$LOCAL/axe/node_modules/axe-core/package.json" ] ||
@@ -236,6 +238,32 @@ PY
 )"
   [ "$status" = 200 ] || { echo "localstripe on port $port: GET /v1/balance answered $status, not 200 (see .local/localstripe.log)" >&2; return 1; }
   export STRIPE_BASE_URL="http://127.0.0.1:$port" STRIPE_SECRET_KEY="sk_test_local" STRIPE_FLAVOR="localstripe"
+  # The card top-ups' browser side: localstripe's fake Stripe.js (any publishable key), and the
+  # secret it signs its webhooks with (register_stripe_webhook), new at each start.
+  export STRIPE_JS_URL="http://127.0.0.1:$port/js.stripe.com/v3/" STRIPE_PUBLISHABLE_KEY="pk_test_local"
+  STRIPE_WEBHOOK_SECRET="whsec_local$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+  export STRIPE_WEBHOOK_SECRET
+}
+
+# register_stripe_webhook API_PORT: asks localstripe to send its events (payment_intent.succeeded
+# and .payment_failed: the card top-ups' credit) to the local API's Stripe webhook route, signed
+# with STRIPE_WEBHOOK_SECRET. localstripe sends each event once, a second after it, and never again:
+# the sweep reconciles what it misses.
+register_stripe_webhook() {
+  local status
+  status="$(python3 - "$STRIPE_BASE_URL/_config/webhooks/local-api" "http://127.0.0.1:$1/stripe/webhooks" <<'PY'
+import os, sys, urllib.error, urllib.parse, urllib.request
+data = urllib.parse.urlencode({"url": sys.argv[2], "secret": os.environ["STRIPE_WEBHOOK_SECRET"]}).encode()
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    print(opener.open(urllib.request.Request(sys.argv[1], data=data), timeout=10).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except OSError as e:
+    print(f"no answer ({e})")
+PY
+)"
+  [ "$status" = 200 ] || { echo "registering localstripe's webhook answered $status, not 200" >&2; return 1; }
 }
 
 # start_api PORT [EXTRA ARGS]: every function behind one base URL, http://127.0.0.1:PORT. Serves
@@ -278,6 +306,15 @@ start_api() {
     [ -z "${STRIPE_BASE_URL:-}" ] || env_line STRIPE_BASE_URL "$STRIPE_BASE_URL"
     [ -z "${STRIPE_SECRET_KEY:-}" ] || env_line STRIPE_SECRET_KEY "$STRIPE_SECRET_KEY"
     [ -z "${STRIPE_FLAVOR:-}" ] || env_line STRIPE_FLAVOR "$STRIPE_FLAVOR"
+    # Card top-ups (the portal and top-up links): Stripe.js in the pages, the webhook's secret.
+    [ -z "${STRIPE_JS_URL:-}" ] || env_line STRIPE_JS_URL "$STRIPE_JS_URL"
+    [ -z "${STRIPE_PUBLISHABLE_KEY:-}" ] || env_line STRIPE_PUBLISHABLE_KEY "$STRIPE_PUBLISHABLE_KEY"
+    [ -z "${STRIPE_WEBHOOK_SECRET:-}" ] || env_line STRIPE_WEBHOOK_SECRET "$STRIPE_WEBHOOK_SECRET"
+    # The customer portal: links to this base URL, signed with a key kept in .local (links stay
+    # valid across restarts), mail to a file mailbox.
+    env_line PUBLIC_BASE_URL "http://127.0.0.1:$port"
+    env_line PORTAL_SIGNING_KEY "$(portal_signing_key)"
+    env_line MAILBOX_DIR "$LOCAL/mailbox"
   } >"$env_file"
   log "serving the API at http://127.0.0.1:$port (cargo lambda watch, up to $API_CONCURRENCY instances per function)"
   # cargo-lambda reads RUST_LOG for its own log too (the functions get theirs from the env file):
@@ -299,6 +336,7 @@ start_api() {
   relay_api "$port" "$WATCH_PORT" &
   API_PID=$!
   wait_for_port "$port" 30 "$API_PID"
+  [ -z "${STRIPE_WEBHOOK_SECRET:-}" ] || register_stripe_webhook "$port"
   start_streams
 }
 
@@ -333,6 +371,15 @@ start_streams() {
 
 # env_line NAME VALUE: one line of the env file that cargo lambda watch reads. Exits on a value it
 # cannot carry.
+# portal_signing_key: the local run's portal signing key, made once into .local/portal-signing-key.
+portal_signing_key() {
+  local file="$LOCAL/portal-signing-key"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$LOCAL" && (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >"$file")
+  fi
+  cat "$file"
+}
+
 env_line() {
   case "$2" in *"'"*) echo "$1 may not contain a single quote (cargo lambda watch's env file)" >&2; exit 1 ;; esac
   printf "%s='%s'\n" "$1" "$2"

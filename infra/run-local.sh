@@ -97,6 +97,8 @@ cat <<INFO
     DynamoDB    $DYNAMODB_ENDPOINT  (table $TABLE_NAME)
     Stripe      $STRIPE_BASE_URL  (localstripe, key $STRIPE_SECRET_KEY)
     dashboard   $BASE_URL/dashboard  (sign in with the API key above)
+    mailbox     .local/mailbox/  (portal links sent with send_email=true land here, one file each)
+    Stripe.js   $STRIPE_JS_URL  (card top-ups; localstripe sends its webhooks to $BASE_URL/stripe/webhooks)
 
   Try it with the Dodo SDK:
     .local/venv/bin/python -c 'from dodopayments import DodoPayments; c = DodoPayments(bearer_token="$API_KEY", base_url="$BASE_URL"); print(c.customers.create(email="ada@example.com", name="Ada"))'

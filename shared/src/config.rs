@@ -24,6 +24,19 @@ pub struct Config {
     /// A longer time budget per DynamoDB call than the production 5 s
     /// (`DYNAMODB_TIMEOUT_SECONDS`, 5 to 60): for DynamoDB Local on a loaded test machine only.
     pub dynamodb_timeout: Option<std::time::Duration>,
+    /// The secret Stripe signs its webhooks with (`STRIPE_WEBHOOK_SECRET`, `whsec_...`; the
+    /// NoEcho template parameter `StripeWebhookSecret`); `None`: every Stripe webhook is refused.
+    pub stripe_webhook_secret: Option<Redacted>,
+}
+
+/// A secret that `Debug` never shows.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// Stripe's (or localstripe's) address and secret key. Its `Debug` never shows the key.
@@ -71,6 +84,7 @@ impl Config {
             var("WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         // On AWS the key comes from Secrets Manager instead (`adapters::secrets`, STRIPE_SECRET_ID).
         config.gateway = var("STRIPE_SECRET_KEY").map(GatewayConfig::from_env);
+        config.stripe_webhook_secret = var("STRIPE_WEBHOOK_SECRET").map(Redacted);
         if let Some(seconds) = var("DYNAMODB_TIMEOUT_SECONDS") {
             let seconds = seconds
                 .trim()
@@ -139,6 +153,7 @@ impl Config {
             gateway: None,
             key_cache_ttl_ms: crate::access::cache::KEY_CACHE_TTL_MS_DEFAULT,
             dynamodb_timeout: None,
+            stripe_webhook_secret: None,
         })
     }
 }

@@ -114,6 +114,10 @@ pub enum DomainError {
     PaymentMethodNotOwned,
     #[error("the payment gateway did not answer: {0}")]
     GatewayUnavailable(String),
+    #[error("card top-up `{0}` not found")]
+    CardTopUpNotFound(String),
+    #[error("the webhook's signature is missing, invalid or too old")]
+    InvalidSignature,
     #[error("too many concurrent updates to this customer's wallets; retry the request")]
     Contention,
     #[error("the store is unavailable (timed out, throttled or failing): {0}")]
@@ -149,6 +153,8 @@ impl DomainError {
             DomainError::DeliveryInFlight(_) => "delivery_in_flight",
             DomainError::PaymentMethodNotOwned => "payment_method_not_owned",
             DomainError::GatewayUnavailable(_) => "gateway_unavailable",
+            DomainError::CardTopUpNotFound(_) => "card_top_up_not_found",
+            DomainError::InvalidSignature => "invalid_signature",
             DomainError::Contention => "concurrent_update",
             DomainError::Unavailable(_) => "store_unavailable",
             DomainError::Storage(_) => "internal_error",

@@ -13,10 +13,12 @@ use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
+use crate::kernel::paging::PageRequest;
 use crate::kernel::Currency;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 use crate::kernel::{EndpointId, EventId, Timestamp};
 use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
+use crate::payins::model::{CardTopUp, CardTopUpRef};
 use crate::reports::model::{Day, DayTotals, Movement};
 use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
 
@@ -206,6 +208,42 @@ pub trait InvoiceStore: Send + Sync {
     ) -> impl Future<Output = DomainResult<Option<InvoicePayment>>> + Send;
 }
 
+/// Card top-ups (`payins`) and the gateway's webhook events already handled.
+pub trait PayinStore: Send + Sync {
+    /// The top-up, read consistently; `None` if the customer has none with this id.
+    fn get_card_top_up(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        id: &str,
+    ) -> impl Future<Output = DomainResult<Option<CardTopUp>>> + Send;
+    /// The customer's top-ups, newest first, one page.
+    fn list_card_top_ups(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        page: PageRequest,
+    ) -> impl Future<Output = DomainResult<Vec<CardTopUp>>> + Send;
+    /// Pending top-ups of every business due for reconciliation at or before `now_ms` (sparse
+    /// index), about `limit`, read as [`WalletStore::due_top_ups`] reads.
+    fn pending_card_top_ups(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> impl Future<Output = DomainResult<Vec<CardTopUpRef>>> + Send;
+    /// Whether the gateway's event with this id was handled (recorded by
+    /// [`record_gateway_event`](Self::record_gateway_event)).
+    fn gateway_event_seen(&self, event_id: &str)
+        -> impl Future<Output = DomainResult<bool>> + Send;
+    /// Records that the gateway's event was handled, kept until `expires_s` (unix seconds).
+    /// Condition: not recorded yet; a second record is no error (`false`).
+    fn record_gateway_event(
+        &self,
+        event_id: &str,
+        expires_s: u64,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
+}
+
 /// Webhook endpoints and deliveries. Every write is conditional; `false` means its condition
 /// failed (the id is taken, or the record changed since it was read).
 pub trait WebhookStore: Send + Sync {
@@ -313,6 +351,7 @@ pub trait Store:
     + InvoiceStore
     + WebhookStore
     + TotalsStore
+    + PayinStore
 {
 }
 
@@ -325,5 +364,6 @@ impl<T> Store for T where
         + InvoiceStore
         + WebhookStore
         + TotalsStore
+        + PayinStore
 {
 }

@@ -16,104 +16,29 @@ the flow as NOT YET AVAILABLE instead of failing it.
 Run: .local/browser-venv/bin/python tests/browser/dashboard_test.py
 """
 
-import http.server
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
-import threading
 import time
-import traceback
-import urllib.error
-import urllib.request
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-BASE = os.environ["DODO_BASE_URL"].rstrip("/")
-KEY = os.environ["DODO_API_KEY"]
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-AXE_JS = os.environ["AXE_JS"]
-SHOTS = os.environ.get("SCREENSHOT_DIR") or os.path.join(os.getcwd(), ".local", "screenshots")
+from harness import BASE, KEY, RUN, Browser, Flows, NotYetAvailable, Receiver, api
+
 ALL = os.environ.get("BROWSER_FLOWS_ALL") == "1"
-# Local pages answer in well under a second; the 2 shared cores and cold function instances
-# (the first request to each dashboard function starts its process) need more.
-TIMEOUT_MS = int(os.environ.get("BROWSER_TIMEOUT_MS", "30000"))
-FAILING_IMPACTS = ("serious", "critical")
-RUN = str(int(time.time() * 1000))
 
 
-class NotYetAvailable(Exception):
-    """A page of the flow answers 404: it is still being built."""
-
-
-class Dashboard:
-    """One browser, one context, one tab: the flows run in order and share the signed-in session."""
+class Dashboard(Browser):
+    """The dashboard's tab: the flows run in order and share the signed-in session."""
 
     def __init__(self, context):
-        self.context = context
-        self.page = context.pages[0] if context.pages else context.new_page()
-        self.page.set_default_timeout(TIMEOUT_MS)
-        expect.set_options(timeout=TIMEOUT_MS)
-        self.axe_source = open(AXE_JS, encoding="utf-8").read()
-        self.axe = {}            # page name -> {impact: count}
-        self.axe_failures = []   # "page: rule (impact)"
-        self.shots = []
-        self.problems = []       # CSP reports, script errors, dialogs
+        super().__init__(context)
         self.customer_url = None
-        self.page.on("dialog", self.on_dialog)
-        self.page.on("pageerror", lambda e: self.problems.append(f"uncaught script error: {e}"))
-        self.page.on("console", self.on_console)
-
-    def on_dialog(self, dialog):
-        # Only the confirmations of app.js (data-confirm on a destructive button) are expected.
-        if dialog.type == "confirm":
-            print(f"    (confirm accepted: {dialog.message!r})")
-            dialog.accept()
-        else:
-            self.problems.append(f"a {dialog.type} dialog fired: {dialog.message!r}")
-            dialog.dismiss()
-
-    def on_console(self, message):
-        text = message.text
-        if "Content Security Policy" in text or "Content-Security-Policy" in text:
-            self.problems.append(f"CSP report in the console: {text}")
-
-    def url(self, path):
-        return BASE + path
-
-    def visit(self, name):
-        """Screenshot the page as it is and run axe on it."""
-        page = self.page
-        page.wait_for_load_state("load")
-        os.makedirs(SHOTS, exist_ok=True)
-        path = os.path.join(SHOTS, f"{name}.png")
-        page.screenshot(path=path, full_page=True)
-        self.shots.append(path)
-        if not page.evaluate("() => typeof window.axe === 'object'"):
-            page.evaluate(self.axe_source)
-        violations = page.evaluate(
-            """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => ({
-                id: v.id, impact: v.impact, help: v.help,
-                nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"""
-        )
-        counts = {}
-        for v in violations:
-            counts[v["impact"]] = counts.get(v["impact"], 0) + 1
-            line = f"{name}: {v['id']} ({v['impact']}): {v['help']} at {', '.join(v['nodes'])}"
-            print(f"    axe {line}")
-            if v["impact"] in FAILING_IMPACTS:
-                self.axe_failures.append(line)
-        self.axe[name] = counts
-        print(f"    page {name}: {page.url} (axe: {describe(counts)}; screenshot {os.path.relpath(path)})")
 
     def open(self, path, guard=False):
         """Go to `path`; with `guard`, a 404 means the page is not built yet."""
-        response = self.page.goto(self.url(path))
-        if guard and not ALL and response is not None and response.status == 404:
-            raise NotYetAvailable(f"GET {path} answers 404")
-        return response
+        return super().open(path, guard=guard, all_flows=ALL)
 
     def sign_in(self, key, next_path=None):
         page = self.page
@@ -157,21 +82,9 @@ class Dashboard:
         return self.page.get_by_role("region", name="Ledger", exact=True).get_by_role("row").filter(has_text=reason)
 
 
-def describe(counts):
-    return ", ".join(f"{n} {impact}" for impact, n in sorted(counts.items())) or "no violation"
-
-
 # The flows, in order. Each takes the Dashboard; a core flow's failure stops the ones after it
 # (they build on its state); a guarded flow reports NotYetAvailable apart.
-FLOWS = []
-
-
-def flow(guarded=False):
-    def register(fn):
-        FLOWS.append((fn, guarded))
-        return fn
-
-    return register
+flow = Flows()
 
 
 @flow()
@@ -326,31 +239,6 @@ def usable_at_375_px(d):
         page.set_viewport_size({"width": 1280, "height": 900})
 
 
-class Receiver:
-    """A webhook receiver on a free port of 127.0.0.1 that keeps what it receives."""
-
-    def __init__(self):
-        received = self.received = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                received.append(self.rfile.read(length).decode("utf-8", "replace"))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-
-
 @flow(guarded=True)
 def a_low_balance_threshold_sends_its_webhook(d):
     """Register a receiver on the webhooks page, set the USD wallet's low-balance threshold to
@@ -403,19 +291,6 @@ def a_low_balance_threshold_sends_its_webhook(d):
                 page.wait_for_load_state("load")
             except Exception as e:   # the flow's own outcome matters more
                 print(f"    could not delete the test endpoint {endpoint_url}: {e}")
-
-
-def api(method, path, body=None, key=KEY):
-    """(status, JSON answer) of a call to the API itself, with `key`."""
-    request = urllib.request.Request(
-        BASE + path, method=method, data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never an HTTP(S)_PROXY
-    try:
-        with opener.open(request, timeout=60) as answer:
-            return answer.status, json.loads(answer.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
 
 
 def revoke_test_keys():
@@ -577,72 +452,7 @@ def signing_out_ends_the_session(d):
 
 
 def main():
-    started = time.monotonic()
-    results = []
-    user_data = tempfile.mkdtemp(prefix="dashboard-browser-")
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            user_data,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-            viewport={"width": 1280, "height": 900},
-            timezone_id="Europe/Paris",
-            locale="en-GB",
-        )
-        try:
-            d = Dashboard(context)
-            print(f"chromium {context.browser.version if context.browser else '(persistent)'} "
-                  f"at {CHROMIUM}, axe-core from {AXE_JS}, against {BASE}")
-            stopped = False
-            for fn, guarded in FLOWS:
-                name = fn.__name__
-                if stopped and not guarded:
-                    results.append((name, "SKIPPED (an earlier flow failed)"))
-                    continue
-                print(f"--- {name}")
-                t0 = time.monotonic()
-                problems_before = len(d.problems)
-                try:
-                    fn(d)
-                    new = d.problems[problems_before:]
-                    assert not new, "; ".join(new)
-                    results.append((name, f"passed ({time.monotonic() - t0:.1f}s)"))
-                except NotYetAvailable as e:
-                    print("!" * 78)
-                    print(f"!!! {name}: NOT YET AVAILABLE: {e}")
-                    print("!" * 78)
-                    results.append((name, f"NOT YET AVAILABLE ({e})"))
-                except Exception as e:
-                    traceback.print_exc()
-                    shot = os.path.join(SHOTS, f"FAILED-{name}.png")
-                    try:
-                        d.page.screenshot(path=shot, full_page=True)
-                        print(f"    at {d.page.url}; screenshot {os.path.relpath(shot)}")
-                    except Exception:
-                        pass
-                    results.append((name, f"FAILED: {str(e).splitlines()[0] if str(e) else type(e).__name__}"))
-                    if not guarded:
-                        stopped = True
-        finally:
-            context.close()
-            shutil.rmtree(user_data, ignore_errors=True)
-    print("\n=== dashboard browser flows")
-    for name, outcome in results:
-        print(f"  {name:48} {outcome}")
-    print("=== axe-core per page (serious or critical fail the run)")
-    for name, counts in d.axe.items():
-        print(f"  {name:48} {describe(counts)}")
-    print(f"=== {len(d.shots)} screenshots in {os.path.relpath(SHOTS)}: {', '.join(os.path.basename(s) for s in d.shots)}")
-    print(f"=== {time.monotonic() - started:.1f}s")
-    failed = [n for n, o in results if o.startswith(("FAILED", "SKIPPED"))]
-    if d.axe_failures:
-        print("axe found serious or critical violations:\n  " + "\n  ".join(d.axe_failures))
-    if failed or d.axe_failures:
-        print(f"FAILED: {', '.join(failed) or 'axe'}")
-        return 1
-    return 0
+    return flow.run("dashboard browser flows", Dashboard)
 
 
 if __name__ == "__main__":

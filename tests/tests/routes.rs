@@ -1,6 +1,7 @@
 //! The route table, the cargo-lambda router, `template.yaml` and the function crates agree, and
 //! the template's table is the one `shared::adapters::dynamo::table` creates.
 
+use shared::payins::stripe_events::signature_header;
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::{KeySchemaElement, Projection};
@@ -548,6 +549,14 @@ use shared::{Config, Service};
 
 type Recorded<S> = Service<RecordingStore<S>, SystemClock>;
 
+/// The Stripe webhook secret of the services under test.
+const STRIPE_WEBHOOK_SECRET: &str = "whsec_routes";
+
+fn with_stripe_secret(mut config: Config) -> Config {
+    config.stripe_webhook_secret = Some(shared::config::Redacted(STRIPE_WEBHOOK_SECRET.into()));
+    config
+}
+
 /// One request: route, path parameters, query parameters, body.
 struct Call {
     route: Route,
@@ -588,12 +597,18 @@ async fn send<S: Store>(app: &Recorded<S>, key: &str, call: &Call) -> (StatusCod
         Some(body) => Body::from(body.to_string()),
         None => Body::from(String::new()),
     };
-    let request: lambda_http::Request = Request::builder()
+    let mut builder = Request::builder()
         .method(Method::from_bytes(spec.method.as_bytes()).unwrap())
         .uri(path)
-        .header("authorization", format!("Bearer {key}"))
-        .body(body)
-        .unwrap();
+        .header("authorization", format!("Bearer {key}"));
+    if call.route == Route::StripeWebhook {
+        // Stripe signs instead of sending a key.
+        let raw = call.body.as_ref().map(Value::to_string).unwrap_or_default();
+        let now_s = shared::kernel::Timestamp::now().unix_ms / 1000;
+        let signed = signature_header(STRIPE_WEBHOOK_SECRET, now_s, raw.as_bytes());
+        builder = builder.header("stripe-signature", signed);
+    }
+    let request: lambda_http::Request = builder.body(body).unwrap();
     let request = request
         .with_path_parameters(
             call.path
@@ -618,6 +633,7 @@ async fn send<S: Store>(app: &Recorded<S>, key: &str, call: &Call) -> (StatusCod
 /// What one route's scenarios need, made fresh (through an unrecorded service) for each.
 struct Fixture {
     n: u32,
+    business_id: String,
     customer: String,
     hold: String,
     invoice: String,
@@ -731,6 +747,7 @@ impl<S: Store + Clone> World<S> {
             .to_owned();
         Fixture {
             n,
+            business_id: self.business_id.to_string(),
             customer,
             hold,
             invoice,
@@ -842,6 +859,16 @@ fn calls(route: Route, f: &Fixture) -> Vec<Call> {
         Route::GetWebhookDelivery | Route::ResendWebhookDelivery => {
             vec![webhook(route).path("delivery_id", &f.delivery)]
         }
+        // A top-up's PaymentIntent event (of no top-up the store holds), and another event.
+        Route::StripeWebhook => vec![
+            Call::new(route).body(json!({
+                "id": format!("evt_routes_{n}"), "type": "payment_intent.succeeded",
+                "data": {"object": {"id": format!("pi_routes_{n}"), "amount": 100, "currency": "usd",
+                    "status": "succeeded", "metadata": {"card_top_up": format!("ctu_routes_{n}"),
+                    "business_id": f.business_id, "customer_id": f.customer}}}
+            })),
+            Call::new(route).body(json!({"id": format!("evt_other_{n}"), "type": "customer.created", "data": {"object": {}}})),
+        ],
     }
 }
 
@@ -892,8 +919,9 @@ async fn store_calls_per_route<S: Store + Clone, P>(
 
 /// The same on the in-memory store, in every mode.
 async fn store_calls_in_memory() -> BTreeMap<String, BTreeSet<&'static str>> {
-    let mut config =
-        Config::build("unused".to_owned(), None, "USD,INR", None).expect("configuration");
+    let mut config = with_stripe_secret(
+        Config::build("unused".to_owned(), None, "USD,INR", None).expect("configuration"),
+    );
     config.webhook_targets.allow_private = true;
     let memory = MemoryStore::new();
     // Every resend is checked as a new change, as DynamoDB does once a token is forgotten: a
@@ -1514,8 +1542,10 @@ async fn every_dynamodb_request_a_route_sends_is_allowed_and_declared() {
         }
     }
     let table_name = integration_tests::TEST_TABLE;
-    let mut config = Config::build(table_name.to_owned(), Some(endpoint), "USD,INR", None)
-        .expect("configuration");
+    let mut config = with_stripe_secret(
+        Config::build(table_name.to_owned(), Some(endpoint), "USD,INR", None)
+            .expect("configuration"),
+    );
     config.webhook_targets.allow_private = true;
     let plain = DynamoStore::connect(&config).await;
     table::create_table(plain.client(), table_name)

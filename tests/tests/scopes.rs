@@ -96,6 +96,7 @@ fn request<'h>(h: &'h Harness, route: Route, f: &Fixture) -> RequestBuilder<'h> 
     let customer = || h.request(route).customer(&f.customer);
     let webhook = || h.request(route).path("webhook_id", &f.webhook);
     match route {
+        Route::StripeWebhook => h.request(route).json(json!({})),
         Route::CreateCustomer => h
             .request(route)
             .json(json!({"email": "bo@example.com", "name": "Bo"})),
@@ -200,7 +201,11 @@ async fn a_read_only_key_reads_everything_and_is_refused_every_change_with_nothi
         h.all_entries(&f.customer, None).await,
     );
 
-    let changing: Vec<_> = ROUTES.iter().filter(|s| s.method != "GET").collect();
+    // Stripe's webhook takes no key (its signature authenticates it: card_top_ups.rs).
+    let changing: Vec<_> = ROUTES
+        .iter()
+        .filter(|s| s.method != "GET" && s.route != Route::StripeWebhook)
+        .collect();
     for spec in &changing {
         let reply = request(&h, spec.route, &f).key(&read_only).send().await;
         assert_error(&reply, StatusCode::FORBIDDEN, "insufficient_scope");

@@ -34,7 +34,8 @@ fn body_for(route: Route) -> Option<&'static str> {
         | Route::GetWebhookHeaders
         | Route::ListWebhookDeliveries
         | Route::GetWebhookDelivery
-        | Route::ResendWebhookDelivery => None,
+        | Route::ResendWebhookDelivery
+        | Route::StripeWebhook => None,
         Route::GetCustomer
         | Route::GetLiabilityReport
         | Route::GetLedgerEntriesReport
@@ -67,7 +68,9 @@ async fn every_route_refuses_a_missing_or_wrong_key_with_401() {
     let customer = h.customer().await;
     h.credit(&customer, 5).await;
     let wrong = format!("{}x", h.key);
-    for spec in ROUTES {
+    // Stripe's webhook takes no key: its signature authenticates it (400 without one:
+    // card_top_ups.rs).
+    for spec in ROUTES.iter().filter(|s| s.route != Route::StripeWebhook) {
         for key in [None, Some("cw_0000"), Some(wrong.as_str()), Some("")] {
             let request = h
                 .request(spec.route)

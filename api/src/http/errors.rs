@@ -95,8 +95,11 @@ impl From<DomainError> for ApiError {
             | DomainError::InvoicePaymentNotFound(_)
             | DomainError::WebhookNotFound(_)
             | DomainError::KeyNotFound(_)
-            | DomainError::DeliveryNotFound(_) => StatusCode::NOT_FOUND,
-            DomainError::InsufficientBalance { .. } => StatusCode::BAD_REQUEST,
+            | DomainError::DeliveryNotFound(_)
+            | DomainError::CardTopUpNotFound(_) => StatusCode::NOT_FOUND,
+            DomainError::InsufficientBalance { .. } | DomainError::InvalidSignature => {
+                StatusCode::BAD_REQUEST
+            }
             DomainError::IdempotencyKeyReused { .. }
             | DomainError::Contention
             | DomainError::WalletClosed { .. }

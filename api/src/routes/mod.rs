@@ -11,6 +11,7 @@ pub mod holds;
 pub mod invoices;
 pub mod keys;
 pub mod ledger;
+pub mod payins;
 pub mod reports;
 pub mod settings;
 pub mod statements;
@@ -151,6 +152,7 @@ routes! {
     ListWebhookDeliveries: "GET" "/webhooks/{webhook_id}/deliveries" => "list-webhook-deliveries", webhooks::list_deliveries;
     GetWebhookDelivery: "GET" "/webhooks/{webhook_id}/deliveries/{delivery_id}" => "get-webhook-delivery", webhooks::get_delivery;
     ResendWebhookDelivery: "POST" "/webhooks/{webhook_id}/deliveries/{delivery_id}/resend" => "resend-webhook-delivery", webhooks::resend;
+    StripeWebhook: "POST" "/stripe/webhooks" => "stripe-webhook", payins::signed_not_keyed;
 }
 
 impl RouteSpec {

@@ -235,6 +235,10 @@ impl<S: Store, C: Clock> Service<S, C> {
                     .get_invoice_payment(business_id, &payment.customer_id, &payment.invoice_id)
                     .await?
                     .is_some_and(|stored| stored == *payment),
+                Write::NewCardTopUp(top_up) | Write::CardTopUp(top_up) => store
+                    .get_card_top_up(business_id, &top_up.customer_id, &top_up.id)
+                    .await?
+                    .is_some_and(|stored| stored == *top_up),
                 Write::Receipt { customer_id, token } => {
                     store.has_receipt(business_id, customer_id, token).await?
                 }

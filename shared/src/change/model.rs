@@ -9,6 +9,7 @@ use crate::holds::model::Hold;
 use crate::invoices::model::InvoicePayment;
 use crate::kernel::{BusinessId, IdempotencyKey};
 use crate::ledger::model::{CustomerWallets, LedgerEntry};
+use crate::payins::model::CardTopUp;
 
 /// One write of a change, with the condition the store must check (named on each variant).
 /// A new kind of write is a new variant; the store maps a failed condition back to it.
@@ -43,6 +44,10 @@ pub enum Write {
         payment: InvoicePayment,
         reversed_before: i64,
     },
+    /// A new card top-up (pending). Condition: the customer has none with its id.
+    NewCardTopUp(CardTopUp),
+    /// A changed card top-up. Condition: it is still at `version - 1`.
+    CardTopUp(CardTopUp),
     /// Claims an idempotency key for the business, forever, with the record it produced.
     /// Condition: the key is unclaimed.
     ClaimKey {

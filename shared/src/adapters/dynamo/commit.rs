@@ -71,6 +71,11 @@ fn put_of(business_id: &crate::kernel::BusinessId, write: &Write) -> (Item, Cond
             invoice_item(payment),
             equals(REVERSED, reversed_value(*reversed_before)),
         ),
+        Write::NewCardTopUp(top_up) => (super::payins::card_top_up_item(top_up), Condition::New),
+        Write::CardTopUp(top_up) => (
+            super::payins::card_top_up_item(top_up),
+            equals(VERSION, super::payins::card_top_up_read_version(top_up)),
+        ),
         Write::ClaimKey { key, original } => {
             (claim_item(business_id, key, original), Condition::New)
         }

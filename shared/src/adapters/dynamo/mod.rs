@@ -10,6 +10,7 @@ mod endpoint_count;
 mod errors;
 pub mod keys;
 pub mod meter;
+mod payins;
 pub mod permissions;
 mod queries;
 pub mod sessions;

@@ -147,6 +147,12 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     on_index("expired_holds", &[QUERY], &[GSI_EXPIRY]),
     // InvoiceStore
     plain("get_invoice_payment", &[GET_ITEM]),
+    // PayinStore
+    plain("get_card_top_up", &[GET_ITEM]),
+    plain("list_card_top_ups", &[QUERY]),
+    on_index("pending_card_top_ups", &[QUERY], &[GSI_EXPIRY]),
+    plain("gateway_event_seen", &[GET_ITEM]),
+    plain("record_gateway_event", &[PUT_ITEM]),
     // WebhookStore
     // The business's endpoint count, then a transaction of Puts (the endpoint and the count).
     plain("insert_endpoint", &[GET_ITEM, PUT_ITEM]),

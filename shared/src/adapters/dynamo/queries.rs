@@ -69,7 +69,7 @@ impl DynamoStore {
     /// of [`QUERY_BATCH_MAX`], and stops as soon as the page is full. Refused (422
     /// `query_too_broad`) once it examined [`LIST_EXAMINED_MAX`] items (a filter matching few)
     /// without filling the page while more remain.
-    async fn query_page<T>(
+    pub(super) async fn query_page<T>(
         &self,
         requests: impl IntoIterator<Item = QueryFluentBuilder>,
         what: &str,

@@ -62,6 +62,12 @@ impl Tables {
                     &payment.invoice_id,
                 )
                 .is_some_and(|stored| stored.reversed == *reversed_before),
+            Write::NewCardTopUp(top_up) => self
+                .card_top_up(&top_up.business_id, &top_up.customer_id, &top_up.id)
+                .is_none(),
+            Write::CardTopUp(top_up) => self
+                .card_top_up(&top_up.business_id, &top_up.customer_id, &top_up.id)
+                .is_some_and(|stored| stored.version + 1 == top_up.version),
             Write::ClaimKey { key, .. } => !self
                 .claims
                 .contains_key(&(business_id.clone(), key.clone())),
@@ -123,6 +129,11 @@ impl Tables {
                 self.partition_mut(&payment.business_id, &payment.customer_id)
                     .invoices
                     .insert(payment.invoice_id.clone(), payment.clone());
+            }
+            Write::NewCardTopUp(top_up) | Write::CardTopUp(top_up) => {
+                self.partition_mut(&top_up.business_id, &top_up.customer_id)
+                    .card_top_ups
+                    .insert(top_up.id.clone(), top_up.clone());
             }
             Write::ClaimKey { key, original } => {
                 self.claims

@@ -15,6 +15,7 @@ pub(super) enum ItemKey<'a> {
     Hold(&'a BusinessId, &'a CustomerId, &'a HoldId),
     Invoice(&'a BusinessId, &'a CustomerId, &'a InvoiceId),
     Claim(&'a BusinessId, &'a IdempotencyKey),
+    CardTopUp(&'a BusinessId, &'a CustomerId, &'a str),
     Receipt(&'a BusinessId, &'a CustomerId, &'a str),
 }
 
@@ -41,6 +42,9 @@ pub(super) fn item_key<'a>(business_id: &'a BusinessId, write: &'a Write) -> Ite
                 &payment.customer_id,
                 &payment.invoice_id,
             )
+        }
+        Write::NewCardTopUp(top_up) | Write::CardTopUp(top_up) => {
+            ItemKey::CardTopUp(&top_up.business_id, &top_up.customer_id, &top_up.id)
         }
         Write::ClaimKey { key, .. } => ItemKey::Claim(business_id, key),
         Write::Receipt { customer_id, token } => ItemKey::Receipt(business_id, customer_id, token),

@@ -17,6 +17,7 @@ mod clock;
 mod commit;
 mod faults;
 mod keys;
+mod payins;
 mod queries;
 mod table;
 mod totals;

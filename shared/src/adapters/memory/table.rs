@@ -10,6 +10,7 @@ use crate::holds::model::Hold;
 use crate::invoices::model::InvoicePayment;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 use crate::ledger::model::{CustomerWallets, LedgerEntry};
+use crate::payins::model::CardTopUp;
 
 /// The records, keyed as the DynamoDB items are (see `adapters::dynamo::keys`).
 #[derive(Default)]
@@ -26,6 +27,8 @@ pub(super) struct Tables {
     /// Everything one customer owns, like the DynamoDB partition `CUS#<business>#<customer>`.
     pub(super) partitions: HashMap<(BusinessId, CustomerId), Partition>,
     pub(super) claims: HashMap<(BusinessId, IdempotencyKey), Original>,
+    /// Ids of the gateway's webhook events handled.
+    pub(super) gateway_events: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -42,6 +45,8 @@ pub(super) struct Partition {
     /// Tokens of the wallet-only changes that landed
     /// ([`Write::Receipt`](crate::change::model::Write::Receipt)).
     pub(super) receipts: HashSet<String>,
+    /// Card top-ups by id (ids carry their creation millisecond: creation order).
+    pub(super) card_top_ups: BTreeMap<String, CardTopUp>,
 }
 
 /// The stored customer's revision: its serialised form, as the DynamoDB adapter uses the stored
@@ -104,5 +109,16 @@ impl Tables {
         self.partition(business_id, customer_id)?
             .invoices
             .get(invoice_id)
+    }
+
+    pub(super) fn card_top_up(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        id: &str,
+    ) -> Option<&CardTopUp> {
+        self.partition(business_id, customer_id)?
+            .card_top_ups
+            .get(id)
     }
 }

@@ -63,6 +63,7 @@ mod billing;
 mod client;
 mod customers;
 mod intents;
+mod setup;
 mod wire;
 
 pub use intents::PaymentIntent;
