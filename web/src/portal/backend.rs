@@ -40,25 +40,8 @@ pub struct CardSetup {
     pub setup_intent_id: String,
 }
 
-/// Where a top-up was started.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TopUpSource {
-    Portal,
-    Link { link_id: String },
-}
-
-/// What the top-up form asks (`start_card_top_up`'s `StartCardTopUp`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartTopUp {
-    /// The form's idempotency key: the same id twice charges once.
-    pub id: String,
-    pub currency: Currency,
-    pub amount: i64,
-    pub setup_intent_id: String,
-    pub source: TopUpSource,
-    pub save_card: bool,
-    pub limits: TopUpLimits,
-}
+/// Where a top-up was started, and what the form asks (H-pay's own types).
+pub use shared::payins::model::{StartCardTopUp as StartTopUp, TopUpSource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TopUpStatus {
@@ -188,18 +171,10 @@ pub trait PortalBackend: Sync {
 
 /// A new top-up id, made when the form is rendered: `ctu_` and 26 lower-case ULID characters.
 pub fn new_top_up_id(now: Timestamp) -> String {
-    format!(
-        "ctu_{}",
-        shared::kernel::ids::change_token(now.unix_ms).to_lowercase()
-    )
+    shared::payins::model::CardTopUp::new_id(now.unix_ms)
 }
 
 /// Whether `raw` has the shape of a top-up id (any other is not looked up: 404).
 pub fn is_top_up_id(raw: &str) -> bool {
-    raw.strip_prefix("ctu_").is_some_and(|ulid| {
-        ulid.len() == 26
-            && ulid
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
-    })
+    shared::payins::model::CardTopUp::check_id(raw).is_ok()
 }

@@ -4,9 +4,9 @@
 //! H-links' `top_up_link_by_token`, `claim_top_up_link`, `release_top_up_link`) and the mapping
 //! of its answer to the pages' view.
 //!
-//! GLUE (to wire at merge): until those operations are on this branch, every method answers
-//! [`not_wired`] (503), so the portal's pages compile and refuse; the handler tests run the pages
-//! on a fake backend (`tests.rs`).
+//! GLUE (to wire at merge): H-pay's card top-ups are wired; until H-portal's and H-links'
+//! operations are on this branch, their methods answer [`not_wired`] (503), so the portal's
+//! pages compile and refuse; the handler tests run the pages on a fake backend (`tests.rs`).
 
 use shared::access::model::Tenant;
 use shared::kernel::{Clock, Currency, CustomerId};
@@ -14,7 +14,42 @@ use shared::payins::limits::TopUpLimits;
 use shared::ports::Store;
 use shared::{DomainError, DomainResult, Service};
 
-use super::backend::{CardSetup, LinkView, PortalBackend, PortalClaims, StartTopUp, TopUpView};
+use shared::adapters::stripe::StripeGateway;
+use shared::kernel::paging::PageRequest;
+use shared::payins::model::{CardTopUp, CardTopUpStatus};
+
+use super::backend::{
+    CardSetup, LinkView, PortalBackend, PortalClaims, StartTopUp, TopUpStatus, TopUpView,
+};
+
+/// The portal's list of a customer's latest top-ups.
+const TOP_UPS_SHOWN: i64 = 10;
+
+/// The configured payment gateway: the portal takes cards only with one.
+fn gateway<S: Store, C: Clock>(app: &Service<S, C>) -> DomainResult<&StripeGateway> {
+    app.stripe()
+        .map_err(|e| {
+            DomainError::GatewayUnavailable(format!("payment gateway configuration: {e}"))
+        })?
+        .ok_or_else(|| DomainError::GatewayUnavailable("no payment gateway is configured".into()))
+}
+
+/// A top-up as the customer may see it.
+fn view(top_up: CardTopUp) -> TopUpView {
+    TopUpView {
+        status: match top_up.status {
+            CardTopUpStatus::Pending => TopUpStatus::Pending,
+            CardTopUpStatus::Succeeded => TopUpStatus::Succeeded,
+            CardTopUpStatus::Failed => TopUpStatus::Failed,
+        },
+        id: top_up.id,
+        customer_id: top_up.customer_id,
+        currency: top_up.currency,
+        amount: top_up.amount,
+        message: top_up.message,
+        created_at: top_up.created_at,
+    }
+}
 
 /// The answer of an operation not wired yet.
 fn not_wired(operation: &str) -> DomainError {
@@ -46,45 +81,48 @@ impl<S: Store, C: Clock> PortalBackend for Service<S, C> {
 
     async fn prepare_card_top_up(
         &self,
-        _tenant: &Tenant,
-        _customer_id: &CustomerId,
+        tenant: &Tenant,
+        customer_id: &CustomerId,
     ) -> DomainResult<CardSetup> {
-        // let gateway = self.stripe().map_err(DomainError::GatewayUnavailable)?
-        //     .ok_or_else(|| DomainError::GatewayUnavailable("no gateway configured".into()))?;
-        // let s = self.prepare_card_top_up(gateway, tenant, customer_id).await?;
-        // Ok(CardSetup { client_secret: s.client_secret, setup_intent_id: s.setup_intent_id })
-        Err(not_wired("prepare_card_top_up"))
+        let setup = self
+            .prepare_card_top_up(gateway(self)?, tenant, customer_id)
+            .await?;
+        Ok(CardSetup {
+            client_secret: setup.client_secret,
+            setup_intent_id: setup.setup_intent_id,
+        })
     }
 
     async fn start_card_top_up(
         &self,
-        _tenant: &Tenant,
-        _customer_id: &CustomerId,
-        _start: StartTopUp,
+        tenant: &Tenant,
+        customer_id: &CustomerId,
+        start: StartTopUp,
     ) -> DomainResult<TopUpView> {
-        // self.start_card_top_up(gateway, tenant, customer_id, shared::payins::StartCardTopUp {
-        //     id, currency, amount, setup_intent_id, source (Portal | Link { link_id }),
-        //     save_card, limits }).await.map(view)
-        Err(not_wired("start_card_top_up"))
+        self.start_card_top_up(gateway(self)?, tenant, customer_id, start)
+            .await
+            .map(view)
     }
 
     async fn get_card_top_up(
         &self,
-        _tenant: &Tenant,
-        _customer_id: &CustomerId,
-        _id: &str,
+        tenant: &Tenant,
+        customer_id: &CustomerId,
+        id: &str,
     ) -> DomainResult<TopUpView> {
-        // self.get_card_top_up(tenant, customer_id, id).await.map(view)
-        Err(not_wired("get_card_top_up"))
+        self.get_card_top_up(tenant, customer_id, id)
+            .await
+            .map(view)
     }
 
     async fn list_card_top_ups(
         &self,
-        _tenant: &Tenant,
-        _customer_id: &CustomerId,
+        tenant: &Tenant,
+        customer_id: &CustomerId,
     ) -> DomainResult<Vec<TopUpView>> {
-        // self.list_card_top_ups(tenant, customer_id, first page of 10).await, each view(..)
-        Err(not_wired("list_card_top_ups"))
+        let page = PageRequest::parse(Some(0), Some(TOP_UPS_SHOWN))?;
+        let top_ups = self.list_card_top_ups(tenant, customer_id, page).await?;
+        Ok(top_ups.into_iter().map(view).collect())
     }
 
     async fn top_up_link_by_token(&self, _token: &str) -> DomainResult<LinkView> {
