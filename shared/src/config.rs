@@ -27,6 +27,9 @@ pub struct Config {
     /// The secret Stripe signs its webhooks with (`STRIPE_WEBHOOK_SECRET`, `whsec_...`; the
     /// NoEcho template parameter `StripeWebhookSecret`); `None`: every Stripe webhook is refused.
     pub stripe_webhook_secret: Option<Redacted>,
+
+    /// The customer portal: its signing key, public address and mailer.
+    pub portal: PortalConfig,
 }
 
 /// A secret that `Debug` never shows.
@@ -36,6 +39,64 @@ pub struct Redacted(pub String);
 impl std::fmt::Debug for Redacted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+/// The customer portal's settings (`PORTAL_SIGNING_KEY`, `PUBLIC_BASE_URL`, the mailer's).
+#[derive(Debug, Clone, Default)]
+pub struct PortalConfig {
+    /// Signs portal and top-up link tokens; `None`: no portal sessions can be made.
+    pub signing_key: Option<crate::portal::tokens::SigningKey>,
+    /// Where the portal's pages are served (no trailing `/`): the links start with it.
+    pub public_base_url: Option<String>,
+    pub mailer: MailerConfig,
+}
+
+/// Where `send_email=true` sends the portal link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MailerConfig {
+    /// No mailer (`MAILER_KIND=none`): `send_email=true` is refused.
+    #[default]
+    None,
+    /// One file per mail in this directory (`MAILBOX_DIR`; the local run's `.local/mailbox`).
+    Mailbox(std::path::PathBuf),
+    /// Amazon SES (`MAILER_KIND=ses`), from `MAIL_FROM`, in the function's region.
+    Ses { from: String, region: String },
+}
+
+impl PortalConfig {
+    /// From `PORTAL_SIGNING_KEY`, `PUBLIC_BASE_URL`, `MAILBOX_DIR` (wins when set), `MAILER_KIND`
+    /// (`ses` or `none`), `MAIL_FROM` and `AWS_REGION`.
+    pub fn from_env() -> Result<PortalConfig, ValidationError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let invalid = |message: &str| ValidationError::new("invalid_config", message.to_owned());
+        let signing_key = var("PORTAL_SIGNING_KEY")
+            .map(|k| crate::portal::tokens::SigningKey::parse(&k))
+            .transpose()?;
+        let public_base_url = var("PUBLIC_BASE_URL")
+            .map(|u| {
+                let u = u.trim().trim_end_matches('/').to_owned();
+                if u.starts_with("https://") || u.starts_with("http://") {
+                    Ok(u)
+                } else {
+                    Err(invalid("PUBLIC_BASE_URL must be an http(s) URL"))
+                }
+            })
+            .transpose()?;
+        let mailer = match (var("MAILBOX_DIR"), var("MAILER_KIND").as_deref()) {
+            (Some(dir), _) => MailerConfig::Mailbox(dir.into()),
+            (None, Some("ses")) => MailerConfig::Ses {
+                from: var("MAIL_FROM").ok_or_else(|| invalid("MAILER_KIND=ses needs MAIL_FROM"))?,
+                region: var("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
+            },
+            (None, None | Some("none")) => MailerConfig::None,
+            (None, Some(_)) => return Err(invalid("MAILER_KIND must be `ses` or `none`")),
+        };
+        Ok(PortalConfig {
+            signing_key,
+            public_base_url,
+            mailer,
+        })
     }
 }
 
@@ -85,6 +146,7 @@ impl Config {
         // On AWS the key comes from Secrets Manager instead (`adapters::secrets`, STRIPE_SECRET_ID).
         config.gateway = var("STRIPE_SECRET_KEY").map(GatewayConfig::from_env);
         config.stripe_webhook_secret = var("STRIPE_WEBHOOK_SECRET").map(Redacted);
+        config.portal = PortalConfig::from_env()?;
         if let Some(seconds) = var("DYNAMODB_TIMEOUT_SECONDS") {
             let seconds = seconds
                 .trim()
@@ -154,6 +216,7 @@ impl Config {
             key_cache_ttl_ms: crate::access::cache::KEY_CACHE_TTL_MS_DEFAULT,
             dynamodb_timeout: None,
             stripe_webhook_secret: None,
+            portal: PortalConfig::default(),
         })
     }
 }

@@ -118,6 +118,19 @@ pub enum DomainError {
     CardTopUpNotFound(String),
     #[error("the webhook's signature is missing, invalid or too old")]
     InvalidSignature,
+    /// A portal token that is malformed, tampered with, signed with another key, expired or
+    /// revoked: one error for all, which never says which.
+    #[error(
+        "this portal link is not valid (it may have expired or been revoked); ask for a new one"
+    )]
+    PortalSessionInvalid,
+    #[error("too many attempts; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    /// A capability the deployment did not configure (e.g. no `PORTAL_SIGNING_KEY`).
+    #[error("not configured: {0}")]
+    NotConfigured(String),
+    #[error("the mail service did not accept the email: {0}")]
+    MailUnavailable(String),
     #[error("too many concurrent updates to this customer's wallets; retry the request")]
     Contention,
     #[error("the store is unavailable (timed out, throttled or failing): {0}")]
@@ -155,6 +168,10 @@ impl DomainError {
             DomainError::GatewayUnavailable(_) => "gateway_unavailable",
             DomainError::CardTopUpNotFound(_) => "card_top_up_not_found",
             DomainError::InvalidSignature => "invalid_signature",
+            DomainError::PortalSessionInvalid => "portal_session_invalid",
+            DomainError::RateLimited { .. } => "rate_limited",
+            DomainError::NotConfigured(_) => "not_configured",
+            DomainError::MailUnavailable(_) => "mail_unavailable",
             DomainError::Contention => "concurrent_update",
             DomainError::Unavailable(_) => "store_unavailable",
             DomainError::Storage(_) => "internal_error",

@@ -18,6 +18,7 @@ pub mod invoices;
 pub mod kernel;
 pub mod ledger;
 pub mod payins;
+pub mod portal;
 pub mod ports;
 pub mod reports;
 pub mod service;

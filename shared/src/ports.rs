@@ -19,6 +19,7 @@ use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 use crate::kernel::{EndpointId, EventId, Timestamp};
 use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
 use crate::payins::model::{CardTopUp, CardTopUpRef};
+use crate::portal::model::PortalSettings;
 use crate::reports::model::{Day, DayTotals, Movement};
 use crate::webhooks::model::{Attempt, Delivery, DeliveryQuery, DeliveryRef, Endpoint};
 
@@ -341,6 +342,48 @@ pub trait TotalsStore: Send + Sync {
     ) -> impl Future<Output = DomainResult<Vec<DayTotals>>> + Send;
 }
 
+/// The customer portal: a business's settings, the revocation of a customer's portal links, and
+/// attempt counters of the rate limits (`portal`).
+pub trait PortalStore: Send + Sync {
+    /// The business's stored portal settings (`None`: never set).
+    fn get_portal_settings(
+        &self,
+        business_id: &BusinessId,
+    ) -> impl Future<Output = DomainResult<Option<PortalSettings>>> + Send;
+    /// Writes the settings. Condition: the stored ones are at `settings.version - 1` (none
+    /// stored for version 1); `false` when they are not (a concurrent change: read again).
+    fn put_portal_settings(
+        &self,
+        business_id: &BusinessId,
+        settings: &PortalSettings,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
+    /// The last revocation of the customer's portal links: every token issued at or before it
+    /// is void.
+    fn portal_revoked_at(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+    ) -> impl Future<Output = DomainResult<Option<Timestamp>>> + Send;
+    /// Records a revocation at `at`. Condition: no later one is recorded (a revocation never
+    /// moves back).
+    fn revoke_portal(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        at: Timestamp,
+    ) -> impl Future<Output = DomainResult<()>> + Send;
+    /// Takes one of the `limit` attempts of `scope` in the window numbered `window` (a counter
+    /// per scope and window, kept until `expires_s`, unix seconds): `false` when all are taken.
+    /// One conditional write, so the limit holds however many instances take at once.
+    fn take_attempt(
+        &self,
+        scope: &str,
+        window: u64,
+        limit: u32,
+        expires_s: u64,
+    ) -> impl Future<Output = DomainResult<bool>> + Send;
+}
+
 /// Every port a store adapter provides; the service needs all of them.
 pub trait Store:
     KeyStore
@@ -352,6 +395,7 @@ pub trait Store:
     + WebhookStore
     + TotalsStore
     + PayinStore
+    + PortalStore
 {
 }
 
@@ -365,5 +409,6 @@ impl<T> Store for T where
         + WebhookStore
         + TotalsStore
         + PayinStore
+        + PortalStore
 {
 }

@@ -16,6 +16,8 @@ pub struct Service<S, C = SystemClock> {
     wallets: WalletHints,
     /// The payment gateway of the configuration, built on first use ([`Service::stripe`]).
     gateway: std::sync::OnceLock<Result<Option<crate::adapters::stripe::StripeGateway>, String>>,
+    /// The mailer of the configuration, built on first use ([`Service::mailer`]).
+    mailer: std::sync::OnceLock<crate::adapters::mailer::ConfiguredMailer>,
 }
 
 impl<S, C: Clock> Service<S, C> {
@@ -26,6 +28,7 @@ impl<S, C: Clock> Service<S, C> {
             keys: KeyCache::new(config.key_cache_ttl_ms),
             wallets: WalletHints::default(),
             gateway: std::sync::OnceLock::new(),
+            mailer: std::sync::OnceLock::new(),
             config,
         }
     }
@@ -38,6 +41,13 @@ impl<S, C: Clock> Service<S, C> {
             .as_ref()
             .map(Option::as_ref)
             .map_err(Clone::clone)
+    }
+
+    /// The mailer the configuration names (a file mailbox, SES, or none), built once.
+    pub fn mailer(&self) -> &crate::adapters::mailer::ConfiguredMailer {
+        self.mailer.get_or_init(|| {
+            crate::adapters::mailer::ConfiguredMailer::from_config(&self.config.portal.mailer)
+        })
     }
 
     pub fn store(&self) -> &S {

@@ -324,7 +324,7 @@ async fn a_webhook_replayed_gives_one_credit_and_a_bad_or_stale_signature_credit
         assert!(one.is_ok(), "{one:?}");
     }
     assert_eq!(h.balance(&customer, "USD").await, 700);
-    assert_eq!(top_up_entries(&h, &customer).await.len(), 1);
+    assert_eq!(top_up_entries(h, &customer).await.len(), 1);
 }
 
 #[tokio::test]

@@ -193,7 +193,11 @@ fn every_operation_declares_the_errors_the_code_can_answer() {
         };
         // Stripe's webhook takes no key: a bad signature is 400, never 401 or 403.
         if path == "/stripe/webhooks" {
-            assert_eq!(statuses, BTreeSet::from(["200", "400", "413", "422", "500"]), "{name}");
+            assert_eq!(
+                statuses,
+                BTreeSet::from(["200", "400", "413", "422", "500"]),
+                "{name}"
+            );
             assert_eq!(op["security"], Value::Array(vec![]), "{name}: no API key");
             continue;
         }

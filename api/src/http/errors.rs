@@ -79,6 +79,14 @@ impl From<DomainError> for ApiError {
                 tracing::error!(%detail, "payment gateway unavailable");
                 "the payment gateway did not answer; retry the request".to_owned()
             }
+            DomainError::MailUnavailable(detail) => {
+                tracing::error!(%detail, "mail service unavailable");
+                "the email could not be sent; retry the request".to_owned()
+            }
+            DomainError::NotConfigured(detail) => {
+                tracing::error!(%detail, "not configured");
+                "this deployment is not configured for this request".to_owned()
+            }
             _ => error.to_string(),
         };
         let status = match &error {
@@ -100,6 +108,9 @@ impl From<DomainError> for ApiError {
             DomainError::InsufficientBalance { .. } | DomainError::InvalidSignature => {
                 StatusCode::BAD_REQUEST
             }
+            // Callers of `open_portal` (the portal's pages) show it as their own 404/401.
+            DomainError::PortalSessionInvalid => StatusCode::UNAUTHORIZED,
+            DomainError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             DomainError::IdempotencyKeyReused { .. }
             | DomainError::Contention
             | DomainError::WalletClosed { .. }
@@ -108,9 +119,10 @@ impl From<DomainError> for ApiError {
             | DomainError::HoldExpired { .. }
             | DomainError::InvoiceAlreadyPaid { .. }
             | DomainError::DeliveryInFlight(_) => StatusCode::CONFLICT,
-            DomainError::Unavailable(_) | DomainError::GatewayUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            DomainError::Unavailable(_)
+            | DomainError::GatewayUnavailable(_)
+            | DomainError::MailUnavailable(_)
+            | DomainError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             DomainError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut api = ApiError::new(status, code, message);
@@ -130,9 +142,15 @@ impl From<DomainError> for ApiError {
                 let view = InvoicePaymentRecordView::of(&original);
                 api.extra = Some(("invoice_payment", record(serde_json::to_value(view))));
             }
-            DomainError::Unavailable(_) | DomainError::GatewayUnavailable(_) => {
+            DomainError::Unavailable(_)
+            | DomainError::GatewayUnavailable(_)
+            | DomainError::MailUnavailable(_) => {
                 api.should_retry = true;
                 api.retry_after_s = Some(RETRY_AFTER_S);
+            }
+            DomainError::RateLimited { retry_after_s } => {
+                api.should_retry = true;
+                api.retry_after_s = Some(u32::try_from(retry_after_s).unwrap_or(u32::MAX));
             }
             DomainError::Contention | DomainError::Storage(_) => api.should_retry = true,
             _ => {}

@@ -2,12 +2,16 @@
 
 pub mod dynamo;
 pub mod faulty;
+mod faulty_portal;
 mod faulty_totals;
 mod https;
 pub mod lambda_invoke;
+pub mod mailbox;
+pub mod mailer;
 pub mod memory;
 pub mod recording;
 pub mod secrets;
+pub mod ses;
 pub mod stripe;
 #[cfg(test)]
 mod test_server;

@@ -2,6 +2,8 @@
 //! store it wraps: which store calls an operation can make (`tests/tests/routes.rs` checks each
 //! route's against its function's policy, through `adapters::dynamo::permissions`).
 
+mod payins;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -13,14 +15,11 @@ use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
-use crate::kernel::paging::PageRequest as PayinPage;
 use crate::kernel::Currency;
 use crate::kernel::{
     BusinessId, CustomerId, EndpointId, EventId, HoldId, IdempotencyKey, InvoiceId, Timestamp,
 };
 use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
-use crate::payins::model::{CardTopUp, CardTopUpRef};
-use crate::ports::PayinStore;
 use crate::ports::{
     CustomerStore, HoldStore, InvoiceStore, KeyStore, LedgerStore, TotalsStore, WalletStore,
     WebhookStore,
@@ -401,50 +400,5 @@ impl<S: TotalsStore> TotalsStore for RecordingStore<S> {
     ) -> DomainResult<Vec<DayTotals>> {
         self.note("day_totals");
         self.inner.day_totals(business_id, currency, to).await
-    }
-}
-
-impl<S: PayinStore> PayinStore for RecordingStore<S> {
-    async fn get_card_top_up(
-        &self,
-        business_id: &BusinessId,
-        customer_id: &CustomerId,
-        id: &str,
-    ) -> DomainResult<Option<CardTopUp>> {
-        self.note("get_card_top_up");
-        self.inner
-            .get_card_top_up(business_id, customer_id, id)
-            .await
-    }
-
-    async fn list_card_top_ups(
-        &self,
-        business_id: &BusinessId,
-        customer_id: &CustomerId,
-        page: PayinPage,
-    ) -> DomainResult<Vec<CardTopUp>> {
-        self.note("list_card_top_ups");
-        self.inner
-            .list_card_top_ups(business_id, customer_id, page)
-            .await
-    }
-
-    async fn pending_card_top_ups(
-        &self,
-        now_ms: u64,
-        limit: usize,
-    ) -> DomainResult<Vec<CardTopUpRef>> {
-        self.note("pending_card_top_ups");
-        self.inner.pending_card_top_ups(now_ms, limit).await
-    }
-
-    async fn gateway_event_seen(&self, event_id: &str) -> DomainResult<bool> {
-        self.note("gateway_event_seen");
-        self.inner.gateway_event_seen(event_id).await
-    }
-
-    async fn record_gateway_event(&self, event_id: &str, expires_s: u64) -> DomainResult<bool> {
-        self.note("record_gateway_event");
-        self.inner.record_gateway_event(event_id, expires_s).await
     }
 }

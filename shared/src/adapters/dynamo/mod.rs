@@ -12,6 +12,7 @@ pub mod keys;
 pub mod meter;
 mod payins;
 pub mod permissions;
+pub mod portal;
 mod queries;
 pub mod sessions;
 pub mod stream;

@@ -12,6 +12,7 @@
 use super::codec::TTL;
 use super::codec::{KEY_EXPIRES, KEY_REVOKED, KEY_USED};
 use super::delivery_rate::SLOTS;
+use super::portal::{RATE_PK_PREFIX, TRIES};
 use super::sessions::{FORM_RESULT, SEEN as SESSION_SEEN};
 use super::table::{GSI_EMAIL, GSI_EXPIRY, PK, SK};
 use super::totals::{TOTALS_ATTRIBUTES, TOTALS_PK_PREFIX};
@@ -187,6 +188,20 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
         }),
     },
     plain("day_totals", &[QUERY]),
+    // PortalStore (`portal.rs`): settings and revocations are conditional Puts.
+    plain("get_portal_settings", &[GET_ITEM]),
+    plain("put_portal_settings", &[PUT_ITEM]),
+    plain("portal_revoked_at", &[GET_ITEM]),
+    plain("revoke_portal", &[PUT_ITEM]),
+    StoreAccess {
+        method: "take_attempt",
+        actions: &[UPDATE_ITEM],
+        indexes: &[],
+        update: Some(UpdateReach {
+            partition_key_prefix: RATE_PK_PREFIX,
+            attributes: &[PK, SK, TRIES, TTL],
+        }),
+    },
 ];
 
 /// The line of `method`, if the table has one.

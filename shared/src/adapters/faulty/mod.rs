@@ -5,6 +5,7 @@
 //! The simulation test runs every operation over it; see `tests/tests/simulation.rs`.
 
 mod keys;
+mod payins;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,14 +16,11 @@ use crate::customers::model::{Customer, CustomerQuery, CustomerRevision};
 use crate::error::{DomainError, DomainResult, Original};
 use crate::holds::model::{Hold, HoldQuery, HoldRef};
 use crate::invoices::model::InvoicePayment;
-use crate::kernel::paging::PageRequest as PayinPage;
 use crate::kernel::Currency;
 use crate::kernel::{
     BusinessId, CustomerId, EndpointId, EventId, HoldId, IdempotencyKey, InvoiceId,
 };
 use crate::ledger::model::{CustomerWallets, EntryAt, EntryRange, LedgerEntry};
-use crate::payins::model::{CardTopUp, CardTopUpRef};
-use crate::ports::PayinStore;
 use crate::ports::{
     CustomerStore, HoldStore, InvoiceStore, LedgerStore, WalletStore, WebhookStore,
 };
@@ -479,50 +477,5 @@ impl<S: WebhookStore> WebhookStore for FaultyStore<S> {
     async fn due_deliveries(&self, now_ms: u64, limit: usize) -> DomainResult<Vec<DeliveryRef>> {
         self.before_call().await?;
         self.inner.due_deliveries(now_ms, limit).await
-    }
-}
-
-impl<S: PayinStore> PayinStore for FaultyStore<S> {
-    async fn get_card_top_up(
-        &self,
-        business_id: &BusinessId,
-        customer_id: &CustomerId,
-        id: &str,
-    ) -> DomainResult<Option<CardTopUp>> {
-        self.before_call().await?;
-        self.inner
-            .get_card_top_up(business_id, customer_id, id)
-            .await
-    }
-
-    async fn list_card_top_ups(
-        &self,
-        business_id: &BusinessId,
-        customer_id: &CustomerId,
-        page: PayinPage,
-    ) -> DomainResult<Vec<CardTopUp>> {
-        self.before_call().await?;
-        self.inner
-            .list_card_top_ups(business_id, customer_id, page)
-            .await
-    }
-
-    async fn pending_card_top_ups(
-        &self,
-        now_ms: u64,
-        limit: usize,
-    ) -> DomainResult<Vec<CardTopUpRef>> {
-        self.before_call().await?;
-        self.inner.pending_card_top_ups(now_ms, limit).await
-    }
-
-    async fn gateway_event_seen(&self, event_id: &str) -> DomainResult<bool> {
-        self.before_call().await?;
-        self.inner.gateway_event_seen(event_id).await
-    }
-
-    async fn record_gateway_event(&self, event_id: &str, expires_s: u64) -> DomainResult<bool> {
-        self.before_call().await?;
-        self.inner.record_gateway_event(event_id, expires_s).await
     }
 }

@@ -18,6 +18,7 @@ mod commit;
 mod faults;
 mod keys;
 mod payins;
+mod portal;
 mod queries;
 mod table;
 mod totals;
@@ -79,6 +80,7 @@ struct State {
     broken_endpoints: HashSet<(BusinessId, crate::kernel::EndpointId)>,
     webhooks: webhooks::WebhookTables,
     totals: totals::TotalsTables,
+    portal: portal::PortalTables,
 }
 
 impl MemoryStore {
