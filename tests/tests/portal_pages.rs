@@ -1,123 +1,69 @@
-//! The customer portal's pages (web::portal) on DynamoDB Local and localstripe, with H-pay's
-//! card top-ups through the portal's glue (`impl PortalBackend for Service`): the add-funds
+//! The customer portal's pages (web::portal) on DynamoDB Local and localstripe, through the real
+//! handler (`web::handle`) and the service's own operations: a portal link from
+//! `create_portal_session`, opened (the token into the cookie, 303 to `/portal`); the add-funds
 //! page's SetupIntent, the card confirmed as Stripe.js does, the form's POST starting the top-up
-//! (one PaymentIntent however often it is sent), its page pending, then credited once settled;
-//! a charge declined; another customer's top-up 404; the limits refused on the form. The portal
-//! session itself (`open_portal`) and the rate limits are H-portal's: here a stand-in answers
-//! them (GLUE: with them merged, the session comes from `create_portal_session`).
+//! (one PaymentIntent however often it is sent), its page pending, then the new balance once
+//! settled; a charge declined; another customer's top-up 404; an amount past the limits refused
+//! on the form; a revoked session; the per-customer rate limit.
 
 use integration_tests::cards::{gateway, DECLINING_CARD, GOOD_CARD};
 use integration_tests::Harness;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::access::model::Tenant;
-use shared::kernel::{BusinessId, Currency, CustomerId, Timestamp};
+use shared::adapters::faulty::{Faults, FaultyStore};
+use shared::adapters::mailer::ConfiguredMailer;
+use shared::kernel::{BusinessId, Currency, CustomerId, SystemClock};
 use shared::payins::gateway::CardGateway;
 use shared::payins::limits::TopUpLimits;
-use shared::{DomainError, DomainResult, ValidationError};
-use web::portal::backend::{
-    CardSetup, LinkView, PortalBackend, PortalClaims, StartTopUp, TopUpView,
-};
+use shared::{DomainError, Service};
 
 type App = integration_tests::App;
 
-const TOKEN: &str = "tok_ada";
-const OTHER: &str = "tok_bo";
-
-/// The portal session and the rate limits stood in for; the card top-ups the service's own.
-struct Portal<'a> {
-    app: &'a App,
-    sessions: Vec<(&'static str, PortalClaims)>,
+/// The harness's store and configuration, with a portal signing key.
+fn portal_app(h: &Harness) -> App {
+    let mut config = h.service().config().clone();
+    config.portal.signing_key =
+        Some(shared::portal::tokens::SigningKey::parse(&"k".repeat(40)).unwrap());
+    config.portal.public_base_url = Some("http://127.0.0.1:9000".into());
+    let store = FaultyStore::new(h.service().store().inner().clone(), 0, Faults::NONE);
+    Service::new(store, SystemClock, config)
 }
 
-fn refused(code: &'static str) -> DomainError {
-    DomainError::Invalid(ValidationError::new(code, "stand-in"))
-}
-
-impl PortalBackend for Portal<'_> {
-    async fn open_portal(&self, token: &str) -> DomainResult<PortalClaims> {
-        self.sessions
-            .iter()
-            .find(|(t, _)| *t == token)
-            .map(|(_, c)| c.clone())
-            .ok_or_else(|| refused("portal_session_invalid"))
-    }
-
-    async fn take_attempt(&self, _scope: &str, _limit: u32, _window: u64) -> DomainResult<()> {
-        Ok(())
-    }
-
-    async fn top_up_limits(
-        &self,
-        _tenant: &Tenant,
-        currency: Currency,
-    ) -> DomainResult<TopUpLimits> {
-        Ok(TopUpLimits::default_for(currency))
-    }
-
-    async fn prepare_card_top_up(
-        &self,
-        tenant: &Tenant,
-        customer_id: &CustomerId,
-    ) -> DomainResult<CardSetup> {
-        PortalBackend::prepare_card_top_up(self.app, tenant, customer_id).await
-    }
-
-    async fn start_card_top_up(
-        &self,
-        tenant: &Tenant,
-        customer_id: &CustomerId,
-        start: StartTopUp,
-    ) -> DomainResult<TopUpView> {
-        PortalBackend::start_card_top_up(self.app, tenant, customer_id, start).await
-    }
-
-    async fn get_card_top_up(
-        &self,
-        tenant: &Tenant,
-        customer_id: &CustomerId,
-        id: &str,
-    ) -> DomainResult<TopUpView> {
-        PortalBackend::get_card_top_up(self.app, tenant, customer_id, id).await
-    }
-
-    async fn list_card_top_ups(
-        &self,
-        tenant: &Tenant,
-        customer_id: &CustomerId,
-    ) -> DomainResult<Vec<TopUpView>> {
-        PortalBackend::list_card_top_ups(self.app, tenant, customer_id).await
-    }
-
-    async fn top_up_link_by_token(&self, _token: &str) -> DomainResult<LinkView> {
-        Err(refused("top_up_link_not_found"))
-    }
-
-    async fn claim_top_up_link(&self, _: &LinkView, _: &str, _: i64) -> DomainResult<()> {
-        Err(refused("top_up_link_not_found"))
-    }
-
-    async fn release_top_up_link(&self, _: &LinkView, _: &str) -> DomainResult<()> {
-        Ok(())
-    }
-}
-
-fn claims(h: &Harness, customer: &str) -> PortalClaims {
-    PortalClaims {
+fn tenant(h: &Harness) -> Tenant {
+    Tenant {
         business_id: BusinessId::parse(&h.business_id).unwrap(),
-        customer_id: CustomerId::parse(customer).unwrap(),
-        return_url: None,
-        expires_at: Timestamp {
-            unix_ms: Timestamp::now().unix_ms + 3_600_000,
-        },
     }
+}
+
+/// A portal link for `customer`, opened: answers the cookie the browser keeps.
+async fn open(app: &App, h: &Harness, customer: &str) -> String {
+    let mailer = ConfiguredMailer::None;
+    let id = CustomerId::parse(customer).unwrap();
+    let link = app
+        .create_portal_session(
+            &mailer,
+            &tenant(h),
+            &id,
+            Some("https://shop.example/".into()),
+            false,
+        )
+        .await
+        .unwrap()
+        .link;
+    let path = link.strip_prefix("http://127.0.0.1:9000").unwrap();
+    let opened = send(app, "GET", path, None, None).await;
+    assert_eq!(opened.status(), StatusCode::SEE_OTHER, "{}", text(&opened));
+    assert_eq!(opened.headers()["location"], "/portal");
+    let cookie = opened.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
 }
 
 async fn send(
-    portal: &Portal<'_>,
+    app: &App,
     method: &str,
     path: &str,
-    token: &str,
+    cookie: Option<&str>,
     form: Option<&[(&str, &str)]>,
 ) -> Response<Body> {
     let body = form.map_or(Body::Empty, |fields| {
@@ -127,23 +73,23 @@ async fn send(
         }
         Body::from(f.finish())
     });
-    let request: Request = lambda_http::http::Request::builder()
+    let mut request = lambda_http::http::Request::builder()
         .method(method)
         .uri(path)
         .header("host", "127.0.0.1:9000")
-        .header("cookie", format!("cw_portal={token}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .unwrap();
-    let (page, params) = web::Page::of(method, path.split('?').next().unwrap()).unwrap();
-    web::portal::answer(portal.app, portal, page, &params, &request).await
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let request: Request = request.body(body).unwrap();
+    web::handle(app, request).await
 }
 
 fn text(response: &Response<Body>) -> String {
     String::from_utf8_lossy(response.body().as_ref()).into_owned()
 }
 
-/// The value of attribute or hidden field `name="..." value="` / `name="`.
+/// What follows `prefix` in `page`, up to the next `"`.
 fn attribute(page: &str, prefix: &str) -> String {
     let at = page
         .find(prefix)
@@ -153,8 +99,15 @@ fn attribute(page: &str, prefix: &str) -> String {
 }
 
 /// The add-funds form, its card confirmed at localstripe as Stripe.js does: the fields to send.
-async fn card_form(portal: &Portal<'_>, token: &str, card: &str) -> Vec<(&'static str, String)> {
-    let page = send(portal, "GET", "/portal/wallets/USD/add-funds", token, None).await;
+async fn card_form(app: &App, cookie: &str, card: &str) -> Vec<(&'static str, String)> {
+    let page = send(
+        app,
+        "GET",
+        "/portal/wallets/USD/add-funds",
+        Some(cookie),
+        None,
+    )
+    .await;
     assert_eq!(page.status(), StatusCode::OK, "{}", text(&page));
     let page = text(&page);
     let secret = attribute(&page, "data-client-secret=\"");
@@ -174,50 +127,42 @@ async fn card_form(portal: &Portal<'_>, token: &str, card: &str) -> Vec<(&'stati
     ]
 }
 
-async fn post(
-    portal: &Portal<'_>,
-    token: &str,
-    fields: &[(&'static str, String)],
-) -> Response<Body> {
+async fn post(app: &App, cookie: &str, fields: &[(&'static str, String)]) -> Response<Body> {
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    send(
-        portal,
-        "POST",
-        "/portal/wallets/USD/top-ups",
-        token,
-        Some(&fields),
-    )
-    .await
+    let path = "/portal/wallets/USD/top-ups";
+    send(app, "POST", path, Some(cookie), Some(&fields)).await
+}
+
+async fn page(app: &App, cookie: &str, path: &str) -> (StatusCode, String) {
+    let response = send(app, "GET", path, Some(cookie), None).await;
+    (response.status(), text(&response))
 }
 
 #[tokio::test]
 async fn a_card_top_up_through_the_pages_charges_once_and_shows_the_credit_once_settled() {
     let h = Harness::new().await;
+    let app = portal_app(&h);
     let (ada, bo) = (h.customer().await, h.customer().await);
-    let portal = Portal {
-        app: h.service(),
-        sessions: vec![(TOKEN, claims(&h, &ada)), (OTHER, claims(&h, &bo))],
-    };
-    let fields = card_form(&portal, TOKEN, GOOD_CARD).await;
+    let (ada_cookie, bo_cookie) = (open(&app, &h, &ada).await, open(&app, &h, &bo).await);
+    let fields = card_form(&app, &ada_cookie, GOOD_CARD).await;
     let id = fields[1].1.clone();
     // Sent, then sent again (a double click): one top-up, one PaymentIntent.
     for _ in 0..2 {
-        let started = post(&portal, TOKEN, &fields).await;
+        let started = post(&app, &ada_cookie, &fields).await;
         assert_eq!(
             started.status(),
             StatusCode::SEE_OTHER,
             "{}",
             text(&started)
         );
-        let location = started.headers()["location"].to_str().unwrap();
-        assert_eq!(location, format!("/portal/top-ups/{id}"));
+        assert_eq!(
+            started.headers()["location"],
+            format!("/portal/top-ups/{id}").as_str()
+        );
     }
-    let tenant = Tenant {
-        business_id: BusinessId::parse(&h.business_id).unwrap(),
-    };
-    let top_up = h
-        .service()
-        .get_card_top_up(&tenant, &CustomerId::parse(&ada).unwrap(), &id)
+    let ada_id = CustomerId::parse(&ada).unwrap();
+    let top_up = app
+        .get_card_top_up(&tenant(&h), &ada_id, &id)
         .await
         .unwrap();
     let charged = gateway()
@@ -226,111 +171,113 @@ async fn a_card_top_up_through_the_pages_charges_once_and_shows_the_credit_once_
         .unwrap();
     assert_eq!(charged.len(), 1, "one PaymentIntent");
     // Pending until settled: nothing credited yet.
-    let page = text(
-        &send(
-            &portal,
-            "GET",
-            &format!("/portal/top-ups/{id}"),
-            TOKEN,
-            None,
-        )
-        .await,
+    let (_, shown) = page(&app, &ada_cookie, &format!("/portal/top-ups/{id}")).await;
+    assert!(shown.contains("Processing your payment"), "{shown}");
+    let (_, home) = page(&app, &ada_cookie, "/portal").await;
+    assert!(
+        home.contains("processing") && !home.contains("Top-up"),
+        "{home}"
     );
-    assert!(page.contains("Processing your payment"), "{page}");
-    assert!(page.contains("data-refresh-after"));
-    let home = text(&send(&portal, "GET", "/portal", TOKEN, None).await);
-    assert!(home.contains("processing"), "{home}");
     // Settled (as the webhook or the sweep does): the new balance shows.
     let payment = gateway()
         .payment_intent(top_up.payment_intent_id.as_deref().unwrap())
         .await
         .unwrap()
         .unwrap();
-    h.service()
-        .settle_card_top_up(&tenant.business_id, &top_up.customer_id, &id, &payment)
+    app.settle_card_top_up(&top_up.business_id, &top_up.customer_id, &id, &payment)
         .await
         .unwrap();
-    let page = text(
-        &send(
-            &portal,
-            "GET",
-            &format!("/portal/top-ups/{id}"),
-            TOKEN,
-            None,
-        )
-        .await,
-    );
-    assert!(page.contains("Added to your wallet"), "{page}");
+    let (_, shown) = page(&app, &ada_cookie, &format!("/portal/top-ups/{id}")).await;
+    assert!(shown.contains("Added to your wallet"), "{shown}");
     assert!(
-        page.contains("<strong id=\"new-balance\">$25.00</strong>"),
-        "{page}"
+        shown.contains("<strong id=\"new-balance\">$25.00</strong>"),
+        "{shown}"
     );
-    let home = text(&send(&portal, "GET", "/portal", TOKEN, None).await);
+    let (_, home) = page(&app, &ada_cookie, "/portal").await;
     assert!(home.contains("Top-up") && home.contains("$25.00"), "{home}");
     // Bo cannot see it.
-    let other = send(
-        &portal,
-        "GET",
-        &format!("/portal/top-ups/{id}"),
-        OTHER,
-        None,
-    )
-    .await;
-    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    let (status, _) = page(&app, &bo_cookie, &format!("/portal/top-ups/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Revoked: every page of the session answers the expired page.
+    app.revoke_portal_sessions(&tenant(&h), &ada_id)
+        .await
+        .unwrap();
+    let (status, shown) = page(&app, &ada_cookie, "/portal").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(shown.contains("This link has expired"), "{shown}");
 }
 
 #[tokio::test]
 async fn a_declined_charge_shows_the_decline_and_an_amount_past_the_limits_is_refused_on_the_form()
 {
     let h = Harness::new().await;
+    let app = portal_app(&h);
     let ada = h.customer().await;
-    let portal = Portal {
-        app: h.service(),
-        sessions: vec![(TOKEN, claims(&h, &ada))],
-    };
-    let fields = card_form(&portal, TOKEN, DECLINING_CARD).await;
-    let started = post(&portal, TOKEN, &fields).await;
+    let cookie = open(&app, &h, &ada).await;
+    let fields = card_form(&app, &cookie, DECLINING_CARD).await;
+    let started = post(&app, &cookie, &fields).await;
     assert_eq!(
         started.status(),
         StatusCode::SEE_OTHER,
         "{}",
         text(&started)
     );
-    let page = text(
-        &send(
-            &portal,
-            "GET",
-            &format!("/portal/top-ups/{}", fields[1].1),
-            TOKEN,
-            None,
-        )
-        .await,
-    );
-    assert!(page.contains("The payment was declined"), "{page}");
+    let (_, shown) = page(&app, &cookie, &format!("/portal/top-ups/{}", fields[1].1)).await;
+    assert!(shown.contains("The payment was declined"), "{shown}");
 
-    let mut fields = card_form(&portal, TOKEN, GOOD_CARD).await;
+    let mut fields = card_form(&app, &cookie, GOOD_CARD).await;
     let max = TopUpLimits::default_for(Currency::USD).max_amount;
     let above = format!("{}.01", max / 100);
     fields[3].1 = above.clone();
-    let refused = post(&portal, TOKEN, &fields).await;
+    let refused = post(&app, &cookie, &fields).await;
     assert_eq!(
         refused.status(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "{}",
         text(&refused)
     );
-    let page = text(&refused);
-    assert!(page.contains("id=\"refused\""), "{page}");
-    assert!(page.contains(&format!("value=\"{above}\"")), "{page}");
-    let tenant = Tenant {
-        business_id: BusinessId::parse(&h.business_id).unwrap(),
-    };
-    let missing = h
-        .service()
-        .get_card_top_up(&tenant, &CustomerId::parse(&ada).unwrap(), &fields[1].1)
+    let shown = text(&refused);
+    assert!(shown.contains("id=\"refused\""), "{shown}");
+    assert!(shown.contains(&format!("value=\"{above}\"")), "{shown}");
+    let ada_id = CustomerId::parse(&ada).unwrap();
+    let missing = app
+        .get_card_top_up(&tenant(&h), &ada_id, &fields[1].1)
         .await;
     assert!(
         matches!(missing, Err(DomainError::CardTopUpNotFound(_))),
         "{missing:?}"
     );
+}
+
+#[tokio::test]
+async fn top_ups_past_the_customers_hourly_attempts_are_refused_with_429_and_charge_nothing() {
+    let h = Harness::new().await;
+    let app = portal_app(&h);
+    let ada = h.customer().await;
+    let cookie = open(&app, &h, &ada).await;
+    let limit = web::portal::TOP_UPS_PER_CUSTOMER_HOUR as usize;
+    let mut refused = None;
+    for n in 0..=limit {
+        // A SetupIntent that does not exist: refused by the service after the attempt is
+        // taken, nothing charged (the form comes back; past the limit, with 429).
+        let fields = [
+            (
+                "csrf_token",
+                web::portal::csrf_token(cookie.split_once('=').unwrap().1),
+            ),
+            (
+                "top_up_id",
+                shared::payins::model::CardTopUp::new_id(n as u64 + 1),
+            ),
+            ("setup_intent_id", "seti_unknown".to_owned()),
+            ("amount", "25.00".to_owned()),
+        ];
+        let answer = post(&app, &cookie, &fields).await;
+        if answer.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(n);
+            break;
+        }
+        assert!(answer.status().is_client_error(), "{}", answer.status());
+    }
+    assert_eq!(refused, Some(limit), "the attempt past {limit} is refused");
 }

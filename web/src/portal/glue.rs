@@ -4,9 +4,10 @@
 //! H-links' `top_up_link_by_token`, `claim_top_up_link`, `release_top_up_link`) and the mapping
 //! of its answer to the pages' view.
 //!
-//! GLUE (to wire at merge): H-pay's card top-ups are wired; until H-portal's and H-links'
-//! operations are on this branch, their methods answer [`not_wired`] (503), so the portal's
-//! pages compile and refuse; the handler tests run the pages on a fake backend (`tests.rs`).
+//! GLUE (to wire at merge): H-pay's card top-ups and H-portal's session, settings and attempts
+//! are wired; until H-links' operations are on this branch, their methods answer [`not_wired`]
+//! (503), so the link pages compile and refuse; the handler tests run the pages on a fake
+//! backend (`tests.rs`).
 
 use shared::access::model::Tenant;
 use shared::kernel::{Clock, Currency, CustomerId};
@@ -57,26 +58,26 @@ fn not_wired(operation: &str) -> DomainError {
 }
 
 impl<S: Store, C: Clock> PortalBackend for Service<S, C> {
-    async fn open_portal(&self, _token: &str) -> DomainResult<PortalClaims> {
-        // let c = self.open_portal(token).await?;
-        // Ok(PortalClaims { business_id: c.business_id, customer_id: c.customer_id,
-        //     return_url: c.return_url, expires_at: c.expires_at })
-        Err(not_wired("open_portal"))
+    async fn open_portal(&self, token: &str) -> DomainResult<PortalClaims> {
+        let claims = self.open_portal(token).await?;
+        Ok(PortalClaims {
+            business_id: claims.business_id,
+            customer_id: claims.customer_id,
+            return_url: claims.return_url,
+            expires_at: claims.expires_at,
+        })
     }
 
-    async fn take_attempt(&self, _scope: &str, _limit: u32, _window_secs: u64) -> DomainResult<()> {
-        // self.take_attempt(scope, limit, window_secs).await
-        Err(not_wired("take_attempt"))
+    async fn take_attempt(&self, scope: &str, limit: u32, window_secs: u64) -> DomainResult<()> {
+        self.take_attempt(scope, limit, window_secs).await
     }
 
     async fn top_up_limits(
         &self,
-        _tenant: &Tenant,
+        tenant: &Tenant,
         currency: Currency,
     ) -> DomainResult<TopUpLimits> {
-        // Ok(self.portal_settings(tenant).await?.limits_for(currency))
-        let _ = TopUpLimits::default_for(currency);
-        Err(not_wired("portal_settings"))
+        Ok(self.portal_settings(tenant).await?.limits_for(currency))
     }
 
     async fn prepare_card_top_up(

@@ -111,7 +111,7 @@ impl<S: Store, C: Clock, B: PortalBackend> Pcx<'_, S, C, B> {
 /// Whether a token may go into a cookie as it is (base64url, dots; bounded).
 pub fn token_shaped(token: &str) -> bool {
     !token.is_empty()
-        && token.len() <= 2_048
+        && token.len() <= shared::portal::tokens::TOKEN_LENGTH_MAX
         && token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
