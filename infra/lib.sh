@@ -39,6 +39,19 @@ if [ -z "${REAL_AWS:-}" ]; then
   export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_EC2_METADATA_DISABLED=true
 fi
 
+# The customer portal locally: a signing key of this checkout, made once and kept in .local (on AWS
+# the template's PortalSigningKey, read from Secrets Manager), and a file mailbox where
+# `send_email=true` puts each mail as one file (on AWS: SES, or none).
+MAILBOX_DIR="${MAILBOX_DIR:-$LOCAL/mailbox}"
+local_portal_key() {
+  local file="$LOCAL/portal-signing-key"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$LOCAL"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >"$file")
+  fi
+  cat "$file"
+}
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 require() {
@@ -310,11 +323,11 @@ start_api() {
     [ -z "${STRIPE_JS_URL:-}" ] || env_line STRIPE_JS_URL "$STRIPE_JS_URL"
     [ -z "${STRIPE_PUBLISHABLE_KEY:-}" ] || env_line STRIPE_PUBLISHABLE_KEY "$STRIPE_PUBLISHABLE_KEY"
     [ -z "${STRIPE_WEBHOOK_SECRET:-}" ] || env_line STRIPE_WEBHOOK_SECRET "$STRIPE_WEBHOOK_SECRET"
-    # The customer portal: links to this base URL, signed with a key kept in .local (links stay
-    # valid across restarts), mail to a file mailbox.
+    # The customer portal (docs/portal.md): links start with this base URL; mails land in
+    # MAILBOX_DIR.
+    env_line PORTAL_SIGNING_KEY "${PORTAL_SIGNING_KEY:-$(local_portal_key)}"
     env_line PUBLIC_BASE_URL "http://127.0.0.1:$port"
-    env_line PORTAL_SIGNING_KEY "$(portal_signing_key)"
-    env_line MAILBOX_DIR "$LOCAL/mailbox"
+    env_line MAILBOX_DIR "$MAILBOX_DIR"
   } >"$env_file"
   log "serving the API at http://127.0.0.1:$port (cargo lambda watch, up to $API_CONCURRENCY instances per function)"
   # cargo-lambda reads RUST_LOG for its own log too (the functions get theirs from the env file):
@@ -371,15 +384,6 @@ start_streams() {
 
 # env_line NAME VALUE: one line of the env file that cargo lambda watch reads. Exits on a value it
 # cannot carry.
-# portal_signing_key: the local run's portal signing key, made once into .local/portal-signing-key.
-portal_signing_key() {
-  local file="$LOCAL/portal-signing-key"
-  if [ ! -s "$file" ]; then
-    mkdir -p "$LOCAL" && (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >"$file")
-  fi
-  cat "$file"
-}
-
 env_line() {
   case "$2" in *"'"*) echo "$1 may not contain a single quote (cargo lambda watch's env file)" >&2; exit 1 ;; esac
   printf "%s='%s'\n" "$1" "$2"

@@ -44,6 +44,11 @@ start_dynamodb_local "$(free_port)"
 
 log "Dodo Python SDK against the local API"
 export TABLE_NAME="customer-wallets-sdk"
+# The portal of the API under test: a key of this run only, and a mailbox of its own that the SDK
+# tests read (send_email=true).
+export PORTAL_SIGNING_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+export MAILBOX_DIR="$LOCAL/test-mailbox"
+rm -rf "$MAILBOX_DIR"
 cargo build --quiet --workspace --bins
 "$ROOT/infra/check-binaries.sh"
 cargo run --quiet -p admin -- create-table
@@ -95,14 +100,18 @@ FUZZ_BASE_URL="$DODO_BASE_URL" FUZZ_API_KEY="$API_KEY" HYPOTHESIS_STORAGE_DIRECT
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,ignored_auth,missing_required_header \
   --max-examples "${FUZZ_MAX_EXAMPLES:-50}" --seed "${FUZZ_SEED:-20261123}" --request-timeout 29
 
-log "no secret in the functions' logs (API keys, webhook secrets, the Stripe key)"
+log "no secret in the functions' logs (API keys, webhook secrets, the Stripe key, the portal key and tokens)"
 # The SDK tests print nothing secret; the functions must not log one either.
-for secret in "$API_KEY" "$STRIPE_SECRET_KEY"; do
+for secret in "$API_KEY" "$STRIPE_SECRET_KEY" "$PORTAL_SIGNING_KEY"; do
   if grep -qF -- "$secret" "$API_LOG"; then echo "a secret appears in $API_LOG" >&2; exit 1; fi
 done
 if grep -qE 'cw_[0-9a-f]{64}|whsec_[A-Za-z0-9+/=]{20,}' "$API_LOG"; then
   echo "an API key or a webhook secret appears in $API_LOG:" >&2
   grep -nE 'cw_[0-9a-f]{64}|whsec_[A-Za-z0-9+/=]{20,}' "$API_LOG" | head -5 >&2
+  exit 1
+fi
+if grep -qE 'portal/session\?token=|[?&]token=[A-Za-z0-9_-]{20,}\.' "$API_LOG"; then
+  echo "a portal link or token appears in $API_LOG" >&2
   exit 1
 fi
 test -s "$API_LOG" || { echo "$API_LOG is empty: the search above proved nothing" >&2; exit 1; }

@@ -35,11 +35,13 @@ pub use service::Service;
 /// The service as every function runs it: DynamoDB and the system clock.
 pub type DynamoService = Service<adapters::dynamo::DynamoStore>;
 
-/// Builds the DynamoDB-backed service from the environment (and, on AWS, the Stripe key from
-/// Secrets Manager: `adapters::secrets`).
+/// Builds the DynamoDB-backed service from the environment (and, on AWS, the Stripe key and the
+/// portal signing key from Secrets Manager: `adapters::secrets`).
 pub async fn from_env() -> Result<DynamoService, ValidationError> {
     let mut config = Config::from_env()?;
     adapters::secrets::resolve_gateway_key(&mut config).await?;
+    adapters::secrets::resolve_webhook_secret(&mut config).await?;
+    adapters::secrets::resolve_portal_key(&mut config).await?;
     let store = adapters::dynamo::DynamoStore::connect(&config).await;
     Ok(Service::new(store, kernel::SystemClock, config))
 }

@@ -33,6 +33,14 @@ check((await client.customers.update(customer.customer_id, { name: 'Renamed' }))
 const found = await client.customers.list({ email: `node-${run}@example.com` });
 check(found.items.length === 1 && found.items[0].customer_id === customer.customer_id, 'customers.list with email filter');
 
+// Customer portal (Dodo's POST /customers/{id}/customer-portal/session).
+const portalPrefix = `${baseURL}/portal/session?token=`;
+const portal = await client.customers.customerPortal.create(customer.customer_id);
+check(portal.link.startsWith(portalPrefix) && portal.link.length > portalPrefix.length + 40, 'customerPortal.create answers a link to the portal');
+const withBack = await client.customers.customerPortal.create(customer.customer_id, { return_url: 'https://shop.example.com/account', send_email: false });
+check(withBack.link.startsWith(portalPrefix) && withBack.link !== portal.link, 'customerPortal.create with return_url and send_email');
+await expectError(DodoPayments.NotFoundError, 404, () => client.customers.customerPortal.create('cus_doesnotexist'), 'customerPortal.create for an unknown customer');
+
 const wallets = await client.customers.wallets.list(customer.customer_id);
 check(wallets.items.length === 2 && wallets.total_balance_usd === 0, 'wallets.list');
 

@@ -58,6 +58,20 @@ check(later.items == [], "customers.list created_at_gte after the customer")
 localed = strict.customers.update(customer.customer_id, preferred_locale="de")
 check(localed.preferred_locale == "de", "customers.update preferred_locale")
 
+# Customer portal (Dodo's POST /customers/{id}/customer-portal/session, docs/portal.md)
+PORTAL_PREFIX = f"{BASE_URL}/portal/session?token="
+session = strict.customers.customer_portal.create(customer.customer_id)
+check(session.link.startswith(PORTAL_PREFIX) and len(session.link) > len(PORTAL_PREFIX) + 40, "customer_portal.create answers a link to the portal")
+mailed = strict.customers.customer_portal.create(customer.customer_id, return_url="https://shop.example.com/account", send_email=True)
+check(mailed.link.startswith(PORTAL_PREFIX) and mailed.link != session.link, "customer_portal.create with return_url and send_email")
+MAILBOX = os.environ.get("MAILBOX_DIR")
+if MAILBOX:
+    mails = [open(os.path.join(MAILBOX, name)).read() for name in os.listdir(MAILBOX) if name.endswith(".txt")]
+    mine = [m for m in mails if m.startswith(f"To: sdk-{run}@example.com\n")]
+    check(len(mine) == 1 and mailed.link in mine[0], "send_email=True put one mail holding the link in the mailbox")
+expect_error(dodopayments.NotFoundError, 404, lambda: strict.customers.customer_portal.create("cus_doesnotexist"), "customer_portal.create for an unknown customer")
+expect_error(dodopayments.UnprocessableEntityError, 422, lambda: strict.customers.customer_portal.create(customer.customer_id, return_url="javascript:alert(1)"), "customer_portal.create with a bad return_url")
+
 # Wallets
 wallets = strict.customers.wallets.list(customer.customer_id)
 check(sorted(w.currency for w in wallets.items) == ["INR", "USD"] and all(w.balance == 0 for w in wallets.items), "wallets.list: zero USD and INR")

@@ -40,6 +40,40 @@ impl Harness {
             .expect("no other writer");
     }
 
+    /// Changes a stored customer straight in the store (a record the API would not make, e.g.
+    /// one without an email from before emails were required).
+    pub async fn rewrite_customer(
+        &self,
+        customer_id: &str,
+        change: impl FnOnce(&mut shared::customers::model::Customer),
+    ) {
+        use shared::kernel::{BusinessId, CustomerId, Timestamp};
+        use shared::ports::{CustomerStore, WalletStore};
+        let store = self.service().store().inner();
+        let business_id = BusinessId::parse(&self.business_id).expect("business id");
+        let customer_id = CustomerId::parse(customer_id).expect("customer id");
+        let read = store
+            .get_customer_revision(&business_id, &customer_id)
+            .await
+            .expect("customer read")
+            .expect("the customer exists");
+        let mut customer = read.customer;
+        change(&mut customer);
+        let rewrite = shared::change::model::Change {
+            business_id,
+            writes: vec![shared::change::model::Write::ReplaceCustomer {
+                customer,
+                revision: read.revision,
+            }],
+            token: shared::kernel::ids::change_token(Timestamp::now().unix_ms),
+        };
+        store
+            .commit(&rewrite)
+            .await
+            .expect("commit")
+            .expect("no other writer");
+    }
+
     /// Creates a customer (Ada, ada@example.com) and returns its id.
     pub async fn customer(&self) -> String {
         let reply = self

@@ -46,6 +46,9 @@ pub use shared::adapters::dynamo::meter::Usage;
 /// nothing unless a test asks ([`Harness::with_faults`]).
 pub type App = Service<FaultyStore<DynamoStore>, SystemClock>;
 
+/// The Stripe webhook signing secret of the services under test.
+pub const STRIPE_WEBHOOK_TEST_SECRET: &str = "whsec_integration_tests";
+
 /// Table the integration tests use.
 pub const TEST_TABLE: &str = "customer-wallets-test";
 
@@ -77,6 +80,19 @@ async fn service(endpoint: String, seed: u64, faults: Faults) -> App {
     service_on(TEST_TABLE, Stream::On, endpoint, seed, faults).await
 }
 
+/// The portal signing key of the service under test.
+pub const TEST_PORTAL_SIGNING_KEY: &str = "test-portal-signing-key-0123456789abcdef";
+
+/// The mailbox of the service under test: `MAILBOX_DIR` when set (infra/test.sh), else a
+/// directory under the system's temporary one. Tests find their mails by the address.
+pub fn mailbox_dir() -> PathBuf {
+    std::env::var("MAILBOX_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("customer-wallets-test-mailbox"))
+}
+
 /// Whether a table the harness creates has the table's stream.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stream {
@@ -101,6 +117,10 @@ async fn service_on(
         .expect("test configuration");
     // The tests' webhook receivers listen on 127.0.0.1.
     config.webhook_targets.allow_private = true;
+    // Stripe's webhooks to `POST /stripe/webhooks` are signed with this (card_top_ups.rs).
+    config.stripe_webhook_secret = Some(shared::config::Redacted(
+        STRIPE_WEBHOOK_TEST_SECRET.to_owned(),
+    ));
     // Settings check payment methods at the gateway: localstripe, when the run has one.
     if let Ok(base_url) = std::env::var("STRIPE_BASE_URL") {
         config.gateway = Some(shared::config::GatewayConfig {
@@ -109,6 +129,14 @@ async fn service_on(
             flavor: "localstripe".to_owned(),
         });
     }
+    // The portal: a test signing key, the local run's base URL, and a file mailbox.
+    config.portal = shared::config::PortalConfig {
+        signing_key: Some(
+            shared::portal::tokens::SigningKey::parse(TEST_PORTAL_SIGNING_KEY).expect("test key"),
+        ),
+        public_base_url: Some("http://127.0.0.1:9000".to_owned()),
+        mailer: shared::config::MailerConfig::Mailbox(mailbox_dir()),
+    };
     let store = DynamoStore::connect(&config).await.metered();
     match stream {
         Stream::On => {

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use integration_tests::cards::{gateway, DECLINING_CARD, GOOD_CARD};
 use integration_tests::webhooks::Receiver;
-use integration_tests::Harness;
+use integration_tests::{assert_error, Harness, Route, STRIPE_WEBHOOK_TEST_SECRET};
+use lambda_http::http::StatusCode;
 use shared::access::model::Tenant;
 use shared::kernel::paging::PageRequest;
 use shared::kernel::{BusinessId, Currency, CustomerId, Timestamp};
@@ -376,6 +377,121 @@ async fn localstripe_s_own_webhook_is_verified_and_settles_the_top_up() {
         "{outcome:?}"
     );
     assert_eq!(h.balance(&customer, "USD").await, 1_200);
+}
+
+#[tokio::test]
+async fn the_webhook_route_takes_no_key_refuses_a_bad_signature_with_400_and_credits_once() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let setup = set_up_card(&h, &customer, GOOD_CARD).await;
+    let top_up = start(&h, &customer, start_of(&setup, 900)).await.unwrap();
+    let body = succeeded_event(&top_up, &format!("evt_route_{}", top_up.id)).await;
+    let text = String::from_utf8(body.clone()).unwrap();
+    let now_s = Timestamp::now().unix_ms / 1000;
+    let post = |signature: Option<String>| {
+        let request = h
+            .request(Route::StripeWebhook)
+            .without_key()
+            .raw_body(&text);
+        match signature {
+            Some(signature) => request.header("stripe-signature", &signature),
+            None => request,
+        }
+        .send()
+    };
+    for bad in [
+        None,
+        Some(signature_header("whsec_wrong", now_s, &body)),
+        Some(signature_header(
+            STRIPE_WEBHOOK_TEST_SECRET,
+            now_s - 600,
+            &body,
+        )),
+    ] {
+        let reply = post(bad).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_signature");
+    }
+    assert_eq!(h.balance(&customer, "USD").await, 0);
+    let good = signature_header(STRIPE_WEBHOOK_TEST_SECRET, now_s, &body);
+    let first = post(Some(good.clone())).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.body["outcome"], "settled");
+    let replayed = post(Some(good)).await;
+    assert_eq!(replayed.status, StatusCode::OK, "{}", replayed.body);
+    assert_eq!(replayed.body["outcome"], "duplicate");
+    assert_eq!(h.balance(&customer, "USD").await, 900);
+    assert_eq!(top_up_entries(&h, &customer).await.len(), 1);
+}
+
+#[tokio::test]
+async fn with_consent_the_card_becomes_the_wallet_s_auto_top_up_payment_method() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let setup = set_up_card(&h, &customer, GOOD_CARD).await;
+    let top_up = start(
+        &h,
+        &customer,
+        StartCardTopUp {
+            save_card: true,
+            ..start_of(&setup, 1_100)
+        },
+    )
+    .await
+    .unwrap();
+    let settings = || async {
+        let got = h
+            .request(Route::GetWalletSettings)
+            .customer(&customer)
+            .send()
+            .await;
+        assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+        got.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["currency"] == "USD")
+            .unwrap()
+            .clone()
+    };
+    // Not before the payment is settled.
+    assert!(
+        settings().await["auto_top_up"].is_null(),
+        "{}",
+        settings().await
+    );
+    settle(&h, &top_up).await.unwrap();
+    let saved = settings().await;
+    let auto = &saved["auto_top_up"];
+    assert_eq!(auto["enabled"], false, "{saved}");
+    assert_eq!(
+        auto["payment_method"]["payment_method_id"].as_str(),
+        Some(top_up.payment_method_id.as_str()),
+        "{saved}"
+    );
+    assert_eq!(
+        auto["payment_method"]["gateway_customer_id"].as_str(),
+        Some(top_up.gateway_customer_id.as_str())
+    );
+    // Without consent, nothing is saved.
+    let other = h.customer().await;
+    let setup = set_up_card(&h, &other, GOOD_CARD).await;
+    let plain = start(&h, &other, start_of(&setup, 1_100)).await.unwrap();
+    settle(&h, &plain).await.unwrap();
+    let got = h
+        .request(Route::GetWalletSettings)
+        .customer(&other)
+        .send()
+        .await;
+    let usd = got.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["currency"] == "USD")
+        .unwrap()
+        .clone();
+    assert!(usd["auto_top_up"].is_null(), "{usd}");
 }
 
 /// A form POST without a client crate: localstripe's configuration endpoint.

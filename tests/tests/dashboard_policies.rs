@@ -228,6 +228,20 @@ fn visits(family: Family, f: &Fixture) -> Vec<Visit> {
                 format!("{c}/invoice-payments/{}/reversals", f.invoice),
                 &[("amount", "0.40"), ("reason", "refund")],
             ),
+            get(TopUps, format!("{c}/top-ups")),
+            post(
+                CreatePortalSession,
+                format!("{c}/portal-sessions"),
+                &[
+                    ("return_url", "https://example.com/account"),
+                    ("send_email", "true"),
+                ],
+            ),
+            post(
+                RevokePortalSessions,
+                format!("{c}/portal-sessions/revoke"),
+                &[],
+            ),
             get(CloseForm, format!("{c}/close?currency=INR")),
             post(
                 Close,
@@ -446,11 +460,17 @@ impl World {
     fn new(forget_tokens: bool, family: Family) -> World {
         let mut config = Config::build("unused".to_owned(), None, "USD,INR", None).expect("config");
         config.webhook_targets.allow_private = true;
+        config.portal = shared::config::PortalConfig {
+            signing_key: Some(
+                shared::portal::tokens::SigningKey::parse(&"k".repeat(32)).expect("key"),
+            ),
+            public_base_url: Some("https://wallets.example".to_owned()),
+            mailer: shared::config::MailerConfig::Mailbox(
+                std::env::temp_dir().join("dashboard-policies-mailbox"),
+            ),
+        };
         if family == Family::Portal {
-            // Portal tokens, and card top-ups at localstripe.
-            config.portal.signing_key =
-                Some(shared::portal::tokens::SigningKey::parse(&"k".repeat(40)).unwrap());
-            config.portal.public_base_url = Some("http://localhost:3000".into());
+            // The portal's card top-ups, at localstripe.
             config.gateway = Some(shared::config::GatewayConfig {
                 base_url: std::env::var("STRIPE_BASE_URL")
                     .expect("the portal's pages need localstripe (STRIPE_BASE_URL)"),

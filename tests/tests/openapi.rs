@@ -156,6 +156,14 @@ const DOMAIN_REFUSALS: &[(&str, &str, &[&str])] = &[
         "/customers/{customer_id}/wallets/settings",
         &["409"],
     ),
+    // 429 too many portal mails to the customer this hour
+    (
+        "POST",
+        "/customers/{customer_id}/customer-portal/session",
+        &["429"],
+    ),
+    // 409 the settings stayed contended
+    ("PATCH", "/customer-portal/settings", &["409"]),
     // 409 another worker is attempting the delivery
     (
         "POST",

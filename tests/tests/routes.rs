@@ -492,6 +492,7 @@ fn sam_template_policies_name_actions_and_existing_indexes() {
         "dynamodb:Query",
         "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
+        "ses:SendEmail",
     ];
     let functions = resources(&template(), "AWS::Serverless::Function");
     assert!(!functions.is_empty());
@@ -513,6 +514,11 @@ fn sam_template_policies_name_actions_and_existing_indexes() {
                 let ok = resource == "WalletsTable.Arn"
                     || resource == "DispatcherFailures.Arn"
                     || resource == "StripeSecretArn"
+                    // The Stripe webhook's signing secret (its one reader: stripe-webhook).
+                    || (resource == "StripeWebhookSecretValue" && id == "StripeWebhookFunction")
+                    || resource == "PortalSigningKeySecret"
+                    || resource
+                        == "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"
                     || resource
                         .strip_prefix("${WalletsTable.Arn}/index/")
                         .is_some_and(|index| indexes.contains(index));
@@ -869,6 +875,30 @@ fn calls(route: Route, f: &Fixture) -> Vec<Call> {
             })),
             Call::new(route).body(json!({"id": format!("evt_other_{n}"), "type": "customer.created", "data": {"object": {}}})),
         ],
+        Route::CreateCustomerPortalSession => vec![
+            customer(route),
+            customer(route)
+                .query("send_email", "true")
+                .query("return_url", "https://shop.example.com/back"),
+        ],
+        Route::RevokeCustomerPortalSessions => vec![customer(route)],
+        Route::GetCustomerPortalSettings => vec![Call::new(route)],
+        Route::UpdateCustomerPortalSettings => vec![Call::new(route).body(json!({
+            "session_ttl_seconds": 3600,
+            "top_up_limits": {"USD": {"min_amount": 500, "max_amount": 5000, "max_balance": 20000}},
+        }))],
+    }
+}
+
+/// The portal of the routes' functions: a key, a base URL and the tests' mailbox.
+fn portal_config() -> shared::config::PortalConfig {
+    shared::config::PortalConfig {
+        signing_key: Some(
+            shared::portal::tokens::SigningKey::parse(integration_tests::TEST_PORTAL_SIGNING_KEY)
+                .unwrap(),
+        ),
+        public_base_url: Some("http://127.0.0.1:9000".to_owned()),
+        mailer: shared::config::MailerConfig::Mailbox(integration_tests::mailbox_dir()),
     }
 }
 
@@ -923,6 +953,7 @@ async fn store_calls_in_memory() -> BTreeMap<String, BTreeSet<&'static str>> {
         Config::build("unused".to_owned(), None, "USD,INR", None).expect("configuration"),
     );
     config.webhook_targets.allow_private = true;
+    config.portal = portal_config();
     let memory = MemoryStore::new();
     // Every resend is checked as a new change, as DynamoDB does once a token is forgotten: a
     // lost answer then makes `landed()` look for the change.
@@ -1280,11 +1311,13 @@ fn the_stripe_key_is_read_from_secrets_manager_not_the_environment() {
             layers.contains("SecretsExtensionLayerArn"),
             "{id} has the secrets extension layer: {layers}"
         );
+        // Besides the Stripe key, a function may read the portal signing key (its own policy).
         let reads: Vec<Grant> = grants(&template, &id, &function)
             .into_iter()
             .filter(|g| g.actions.iter().any(|a| a.starts_with("secretsmanager:")))
+            .filter(|g| g.resources != BTreeSet::from(["PortalSigningKeySecret".to_owned()]))
             .collect();
-        assert_eq!(reads.len(), 1, "{id}: one statement reads secrets");
+        assert_eq!(reads.len(), 1, "{id}: one statement reads the Stripe key");
         assert_eq!(
             reads[0].actions,
             BTreeSet::from(["secretsmanager:GetSecretValue".to_owned()]),
@@ -1547,6 +1580,7 @@ async fn every_dynamodb_request_a_route_sends_is_allowed_and_declared() {
             .expect("configuration"),
     );
     config.webhook_targets.allow_private = true;
+    config.portal = portal_config();
     let plain = DynamoStore::connect(&config).await;
     table::create_table(plain.client(), table_name)
         .await

@@ -158,6 +158,11 @@ fn request<'h>(h: &'h Harness, route: Route, f: &Fixture) -> RequestBuilder<'h> 
         Route::GetWebhookDelivery | Route::ResendWebhookDelivery => {
             webhook().path("delivery_id", &f.delivery)
         }
+        Route::CreateCustomerPortalSession | Route::RevokeCustomerPortalSessions => customer(),
+        Route::GetCustomerPortalSettings => h.request(route),
+        Route::UpdateCustomerPortalSettings => {
+            h.request(route).json(json!({"session_ttl_seconds": 600}))
+        }
     }
 }
 

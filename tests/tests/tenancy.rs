@@ -21,6 +21,10 @@ fn body_for(route: Route) -> Option<&'static str> {
         Route::CloseWallet => Some(r#"{"currency": "USD", "reason": "closing"}"#),
         Route::UpdateWalletSettings => Some(r#"{"currency": "USD", "low_balance_threshold": 5}"#),
         Route::GetWalletSettings => None,
+        Route::UpdateCustomerPortalSettings => Some(r#"{"session_ttl_seconds": 600}"#),
+        Route::CreateCustomerPortalSession
+        | Route::RevokeCustomerPortalSessions
+        | Route::GetCustomerPortalSettings => None,
         Route::CreateApiKey => Some(r#"{"name": "ci"}"#),
         Route::RotateApiKey => Some(r#"{"grace_period_seconds": 60}"#),
         Route::ListApiKeys | Route::RevokeApiKey => None,

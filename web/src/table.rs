@@ -89,6 +89,9 @@ pages! {
     ReverseInvoicePayment: "POST" "/dashboard/customers/{customer_id}/invoice-payments/{invoice_id}/reversals" => Customers;
     CloseForm: "GET" "/dashboard/customers/{customer_id}/close" => Customers;
     Close: "POST" "/dashboard/customers/{customer_id}/close" => Customers;
+    TopUps: "GET" "/dashboard/customers/{customer_id}/top-ups" => Customers;
+    CreatePortalSession: "POST" "/dashboard/customers/{customer_id}/portal-sessions" => Customers;
+    RevokePortalSessions: "POST" "/dashboard/customers/{customer_id}/portal-sessions/revoke" => Customers;
     Settings: "GET" "/dashboard/customers/{customer_id}/settings" => Settings;
     UpdateSettings: "POST" "/dashboard/customers/{customer_id}/settings" => Settings;
     Webhooks: "GET" "/dashboard/webhooks" => Webhooks;

@@ -12,6 +12,7 @@ pub mod invoices;
 pub mod keys;
 pub mod ledger;
 pub mod payins;
+pub mod portal;
 pub mod reports;
 pub mod settings;
 pub mod statements;
@@ -153,6 +154,10 @@ routes! {
     GetWebhookDelivery: "GET" "/webhooks/{webhook_id}/deliveries/{delivery_id}" => "get-webhook-delivery", webhooks::get_delivery;
     ResendWebhookDelivery: "POST" "/webhooks/{webhook_id}/deliveries/{delivery_id}/resend" => "resend-webhook-delivery", webhooks::resend;
     StripeWebhook: "POST" "/stripe/webhooks" => "stripe-webhook", payins::signed_not_keyed;
+    CreateCustomerPortalSession: "POST" "/customers/{customer_id}/customer-portal/session" => "create-customer-portal-session", portal::create_session;
+    RevokeCustomerPortalSessions: "POST" "/customers/{customer_id}/customer-portal/revoke" => "revoke-customer-portal-sessions", portal::revoke;
+    GetCustomerPortalSettings: "GET" "/customer-portal/settings" => "get-customer-portal-settings", portal::get_settings;
+    UpdateCustomerPortalSettings: "PATCH" "/customer-portal/settings" => "update-customer-portal-settings", portal::update_settings;
 }
 
 impl RouteSpec {

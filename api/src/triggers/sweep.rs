@@ -8,8 +8,8 @@ use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 use shared::adapters::stripe;
 use shared::adapters::webhook_http::HttpSender;
 use shared::kernel::Clock;
+use shared::payins::gateway::CardGateway;
 use shared::ports::Store;
-use shared::topups::gateway::PaymentGateway;
 use shared::webhooks::model::{DeliveryReport, WebhookSender};
 use shared::{DomainResult, Service};
 
@@ -35,7 +35,7 @@ pub fn sweep_budget(deadline_ms: u64, now_ms: u64) -> Duration {
 /// One sweep: due auto top-ups, expired holds, due webhook retries, starting no item after
 /// `budget`. Fails only if it cannot run at all: failed items and steps are logged and counted
 /// (`failed`, metric `SweepItemsFailed`), and the rest of the run goes on.
-pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: PaymentGateway>(
+pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: CardGateway>(
     app: &Service<S, C>,
     sender: &W,
     gateway: Option<&G>,
@@ -47,6 +47,24 @@ pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: PaymentGateway>(
     let mut report = app
         .sweep_top_ups_and_holds(gateway, now, SWEEP_LIMIT, budget)
         .await?;
+    // Card top-ups left pending a minute (their webhook never came): read and settled.
+    let mut card_top_ups_settled = 0;
+    if let (Some(gateway), true) = (gateway, tokio::time::Instant::now() < stop_at) {
+        match app
+            .reconcile_card_top_ups_within(gateway, now, SWEEP_LIMIT, stop_at)
+            .await
+        {
+            Ok(step) => {
+                card_top_ups_settled = step.done;
+                report.failed += step.errors.len();
+                report.stopped_early |= step.stopped_early;
+            }
+            Err(error) => {
+                tracing::warn!(code = error.code(), %error, "finding pending card top-ups failed; the run goes on");
+                report.failed += 1;
+            }
+        }
+    }
     let webhooks = if tokio::time::Instant::now() < stop_at {
         match app
             .retry_deliveries_within(sender, now, SWEEP_LIMIT, stop_at)
@@ -73,6 +91,7 @@ pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: PaymentGateway>(
         "top_ups_declined": report.top_ups_declined,
         "top_ups_unknown": report.top_ups_unknown,
         "holds_expired": report.holds_expired,
+        "card_top_ups_settled": card_top_ups_settled,
         "webhook_deliveries": webhooks.deliveries,
         "webhook_succeeded": webhooks.succeeded,
         "failed": report.failed,
@@ -91,6 +110,7 @@ pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: PaymentGateway>(
             ("TopUpsDeclined", count("top_ups_declined"), "Count"),
             ("TopUpsUnknown", count("top_ups_unknown"), "Count"),
             ("HoldsExpired", count("holds_expired"), "Count"),
+            ("CardTopUpsSettled", count("card_top_ups_settled"), "Count"),
             ("WebhookRetries", count("webhook_deliveries"), "Count"),
             ("SweepItemsFailed", count("failed"), "Count"),
             (

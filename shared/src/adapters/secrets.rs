@@ -158,10 +158,52 @@ pub async fn resolve_gateway_key(config: &mut Config) -> Result<(), ValidationEr
     let KeySource::SecretsManager(secret_id) = key_source(var)? else {
         return Ok(());
     };
+    let key = read_secret(&secret_id, SECRET_ID_VAR, "the Stripe secret key").await?;
+    config.gateway = Some(GatewayConfig::from_env(key));
+    Ok(())
+}
+
+/// The name or ARN of the Secrets Manager secret that holds the portal signing key (AWS; the
+/// template's secret made from the NoEcho parameter `PortalSigningKey`). Locally,
+/// `PORTAL_SIGNING_KEY` in the environment.
+pub const PORTAL_KEY_SECRET_ID_VAR: &str = "PORTAL_SIGNING_KEY_SECRET_ID";
+
+/// On AWS (`PORTAL_SIGNING_KEY_SECRET_ID` set): reads the portal signing key through the
+/// extension into `config`, so that it is never in the function's environment. A key that
+/// cannot be read fails the cold start.
+pub async fn resolve_portal_key(config: &mut Config) -> Result<(), ValidationError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(secret_id) = var(PORTAL_KEY_SECRET_ID_VAR) else {
+        return Ok(());
+    };
+    if var("PORTAL_SIGNING_KEY").is_some() {
+        return Err(ValidationError::new(
+            "invalid_config",
+            format!("set PORTAL_SIGNING_KEY (a local run) or {PORTAL_KEY_SECRET_ID_VAR} (AWS), not both"),
+        ));
+    }
+    let key = read_secret(
+        secret_id.trim(),
+        PORTAL_KEY_SECRET_ID_VAR,
+        "the portal signing key",
+    )
+    .await?;
+    config.portal.signing_key = Some(crate::portal::tokens::SigningKey::parse(&key)?);
+    Ok(())
+}
+
+/// The secret `secret_id` (named by the variable `named_by`), read through the extension with
+/// the function's session token. Errors never quote the secret.
+async fn read_secret(
+    secret_id: &str,
+    named_by: &str,
+    what: &str,
+) -> Result<String, ValidationError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let invalid = |message: String| ValidationError::new("invalid_config", message);
     let token = var("AWS_SESSION_TOKEN").ok_or_else(|| {
         invalid(format!(
-            "{SECRET_ID_VAR} needs the Lambda environment (AWS_SESSION_TOKEN) and the secrets extension layer"
+            "{named_by} needs the Lambda environment (AWS_SESSION_TOKEN) and the secrets extension layer"
         ))
     })?;
     let port = match var(EXTENSION_PORT_VAR) {
@@ -171,10 +213,39 @@ pub async fn resolve_gateway_key(config: &mut Config) -> Result<(), ValidationEr
             .map_err(|_| invalid(format!("{EXTENSION_PORT_VAR} is not a port")))?,
         None => EXTENSION_PORT_DEFAULT,
     };
-    let key = fetch_key(port, &secret_id, &token)
+    fetch_key(port, secret_id, &token)
         .await
-        .map_err(|e| invalid(format!("the Stripe secret key ({secret_id}): {e}")))?;
-    config.gateway = Some(GatewayConfig::from_env(key));
+        .map_err(|e| invalid(format!("{what} ({secret_id}): {e}")))
+}
+
+/// The name or ARN of the Secrets Manager secret that holds the Stripe webhook signing secret
+/// (AWS; template resource `StripeWebhookSecretValue`). Locally, `STRIPE_WEBHOOK_SECRET`.
+pub const WEBHOOK_SECRET_ID_VAR: &str = "STRIPE_WEBHOOK_SECRET_ID";
+
+/// On AWS (`STRIPE_WEBHOOK_SECRET_ID` set): reads the Stripe webhook signing secret through the
+/// extension into `config`. A secret that cannot be read fails the cold start.
+pub async fn resolve_webhook_secret(config: &mut Config) -> Result<(), ValidationError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(secret_id) = var(WEBHOOK_SECRET_ID_VAR) else {
+        return Ok(());
+    };
+    let invalid = |message: String| ValidationError::new("invalid_config", message);
+    let token = var("AWS_SESSION_TOKEN").ok_or_else(|| {
+        invalid(format!(
+            "{WEBHOOK_SECRET_ID_VAR} needs the Lambda environment (AWS_SESSION_TOKEN) and the secrets extension layer"
+        ))
+    })?;
+    let port = match var(EXTENSION_PORT_VAR) {
+        Some(port) => port
+            .trim()
+            .parse()
+            .map_err(|_| invalid(format!("{EXTENSION_PORT_VAR} is not a port")))?,
+        None => EXTENSION_PORT_DEFAULT,
+    };
+    let secret = fetch_key(port, &secret_id, &token)
+        .await
+        .map_err(|e| invalid(format!("the Stripe webhook secret ({secret_id}): {e}")))?;
+    config.stripe_webhook_secret = Some(crate::config::Redacted(secret));
     Ok(())
 }
 

@@ -311,3 +311,7 @@ fn credit(
     writes.extend(source_writes(&done));
     Plan::Commit(writes, done)
 }
+
+#[cfg(test)]
+#[path = "settle_tests.rs"]
+mod tests;

@@ -6,6 +6,7 @@
 pub mod mail;
 pub mod model;
 pub mod operations;
+pub mod origin;
 pub mod rules;
 pub mod tokens;
 

@@ -171,6 +171,7 @@ pub(super) async fn render<S: Store, C: Clock>(
                 dt { "Phone" } dd { (customer.phone_number.as_deref().unwrap_or("-")) }
                 dt { "Id" } dd { code { (customer.customer_id) } }
                 dt { "Created" } dd { (time(customer.created_at)) }
+                dt { "Paying in" } dd { a href={(here) "/top-ups"} { "Top-ups and portal" } }
                 @for (key, value) in customer.metadata.iter() {
                     dt { "metadata." (key) } dd { (meta_text(value)) }
                 }

@@ -6,6 +6,7 @@ pub mod customer;
 pub mod customer_actions;
 pub mod customers;
 pub mod keys;
+pub mod payins;
 pub mod reports;
 pub mod session;
 pub mod settings;
@@ -135,6 +136,9 @@ pub async fn answer<S: Store, C: Clock>(
         Page::ReverseInvoicePayment => boxed(customer_actions::reverse_invoice_payment(&cx)).await,
         Page::CloseForm => boxed(customer::close_form(&cx)).await,
         Page::Close => boxed(customer_actions::close(&cx)).await,
+        Page::TopUps => boxed(payins::show(&cx)).await,
+        Page::CreatePortalSession => boxed(payins::create_portal_session(&cx)).await,
+        Page::RevokePortalSessions => boxed(payins::revoke_portal_sessions(&cx)).await,
         Page::Settings => boxed(settings::show(&cx)).await,
         Page::UpdateSettings => boxed(settings::update(&cx)).await,
         Page::Webhooks => boxed(webhooks::list(&cx)).await,

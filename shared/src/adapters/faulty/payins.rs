@@ -1,4 +1,5 @@
-//! The fault-injecting store's card top-up port.
+//! The card top-up port of the fault-injecting store: each call may fail, stall or wait first,
+//! as the store's faults say, then goes to the inner store.
 
 use super::FaultyStore;
 use crate::error::DomainResult;

@@ -1,0 +1,156 @@
+//! The customer portal's API: Dodo's `POST /customers/{id}/customer-portal/session`, and the
+//! extensions that revoke a customer's links and read or change the business's portal settings.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use shared::access::model::Actor;
+use shared::kernel::{Clock, Currency, Timestamp};
+use shared::payins::limits::TopUpLimits;
+use shared::portal::model::{PortalSettings, PortalSettingsPatch};
+use shared::ports::Store;
+
+use crate::http::request::{body, customer_id, query};
+use crate::http::{json, Answer, ApiError, Call};
+
+/// Dodo's `CustomerPortalSession`: the link, and nothing else.
+#[derive(Serialize)]
+struct SessionView<'a> {
+    link: &'a str,
+}
+
+/// `send_email`: `true` or `false` as the SDKs send it; absent is `false`.
+fn send_email(request: &crate::http::Request) -> Result<bool, ApiError> {
+    match query(request, "send_email").as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ApiError::invalid(
+            "invalid_query",
+            format!("`send_email` must be `true` or `false`; got `{other}`"),
+        )),
+    }
+}
+
+/// `https://<domain>` of an API Gateway request: the API's own address (links use it when
+/// `PUBLIC_BASE_URL` is not set).
+fn origin(request: &crate::http::Request) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .domain_name
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("https://{d}")),
+        _ => None,
+    }
+}
+
+pub async fn create_session<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
+    let customer = customer_id(request)?;
+    let send_email = send_email(request)?;
+    let creating = app.create_portal_session(
+        app.mailer(),
+        tenant,
+        &customer,
+        query(request, "return_url"),
+        send_email,
+    );
+    let link = match origin(request) {
+        Some(origin) => shared::portal::origin::serving(origin, creating).await?,
+        None => creating.await?,
+    };
+    json(&SessionView { link: &link.link })
+}
+
+#[derive(Serialize)]
+struct RevokedView<'a> {
+    customer_id: &'a str,
+    /// Every portal link of the customer issued at or before this instant no longer opens.
+    revoked_at: Timestamp,
+}
+
+pub async fn revoke<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
+    let customer = customer_id(request)?;
+    let revoked_at = app.revoke_portal_sessions(tenant, &customer).await?;
+    json(&RevokedView {
+        customer_id: customer.as_str(),
+        revoked_at,
+    })
+}
+
+/// The settings as the API shows them: every enabled currency's limits (its defaults unless
+/// set) and every set one's.
+#[derive(Serialize)]
+struct SettingsView<'a> {
+    session_ttl_seconds: u64,
+    top_up_limits: BTreeMap<Currency, TopUpLimits>,
+    updated_at: Option<Timestamp>,
+    updated_by: Option<&'a Actor>,
+}
+
+impl<'a> SettingsView<'a> {
+    fn of(settings: &'a PortalSettings, enabled: &[Currency]) -> SettingsView<'a> {
+        let mut top_up_limits: BTreeMap<Currency, TopUpLimits> = enabled
+            .iter()
+            .map(|c| (*c, settings.limits_for(*c)))
+            .collect();
+        top_up_limits.extend(settings.top_up_limits.iter().map(|(c, l)| (*c, *l)));
+        SettingsView {
+            session_ttl_seconds: settings.session_ttl_seconds,
+            top_up_limits,
+            updated_at: settings.updated_at,
+            updated_by: settings.updated_by.as_ref(),
+        }
+    }
+}
+
+pub async fn get_settings<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let (app, tenant) = (call.app, call.tenant);
+    let settings = app.portal_settings(tenant).await?;
+    json(&SettingsView::of(&settings, &app.config().currencies))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsBody {
+    min_amount: i64,
+    max_amount: i64,
+    max_balance: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsBody {
+    session_ttl_seconds: Option<u64>,
+    /// Currency code -> limits, or `null` to go back to the currency's defaults.
+    #[serde(default)]
+    top_up_limits: BTreeMap<String, Option<LimitsBody>>,
+}
+
+impl SettingsBody {
+    fn parse(self) -> Result<PortalSettingsPatch, ApiError> {
+        let mut top_up_limits = BTreeMap::new();
+        for (code, limits) in self.top_up_limits {
+            let limits = limits.map(|l| TopUpLimits {
+                min_amount: l.min_amount,
+                max_amount: l.max_amount,
+                max_balance: l.max_balance,
+            });
+            top_up_limits.insert(Currency::parse(&code)?, limits);
+        }
+        Ok(PortalSettingsPatch {
+            session_ttl_seconds: self.session_ttl_seconds,
+            top_up_limits,
+        })
+    }
+}
+
+pub async fn update_settings<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
+    let (app, tenant, request) = (call.app, call.tenant, call.request);
+    let patch = body::<SettingsBody>(request)?.parse()?;
+    let settings = app.update_portal_settings(tenant, &patch).await?;
+    json(&SettingsView::of(&settings, &app.config().currencies))
+}

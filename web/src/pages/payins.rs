@@ -1,0 +1,215 @@
+//! A customer's money paid in by card, as the business sees it (issue 21): the card top-ups with
+//! their status (pending, succeeded, failed and why), and the forms that open the customer's
+//! portal (the magic link shown once, or mailed to the customer). The same operations as
+//! `POST /customers/{id}/customer-portal/session`; a resubmitted form makes no second link.
+
+use maud::{html, Markup};
+use shared::access::sessions::SignedIn;
+use shared::kernel::paging::PageRequest;
+use shared::kernel::{Clock, CustomerId};
+use shared::payins::model::{CardTopUp, CardTopUpStatus, TopUpSource};
+use shared::ports::Store;
+
+use super::customer::{base, customer_id};
+use super::{Cx, Failure};
+use crate::forms::Fields;
+use crate::layout::{self, money, time};
+use crate::respond::{page, page_response, redirect, Answer, PageError};
+
+/// The newest top-ups shown.
+const TOP_UPS_SHOWN: u32 = 50;
+
+fn here(id: &CustomerId) -> String {
+    format!("{}/top-ups", base(id))
+}
+
+pub async fn show<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let signed_in = cx.signed_in().await?;
+    let id = customer_id(cx)?;
+    render(cx, &signed_in, &id, None).await
+}
+
+async fn render<S: Store, C: Clock>(
+    cx: &Cx<'_, S, C>,
+    signed_in: &SignedIn,
+    id: &CustomerId,
+    failure: Option<Failure<'_>>,
+) -> Answer {
+    let tenant = &signed_in.tenant;
+    let customer = cx.app.get_customer(tenant, id).await?;
+    let page_request = PageRequest {
+        number: 0,
+        size: TOP_UPS_SHOWN,
+    };
+    let top_ups = cx.app.list_card_top_ups(tenant, id, page_request).await?;
+    let done = crate::forms::query(cx.request);
+    let typed = failure.as_ref().map(|f| f.typed);
+    let value = |name: &str| typed.and_then(|t| t.get(name)).unwrap_or("").to_owned();
+    let body = html! {
+        p { a href=(base(id)) { "← " (customer.name) } }
+        h1 { "Top-ups and portal" }
+        (layout::done_notice(done.get("done")))
+        section aria-labelledby="portal-title" {
+            h2 #portal-title { "Customer portal" }
+            p { "A magic link to the customer's own portal: balances, activity, and Add funds by card. "
+                "It is valid for the business's portal session lifetime and can be ended at any time." }
+            @if let Some(failure) = &failure { (layout::form_error(Some(&failure.message))) }
+            form method="post" action=(format!("{}/portal-sessions", base(id))) hx-boost="false" {
+                (layout::change_fields(signed_in))
+                label { "Return URL (optional: the portal's back button)"
+                    input type="url" name="return_url" value=(value("return_url")) placeholder="https://example.com/account";
+                }
+                label.check {
+                    input type="checkbox" name="send_email" value="true" checked[value("send_email") == "true"];
+                    " Email the link to " (customer.email)
+                }
+                button type="submit" { "Create a portal link" }
+            }
+            form method="post" action=(format!("{}/portal-sessions/revoke", base(id))) hx-boost="false" {
+                (layout::change_fields(signed_in))
+                button.secondary type="submit" data-confirm="End every portal link of this customer?" { "End all portal links" }
+            }
+        }
+        section aria-labelledby="top-ups-title" {
+            h2 #top-ups-title { "Card top-ups" }
+            (top_ups_table(&top_ups))
+        }
+    };
+    let markup = layout::page("Top-ups and portal", signed_in, body);
+    match failure {
+        Some(failure) => Ok(page_response(failure.status, markup)),
+        None => page(markup),
+    }
+}
+
+fn top_ups_table(top_ups: &[CardTopUp]) -> Markup {
+    if top_ups.is_empty() {
+        return html! { p { "No card top-ups yet." } };
+    }
+    html! {
+        div.scroll role="region" aria-label="Card top-ups" tabindex="0" {
+            table {
+                thead { tr {
+                    th scope="col" { "Created" } th scope="col" { "Amount" } th scope="col" { "Status" }
+                    th scope="col" { "From" } th scope="col" { "PaymentIntent" } th scope="col" { "Id" }
+                } }
+                tbody {
+                    @for top_up in top_ups {
+                        tr {
+                            td { (time(top_up.created_at)) }
+                            td.num { (money(top_up.amount, top_up.currency)) }
+                            td { (status(top_up)) }
+                            td { @match &top_up.source {
+                                TopUpSource::Portal => "portal",
+                                TopUpSource::Link { link_id } => { "link " code { (link_id) } }
+                            } }
+                            td { @if let Some(pi) = &top_up.payment_intent_id { code { (pi) } } }
+                            td { code { (top_up.id) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn status(top_up: &CardTopUp) -> Markup {
+    match top_up.status {
+        CardTopUpStatus::Pending => html! { span.tag { "pending" } },
+        CardTopUpStatus::Succeeded => html! { span.tag.ok { "succeeded" } },
+        CardTopUpStatus::Failed => html! {
+            span.tag.bad { "failed" }
+            @if let Some(message) = &top_up.message { " " (message) }
+            @if let Some(code) = &top_up.decline_code { " (" code { (code) } ")" }
+        },
+    }
+}
+
+/// `POST .../portal-sessions`: a portal link, shown once (or mailed); a resubmission goes back to
+/// the page and makes none.
+pub async fn create_portal_session<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let (signed_in, form) = cx.change().await?;
+    let id = customer_id(cx)?;
+    let tenant = &signed_in.tenant;
+    let return_url = form.get("return_url").map(str::to_owned);
+    let send_email = form.get("send_email") == Some("true");
+    let mut made = None;
+    let slot = &mut made;
+    let (id_ref, return_url) = (&id, return_url);
+    let work = move || async move {
+        let mailer =
+            shared::adapters::mailer::ConfiguredMailer::from_config(&cx.app.config().portal.mailer);
+        let link = cx
+            .app
+            .create_portal_session(&mailer, tenant, id_ref, return_url, send_email)
+            .await?;
+        *slot = Some(link);
+        Ok(format!("{}?done=created", here(id_ref)))
+    };
+    let once = cx
+        .app
+        .once_per_form(&tenant.business_id, form.get("idempotency_key"), work);
+    match cx.acting(&signed_in, once).await.map_err(PageError::from) {
+        // The same form again: the link was shown once, it is not shown again.
+        Ok(location) => match made {
+            Some(link) => link_page(&signed_in, &id, &link, send_email),
+            None => Ok(redirect(&location)),
+        },
+        Err(error) => refused(cx, &signed_in, &id, &form, error).await,
+    }
+}
+
+fn link_page(
+    signed_in: &SignedIn,
+    id: &CustomerId,
+    link: &shared::portal::PortalLink,
+    emailed: bool,
+) -> Answer {
+    let body = html! {
+        h1 { "Portal link" }
+        p.notice role="status" {
+            @if emailed { "Emailed to the customer. " }
+            "Copy the link now: it is shown only this once. Anyone holding it opens this customer's portal until it expires."
+        }
+        dl.facts { dt { "Expires" } dd { (time(link.expires_at)) } }
+        label { "Link"
+            input #portal-link type="text" readonly value=(link.link) autocomplete="off" spellcheck="false";
+        }
+        p { a href=(here(id)) { "← Back to top-ups and portal" } }
+    };
+    page(layout::page("Portal link", signed_in, body))
+}
+
+/// `POST .../portal-sessions/revoke`: ends every portal link and session of the customer.
+pub async fn revoke_portal_sessions<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let (signed_in, form) = cx.change().await?;
+    let id = customer_id(cx)?;
+    let tenant = &signed_in.tenant;
+    let id_ref = &id;
+    let work = move || async move {
+        cx.app.revoke_portal_sessions(tenant, id_ref).await?;
+        Ok(format!("{}?done=ended", here(id_ref)))
+    };
+    let once = cx
+        .app
+        .once_per_form(&tenant.business_id, form.get("idempotency_key"), work);
+    match cx.acting(&signed_in, once).await.map_err(PageError::from) {
+        Ok(location) => Ok(redirect(&location)),
+        Err(error) => refused(cx, &signed_in, &id, &form, error).await,
+    }
+}
+
+async fn refused<S: Store, C: Clock>(
+    cx: &Cx<'_, S, C>,
+    signed_in: &SignedIn,
+    id: &CustomerId,
+    form: &Fields,
+    error: PageError,
+) -> Answer {
+    let failure = Failure::of(error, form)?;
+    render(cx, signed_in, id, Some(failure)).await
+}
+
+#[cfg(test)]
+#[path = "payins_tests.rs"]
+mod tests;
