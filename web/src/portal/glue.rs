@@ -127,7 +127,22 @@ impl<S: Store, C: Clock> PortalBackend for Service<S, C> {
     }
 
     async fn top_up_link_by_token(&self, _token: &str) -> DomainResult<LinkView> {
-        // self.top_up_link_by_token(token).await.map(link view) (the link whatever its status)
+        // GLUE (H-links): the link whatever its status (the page shows a used, expired or
+        // cancelled link's own page, and `?top_up=` a paid link's top-up), so NOT H-links'
+        // `top_up_link_by_token`, which refuses an ended link. With i21-links merged:
+        //   let not_found = || DomainError::TopUpLinkNotFound("named by this token".into());
+        //   let (business_id, link_id) = <the link token's check: H-links' links_url::verify
+        //       or H-portal's self.verify_link_token(token), whichever the merge keeps>
+        //       .ok_or_else(not_found)?;
+        //   let link = self.store().get_top_up_link(&business_id, &link_id).await?
+        //       .ok_or_else(not_found)?;
+        //   Ok(LinkView { id: link.id.to_string(), business_id, business_name: None,
+        //       customer_id: link.customer_id, currency: link.currency, amount: link.amount,
+        //       min_amount: link.min_amount, max_amount: link.max_amount, reason: link.reason,
+        //       status: <TopUpLinkStatus::Active|Paid|Cancelled|Expired -> LinkStatus>,
+        //       expires_at: link.expires_at })
+        // (business_name: no read of a business exists in the store; the page names the
+        // business when it is Some.)
         Err(not_wired("top_up_link_by_token"))
     }
 
@@ -137,12 +152,14 @@ impl<S: Store, C: Clock> PortalBackend for Service<S, C> {
         _top_up_id: &str,
         _amount: i64,
     ) -> DomainResult<()> {
-        // self.claim_top_up_link(&link.business_id, &link.id, top_up_id, amount).await.map(drop)
+        // GLUE (H-links): self.claim_top_up_link(&link.business_id,
+        //     &TopUpLinkId::parse(&link.id)?, top_up_id, amount).await.map(drop)
         Err(not_wired("claim_top_up_link"))
     }
 
     async fn release_top_up_link(&self, _link: &LinkView, _top_up_id: &str) -> DomainResult<()> {
-        // self.release_top_up_link(link, top_up_id).await
+        // GLUE (H-links): self.release_top_up_link(&link.business_id,
+        //     &TopUpLinkId::parse(&link.id)?, top_up_id).await.map(drop)
         Err(not_wired("release_top_up_link"))
     }
 }
