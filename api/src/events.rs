@@ -6,7 +6,7 @@ use shared::kernel::{BusinessId, Currency, CustomerId, Timestamp};
 use shared::ledger::model::CurrencyWallet;
 use shared::webhooks::model::{Cause, Event};
 
-use crate::views::{EntryView, HoldView, InvoicePaymentRecordView, WalletView};
+use crate::views::{EntryView, HoldView, InvoicePaymentRecordView, TopUpLinkView, WalletView};
 
 #[derive(Serialize)]
 struct Envelope<'a> {
@@ -35,6 +35,9 @@ struct Data<'a> {
     /// The invoice payment that settled (`wallet.invoice.*`).
     #[serde(skip_serializing_if = "Option::is_none")]
     invoice_payment: Option<InvoicePaymentRecordView<'a>>,
+    /// The top-up link that was paid or expired (`wallet.top_up_link.*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_up_link: Option<TopUpLinkView<'a>>,
 }
 
 /// The body every endpoint receives for `event`.
@@ -67,6 +70,10 @@ pub fn payload(event: &Event) -> String {
             },
             invoice_payment: match &event.cause {
                 Cause::Invoice(payment) => Some(InvoicePaymentRecordView::of(payment)),
+                _ => None,
+            },
+            top_up_link: match &event.cause {
+                Cause::TopUpLink(link) => Some(TopUpLinkView::of(link, None)),
                 _ => None,
             },
         },

@@ -113,7 +113,11 @@ async fn a_key_is_full_unless_made_read_only_and_its_scope_is_listed() {
 async fn a_read_only_key_is_refused_every_state_changing_route_before_its_handler_runs() {
     let (app, key) = app_and_key().await;
     let (_, read_only) = new_key(&app, &key, json!({"scope": "read_only"})).await;
-    let changing: Vec<_> = ROUTES.iter().filter(|s| s.method != "GET").collect();
+    // Stripe's webhook takes no key (its signature authenticates it).
+    let changing: Vec<_> = ROUTES
+        .iter()
+        .filter(|s| s.method != "GET" && s.takes_key())
+        .collect();
     assert!(
         changing.len() >= 15,
         "the table's POST, PATCH and DELETE routes"

@@ -68,7 +68,14 @@ impl PortalConfig {
     /// From `PORTAL_SIGNING_KEY`, `PUBLIC_BASE_URL`, `MAILBOX_DIR` (wins when set), `MAILER_KIND`
     /// (`ses` or `none`), `MAIL_FROM` and `AWS_REGION`.
     pub fn from_env() -> Result<PortalConfig, ValidationError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        PortalConfig::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// As [`PortalConfig::from_env`], from `var` (a variable's value, if set).
+    pub fn from_vars(
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<PortalConfig, ValidationError> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let invalid = |message: &str| ValidationError::new("invalid_config", message.to_owned());
         let signing_key = var("PORTAL_SIGNING_KEY")
             .map(|k| crate::portal::tokens::SigningKey::parse(&k))
@@ -218,5 +225,60 @@ impl Config {
             stripe_webhook_secret: None,
             portal: PortalConfig::default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn portal(pairs: &[(&str, &str)]) -> Result<PortalConfig, ValidationError> {
+        PortalConfig::from_vars(|name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn the_portal_reads_its_key_base_url_and_mailer() {
+        let none = portal(&[]).unwrap();
+        assert!(none.signing_key.is_none() && none.public_base_url.is_none());
+        assert_eq!(none.mailer, MailerConfig::None);
+        let local = portal(&[
+            ("PORTAL_SIGNING_KEY", &"k".repeat(32)),
+            ("PUBLIC_BASE_URL", "http://127.0.0.1:9000/"),
+            ("MAILBOX_DIR", "/tmp/mailbox"),
+            ("MAILER_KIND", "ses"),
+        ])
+        .unwrap();
+        assert!(local.signing_key.is_some());
+        assert_eq!(
+            local.public_base_url.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(local.mailer, MailerConfig::Mailbox("/tmp/mailbox".into()));
+        let ses = portal(&[
+            ("MAILER_KIND", "ses"),
+            ("MAIL_FROM", "wallet@example.com"),
+            ("AWS_REGION", "eu-west-1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            ses.mailer,
+            MailerConfig::Ses {
+                from: "wallet@example.com".into(),
+                region: "eu-west-1".into()
+            }
+        );
+        for bad in [
+            &[("PORTAL_SIGNING_KEY", "short")][..],
+            &[("PUBLIC_BASE_URL", "example.com")][..],
+            &[("MAILER_KIND", "ses")][..],
+            &[("MAILER_KIND", "smtp")][..],
+        ] {
+            assert_eq!(portal(bad).unwrap_err().code, "invalid_config", "{bad:?}");
+        }
     }
 }

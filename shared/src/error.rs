@@ -5,12 +5,14 @@ use crate::holds::model::Hold;
 use crate::invoices::model::InvoicePayment;
 use crate::kernel::ValidationError;
 use crate::ledger::model::LedgerEntry;
+use crate::payins::links::TopUpLink;
 
 /// The record an idempotency key first produced, returned when the key is repeated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Original {
     Entry(LedgerEntry),
     Hold(Hold),
+    TopUpLink(Box<TopUpLink>),
 }
 
 impl Original {
@@ -19,6 +21,7 @@ impl Original {
         match self {
             Original::Entry(entry) => entry.id.as_str(),
             Original::Hold(hold) => hold.id.as_str(),
+            Original::TopUpLink(link) => link.id.as_str(),
         }
     }
 
@@ -27,6 +30,7 @@ impl Original {
         match self {
             Original::Entry(_) => "ledger entry",
             Original::Hold(_) => "hold",
+            Original::TopUpLink(_) => "top-up link",
         }
     }
 
@@ -35,6 +39,7 @@ impl Original {
         match self {
             Original::Entry(_) => "ledger_entry",
             Original::Hold(_) => "hold",
+            Original::TopUpLink(_) => "top_up_link",
         }
     }
 }
@@ -102,6 +107,16 @@ pub enum DomainError {
         reversed: i64,
         requested: i64,
     },
+    #[error("top-up link `{0}` not found")]
+    TopUpLinkNotFound(String),
+    #[error("top-up link `{0}` is being paid in another tab or window; wait for that payment, or try again in a few minutes if it was abandoned")]
+    TopUpLinkInUse(String),
+    #[error("top-up link `{0}` was already paid")]
+    TopUpLinkUsed(String),
+    #[error("top-up link `{0}` has expired; ask the merchant for a new one")]
+    TopUpLinkExpired(String),
+    #[error("top-up link `{0}` was cancelled by the merchant")]
+    TopUpLinkCancelled(String),
     #[error("API key `{0}` not found")]
     KeyNotFound(String),
     #[error("webhook endpoint `{0}` not found")]
@@ -160,6 +175,11 @@ impl DomainError {
             DomainError::InvoiceAlreadyPaid { .. } => "invoice_already_paid",
             DomainError::InvoicePaymentNotFound(_) => "invoice_payment_not_found",
             DomainError::ReversalExceedsApplied { .. } => "reversal_exceeds_applied",
+            DomainError::TopUpLinkNotFound(_) => "top_up_link_not_found",
+            DomainError::TopUpLinkInUse(_) => "top_up_link_in_use",
+            DomainError::TopUpLinkUsed(_) => "top_up_link_used",
+            DomainError::TopUpLinkExpired(_) => "top_up_link_expired",
+            DomainError::TopUpLinkCancelled(_) => "top_up_link_cancelled",
             DomainError::KeyNotFound(_) => "key_not_found",
             DomainError::WebhookNotFound(_) => "webhook_not_found",
             DomainError::DeliveryNotFound(_) => "delivery_not_found",

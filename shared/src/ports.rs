@@ -245,6 +245,30 @@ pub trait PayinStore: Send + Sync {
     ) -> impl Future<Output = DomainResult<bool>> + Send;
 }
 
+/// Reading top-up links (they are written by changes: `Write::NewTopUpLink` and the others).
+pub trait TopUpLinkStore: Send + Sync {
+    /// The business's link with this id, read consistently.
+    fn get_top_up_link(
+        &self,
+        business_id: &BusinessId,
+        link_id: &crate::kernel::TopUpLinkId,
+    ) -> impl Future<Output = DomainResult<Option<crate::payins::links::TopUpLink>>> + Send;
+    /// The customer's links, newest first (an index: a link made a moment ago may be missing).
+    fn list_top_up_links(
+        &self,
+        business_id: &BusinessId,
+        customer_id: &CustomerId,
+        query: &crate::payins::links::TopUpLinkQuery,
+    ) -> impl Future<Output = DomainResult<Vec<crate::payins::links::TopUpLink>>> + Send;
+    /// Active links of every business whose expiry is at or before `now_ms`, about `limit`,
+    /// read as [`WalletStore::due_top_ups`] reads.
+    fn expired_top_up_links(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> impl Future<Output = DomainResult<Vec<crate::payins::links::TopUpLinkRef>>> + Send;
+}
+
 /// Webhook endpoints and deliveries. Every write is conditional; `false` means its condition
 /// failed (the id is taken, or the record changed since it was read).
 pub trait WebhookStore: Send + Sync {
@@ -396,6 +420,7 @@ pub trait Store:
     + TotalsStore
     + PayinStore
     + PortalStore
+    + TopUpLinkStore
 {
 }
 
@@ -410,5 +435,6 @@ impl<T> Store for T where
         + TotalsStore
         + PayinStore
         + PortalStore
+        + TopUpLinkStore
 {
 }

@@ -38,6 +38,8 @@ pub struct SweepReport {
     pub top_ups_declined: usize,
     pub top_ups_unknown: usize,
     pub holds_expired: usize,
+    /// Top-up links marked expired (issue 21).
+    pub top_up_links_expired: usize,
     /// Invoice charges left in flight past their lease, taken over (issue 22).
     pub invoice_charges_resumed: usize,
     pub webhook_deliveries: usize,
@@ -155,6 +157,21 @@ impl<S: Store, C: Clock> Service<S, C> {
             }
             Err(error) => {
                 item_failed("hold-expiry", &"finding expired holds", &error);
+                report.failed += 1;
+            }
+        }
+        if Instant::now() >= stop_at {
+            report.stopped_early = true;
+            return Ok(report);
+        }
+        match self.expire_top_up_links_within(now, limit, stop_at).await {
+            Ok(step) => {
+                report.top_up_links_expired = step.done;
+                report.failed += step.errors.len();
+                report.stopped_early |= step.stopped_early;
+            }
+            Err(error) => {
+                item_failed("top-up-link-expiry", &"finding expired links", &error);
                 report.failed += 1;
             }
         }

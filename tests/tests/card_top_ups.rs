@@ -413,6 +413,19 @@ async fn the_webhook_route_takes_no_key_refuses_a_bad_signature_with_400_and_cre
         assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_signature");
     }
     assert_eq!(h.balance(&customer, "USD").await, 0);
+    // Too long: 413 before anything is read.
+    let long = format!("{{\"pad\": \"{}\"}}", "x".repeat(300 * 1024));
+    let reply = h
+        .request(Route::StripeWebhook)
+        .without_key()
+        .raw_body(&long)
+        .header(
+            "stripe-signature",
+            &signature_header(STRIPE_WEBHOOK_TEST_SECRET, now_s, long.as_bytes()),
+        )
+        .send()
+        .await;
+    assert_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     let good = signature_header(STRIPE_WEBHOOK_TEST_SECRET, now_s, &body);
     let first = post(Some(good.clone())).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
@@ -551,4 +564,153 @@ async fn the_sweep_settles_a_top_up_whose_webhook_never_came() {
         .await
         .unwrap();
     assert_eq!(top_up_entries(&h, &customer).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_webhook_s_credit_is_one_transaction_of_five_items() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    let setup = set_up_card(&h, &customer, GOOD_CARD).await;
+    let top_up = start(&h, &customer, start_of(&setup, 800)).await.unwrap();
+    let body = succeeded_event(&top_up, &format!("evt_cost_{}", top_up.id)).await;
+    let header = signature_header(SECRET, Timestamp::now().unix_ms / 1000, &body);
+    h.take_usage();
+    h.service()
+        .receive_stripe_webhook(SECRET, Some(&header), &body)
+        .await
+        .unwrap();
+    let usage = h.take_usage();
+    println!(
+        "webhook credit: {} calls, {} RCU read, {} WCU written outside transactions, transaction items {:?} ({} WCU billed on AWS)",
+        usage.calls,
+        usage.read_units,
+        usage.write_units,
+        usage.transaction_items,
+        usage.billed_wcu()
+    );
+    let kinds: Vec<&str> = usage
+        .transaction_items
+        .iter()
+        .map(|(kind, _, _)| kind.as_str())
+        .collect();
+    assert_eq!(kinds.len(), 5, "{kinds:?}");
+    // The event-id read, the top-up and wallets reads, the transaction, the event-id put.
+    assert_eq!(usage.calls, 5, "{usage:?}");
+}
+
+#[tokio::test]
+async fn a_card_is_never_set_up_on_a_gateway_customer_of_someone_else() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let other = h.other_business().await;
+    let theirs = other.customer().await;
+    let (foreign, _) = gateway()
+        .create_test_customer(GOOD_CARD, &other.business_id, &theirs)
+        .await
+        .unwrap();
+    // This business names the other's gateway customer on its own customer.
+    let customer = h.customer().await;
+    let patch = shared::customers::model::CustomerPatch {
+        gateway_customer_id: Some(Some(foreign.clone())),
+        ..Default::default()
+    };
+    h.service()
+        .update_customer(&tenant(&h), &id(&customer), patch)
+        .await
+        .unwrap();
+    let setup = h
+        .service()
+        .prepare_card_top_up(&gateway(), &tenant(&h), &id(&customer))
+        .await
+        .unwrap();
+    assert_ne!(setup.gateway_customer_id, foreign);
+    let used = gateway()
+        .gateway_customer(&setup.gateway_customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.metadata["wallet_business_id"], h.business_id);
+    assert_eq!(used.metadata["wallet_customer_id"], customer);
+    // And the top-up made with it is this customer's.
+    gateway()
+        .confirm_test_setup_intent(&setup.setup_intent_id, GOOD_CARD)
+        .await
+        .unwrap();
+    let top_up = start(&h, &customer, start_of(&setup.setup_intent_id, 600))
+        .await
+        .unwrap();
+    assert_eq!(top_up.gateway_customer_id, setup.gateway_customer_id);
+}
+
+#[tokio::test]
+async fn a_credited_top_up_fires_one_wallet_topped_up_however_often_it_is_settled() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let _pump = integration_tests::webhooks::Pump::start(h.calm_service()).await;
+    let receiver = Receiver::start().await;
+    let hook = h
+        .request(Route::CreateWebhook)
+        .json(serde_json::json!({"url": receiver.url()}))
+        .send()
+        .await;
+    assert_eq!(hook.status, StatusCode::OK, "{}", hook.body);
+    let customer = h.customer().await;
+    let setup = set_up_card(&h, &customer, GOOD_CARD).await;
+    let top_up = start(&h, &customer, start_of(&setup, 1_300)).await.unwrap();
+    let body = succeeded_event(&top_up, &format!("evt_once_{}", top_up.id)).await;
+    let header = signature_header(
+        STRIPE_WEBHOOK_TEST_SECRET,
+        Timestamp::now().unix_ms / 1000,
+        &body,
+    );
+    let text = String::from_utf8(body).unwrap();
+    for _ in 0..2 {
+        let reply = h
+            .request(Route::StripeWebhook)
+            .without_key()
+            .raw_body(&text)
+            .header("stripe-signature", &header)
+            .send()
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    settle(&h, &top_up).await.unwrap();
+    let topped_up = |r: &integration_tests::webhooks::Received| {
+        r.event_type() == "wallet.topped_up" && r.json()["data"]["customer_id"] == customer
+    };
+    let got = receiver
+        .wait_for(1, Duration::from_secs(20), topped_up)
+        .await;
+    assert_eq!(got.len(), 1);
+    let entry = &got[0].json()["data"]["ledger_entry"];
+    assert_eq!(entry["amount"], 1_300, "{entry}");
+    assert_eq!(entry["reason"], "Top-up", "{entry}");
+    assert_eq!(
+        entry["reference_object_id"].as_str(),
+        top_up.payment_intent_id.as_deref()
+    );
+    assert_eq!(entry["created_by"]["process"], "stripe-webhook");
+    // Nothing more comes (a second one would follow the first within the dispatcher's batch).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.received().into_iter().filter(topped_up).count(), 1);
+}
+
+#[tokio::test]
+async fn the_balance_limit_counts_the_top_ups_still_pending() {
+    let _serial = SERIAL.lock().await;
+    let h = Harness::new().await;
+    let customer = h.customer().await;
+    h.credit(&customer, 998_000).await;
+    let setup = set_up_card(&h, &customer, GOOD_CARD).await;
+    let first = start(&h, &customer, start_of(&setup, 1_500)).await.unwrap();
+    assert_eq!(first.status, CardTopUpStatus::Pending);
+    // 998,000 + 1,500 pending + 1,000 would pass the 1,000,000 limit.
+    let refused = start(&h, &customer, start_of(&setup, 1_000)).await;
+    assert!(
+        matches!(&refused, Err(DomainError::Invalid(v)) if v.code == "top_up_balance_limit"),
+        "{refused:?}"
+    );
+    assert_eq!(charges(&first).await, 1);
+    assert!(start(&h, &customer, start_of(&setup, 500)).await.is_ok());
 }

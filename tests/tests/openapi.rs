@@ -137,6 +137,17 @@ const DOMAIN_REFUSALS: &[(&str, &str, &[&str])] = &[
         "/customers/{customer_id}/wallets/holds/{hold_id}/release",
         &["409"],
     ),
+    // 409 repeated idempotency key, closed wallet, contention; a paid or expired link
+    (
+        "POST",
+        "/customers/{customer_id}/wallets/top-up-links",
+        &["409"],
+    ),
+    (
+        "POST",
+        "/customers/{customer_id}/wallets/top-up-links/{link_id}/cancel",
+        &["409"],
+    ),
     // 409 invoice paid before, closed wallet
     (
         "POST",

@@ -308,3 +308,36 @@ async fn racing_attempts_on_one_scope_let_exactly_the_limit_through() {
     assert_eq!(ok, limit as usize, "exactly the limit succeeds");
     assert_eq!(replies.len() - ok, takes - limit as usize);
 }
+
+#[tokio::test]
+async fn the_eleventh_mail_in_an_hour_is_429_with_retry_after_and_sends_nothing() {
+    // The limit counts per clock hour: start well inside one, so all 11 fall in the same.
+    let into_hour_s = Timestamp::now().unix_ms / 1_000 % 3_600;
+    if into_hour_s > 3_590 {
+        tokio::time::sleep(std::time::Duration::from_secs(3_601 - into_hour_s)).await;
+    }
+    let h = Harness::new().await;
+    let email = unique_email("flood");
+    let customer = customer_with_email(&h, &email).await;
+    for _ in 0..10 {
+        let reply = session(&h, &customer, &[("send_email", "true")]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    let response = h
+        .request(Route::CreateCustomerPortalSession)
+        .customer(&customer)
+        .query("send_email", "true")
+        .send_raw()
+        .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3_600).contains(&retry_after), "{retry_after}");
+    assert_eq!(mails_to(&email).len(), 10);
+    // A link without a mail is still given.
+    let reply = session(&h, &customer, &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}

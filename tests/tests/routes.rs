@@ -646,6 +646,7 @@ struct Fixture {
     webhook: String,
     delivery: String,
     key_id: String,
+    top_up_link: String,
 }
 
 struct World<S> {
@@ -751,6 +752,14 @@ impl<S: Store + Clone> World<S> {
             .as_str()
             .unwrap()
             .to_owned();
+        let top_up_link = self
+            .ok(Call::new(Route::CreateTopUpLink)
+                .path("customer_id", &customer)
+                .body(json!({"amount": 100, "currency": "USD"})))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         Fixture {
             n,
             business_id: self.business_id.to_string(),
@@ -760,6 +769,7 @@ impl<S: Store + Clone> World<S> {
             webhook,
             delivery: delivery.id.to_string(),
             key_id,
+            top_up_link,
         }
     }
 
@@ -828,6 +838,13 @@ fn calls(route: Route, f: &Fixture) -> Vec<Call> {
         Route::CreateHold => vec![customer(route)
             .body(json!({"amount": 500, "currency": "USD", "idempotency_key": key}))],
         Route::ListHolds => vec![customer(route), customer(route).query("status", "pending")],
+        Route::CreateTopUpLink => vec![customer(route).body(
+            json!({"amount": 500, "currency": "USD", "idempotency_key": key}),
+        )],
+        Route::ListTopUpLinks => vec![customer(route)],
+        Route::GetTopUpLink | Route::CancelTopUpLink => {
+            vec![customer(route).path("link_id", &f.top_up_link)]
+        }
         Route::GetHold | Route::CaptureHold | Route::ReleaseHold => {
             vec![customer(route).path("hold_id", &f.hold)]
         }

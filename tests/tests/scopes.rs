@@ -26,6 +26,7 @@ struct Fixture {
     keys: [String; 2],
     /// The end of the statement asked for, fixed so that the answers before and after compare.
     now: String,
+    top_up_link: String,
 }
 
 fn id(reply: &integration_tests::Reply, field: &str) -> String {
@@ -79,7 +80,15 @@ async fn fixture(h: &Harness) -> Fixture {
             .send()
     };
     let keys = [id(&key().await, "id"), id(&key().await, "id")];
+    let top_up_link = h
+        .request(Route::CreateTopUpLink)
+        .customer(&customer)
+        .json(json!({"amount": 100, "currency": "USD"}))
+        .send()
+        .await;
+    let top_up_link = id(&top_up_link, "id");
     Fixture {
+        top_up_link,
         now: shared::kernel::Timestamp::now().rfc3339(),
         customer,
         holds,
@@ -127,6 +136,11 @@ fn request<'h>(h: &'h Harness, route: Route, f: &Fixture) -> RequestBuilder<'h> 
             {"customer_id": f.customer, "amount": 7, "currency": "USD", "entry_type": "credit", "idempotency_key": "scoped-batch"},
         ]})),
         Route::CreateHold => customer().json(json!({"amount": 10, "currency": "USD"})),
+        Route::CreateTopUpLink => customer().json(json!({"amount": 10, "currency": "USD"})),
+        Route::ListTopUpLinks => customer(),
+        Route::GetTopUpLink | Route::CancelTopUpLink => {
+            customer().path("link_id", &f.top_up_link)
+        }
         Route::GetHold | Route::CaptureHold => customer().path("hold_id", &f.holds[0]),
         Route::ReleaseHold => customer().path("hold_id", &f.holds[1]),
         Route::PayInvoice => customer()

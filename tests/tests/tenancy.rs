@@ -15,6 +15,7 @@ fn body_for(route: Route) -> Option<&'static str> {
             r#"{"items": [{"customer_id": "cus_x", "amount": 1, "currency": "USD", "entry_type": "debit", "idempotency_key": "k"}]}"#,
         ),
         Route::CreateHold => Some(r#"{"amount": 1, "currency": "USD"}"#),
+        Route::CreateTopUpLink => Some(r#"{"amount": 1, "currency": "USD"}"#),
         Route::CaptureHold => Some(r#"{"amount": 1}"#),
         Route::PayInvoice => Some(r#"{"invoice_id": "in_1", "currency": "USD", "amount_due": 1}"#),
         Route::ReverseInvoicePayment => Some(r#"{"amount": 1}"#),
@@ -50,6 +51,9 @@ fn body_for(route: Route) -> Option<&'static str> {
         | Route::ListHolds
         | Route::GetHold
         | Route::ReleaseHold
+        | Route::ListTopUpLinks
+        | Route::GetTopUpLink
+        | Route::CancelTopUpLink
         | Route::GetInvoicePayment => None,
     }
 }
@@ -110,6 +114,14 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
         .to_owned();
     let paid = owner.pay_invoice(&customer, "in_owner", "USD", 1).await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    let link = owner
+        .request(Route::CreateTopUpLink)
+        .customer(&customer)
+        .json(json!({"amount": 1, "currency": "USD"}))
+        .send()
+        .await;
+    assert_eq!(link.status, StatusCode::OK, "{}", link.body);
+    let link = link.body["id"].as_str().unwrap().to_owned();
     // The intruder's own customer with the owner's hold and invoice: still nothing to find.
     let intruders_customer = intruder.customer().await;
     intruder.credit(&intruders_customer, 5).await;
@@ -120,6 +132,7 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
             .customer(customer)
             .path("hold_id", &hold)
             .path("invoice_id", "in_owner")
+            .path("link_id", &link)
             .raw_body(body_for(route).unwrap_or(""))
             .queries(&query_for(route))
             .send()
@@ -130,6 +143,7 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
         let expected = match spec.route {
             Route::GetHold | Route::CaptureHold | Route::ReleaseHold => "hold_not_found",
             Route::GetInvoicePayment | Route::ReverseInvoicePayment => "invoice_payment_not_found",
+            Route::GetTopUpLink | Route::CancelTopUpLink => "top_up_link_not_found",
             _ => continue,
         };
         let reply = send(spec.route, &intruders_customer).await;
@@ -145,6 +159,16 @@ async fn another_business_gets_404_for_every_customer_route_and_changes_nothing(
         ),
         (&json!(4), &json!(2), &json!("active")),
         "the owner's wallet, hold and invoice are untouched"
+    );
+    let owners_link = owner
+        .request(Route::GetTopUpLink)
+        .customer(&customer)
+        .path("link_id", &link)
+        .send()
+        .await;
+    assert_eq!(
+        owners_link.body["status"], "active",
+        "the owner's link is untouched"
     );
     assert_eq!(intruder.balance(&intruders_customer, "USD").await, 5);
     let ids = |reply: Reply| item_strings(&reply, "customer_id");

@@ -5,7 +5,7 @@ use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 use shared::{DomainError, Original};
 
-use crate::views::{EntryView, HoldView, InvoicePaymentRecordView};
+use crate::views::{EntryView, HoldView, InvoicePaymentRecordView, TopUpLinkView};
 
 /// An error answer: status, stable code, message, and optional extra fields.
 #[derive(Debug)]
@@ -101,6 +101,7 @@ impl From<DomainError> for ApiError {
             DomainError::CustomerNotFound(_)
             | DomainError::HoldNotFound(_)
             | DomainError::InvoicePaymentNotFound(_)
+            | DomainError::TopUpLinkNotFound(_)
             | DomainError::WebhookNotFound(_)
             | DomainError::KeyNotFound(_)
             | DomainError::DeliveryNotFound(_)
@@ -118,6 +119,10 @@ impl From<DomainError> for ApiError {
             | DomainError::HoldNotPending { .. }
             | DomainError::HoldExpired { .. }
             | DomainError::InvoiceAlreadyPaid { .. }
+            | DomainError::TopUpLinkInUse(_)
+            | DomainError::TopUpLinkUsed(_)
+            | DomainError::TopUpLinkExpired(_)
+            | DomainError::TopUpLinkCancelled(_)
             | DomainError::DeliveryInFlight(_) => StatusCode::CONFLICT,
             DomainError::Unavailable(_)
             | DomainError::GatewayUnavailable(_)
@@ -132,6 +137,9 @@ impl From<DomainError> for ApiError {
                 let value = match &*original {
                     Original::Entry(entry) => serde_json::to_value(EntryView::of(entry)),
                     Original::Hold(hold) => serde_json::to_value(HoldView::of(hold)),
+                    Original::TopUpLink(link) => {
+                        serde_json::to_value(TopUpLinkView::of(link, None))
+                    }
                 };
                 api.extra = Some((original.field(), record(value)));
             }

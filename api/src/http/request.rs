@@ -205,3 +205,18 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(deserializer).map(Some)
 }
+
+/// `https://<domain>` of an API Gateway request: the API's own address (links use it when
+/// `PUBLIC_BASE_URL` is not set).
+pub fn origin(request: &crate::http::Request) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .domain_name
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("https://{d}")),
+        _ => None,
+    }
+}

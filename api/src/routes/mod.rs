@@ -16,6 +16,7 @@ pub mod portal;
 pub mod reports;
 pub mod settings;
 pub mod statements;
+pub mod top_up_links;
 pub mod webhooks;
 
 use shared::kernel::Clock;
@@ -135,6 +136,10 @@ routes! {
     PayInvoice: "POST" "/customers/{customer_id}/wallets/invoice-payments" => "pay-invoice", invoices::pay;
     GetInvoicePayment: "GET" "/customers/{customer_id}/wallets/invoice-payments/{invoice_id}" => "get-invoice-payment", invoices::get;
     ReverseInvoicePayment: "POST" "/customers/{customer_id}/wallets/invoice-payments/{invoice_id}/reversals" => "reverse-invoice-payment", invoices::reverse;
+    CreateTopUpLink: "POST" "/customers/{customer_id}/wallets/top-up-links" => "create-top-up-link", top_up_links::create;
+    ListTopUpLinks: "GET" "/customers/{customer_id}/wallets/top-up-links" => "list-top-up-links", top_up_links::list;
+    GetTopUpLink: "GET" "/customers/{customer_id}/wallets/top-up-links/{link_id}" => "get-top-up-link", top_up_links::get;
+    CancelTopUpLink: "POST" "/customers/{customer_id}/wallets/top-up-links/{link_id}/cancel" => "cancel-top-up-link", top_up_links::cancel;
     CloseWallet: "POST" "/customers/{customer_id}/wallets/close" => "close-wallet", closing::close;
     GetWalletSettings: "GET" "/customers/{customer_id}/wallets/settings" => "get-wallet-settings", settings::get;
     UpdateWalletSettings: "PATCH" "/customers/{customer_id}/wallets/settings" => "update-wallet-settings", settings::update;
@@ -161,6 +166,12 @@ routes! {
 }
 
 impl RouteSpec {
+    /// Whether the route authenticates its caller by an API key: every route but Stripe's
+    /// webhook, which its `Stripe-Signature` authenticates (`payins.rs`).
+    pub fn takes_key(&self) -> bool {
+        self.route != Route::StripeWebhook
+    }
+
     /// Whether the route changes something: every route but a GET (each POST, PATCH and DELETE of
     /// the table creates, moves, changes or deletes; no POST is a read). A read-only key is
     /// refused these routes before their handler runs (`crate::respond`).

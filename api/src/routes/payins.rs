@@ -10,6 +10,10 @@ use shared::{DomainError, Service};
 
 use crate::http::{json, Answer, ApiError, Call, Request};
 
+/// The longest event read (Stripe's events are a few KB; a PaymentIntent with its charge inline
+/// is under 20 KB).
+pub const STRIPE_EVENT_LENGTH_MAX: usize = 256 * 1024;
+
 /// The body Stripe is answered with: what was done, never why a signature failed.
 #[derive(serde::Serialize)]
 struct Received {
@@ -26,12 +30,20 @@ pub async fn stripe_webhook<S: Store, C: Clock>(app: &Service<S, C>, request: &R
         tracing::error!("a Stripe webhook arrived but STRIPE_WEBHOOK_SECRET is not configured");
         return Err(DomainError::InvalidSignature.into());
     };
+    let body: &[u8] = request.body().as_ref();
+    if body.len() > STRIPE_EVENT_LENGTH_MAX {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("a Stripe event must be at most {STRIPE_EVENT_LENGTH_MAX} bytes"),
+        ));
+    }
     let signature = request
         .headers()
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
     let outcome = app
-        .receive_stripe_webhook(&secret.0, signature, request.body().as_ref())
+        .receive_stripe_webhook(&secret.0, signature, body)
         .await?;
     let outcome = match outcome {
         WebhookOutcome::Settled { .. } => "settled",

@@ -31,21 +31,6 @@ fn send_email(request: &crate::http::Request) -> Result<bool, ApiError> {
     }
 }
 
-/// `https://<domain>` of an API Gateway request: the API's own address (links use it when
-/// `PUBLIC_BASE_URL` is not set).
-fn origin(request: &crate::http::Request) -> Option<String> {
-    use lambda_http::request::RequestContext;
-    use lambda_http::RequestExt;
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context
-            .domain_name
-            .as_deref()
-            .filter(|d| !d.is_empty())
-            .map(|d| format!("https://{d}")),
-        _ => None,
-    }
-}
-
 pub async fn create_session<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer {
     let (app, tenant, request) = (call.app, call.tenant, call.request);
     let customer = customer_id(request)?;
@@ -57,7 +42,7 @@ pub async fn create_session<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer 
         query(request, "return_url"),
         send_email,
     );
-    let link = match origin(request) {
+    let link = match crate::http::request::origin(request) {
         Some(origin) => shared::portal::origin::serving(origin, creating).await?,
         None => creating.await?,
     };
@@ -153,4 +138,31 @@ pub async fn update_settings<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer
     let patch = body::<SettingsBody>(request)?.parse()?;
     let settings = app.update_portal_settings(tenant, &patch).await?;
     json(&SettingsView::of(&settings, &app.config().currencies))
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+
+    #[test]
+    fn the_origin_is_the_api_gateway_domain_of_the_request() {
+        let plain = lambda_http::http::Request::builder()
+            .uri("/customers/cus_1/customer-portal/session")
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        assert_eq!(
+            super::origin(&plain),
+            None,
+            "cargo lambda watch: no context"
+        );
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.domain_name = Some("abc123.execute-api.eu-west-1.amazonaws.com".into());
+        let request = plain.with_request_context(RequestContext::ApiGatewayV2(context));
+        assert_eq!(
+            super::origin(&request).as_deref(),
+            Some("https://abc123.execute-api.eu-west-1.amazonaws.com")
+        );
+    }
 }

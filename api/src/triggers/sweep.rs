@@ -92,6 +92,7 @@ pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: CardGateway>(
         "top_ups_unknown": report.top_ups_unknown,
         "holds_expired": report.holds_expired,
         "card_top_ups_settled": card_top_ups_settled,
+        "top_up_links_expired": report.top_up_links_expired,
         "webhook_deliveries": webhooks.deliveries,
         "webhook_succeeded": webhooks.succeeded,
         "failed": report.failed,
@@ -111,6 +112,7 @@ pub async fn sweep<S: Store, C: Clock, W: WebhookSender, G: CardGateway>(
             ("TopUpsUnknown", count("top_ups_unknown"), "Count"),
             ("HoldsExpired", count("holds_expired"), "Count"),
             ("CardTopUpsSettled", count("card_top_ups_settled"), "Count"),
+            ("TopUpLinksExpired", count("top_up_links_expired"), "Count"),
             ("WebhookRetries", count("webhook_deliveries"), "Count"),
             ("SweepItemsFailed", count("failed"), "Count"),
             (

@@ -2,6 +2,7 @@
 //! store it wraps: which store calls an operation can make (`tests/tests/routes.rs` checks each
 //! route's against its function's policy, through `adapters::dynamo::permissions`).
 
+mod links;
 mod payins;
 
 use std::collections::{BTreeMap, BTreeSet};

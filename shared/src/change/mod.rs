@@ -53,6 +53,9 @@ fn receipt_for(writes: &[Write], token: &str) -> Option<Write> {
                 | Write::ResolveHold(_)
                 | Write::ReverseInvoicePayment { .. }
                 | Write::ClaimKey { .. }
+                | Write::NewTopUpLink(_)
+                | Write::ReplaceTopUpLink(_)
+                | Write::TopUpLinkPaid(_)
         )
     });
     let customer_id = writes.iter().find_map(|write| match write {
@@ -242,6 +245,14 @@ impl<S: Store, C: Clock> Service<S, C> {
                 Write::Receipt { customer_id, token } => {
                     store.has_receipt(business_id, customer_id, token).await?
                 }
+                Write::NewTopUpLink(link) => store
+                    .get_top_up_link(business_id, &link.id)
+                    .await?
+                    .is_some(),
+                Write::ReplaceTopUpLink(link) | Write::TopUpLinkPaid(link) => store
+                    .get_top_up_link(business_id, &link.id)
+                    .await?
+                    .is_some_and(|stored| stored == *link),
                 Write::Wallets(wallets) => store
                     .get_wallets(business_id, &wallets.customer_id)
                     .await?

@@ -9,6 +9,7 @@ use crate::holds::model::Hold;
 use crate::invoices::model::InvoicePayment;
 use crate::kernel::{BusinessId, IdempotencyKey};
 use crate::ledger::model::{CustomerWallets, LedgerEntry};
+use crate::payins::links::TopUpLink;
 use crate::payins::model::CardTopUp;
 
 /// One write of a change, with the condition the store must check (named on each variant).
@@ -48,6 +49,14 @@ pub enum Write {
     NewCardTopUp(CardTopUp),
     /// A changed card top-up. Condition: it is still at `version - 1`.
     CardTopUp(CardTopUp),
+    /// A new top-up link. Condition: the id is unused.
+    NewTopUpLink(TopUpLink),
+    /// A top-up link claimed, released, cancelled or expired. Condition: it is still at
+    /// `version - 1` (two tabs never both claim one reading of a single-use link).
+    ReplaceTopUpLink(TopUpLink),
+    /// A top-up link after a top-up paid through it was credited (`links_rules::mark_paid`),
+    /// written in the credit's transaction. Condition: it is still at `version - 1`.
+    TopUpLinkPaid(TopUpLink),
     /// Claims an idempotency key for the business, forever, with the record it produced.
     /// Condition: the key is unclaimed.
     ClaimKey {

@@ -112,6 +112,7 @@ prefixed_id!(HoldId, "hld_", "hold");
 prefixed_id!(EndpointId, "whk_", "webhook endpoint");
 prefixed_id!(KeyId, "key_", "API key");
 prefixed_id!(EventId, "evt_", "event");
+prefixed_id!(TopUpLinkId, "tul_", "top-up link");
 
 impl EndpointId {
     /// The id an idempotency key names: the same key of the same business gives the same id.

@@ -14,5 +14,6 @@ pub use clock::{Clock, SystemClock, Timestamp};
 pub use codes::ValidationError;
 pub use ids::{
     BusinessId, CustomerId, EndpointId, EntryId, EventId, HoldId, IdempotencyKey, InvoiceId, KeyId,
+    TopUpLinkId,
 };
 pub use money::{Amount, Currency};

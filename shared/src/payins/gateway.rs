@@ -6,7 +6,7 @@
 use std::future::Future;
 
 use super::model::GatewayPayment;
-use crate::topups::gateway::{GatewayFailure, PaymentGateway};
+use crate::topups::gateway::{GatewayCustomer, GatewayFailure, PaymentGateway};
 
 /// A SetupIntent as far as a top-up goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,13 @@ pub trait CardGateway: PaymentGateway {
         &self,
         gateway_customer_id: &str,
     ) -> impl Future<Output = Result<SetupIntent, GatewayFailure>> + Send;
+
+    /// The gateway customer with this id (its metadata names its owner); `Ok(None)` if there
+    /// is none.
+    fn gateway_customer(
+        &self,
+        gateway_customer_id: &str,
+    ) -> impl Future<Output = Result<Option<GatewayCustomer>, GatewayFailure>> + Send;
 
     /// The SetupIntent with this id; `Ok(None)` if there is none.
     fn setup_intent(

@@ -4,6 +4,10 @@
 
 pub mod gateway;
 pub mod limits;
+pub mod links;
+pub mod links_ops;
+pub mod links_rules;
+pub mod links_url;
 pub mod model;
 pub mod operations;
 pub mod reconcile;

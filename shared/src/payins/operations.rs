@@ -12,7 +12,10 @@ use crate::ledger::model::WalletStatus;
 use crate::ledger::rules::wallet_of;
 use crate::ports::Store;
 use crate::service::Service;
-use crate::topups::gateway::{owned_by, ChargeOutcome, ChargeRequest, GatewayFailure};
+use crate::topups::gateway::{
+    owned_by, ChargeOutcome, ChargeRequest, GatewayFailure, OWNER_BUSINESS_METADATA_KEY,
+    OWNER_CUSTOMER_METADATA_KEY,
+};
 
 use super::gateway::CardGateway;
 use super::model::{
@@ -50,18 +53,46 @@ impl<S: Store, C: Clock> Service<S, C> {
         customer_id: &CustomerId,
     ) -> DomainResult<CardSetup> {
         let customer = self.get_customer(tenant, customer_id).await?;
-        let gateway_customer_id = match customer.gateway_customer_id {
+        let (business, wallet_customer) = (tenant.business_id.as_str(), customer_id.as_str());
+        // The customer's gateway customer, if its metadata names this business and customer (a
+        // business may have named another's: the card must never be saved there).
+        let mut owned = None;
+        if let Some(id) = customer.gateway_customer_id.clone() {
+            let found = gateway
+                .gateway_customer(&id)
+                .await
+                .map_err(|f| gateway_error(f, "read the gateway customer"))?;
+            let named = |key: &str| {
+                found
+                    .as_ref()
+                    .and_then(|c| c.metadata.get(key))
+                    .map(String::as_str)
+            };
+            if found.as_ref().is_some_and(|c| !c.deleted)
+                && named(OWNER_BUSINESS_METADATA_KEY) == Some(business)
+                && named(OWNER_CUSTOMER_METADATA_KEY) == Some(wallet_customer)
+            {
+                owned = Some(id);
+            } else {
+                tracing::warn!(%business, customer = %wallet_customer, gateway_customer_id = %id, "the customer's gateway customer is not theirs at the gateway: a card top-up uses a new one");
+            }
+        }
+        let gateway_customer_id = match owned {
             Some(id) => id,
             None => {
                 let created = gateway
-                    .create_customer(tenant.business_id.as_str(), customer_id.as_str())
+                    .create_customer(business, wallet_customer)
                     .await
                     .map_err(|f| gateway_error(f, "create the gateway customer"))?;
-                let patch = CustomerPatch {
-                    gateway_customer_id: Some(Some(created.clone())),
-                    ..CustomerPatch::default()
-                };
-                self.update_customer(tenant, customer_id, patch).await?;
+                // Saved on the customer only where it had none (issue 22's saved cards keep
+                // the one they were checked against).
+                if customer.gateway_customer_id.is_none() {
+                    let patch = CustomerPatch {
+                        gateway_customer_id: Some(Some(created.clone())),
+                        ..CustomerPatch::default()
+                    };
+                    self.update_customer(tenant, customer_id, patch).await?;
+                }
                 created
             }
         };
@@ -106,7 +137,23 @@ impl<S: Store, C: Clock> Service<S, C> {
                 currency: start.currency.code().to_owned(),
             });
         }
-        start.limits.check(start.amount, wallet.balance)?;
+        // Top-ups still pending count toward the balance they may bring (the newest 100: a
+        // pending one is at most an hour old).
+        let pending: i64 = self
+            .store()
+            .list_card_top_ups(
+                business_id,
+                customer_id,
+                PageRequest::parse(None, Some(100))?,
+            )
+            .await?
+            .iter()
+            .filter(|t| t.status == CardTopUpStatus::Pending && t.currency == start.currency)
+            .map(|t| t.amount)
+            .sum();
+        start
+            .limits
+            .check(start.amount, wallet.balance.saturating_add(pending))?;
 
         // The card comes from the gateway, never from the browser.
         let setup = gateway

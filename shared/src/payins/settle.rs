@@ -21,7 +21,7 @@ use crate::service::Service;
 use crate::topups::gateway::DeclineClass;
 use crate::topups::model::{AutoTopUp, PaymentMethod, TopUpAmount};
 
-use super::model::{CardTopUp, CardTopUpStatus, GatewayPayment, PaymentState};
+use super::model::{CardTopUp, CardTopUpStatus, GatewayPayment, PaymentState, TopUpSource};
 
 /// The reason of a top-up's ledger entry.
 pub const TOP_UP_REASON: &str = "Top-up";
@@ -30,16 +30,6 @@ pub const TOP_UP_REASON: &str = "Top-up";
 /// (no request can claim it first).
 pub fn credit_key(payment_intent_id: &str) -> IdempotencyKey {
     IdempotencyKey::internal(format!("topup:{payment_intent_id}"))
-}
-
-/// MERGE POINT (issue 21, H-links): the writes the top-up's source adds to its credit's
-/// transaction. A top-up paid through a link marks the link paid in the same transaction: the
-/// lead adds here, at merge, e.g.
-/// `TopUpSource::Link { link_id } => vec![Write::TopUpLinkPaid { business_id, link_id, top_up_id }]`.
-pub fn source_writes(top_up: &CardTopUp) -> Vec<Write> {
-    match &top_up.source {
-        super::model::TopUpSource::Portal | super::model::TopUpSource::Link { .. } => Vec::new(),
-    }
 }
 
 /// The fixed message of a decline code (`topups::gateway::DeclineClass`).
@@ -87,6 +77,20 @@ fn save_card(next: &mut CustomerWallets, top_up: &CardTopUp) {
 }
 
 impl<S: Store, C: Clock> Service<S, C> {
+    /// What the top-up's source adds to its credit's transaction: a top-up paid through a link
+    /// marks the link paid (`Write::TopUpLinkPaid`; none when the link is not that top-up's to
+    /// mark: the money that moved is credited all the same).
+    async fn source_writes(&self, top_up: &CardTopUp) -> DomainResult<Vec<Write>> {
+        Ok(match &top_up.source {
+            TopUpSource::Portal => Vec::new(),
+            TopUpSource::Link { link_id } => self
+                .top_up_link_paid(&top_up.business_id, link_id, &top_up.id, top_up.amount)
+                .await?
+                .into_iter()
+                .collect(),
+        })
+    }
+
     /// Settles a card top-up with what the gateway says of its PaymentIntent: succeeded credits
     /// the wallet once (see the module); failed marks it failed; still processing changes
     /// nothing (but notes the PaymentIntent). Safe to run twice or at once: a top-up no longer
@@ -130,7 +134,16 @@ impl<S: Store, C: Clock> Service<S, C> {
                     PaymentState::Succeeded => {
                         let current = self.wallets_of(tenant, customer_id).await?;
                         let pi = payment.payment_intent_id.as_str();
-                        Ok(credit(&current, &top_up, pi, key, entry_id.clone(), now))
+                        let source = self.source_writes(&top_up).await?;
+                        Ok(credit(
+                            &current,
+                            &top_up,
+                            pi,
+                            key,
+                            entry_id.clone(),
+                            source,
+                            now,
+                        ))
                     }
                 }
             })
@@ -259,6 +272,7 @@ fn credit(
     payment_intent_id: &str,
     key: &IdempotencyKey,
     entry_id: EntryId,
+    source: Vec<Write>,
     now: Timestamp,
 ) -> Plan<CardTopUp> {
     let payment_intent_id = payment_intent_id.to_owned();
@@ -308,7 +322,7 @@ fn credit(
         },
         Write::CardTopUp(done.clone()),
     ];
-    writes.extend(source_writes(&done));
+    writes.extend(source);
     Plan::Commit(writes, done)
 }
 

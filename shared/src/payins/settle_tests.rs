@@ -185,6 +185,13 @@ impl CardGateway for ChargedNothing {
         Err(GatewayFailure::Unavailable("unused".into()))
     }
 
+    async fn gateway_customer(
+        &self,
+        _: &str,
+    ) -> Result<Option<crate::topups::gateway::GatewayCustomer>, GatewayFailure> {
+        Ok(None)
+    }
+
     async fn setup_intent(&self, _: &str) -> Result<Option<SetupIntent>, GatewayFailure> {
         Ok(None)
     }
@@ -247,4 +254,72 @@ async fn the_sweep_ends_a_top_up_never_charged_after_an_hour_and_only_then() {
         .await
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test]
+async fn a_payment_failed_event_marks_the_top_up_failed_with_its_listed_code() {
+    use crate::payins::stripe_events::{signature_header, WebhookOutcome};
+    let w = World::new().await;
+    let customer = w.customer().await;
+    let top_up = pending(&w, &customer, 2_500).await;
+    let event = |id: &str, code: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "id": id, "type": "payment_intent.payment_failed",
+            "data": {"object": {
+                "id": "pi_1", "amount": 2_500, "currency": "usd", "status": "requires_payment_method",
+                "last_payment_error": {"code": "card_declined", "decline_code": code,
+                    "message": "Your card has insufficient funds."},
+                "metadata": {"card_top_up": top_up.id, "business_id": top_up.business_id.as_str(),
+                    "customer_id": customer.as_str()},
+            }},
+        }))
+        .unwrap()
+    };
+    let now_s = T0 / 1000;
+    let body = event("evt_failed", "insufficient_funds");
+    let outcome = w
+        .service
+        .receive_stripe_webhook(
+            "whsec_t",
+            Some(&signature_header("whsec_t", now_s, &body)),
+            &body,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        WebhookOutcome::Settled {
+            top_up_id: top_up.id.clone(),
+            status: "failed"
+        }
+    );
+    let stored = w
+        .store
+        .get_card_top_up(&top_up.business_id, &customer, &top_up.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.decline_code.as_deref(), Some("insufficient_funds"));
+    // The gateway's own words are never kept.
+    assert_eq!(stored.message.as_deref(), Some("the card was declined"));
+    // An event of no card top-up, and an unsigned one.
+    let other = br#"{"id":"evt_x","type":"customer.created","data":{"object":{}}}"#;
+    let ignored = w
+        .service
+        .receive_stripe_webhook(
+            "whsec_t",
+            Some(&signature_header("whsec_t", now_s, other)),
+            other,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ignored, WebhookOutcome::Ignored);
+    let unsigned = w
+        .service
+        .receive_stripe_webhook("whsec_t", None, other)
+        .await;
+    assert!(matches!(
+        unsigned,
+        Err(crate::DomainError::InvalidSignature)
+    ));
 }

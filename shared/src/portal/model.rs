@@ -16,12 +16,26 @@ pub const SESSION_TTL_SECONDS_MIN: u64 = 60;
 /// Currencies with top-up limits of their own, at most (Dodo knows about 150).
 pub const LIMIT_CURRENCIES_MAX: usize = 200;
 
-/// A portal session's magic link (`POST /customers/{id}/customer-portal/session`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A portal session's magic link (`POST /customers/{id}/customer-portal/session`). Its `Debug`
+/// never shows the token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PortalLink {
     /// `<PUBLIC_BASE_URL>/portal/session?token=<token>`.
     pub link: String,
     pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for PortalLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = match self.link.split_once("token=") {
+            Some((before, _)) => format!("{before}token=[redacted]"),
+            None => "[redacted]".to_owned(),
+        };
+        f.debug_struct("PortalLink")
+            .field("link", &shown)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// What a valid portal token says: whose portal it opens, until when, and its back button.
@@ -138,6 +152,19 @@ mod tests {
 
     fn usd() -> Currency {
         Currency::parse("USD").unwrap()
+    }
+
+    #[test]
+    fn a_links_debug_never_shows_its_token() {
+        let link = PortalLink {
+            link: "https://w.example.com/portal/session?token=secret.mac".into(),
+            expires_at: Timestamp::from_unix_ms(0),
+        };
+        let shown = format!("{link:?}");
+        assert!(
+            !shown.contains("secret") && shown.contains("token=[redacted]"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -37,11 +37,13 @@ impl<S: Store, C: Clock> Service<S, C> {
         send_email: bool,
     ) -> DomainResult<PortalLink> {
         let key = self.signing_key()?;
+        // PUBLIC_BASE_URL, or else the address this request came to (`origin`).
         let base = self
             .config()
             .portal
             .public_base_url
-            .as_deref()
+            .clone()
+            .or_else(super::origin::current)
             .ok_or_else(|| {
                 DomainError::NotConfigured("PUBLIC_BASE_URL is not set: no portal links".into())
             })?;

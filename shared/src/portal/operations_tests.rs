@@ -335,3 +335,33 @@ async fn a_customer_gets_at_most_ten_portal_mails_an_hour() {
     );
     assert_eq!(outbox.sent().len(), 10);
 }
+
+#[tokio::test]
+async fn without_a_public_base_url_the_link_starts_with_the_requests_origin() {
+    let w = World::new().await;
+    let mut s = portal_service(&w, 'k');
+    let mut config = s.config().clone();
+    config.portal.public_base_url = None;
+    s = Service::new(w.store.clone(), w.clock.clone(), config);
+    let c = w.customer().await;
+    let outside = s
+        .create_portal_session(&Outbox::default(), &w.tenant, &c, None, false)
+        .await;
+    assert!(
+        matches!(outside, Err(DomainError::NotConfigured(_))),
+        "{outside:?}"
+    );
+    let origin = "https://abc123.execute-api.eu-west-1.amazonaws.com".to_owned();
+    let link = crate::portal::origin::serving(
+        origin,
+        s.create_portal_session(&Outbox::default(), &w.tenant, &c, None, false),
+    )
+    .await
+    .unwrap();
+    assert!(
+        link.link.starts_with(
+            "https://abc123.execute-api.eu-west-1.amazonaws.com/portal/session?token="
+        ),
+        "{link:?}"
+    );
+}

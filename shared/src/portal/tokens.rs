@@ -20,29 +20,45 @@ pub const TOKEN_LENGTH_MAX: usize = 4_096;
 const PORTAL_PURPOSE: &str = "cw.portal.v1";
 const LINK_PURPOSE: &str = "cw.link.v1";
 
-/// The key that signs tokens. Its `Debug` never shows it.
+/// The key that signs tokens, and the earlier keys still accepted while a rotation runs out.
+/// Its `Debug` never shows them.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SigningKey(Vec<u8>);
+pub struct SigningKey {
+    /// The first signs; every one verifies.
+    keys: Vec<Vec<u8>>,
+}
+
+/// Keys accepted at once, at most (the current one and earlier ones).
+pub const SIGNING_KEYS_MAX: usize = 3;
 
 impl SigningKey {
-    /// A key of at least [`SIGNING_KEY_LENGTH_MIN`] bytes (its text, as the parameter holds it).
+    /// `PORTAL_SIGNING_KEY`'s text: a key of at least [`SIGNING_KEY_LENGTH_MIN`] characters, or
+    /// up to three separated by commas (rotation: `new,old`; the first signs, each verifies, so
+    /// links made with the old key keep working until they expire).
     pub fn parse(raw: &str) -> Result<SigningKey, ValidationError> {
-        let raw = raw.trim();
-        if raw.len() < SIGNING_KEY_LENGTH_MIN {
+        let keys: Vec<Vec<u8>> = raw
+            .split(',')
+            .map(|k| k.trim().as_bytes().to_vec())
+            .collect();
+        if keys.len() > SIGNING_KEYS_MAX || keys.iter().any(|k| k.len() < SIGNING_KEY_LENGTH_MIN) {
             return Err(ValidationError::new(
                 "invalid_config",
-                format!("PORTAL_SIGNING_KEY must be at least {SIGNING_KEY_LENGTH_MIN} characters (e.g. `openssl rand -hex 32`)"),
+                format!("PORTAL_SIGNING_KEY must be a key of at least {SIGNING_KEY_LENGTH_MIN} characters (e.g. `openssl rand -hex 32`), or up to {SIGNING_KEYS_MAX} separated by commas, the newest first"),
             ));
         }
-        Ok(SigningKey(raw.as_bytes().to_vec()))
+        Ok(SigningKey { keys })
     }
 
-    fn mac(&self, purpose: &str, payload: &str) -> [u8; 32] {
-        let mut mac = hmac_sha256::HMAC::new(&self.0);
+    fn mac_with(key: &[u8], purpose: &str, payload: &str) -> [u8; 32] {
+        let mut mac = hmac_sha256::HMAC::new(key);
         mac.update(purpose.as_bytes());
         mac.update(b".");
         mac.update(payload.as_bytes());
         mac.finalize()
+    }
+
+    fn mac(&self, purpose: &str, payload: &str) -> [u8; 32] {
+        SigningKey::mac_with(&self.keys[0], purpose, payload)
     }
 
     fn sign(&self, purpose: &str, payload: &impl Serialize) -> String {
@@ -59,7 +75,11 @@ impl SigningKey {
         }
         let (payload, mac) = token.split_once('.')?;
         let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
-        if !constant_time_eq(&mac, &self.mac(purpose, payload)) {
+        // Every key is tried (no early exit): the time does not tell which one matched.
+        let matched = self.keys.iter().fold(false, |matched, key| {
+            constant_time_eq(&mac, &SigningKey::mac_with(key, purpose, payload)) | matched
+        });
+        if !matched {
             return None;
         }
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
@@ -251,6 +271,22 @@ mod tests {
         assert_eq!(verify_portal_token(&key('a'), &link, 0), None);
         let portal = sign_portal_token(&key('a'), &token(5_000));
         assert_eq!(verify_link_token(&key('a'), &portal), None);
+    }
+
+    #[test]
+    fn after_a_rotation_old_tokens_still_open_and_new_ones_are_signed_with_the_new_key() {
+        let (old, new) = ("o".repeat(32), "n".repeat(32));
+        let before = sign_portal_token(&SigningKey::parse(&old).unwrap(), &token(5_000));
+        let rotating = SigningKey::parse(&format!("{new}, {old}")).unwrap();
+        assert!(verify_portal_token(&rotating, &before, 1_000).is_some());
+        let after = sign_portal_token(&rotating, &token(5_000));
+        assert!(verify_portal_token(&SigningKey::parse(&new).unwrap(), &after, 1_000).is_some());
+        assert!(verify_portal_token(&SigningKey::parse(&old).unwrap(), &after, 1_000).is_none());
+        // Once the old key is dropped, its tokens open nothing.
+        assert!(verify_portal_token(&SigningKey::parse(&new).unwrap(), &before, 1_000).is_none());
+        let four = [&new, &old, &new, &old].map(|k| k.as_str()).join(",");
+        assert!(SigningKey::parse(&four).is_err());
+        assert!(SigningKey::parse(&format!("{new},short")).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::holds::model::{Hold, HoldStatus};
 use crate::invoices::model::{InvoicePayment, PaymentStatus};
 use crate::kernel::{BusinessId, EventId};
 use crate::ledger::model::{CustomerWallets, LedgerEntry, Wallet, WalletStatus};
+use crate::payins::links::{TopUpLink, TopUpLinkStatus};
 
 use super::model::{Cause, Event, EventType};
 
@@ -29,6 +30,10 @@ pub enum Stored {
     Invoice(InvoicePayment, WalletAfter),
     /// An invoice payment as an old image shows it: only its status is compared.
     InvoiceBefore(InvoicePayment),
+    /// A top-up link written with the customer's wallets, with the wallet after the change.
+    TopUpLink(Box<TopUpLink>, WalletAfter),
+    /// A top-up link as an old image shows it: its status and payments are compared.
+    TopUpLinkBefore(Box<TopUpLink>),
 }
 
 /// The low-balance crossings from `was` to `now`, in order: (whether it went low, its number
@@ -203,6 +208,39 @@ pub fn events_of(
                 after.wallet.clone(),
                 Cause::Invoice(Box::new(payment.clone())),
             )]
+        }
+        (old, Some(Stored::TopUpLink(link, after))) => {
+            let was = match old {
+                Some(Stored::TopUpLink(before, _) | Stored::TopUpLinkBefore(before)) => {
+                    Some(before)
+                }
+                _ => None,
+            };
+            let mut events = Vec::new();
+            let mut emit = |event_type, seed: String| {
+                events.push(event(event_type, seed, link.updated_at)(
+                    link.customer_id.clone(),
+                    link.currency,
+                    after.version,
+                    after.wallet.clone(),
+                    Cause::TopUpLink(link.clone()),
+                ));
+            };
+            // One event per payment counted (a multi-use link is paid many times).
+            if link.paid_count > was.map_or(0, |b| b.paid_count) {
+                emit(
+                    EventType::TopUpLinkPaid,
+                    format!("top_up_link|{}|paid|{}", link.id, link.paid_count),
+                );
+            }
+            let expired = |l: &TopUpLink| l.status == TopUpLinkStatus::Expired;
+            if expired(link) && !was.is_some_and(|b| expired(b)) {
+                emit(
+                    EventType::TopUpLinkExpired,
+                    format!("top_up_link|{}|expired", link.id),
+                );
+            }
+            events
         }
         _ => Vec::new(),
     }

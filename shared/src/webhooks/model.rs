@@ -48,6 +48,8 @@ event_types! {
     InvoicePaid => "wallet.invoice.paid",
     InvoicePartiallyPaid => "wallet.invoice.partially_paid",
     InvoiceFailed => "wallet.invoice.failed",
+    TopUpLinkPaid => "wallet.top_up_link.paid",
+    TopUpLinkExpired => "wallet.top_up_link.expired",
 }
 
 impl Serialize for EventType {
@@ -75,6 +77,8 @@ pub enum Cause {
     TopUp(crate::topups::model::TopUpResult),
     /// An invoice payment that settled (paid, partially paid, failed).
     Invoice(Box<crate::invoices::model::InvoicePayment>),
+    /// A top-up link that was paid or expired.
+    TopUpLink(Box<crate::payins::links::TopUpLink>),
 }
 
 /// One event: a fact about one wallet after a committed change.

@@ -137,11 +137,9 @@ pub async fn create_portal_session<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Ans
     let slot = &mut made;
     let (id_ref, return_url) = (&id, return_url);
     let work = move || async move {
-        let mailer =
-            shared::adapters::mailer::ConfiguredMailer::from_config(&cx.app.config().portal.mailer);
         let link = cx
             .app
-            .create_portal_session(&mailer, tenant, id_ref, return_url, send_email)
+            .create_portal_session(cx.app.mailer(), tenant, id_ref, return_url, send_email)
             .await?;
         *slot = Some(link);
         Ok(format!("{}?done=created", here(id_ref)))
@@ -149,7 +147,12 @@ pub async fn create_portal_session<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Ans
     let once = cx
         .app
         .once_per_form(&tenant.business_id, form.get("idempotency_key"), work);
-    match cx.acting(&signed_in, once).await.map_err(PageError::from) {
+    // Without PUBLIC_BASE_URL the link starts with the address this page was served at.
+    let made_at = match api::http::request::origin(cx.request) {
+        Some(origin) => shared::portal::origin::serving(origin, cx.acting(&signed_in, once)).await,
+        None => cx.acting(&signed_in, once).await,
+    };
+    match made_at.map_err(PageError::from) {
         // The same form again: the link was shown once, it is not shown again.
         Ok(location) => match made {
             Some(link) => link_page(&signed_in, &id, &link, send_email),

@@ -26,6 +26,7 @@ pub const VERSION: &str = "ver";
 /// On idempotency items: what the key produced (absent for ledger entries).
 const KIND: &str = "kind";
 const KIND_HOLD: &str = "hold";
+const KIND_TOP_UP_LINK: &str = "top_up_link";
 /// On hold items: the status (condition and filter) and currency (filter).
 pub const HOLD_STATUS: &str = "st";
 pub const HOLD_CURRENCY: &str = "cur";
@@ -417,6 +418,10 @@ pub fn claim_item(business_id: &BusinessId, key: &IdempotencyKey, original: &Ori
             item.insert(KIND.to_owned(), s(KIND_HOLD));
             (&hold.customer_id, hold_doc(hold))
         }
+        Original::TopUpLink(link) => {
+            item.insert(KIND.to_owned(), s(KIND_TOP_UP_LINK));
+            (&link.customer_id, to_doc(link))
+        }
     };
     item.insert("customer_id".into(), s(customer_id.as_str()));
     item.insert(DOC.to_owned(), doc);
@@ -436,14 +441,14 @@ pub fn receipt_item(business_id: &BusinessId, customer_id: &CustomerId, token: &
 }
 
 pub fn original_from(item: &Item) -> DomainResult<Original> {
-    let is_hold = item
+    let kind = item
         .get(KIND)
         .and_then(|v| v.as_s().ok())
-        .is_some_and(|k| k == KIND_HOLD);
-    Ok(if is_hold {
-        Original::Hold(hold_from(item)?)
-    } else {
-        Original::Entry(entry_from(item)?)
+        .map(String::as_str);
+    Ok(match kind {
+        Some(KIND_HOLD) => Original::Hold(hold_from(item)?),
+        Some(KIND_TOP_UP_LINK) => Original::TopUpLink(Box::new(from_doc(item)?)),
+        _ => Original::Entry(entry_from(item)?),
     })
 }
 

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{
 use super::codec::*;
 use super::errors::{condition_failed, storage};
 use super::keys::{s, Item};
+use super::links::top_up_link_item;
 use super::meter::{consumed_capacity, Call};
 use super::DynamoStore;
 use crate::change::model::{Change, Rejection, Write};
@@ -83,6 +84,11 @@ fn put_of(business_id: &crate::kernel::BusinessId, write: &Write) -> (Item, Cond
             receipt_item(business_id, customer_id, token),
             Condition::New,
         ),
+        Write::NewTopUpLink(link) => (top_up_link_item(link), Condition::New),
+        Write::ReplaceTopUpLink(link) | Write::TopUpLinkPaid(link) => (
+            top_up_link_item(link),
+            equals(VERSION, version_value(link.version - 1)),
+        ),
     }
 }
 
@@ -137,6 +143,9 @@ impl DynamoStore {
                     Write::NewInvoicePayment(payment)
                     | Write::ReverseInvoicePayment { payment, .. } => {
                         (Some(payment.currency), None)
+                    }
+                    Write::ReplaceTopUpLink(link) | Write::TopUpLinkPaid(link) => {
+                        (Some(link.currency), None)
                     }
                     _ => (None, None),
                 };

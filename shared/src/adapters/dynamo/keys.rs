@@ -13,6 +13,7 @@
 //! | hold            | `CUS#<business>#<id>#HLD#<k>` | `HLD#<hold>` | pending: `exp_shard`, `exp_at` (GSI `by_expiry`) |
 //! | invoice payment | `CUS#<business>#<id>#INV#<invoice>` | `INV#<invoice>` |                       |
 //! | idempotency key | `IDEM#<business>#<k>` | `#IDEM`            |                                   |
+//! | top-up link     | `TUL#<business>#<link>` | `TUL#<link>` | `email_key` (GSI `by_email`); active: `exp_shard`, `exp_at` (`links.rs`) |
 //! | change receipt  | `CUS#<business>#<id>` | `CHG#<token>`      | `ttl` (a day)                     |
 //! | internal key    | `IDEM#<business>#<k>` | `#IDEM#INTERNAL`   | (the service's own keys)          |
 //!

@@ -9,6 +9,7 @@ pub mod delivery_rate;
 mod endpoint_count;
 mod errors;
 pub mod keys;
+pub mod links;
 pub mod meter;
 mod payins;
 pub mod permissions;

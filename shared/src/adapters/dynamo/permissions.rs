@@ -146,6 +146,10 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     plain("get_hold", &[GET_ITEM]),
     plain("list_holds", &[QUERY]),
     on_index("expired_holds", &[QUERY], &[GSI_EXPIRY]),
+    // TopUpLinkStore
+    plain("get_top_up_link", &[GET_ITEM]),
+    on_index("list_top_up_links", &[QUERY], &[GSI_EMAIL]),
+    on_index("expired_top_up_links", &[QUERY], &[GSI_EXPIRY]),
     // InvoiceStore
     plain("get_invoice_payment", &[GET_ITEM]),
     // PayinStore

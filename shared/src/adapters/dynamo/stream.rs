@@ -12,6 +12,7 @@ use super::codec::{
     corrupt, entry_from, hold_from, invoice_from, text, wallets_from, COPIED, WALLET_AFTER,
 };
 use super::keys::{customer_of_pk, Item, HOLD_SK_PREFIX, INVOICE_SK_PREFIX, WALLETS_SK};
+use super::links::{top_up_link_from, top_up_link_of_pk, TOP_UP_LINK_PREFIX};
 use super::table::{PK, SK};
 use crate::error::DomainResult;
 use crate::kernel::BusinessId;
@@ -99,6 +100,8 @@ fn stored_before(item: &Item) -> DomainResult<Option<Stored>> {
         Some(Stored::HoldBefore(hold_from(item)?))
     } else if sk.starts_with(INVOICE_SK_PREFIX) {
         Some(Stored::InvoiceBefore(invoice_from(item)?))
+    } else if sk.starts_with(TOP_UP_LINK_PREFIX) {
+        Some(Stored::TopUpLinkBefore(Box::new(top_up_link_from(item)?)))
     } else {
         None
     })
@@ -119,6 +122,15 @@ fn stored(item: &Item) -> DomainResult<Option<Stored>> {
             return Ok(None);
         }
         Some(Stored::Invoice(invoice_from(item)?, wallet_after(item)?))
+    } else if sk.starts_with(TOP_UP_LINK_PREFIX) {
+        // Only a link written with the customer's wallets (expired, paid) makes an event.
+        if !item.contains_key(WALLET_AFTER) {
+            return Ok(None);
+        }
+        Some(Stored::TopUpLink(
+            Box::new(top_up_link_from(item)?),
+            wallet_after(item)?,
+        ))
     } else {
         None
     })
@@ -134,7 +146,8 @@ pub fn events_of_images(old: Option<&Value>, new: Option<&Value>) -> DomainResul
     if old.is_none() && new.as_ref().is_some_and(|item| item.contains_key(COPIED)) {
         return Ok(Vec::new()); // written by a table upgrade: its events were sent from the old table
     }
-    let Some((business, _)) = customer_of_pk(text(any, PK)?) else {
+    let pk = text(any, PK)?;
+    let Some((business, _)) = customer_of_pk(pk).or_else(|| top_up_link_of_pk(pk)) else {
         return Ok(Vec::new()); // not a customer's item: no events
     };
     let business_id = BusinessId::parse(business).map_err(corrupt)?;

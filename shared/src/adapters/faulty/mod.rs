@@ -5,6 +5,7 @@
 //! The simulation test runs every operation over it; see `tests/tests/simulation.rs`.
 
 mod keys;
+mod links;
 mod payins;
 
 use std::sync::atomic::{AtomicU64, Ordering};

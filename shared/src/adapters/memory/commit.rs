@@ -74,6 +74,13 @@ impl Tables {
             Write::Receipt { customer_id, token } => self
                 .partition(business_id, customer_id)
                 .is_none_or(|p| !p.receipts.contains(token)),
+            Write::NewTopUpLink(link) => !self
+                .top_up_links
+                .contains_key(&(link.business_id.clone(), link.id.clone())),
+            Write::ReplaceTopUpLink(link) | Write::TopUpLinkPaid(link) => self
+                .top_up_links
+                .get(&(link.business_id.clone(), link.id.clone()))
+                .is_some_and(|stored| stored.version + 1 == link.version),
         }
     }
 
@@ -143,6 +150,12 @@ impl Tables {
                 self.partition_mut(business_id, customer_id)
                     .receipts
                     .insert(token.clone());
+            }
+            Write::NewTopUpLink(link)
+            | Write::ReplaceTopUpLink(link)
+            | Write::TopUpLinkPaid(link) => {
+                self.top_up_links
+                    .insert((link.business_id.clone(), link.id.clone()), link.clone());
             }
         }
     }

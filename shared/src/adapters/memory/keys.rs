@@ -17,6 +17,7 @@ pub(super) enum ItemKey<'a> {
     Claim(&'a BusinessId, &'a IdempotencyKey),
     CardTopUp(&'a BusinessId, &'a CustomerId, &'a str),
     Receipt(&'a BusinessId, &'a CustomerId, &'a str),
+    TopUpLink(&'a BusinessId, &'a crate::kernel::TopUpLinkId),
 }
 
 /// The item of a write, from the same fields the DynamoDB codec builds its key from.
@@ -48,5 +49,8 @@ pub(super) fn item_key<'a>(business_id: &'a BusinessId, write: &'a Write) -> Ite
         }
         Write::ClaimKey { key, .. } => ItemKey::Claim(business_id, key),
         Write::Receipt { customer_id, token } => ItemKey::Receipt(business_id, customer_id, token),
+        Write::NewTopUpLink(link) | Write::ReplaceTopUpLink(link) | Write::TopUpLinkPaid(link) => {
+            ItemKey::TopUpLink(&link.business_id, &link.id)
+        }
     }
 }

@@ -17,6 +17,7 @@ mod clock;
 mod commit;
 mod faults;
 mod keys;
+mod links;
 mod payins;
 mod portal;
 mod queries;

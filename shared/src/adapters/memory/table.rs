@@ -8,8 +8,10 @@ use crate::customers::model::Customer;
 use crate::error::Original;
 use crate::holds::model::Hold;
 use crate::invoices::model::InvoicePayment;
+use crate::kernel::TopUpLinkId;
 use crate::kernel::{BusinessId, CustomerId, HoldId, IdempotencyKey, InvoiceId};
 use crate::ledger::model::{CustomerWallets, LedgerEntry};
+use crate::payins::links::TopUpLink;
 use crate::payins::model::CardTopUp;
 
 /// The records, keyed as the DynamoDB items are (see `adapters::dynamo::keys`).
@@ -29,6 +31,8 @@ pub(super) struct Tables {
     pub(super) claims: HashMap<(BusinessId, IdempotencyKey), Original>,
     /// Ids of the gateway's webhook events handled.
     pub(super) gateway_events: HashSet<String>,
+    /// Top-up links by business and id, like their DynamoDB items `TUL#<business>#<link>`.
+    pub(super) top_up_links: HashMap<(BusinessId, TopUpLinkId), TopUpLink>,
 }
 
 #[derive(Default)]

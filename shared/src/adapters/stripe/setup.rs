@@ -9,11 +9,11 @@ use serde::Deserialize;
 use url::form_urlencoded;
 
 use super::customers::is_gateway_id;
-use super::wire::failure;
+use super::wire::{failure, CustomerJson};
 use super::StripeGateway;
 use crate::payins::gateway::{CardGateway, SetupIntent};
 use crate::payins::model::{GatewayPayment, PaymentState};
-use crate::topups::gateway::{ChargeOutcome, GatewayFailure};
+use crate::topups::gateway::{ChargeOutcome, GatewayCustomer, GatewayFailure};
 
 #[derive(Deserialize)]
 struct SetupIntentJson {
@@ -71,6 +71,34 @@ impl StripeGateway {
         serde_json::from_slice::<SetupIntentJson>(&body)
             .map(SetupIntentJson::into_setup)
             .map_err(|e| unreadable(what, e))
+    }
+
+    /// `GET /v1/customers/{id}`: `None` if there is no such customer.
+    pub async fn gateway_customer(
+        &self,
+        gateway_customer_id: &str,
+    ) -> Result<Option<GatewayCustomer>, GatewayFailure> {
+        if !is_gateway_id(gateway_customer_id) {
+            return Ok(None);
+        }
+        let path = format!("/v1/customers/{gateway_customer_id}");
+        let (status, body) = self
+            .call(Method::GET, &path, None, None)
+            .await
+            .map_err(GatewayFailure::Unavailable)?;
+        match status {
+            200 => serde_json::from_slice::<CustomerJson>(&body)
+                .map(|c| {
+                    Some(GatewayCustomer {
+                        id: c.id,
+                        metadata: c.metadata,
+                        deleted: c.deleted,
+                    })
+                })
+                .map_err(|e| unreadable("GET /v1/customers", e)),
+            404 => Ok(None),
+            _ => Err(failure("GET /v1/customers", status, &body)),
+        }
     }
 
     /// `GET /v1/setup_intents/{id}`: `None` if there is no such SetupIntent.
@@ -154,6 +182,14 @@ impl CardGateway for StripeGateway {
         gateway_customer_id: &str,
     ) -> impl std::future::Future<Output = Result<SetupIntent, GatewayFailure>> + Send {
         StripeGateway::create_setup_intent(self, gateway_customer_id)
+    }
+
+    fn gateway_customer(
+        &self,
+        gateway_customer_id: &str,
+    ) -> impl std::future::Future<Output = Result<Option<GatewayCustomer>, GatewayFailure>> + Send
+    {
+        StripeGateway::gateway_customer(self, gateway_customer_id)
     }
 
     fn setup_intent(
