@@ -1,26 +1,26 @@
 //! The service's side of [`PortalBackend`]: each method is one call of issue 21's domain
 //! operation of the same name (H-portal's `open_portal`, `portal_settings`, `take_attempt`;
 //! H-pay's `prepare_card_top_up`, `start_card_top_up`, `get_card_top_up`, `list_card_top_ups`;
-//! H-links' `top_up_link_by_token`, `claim_top_up_link`, `release_top_up_link`) and the mapping
-//! of its answer to the pages' view.
+//! H-links' `claim_top_up_link`, `release_top_up_link`, and the link read by its token) and the
+//! mapping of its answer to the pages' view.
 //!
-//! GLUE (to wire at merge): H-pay's card top-ups and H-portal's session, settings and attempts
-//! are wired; until H-links' operations are on this branch, their methods answer [`not_wired`]
-//! (503), so the link pages compile and refuse; the handler tests run the pages on a fake
-//! backend (`tests.rs`).
+//! The handler tests run the pages on a fake backend instead (`tests.rs`); the DynamoDB tests
+//! (`tests/tests/portal_pages.rs`) on this one.
 
 use shared::access::model::Tenant;
-use shared::kernel::{Clock, Currency, CustomerId};
+use shared::adapters::stripe::StripeGateway;
+use shared::kernel::paging::PageRequest;
+use shared::kernel::{Clock, Currency, CustomerId, TopUpLinkId};
 use shared::payins::limits::TopUpLimits;
+use shared::payins::links::{TopUpLink, TopUpLinkStatus};
+use shared::payins::links_url;
+use shared::payins::model::{CardTopUp, CardTopUpStatus};
 use shared::ports::Store;
 use shared::{DomainError, DomainResult, Service};
 
-use shared::adapters::stripe::StripeGateway;
-use shared::kernel::paging::PageRequest;
-use shared::payins::model::{CardTopUp, CardTopUpStatus};
-
 use super::backend::{
-    CardSetup, LinkView, PortalBackend, PortalClaims, StartTopUp, TopUpStatus, TopUpView,
+    CardSetup, LinkStatus, LinkView, PortalBackend, PortalClaims, StartTopUp, TopUpStatus,
+    TopUpView,
 };
 
 /// The portal's list of a customer's latest top-ups.
@@ -50,11 +50,6 @@ fn view(top_up: CardTopUp) -> TopUpView {
         message: top_up.message,
         created_at: top_up.created_at,
     }
-}
-
-/// The answer of an operation not wired yet.
-fn not_wired(operation: &str) -> DomainError {
-    DomainError::Unavailable(format!("{operation} is not wired to the portal yet"))
 }
 
 impl<S: Store, C: Clock> PortalBackend for Service<S, C> {
@@ -126,40 +121,65 @@ impl<S: Store, C: Clock> PortalBackend for Service<S, C> {
         Ok(top_ups.into_iter().map(view).collect())
     }
 
-    async fn top_up_link_by_token(&self, _token: &str) -> DomainResult<LinkView> {
-        // GLUE (H-links): the link whatever its status (the page shows a used, expired or
-        // cancelled link's own page, and `?top_up=` a paid link's top-up), so NOT H-links'
-        // `top_up_link_by_token`, which refuses an ended link. With i21-links merged:
-        //   let not_found = || DomainError::TopUpLinkNotFound("named by this token".into());
-        //   let (business_id, link_id) = <the link token's check: H-links' links_url::verify
-        //       or H-portal's self.verify_link_token(token), whichever the merge keeps>
-        //       .ok_or_else(not_found)?;
-        //   let link = self.store().get_top_up_link(&business_id, &link_id).await?
-        //       .ok_or_else(not_found)?;
-        //   Ok(LinkView { id: link.id.to_string(), business_id, business_name: None,
-        //       customer_id: link.customer_id, currency: link.currency, amount: link.amount,
-        //       min_amount: link.min_amount, max_amount: link.max_amount, reason: link.reason,
-        //       status: <TopUpLinkStatus::Active|Paid|Cancelled|Expired -> LinkStatus>,
-        //       expires_at: link.expires_at })
-        // (business_name: no read of a business exists in the store; the page names the
-        // business when it is Some.)
-        Err(not_wired("top_up_link_by_token"))
+    async fn top_up_link_by_token(&self, token: &str) -> DomainResult<LinkView> {
+        // The link whatever its status (the page shows a used, expired or cancelled link's own
+        // page, and `?top_up=` a paid link's top-up): not `Service::top_up_link_by_token`, which
+        // refuses an ended link.
+        let not_found = || DomainError::TopUpLinkNotFound("named by this token".to_owned());
+        let key = self
+            .config()
+            .portal
+            .signing_key
+            .as_ref()
+            .ok_or_else(not_found)?;
+        let (business_id, link_id) = links_url::verify(key, token).ok_or_else(not_found)?;
+        let link = self
+            .store()
+            .get_top_up_link(&business_id, &link_id)
+            .await?
+            .ok_or_else(not_found)?;
+        Ok(link_view(link))
     }
 
     async fn claim_top_up_link(
         &self,
-        _link: &LinkView,
-        _top_up_id: &str,
-        _amount: i64,
+        link: &LinkView,
+        top_up_id: &str,
+        amount: i64,
     ) -> DomainResult<()> {
-        // GLUE (H-links): self.claim_top_up_link(&link.business_id,
-        //     &TopUpLinkId::parse(&link.id)?, top_up_id, amount).await.map(drop)
-        Err(not_wired("claim_top_up_link"))
+        let id = TopUpLinkId::parse(&link.id)?;
+        self.claim_top_up_link(&link.business_id, &id, top_up_id, amount)
+            .await
+            .map(drop)
     }
 
-    async fn release_top_up_link(&self, _link: &LinkView, _top_up_id: &str) -> DomainResult<()> {
-        // GLUE (H-links): self.release_top_up_link(&link.business_id,
-        //     &TopUpLinkId::parse(&link.id)?, top_up_id).await.map(drop)
-        Err(not_wired("release_top_up_link"))
+    async fn release_top_up_link(&self, link: &LinkView, top_up_id: &str) -> DomainResult<()> {
+        let id = TopUpLinkId::parse(&link.id)?;
+        self.release_top_up_link(&link.business_id, &id, top_up_id)
+            .await
+            .map(drop)
+    }
+}
+
+/// A link as its page shows it. The business's name: the store has no read of a business, so
+/// the page names none (GLUE if one is wanted: a `get_business` store read).
+fn link_view(link: TopUpLink) -> LinkView {
+    LinkView {
+        id: link.id.to_string(),
+        business_name: None,
+        customer_id: link.customer_id,
+        currency: link.currency,
+        amount: link.amount,
+        min_amount: link.min_amount,
+        max_amount: link.max_amount,
+        reason: link.reason,
+        status: match link.status {
+            TopUpLinkStatus::Active => LinkStatus::Active,
+            TopUpLinkStatus::Paid => LinkStatus::Paid,
+            TopUpLinkStatus::Cancelled => LinkStatus::Cancelled,
+            TopUpLinkStatus::Expired => LinkStatus::Expired,
+        },
+        expires_at: link.expires_at,
+        business_id: link.business_id,
     }
 }
