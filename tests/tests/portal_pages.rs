@@ -281,3 +281,125 @@ async fn top_ups_past_the_customers_hourly_attempts_are_refused_with_429_and_cha
     }
     assert_eq!(refused, Some(limit), "the attempt past {limit} is refused");
 }
+
+/// A link of `amount` for `customer`, and the path of its page.
+async fn link(app: &App, h: &Harness, customer: &str, amount: i64) -> String {
+    let command = shared::payins::links::TopUpLinkCommand {
+        currency: Currency::USD,
+        amount: shared::payins::links::LinkAmount::Fixed(amount),
+        reason: Some("March <invoice>".into()),
+        expires_in_s: 3_600,
+        single_use: true,
+        idempotency_key: None,
+    };
+    let id = CustomerId::parse(customer).unwrap();
+    let link = app
+        .create_top_up_link(&tenant(h), &id, command)
+        .await
+        .unwrap();
+    let url = app
+        .top_up_link_url(&link, Some("http://127.0.0.1:9000"))
+        .unwrap();
+    url.strip_prefix("http://127.0.0.1:9000")
+        .unwrap()
+        .to_owned()
+}
+
+/// The link page's form, its card confirmed: (its cookie, the fields).
+async fn pay_form(app: &App, path: &str) -> (String, Vec<(&'static str, String)>) {
+    let page = send(app, "GET", path, None, None).await;
+    assert_eq!(page.status(), StatusCode::OK, "{}", text(&page));
+    let cookie = page.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let page = text(&page);
+    assert!(page.contains("March &lt;invoice&gt;"), "{page}");
+    assert!(
+        page.contains("<strong id=\"link-amount\">$25.00</strong>"),
+        "{page}"
+    );
+    let secret = attribute(&page, "data-client-secret=\"");
+    let setup_intent = secret.split("_secret_").next().unwrap().to_owned();
+    gateway()
+        .confirm_test_setup_intent(&setup_intent, GOOD_CARD)
+        .await
+        .unwrap();
+    let fields = vec![
+        (
+            "csrf_token",
+            attribute(&page, "name=\"csrf_token\" value=\""),
+        ),
+        ("top_up_id", attribute(&page, "name=\"top_up_id\" value=\"")),
+        ("setup_intent_id", setup_intent),
+    ];
+    (cookie, fields)
+}
+
+async fn pay(
+    app: &App,
+    path: &str,
+    cookie: &str,
+    fields: &[(&'static str, String)],
+) -> Response<Body> {
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    send(app, "POST", path, Some(cookie), Some(&fields)).await
+}
+
+#[tokio::test]
+async fn a_single_use_link_paid_in_two_tabs_charges_once_and_then_shows_its_used_page() {
+    let h = Harness::new().await;
+    let app = portal_app(&h);
+    let ada = h.customer().await;
+    let path = link(&app, &h, &ada, 2_500).await;
+    // Two tabs open the page and confirm a card each.
+    let (first_cookie, first) = pay_form(&app, &path).await;
+    let (second_cookie, second) = pay_form(&app, &path).await;
+    let paid = pay(&app, &path, &first_cookie, &first).await;
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER, "{}", text(&paid));
+    let id = first[1].1.clone();
+    assert_eq!(
+        paid.headers()["location"],
+        format!("{path}?top_up={id}").as_str()
+    );
+    // The second tab finds the link claimed: refused, nothing charged for it.
+    let refused = pay(&app, &path, &second_cookie, &second).await;
+    assert!(refused.status().is_client_error(), "{}", text(&refused));
+    let ada_id = CustomerId::parse(&ada).unwrap();
+    let missing = app
+        .get_card_top_up(&tenant(&h), &ada_id, &second[1].1)
+        .await;
+    assert!(
+        matches!(missing, Err(DomainError::CardTopUpNotFound(_))),
+        "{missing:?}"
+    );
+    let top_up = app
+        .get_card_top_up(&tenant(&h), &ada_id, &id)
+        .await
+        .unwrap();
+    let charged = gateway()
+        .payment_intents_of(&top_up.gateway_customer_id, None)
+        .await
+        .unwrap();
+    assert_eq!(charged.len(), 1, "one PaymentIntent");
+    // Settled: the payment's page says so, and the link's page is its used page.
+    let payment = gateway()
+        .payment_intent(top_up.payment_intent_id.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    app.settle_card_top_up(&top_up.business_id, &top_up.customer_id, &id, &payment)
+        .await
+        .unwrap();
+    let shown = send(&app, "GET", &format!("{path}?top_up={id}"), None, None).await;
+    assert!(
+        text(&shown).contains("Added to your wallet"),
+        "{}",
+        text(&shown)
+    );
+    let used = send(&app, "GET", &path, None, None).await;
+    assert_eq!(used.status(), StatusCode::GONE);
+    assert!(text(&used).contains("already been used"), "{}", text(&used));
+    // Another token (tampered) is no link.
+    let tampered = format!("{path}x");
+    let none = send(&app, "GET", &tampered, None, None).await;
+    assert_eq!(none.status(), StatusCode::NOT_FOUND);
+}
