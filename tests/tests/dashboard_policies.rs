@@ -61,9 +61,9 @@ struct Fixture {
     /// A key to rotate, another to revoke.
     keys: [KeyId; 2],
     /// The portal family's: a portal token of the customer, a SetupIntent confirmed with a good
-    /// card at localstripe (as Stripe.js leaves it), and the token of another customer who has
-    /// no gateway customer yet.
-    portal: Option<(String, String, String)>,
+    /// card at localstripe (as Stripe.js leaves it), the token of another customer who has no
+    /// gateway customer yet, and the path of a single-use top-up link of the customer.
+    portal: Option<(String, String, String, String)>,
 }
 
 /// A browser signed in: its session cookie and the session's CSRF token.
@@ -355,7 +355,21 @@ fn visits(family: Family, f: &Fixture) -> Vec<Visit> {
             get(Statement, format!("{missing_customer}/statement")).refused(),
         ],
         Family::Portal => {
-            let (token, setup_intent, fresh) = f.portal.clone().expect("the portal's fixture");
+            let (token, setup_intent, fresh, pay) = f.portal.clone().expect("the portal's fixture");
+            let pay_with = |id: &str| {
+                let mut visit = post(
+                    PayLinkSubmit,
+                    pay.clone(),
+                    &[("top_up_id", id), ("setup_intent_id", &setup_intent)],
+                );
+                visit
+                    .form
+                    .as_mut()
+                    .unwrap()
+                    .retain(|(k, _)| *k != "idempotency_key");
+                visit
+            };
+            let paid_by = shared::payins::model::CardTopUp::new_id(3);
             let top_up =
                 shared::payins::model::CardTopUp::new_id(1_764_000_000_000 + u64::from(f.n));
             let start = |id: &str, amount: &str| {
@@ -396,7 +410,12 @@ fn visits(family: Family, f: &Fixture) -> Vec<Visit> {
                     ),
                 )
                 .refused(),
-                // GLUE (H-links merge): the link pages' visits (PayLink, PayLinkSubmit).
+                get(PayLink, pay.clone()),
+                get(PayLink, format!("{pay}x")).refused(),
+                pay_with(&paid_by),
+                // A second tab: the link is claimed.
+                pay_with(&shared::payins::model::CardTopUp::new_id(4)).refused(),
+                get(PayLink, format!("{pay}?top_up={paid_by}")),
             ]
         }
         Family::Keys => vec![
@@ -636,7 +655,7 @@ impl World {
         Browser {
             session_id,
             csrf: session.csrf_token,
-            portal: f.portal.as_ref().map(|(token, _, _)| token.clone()),
+            portal: f.portal.as_ref().map(|(token, _, _, _)| token.clone()),
         }
     }
 
@@ -646,7 +665,7 @@ impl World {
         tenant: &Tenant,
         customer: &CustomerId,
         n: u32,
-    ) -> (String, String, String) {
+    ) -> (String, String, String, String) {
         let app = &self.setup;
         let token_of = |customer: CustomerId| async move {
             let mailer = shared::adapters::mailer::ConfiguredMailer::None;
@@ -674,10 +693,25 @@ impl World {
             preferred_locale: None,
         };
         let fresh = app.create_customer(tenant, new).await.unwrap().customer_id;
+        let command = shared::payins::links::TopUpLinkCommand {
+            currency: Currency::USD,
+            amount: shared::payins::links::LinkAmount::Fixed(2_500),
+            reason: None,
+            expires_in_s: 3_600,
+            single_use: true,
+            idempotency_key: None,
+        };
+        let link = app
+            .create_top_up_link(tenant, customer, command)
+            .await
+            .unwrap();
+        let base = "https://wallets.example";
+        let url = app.top_up_link_url(&link, None).unwrap();
         (
             token_of(customer.clone()).await,
             setup.setup_intent_id,
             token_of(fresh).await,
+            url.strip_prefix(base).unwrap().to_owned(),
         )
     }
 }
@@ -686,6 +720,8 @@ fn request(browser: &Browser, visit: &Visit) -> Request {
     let portal = visit.token.as_ref().or(browser.portal.as_ref());
     let csrf = match portal {
         Some(token) if visit.path.starts_with("/portal") => web::portal::csrf_token(token),
+        // A link page's double-submit token, in its cookie and its field alike.
+        _ if visit.path.starts_with("/pay") => SIGN_IN_TOKEN.to_owned(),
         _ => browser.csrf.clone(),
     };
     let (method, body) = match &visit.form {
@@ -706,7 +742,7 @@ fn request(browser: &Browser, visit: &Visit) -> Request {
         .header(
             "cookie",
             format!(
-                "cw_session={}; cw_sign_in={SIGN_IN_TOKEN}{}",
+                "cw_session={}; cw_sign_in={SIGN_IN_TOKEN}; cw_pay={SIGN_IN_TOKEN}{}",
                 browser.session_id,
                 portal.map_or(String::new(), |t| format!("; cw_portal={t}"))
             ),
@@ -916,12 +952,7 @@ async fn every_dashboard_familys_policy_allows_exactly_the_store_calls_of_its_pa
             &methods,
         ));
     }
-    // GLUE (H-links merge): the link pages' visits.
-    let every: BTreeSet<String> = web::PAGES
-        .iter()
-        .filter(|p| !matches!(p.page, Page::PayLink | Page::PayLinkSubmit))
-        .map(|p| format!("{:?}", p.page))
-        .collect();
+    let every: BTreeSet<String> = web::PAGES.iter().map(|p| format!("{:?}", p.page)).collect();
     assert_eq!(visited, every, "every page is visited");
     assert!(
         wrong.is_empty(),
