@@ -117,7 +117,7 @@ impl Visit {
     }
 
     /// The visit with another portal token in the cookie.
-    fn as_customer(mut self, token: &str) -> Visit {
+    fn by_customer(mut self, token: &str) -> Visit {
         self.token = Some(token.to_owned());
         self
     }
@@ -396,7 +396,7 @@ fn visits(family: Family, f: &Fixture) -> Vec<Visit> {
                 get(PortalHome, "/portal"),
                 get(AddFunds, "/portal/wallets/USD/add-funds"),
                 // A customer without a gateway customer yet: one is made and saved on them.
-                get(AddFunds, "/portal/wallets/USD/add-funds").as_customer(&fresh),
+                get(AddFunds, "/portal/wallets/USD/add-funds").by_customer(&fresh),
                 get(AddFunds, "/portal/wallets/XTS/add-funds").refused(),
                 start(&top_up, "25.00"),
                 // Past the limits: the form again (a new SetupIntent), 422.
