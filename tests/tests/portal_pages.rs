@@ -314,6 +314,10 @@ async fn pay_form(app: &App, path: &str) -> (String, Vec<(&'static str, String)>
     let page = text(&page);
     assert!(page.contains("March &lt;invoice&gt;"), "{page}");
     assert!(
+        page.contains("<dd id=\"link-business\">Test business</dd>"),
+        "{page}"
+    );
+    assert!(
         page.contains("<strong id=\"link-amount\">$25.00</strong>"),
         "{page}"
     );

@@ -138,7 +138,8 @@ impl<S: Store, C: Clock> PortalBackend for Service<S, C> {
             .get_top_up_link(&business_id, &link_id)
             .await?
             .ok_or_else(not_found)?;
-        Ok(link_view(link))
+        let business_name = self.store().business_name(&link.business_id).await?;
+        Ok(link_view(link, business_name))
     }
 
     async fn claim_top_up_link(
@@ -161,12 +162,11 @@ impl<S: Store, C: Clock> PortalBackend for Service<S, C> {
     }
 }
 
-/// A link as its page shows it. The business's name: the store has no read of a business, so
-/// the page names none (GLUE if one is wanted: a `get_business` store read).
-fn link_view(link: TopUpLink) -> LinkView {
+/// A link as its page shows it, with the business's name.
+fn link_view(link: TopUpLink, business_name: Option<String>) -> LinkView {
     LinkView {
         id: link.id.to_string(),
-        business_name: None,
+        business_name,
         customer_id: link.customer_id,
         currency: link.currency,
         amount: link.amount,
