@@ -60,6 +60,8 @@ pub struct TopUpView {
     pub status: TopUpStatus,
     /// The decline's fixed message, when it failed.
     pub message: Option<String>,
+    /// The link it paid, if it came from a link's page.
+    pub link_id: Option<String>,
     pub created_at: Timestamp,
 }
 

@@ -19,8 +19,8 @@ use shared::ports::Store;
 use shared::{DomainError, DomainResult, Service};
 
 use super::backend::{
-    CardSetup, LinkStatus, LinkView, PortalBackend, PortalClaims, StartTopUp, TopUpStatus,
-    TopUpView,
+    CardSetup, LinkStatus, LinkView, PortalBackend, PortalClaims, StartTopUp, TopUpSource,
+    TopUpStatus, TopUpView,
 };
 
 /// The portal's list of a customer's latest top-ups.
@@ -48,6 +48,10 @@ fn view(top_up: CardTopUp) -> TopUpView {
         currency: top_up.currency,
         amount: top_up.amount,
         message: top_up.message,
+        link_id: match top_up.source {
+            TopUpSource::Link { link_id } => Some(link_id),
+            TopUpSource::Portal => None,
+        },
         created_at: top_up.created_at,
     }
 }

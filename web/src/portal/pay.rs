@@ -103,7 +103,11 @@ pub async fn show<S: Store, C: Clock, B: PortalBackend>(cx: &Pcx<'_, S, C, B>) -
     let query = crate::forms::query(cx.request);
     let here = cx.request.uri().path().to_owned();
     if let Some(id) = query.get("top_up") {
+        // Only a top-up that paid this link (the link's holder sees no other of the customer's).
         let top_up = own_top_up(cx.backend, &owner(&link), id).await?;
+        if top_up.link_id.as_deref() != Some(link.id.as_str()) {
+            return Err(PortalError::Page(PageError::NotFound));
+        }
         let body = top_up_body(&top_up, None, &format!("{here}?top_up={}", top_up.id), "");
         let scripts = [crate::assets::PORTAL_JS.path()];
         return Ok(page_response(

@@ -101,6 +101,10 @@ impl PortalBackend for Fake {
                 TopUpStatus::Pending
             },
             message: self.decline.then(|| "Your card was declined".to_owned()),
+            link_id: match &start.source {
+                TopUpSource::Link { link_id } => Some(link_id.clone()),
+                TopUpSource::Portal => None,
+            },
             created_at: Timestamp { unix_ms: 1 },
         };
         self.started.lock().unwrap().push(start);
@@ -732,4 +736,20 @@ async fn a_declined_link_payment_gives_the_claim_back_and_shows_the_decline() {
         "{}",
         text(&shown)
     );
+    // A top-up of the same customer that did not pay this link: not the link's to show.
+    let start = StartTopUp {
+        id: new_top_up_id(app.now()),
+        currency: Currency::USD,
+        amount: 100,
+        setup_intent_id: "seti_1".into(),
+        source: TopUpSource::Portal,
+        save_card: false,
+        limits: TopUpLimits::default_for(Currency::USD),
+    };
+    let other = fake
+        .start_card_top_up(&tenant, &ada_id, start)
+        .await
+        .unwrap();
+    let hidden = get(&app, &fake, &format!("{path}?top_up={}", other.id), None).await;
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
 }
