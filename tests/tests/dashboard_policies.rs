@@ -29,7 +29,9 @@ use shared::adapters::recording::RecordingStore;
 use shared::customers::model::NewCustomer;
 use shared::holds::model::HoldCommand;
 use shared::invoices::model::InvoiceCommand;
-use shared::kernel::{Amount, Currency, CustomerId, EndpointId, EventId, InvoiceId, KeyId};
+use shared::kernel::{
+    Amount, Currency, CustomerId, EndpointId, EventId, InvoiceId, KeyId, TopUpLinkId,
+};
 use shared::ledger::model::{EntryCommand, EntryType, EventType};
 use shared::ports::WebhookStore;
 use shared::topups::operations::SettingsPatch;
@@ -242,6 +244,27 @@ fn visits(family: Family, f: &Fixture) -> Vec<Visit> {
                 format!("{c}/portal-sessions/revoke"),
                 &[],
             ),
+            post(
+                CreateTopUpLink,
+                format!("{c}/top-up-links"),
+                &[
+                    ("currency", "USD"),
+                    ("amount", "25.00"),
+                    ("expires_in_days", "7"),
+                ],
+            ),
+            post(
+                CreateTopUpLink,
+                format!("{c}/top-up-links"),
+                &[("currency", "USD"), ("amount", "-1")],
+            )
+            .refused(),
+            post(
+                CancelTopUpLink,
+                format!("{c}/top-up-links/{}/cancel", TopUpLinkId::generate()),
+                &[],
+            )
+            .refused(),
             get(CloseForm, format!("{c}/close?currency=INR")),
             post(
                 Close,

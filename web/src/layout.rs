@@ -115,6 +115,7 @@ pub fn done_notice(done: Option<&str>) -> Markup {
         Some("rotated") => "Key rotated.",
         Some("disabled") => "Endpoint disabled.",
         Some("enabled") => "Endpoint enabled.",
+        Some("cancelled") => "Link cancelled.",
         Some("ended") => "Every portal link of this customer is ended.",
         _ => return html! {},
     };

@@ -92,6 +92,8 @@ pages! {
     TopUps: "GET" "/dashboard/customers/{customer_id}/top-ups" => Customers;
     CreatePortalSession: "POST" "/dashboard/customers/{customer_id}/portal-sessions" => Customers;
     RevokePortalSessions: "POST" "/dashboard/customers/{customer_id}/portal-sessions/revoke" => Customers;
+    CreateTopUpLink: "POST" "/dashboard/customers/{customer_id}/top-up-links" => Customers;
+    CancelTopUpLink: "POST" "/dashboard/customers/{customer_id}/top-up-links/{link_id}/cancel" => Customers;
     Settings: "GET" "/dashboard/customers/{customer_id}/settings" => Settings;
     UpdateSettings: "POST" "/dashboard/customers/{customer_id}/settings" => Settings;
     Webhooks: "GET" "/dashboard/webhooks" => Webhooks;

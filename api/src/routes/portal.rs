@@ -153,7 +153,7 @@ mod tests {
             .body(lambda_http::Body::Empty)
             .unwrap();
         assert_eq!(
-            super::origin(&plain),
+            crate::http::request::origin(&plain),
             None,
             "cargo lambda watch: no context"
         );
@@ -161,7 +161,7 @@ mod tests {
         context.domain_name = Some("abc123.execute-api.eu-west-1.amazonaws.com".into());
         let request = plain.with_request_context(RequestContext::ApiGatewayV2(context));
         assert_eq!(
-            super::origin(&request).as_deref(),
+            crate::http::request::origin(&request).as_deref(),
             Some("https://abc123.execute-api.eu-west-1.amazonaws.com")
         );
     }

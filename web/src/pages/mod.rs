@@ -139,6 +139,8 @@ pub async fn answer<S: Store, C: Clock>(
         Page::TopUps => boxed(payins::show(&cx)).await,
         Page::CreatePortalSession => boxed(payins::create_portal_session(&cx)).await,
         Page::RevokePortalSessions => boxed(payins::revoke_portal_sessions(&cx)).await,
+        Page::CreateTopUpLink => boxed(payins::create_link(&cx)).await,
+        Page::CancelTopUpLink => boxed(payins::cancel_link(&cx)).await,
         Page::Settings => boxed(settings::show(&cx)).await,
         Page::UpdateSettings => boxed(settings::update(&cx)).await,
         Page::Webhooks => boxed(webhooks::list(&cx)).await,

@@ -6,7 +6,10 @@
 use maud::{html, Markup};
 use shared::access::sessions::SignedIn;
 use shared::kernel::paging::PageRequest;
-use shared::kernel::{Clock, CustomerId};
+use shared::kernel::text::reason;
+use shared::kernel::{Clock, Currency, CustomerId, Timestamp, TopUpLinkId, ValidationError};
+use shared::payins::links::{TopUpLink, TopUpLinkCommand, TopUpLinkQuery, TopUpLinkStatus};
+use shared::payins::links_rules::{expires_in, link_amount as link_amount_rule};
 use shared::payins::model::{CardTopUp, CardTopUpStatus, TopUpSource};
 use shared::ports::Store;
 
@@ -42,6 +45,28 @@ async fn render<S: Store, C: Clock>(
         size: TOP_UPS_SHOWN,
     };
     let top_ups = cx.app.list_card_top_ups(tenant, id, page_request).await?;
+    let query = TopUpLinkQuery { page: page_request };
+    let origin = api::http::request::origin(cx.request);
+    let links: Vec<(TopUpLink, Option<String>)> = cx
+        .app
+        .list_top_up_links(tenant, id, query)
+        .await?
+        .into_iter()
+        .map(|link| {
+            let url = cx.app.top_up_link_url(&link, origin.as_deref());
+            (link, url)
+        })
+        .collect();
+    let currencies: Vec<Currency> = cx
+        .app
+        .list_wallets(tenant, id)
+        .await?
+        .wallets
+        .wallets
+        .keys()
+        .copied()
+        .collect();
+    let now = cx.app.now();
     let done = crate::forms::query(cx.request);
     let typed = failure.as_ref().map(|f| f.typed);
     let value = |name: &str| typed.and_then(|t| t.get(name)).unwrap_or("").to_owned();
@@ -70,6 +95,7 @@ async fn render<S: Store, C: Clock>(
                 button.secondary type="submit" data-confirm="End every portal link of this customer?" { "End all portal links" }
             }
         }
+        (links_section(signed_in, id, &links, &currencies, now, &value))
         section aria-labelledby="top-ups-title" {
             h2 #top-ups-title { "Card top-ups" }
             (top_ups_table(&top_ups))
@@ -199,6 +225,151 @@ pub async fn revoke_portal_sessions<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> An
     match cx.acting(&signed_in, once).await.map_err(PageError::from) {
         Ok(location) => Ok(redirect(&location)),
         Err(error) => refused(cx, &signed_in, &id, &form, error).await,
+    }
+}
+
+/// The links section: a form that makes one, and the customer's links with their status, URL
+/// and a cancel button while active.
+fn links_section(
+    signed_in: &SignedIn,
+    id: &CustomerId,
+    links: &[(TopUpLink, Option<String>)],
+    currencies: &[Currency],
+    now: Timestamp,
+    value: &dyn Fn(&str) -> String,
+) -> Markup {
+    html! {
+        section aria-labelledby="links-title" {
+            h2 #links-title { "Top-up links" }
+            p { "A link the customer pays by card, without signing in: single-use by default, valid up to 30 days." }
+            form.stack method="post" action=(format!("{}/top-up-links", base(id))) hx-boost="false" {
+                (layout::change_fields(signed_in))
+                label { "Currency"
+                    select name="currency" {
+                        @for currency in currencies {
+                            option value=(currency.code()) selected[value("currency") == currency.code()] { (currency.code()) }
+                        }
+                    }
+                }
+                label { "Amount (e.g. 25.00)" input type="text" inputmode="decimal" name="amount" required value=(value("amount")); }
+                label { "Reason (shown to the customer)" input type="text" name="reason" value=(value("reason")); }
+                label { "Valid for (days, 1 to 30)" input type="number" name="expires_in_days" min="1" max="30" value=(if value("expires_in_days").is_empty() { "7".to_owned() } else { value("expires_in_days") }); }
+                label.check { input type="checkbox" name="multi_use" value="true" checked[value("multi_use") == "true"]; " Can be paid more than once" }
+                button type="submit" { "Create a top-up link" }
+            }
+            @if links.is_empty() {
+                p { "No top-up links yet." }
+            } @else {
+                div.scroll role="region" aria-label="Top-up links list" tabindex="0" {
+                    table {
+                        thead { tr {
+                            th scope="col" { "Created" } th scope="col" { "Amount" } th scope="col" { "Status" }
+                            th scope="col" { "Expires" } th scope="col" { "Link" } th scope="col" { "Action" }
+                        } }
+                        tbody {
+                            @for (link, url) in links {
+                                tr {
+                                    td { (time(link.created_at)) }
+                                    td.num { (link_amount(link)) }
+                                    td { span.tag { (link_status(link, now)) } }
+                                    td { (time(link.expires_at)) }
+                                    td { @match url {
+                                        Some(url) => input type="text" readonly value=(url) aria-label={"URL of " (link.id)} autocomplete="off" spellcheck="false";,
+                                        None => code { (link.id) },
+                                    } }
+                                    td { @if link_status(link, now) == "active" {
+                                        form.inline method="post" action=(format!("{}/top-up-links/{}/cancel", base(id), link.id)) hx-boost="false" {
+                                            (layout::change_fields(signed_in))
+                                            button.secondary type="submit" data-confirm="Cancel this link? The customer can no longer pay it." { "Cancel" }
+                                        }
+                                    } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `active`, `paid`, `cancelled` or `expired` (an active link past its expiry is shown expired
+/// before the sweep marks it).
+fn link_status(link: &TopUpLink, now: Timestamp) -> &'static str {
+    match link.status {
+        TopUpLinkStatus::Active if link.expires_at <= now => "expired",
+        status => status.as_str(),
+    }
+}
+
+fn link_amount(link: &TopUpLink) -> Markup {
+    match (link.amount, link.min_amount, link.max_amount) {
+        (Some(amount), _, _) => money(amount, link.currency),
+        (None, Some(min), Some(max)) => {
+            html! { (money(min, link.currency)) " to " (money(max, link.currency)) }
+        }
+        _ => html! { "-" },
+    }
+}
+
+/// The link form's command (amounts in major units).
+fn link_command(form: &Fields) -> Result<TopUpLinkCommand, ValidationError> {
+    let currency = Currency::parse(form.get("currency").unwrap_or(""))?;
+    let amount = crate::money::parse(form.get("amount").unwrap_or(""), currency)?;
+    let days = match form.get("expires_in_days") {
+        None => None,
+        Some(raw) => Some(raw.trim().parse::<i64>().map_err(|_| {
+            ValidationError::new(
+                "invalid_expires_in",
+                "give the days the link stays valid, 1 to 30",
+            )
+        })?),
+    };
+    Ok(TopUpLinkCommand {
+        currency,
+        amount: link_amount_rule(Some(amount), None, None)?,
+        reason: form.get("reason").map(reason).transpose()?,
+        expires_in_s: expires_in(days.map(|d| d.saturating_mul(86_400)))?,
+        single_use: form.get("multi_use") != Some("true"),
+        idempotency_key: None,
+    })
+}
+
+/// `POST .../top-up-links`: one link per form (a resubmission makes none).
+pub async fn create_link<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let (signed_in, form) = cx.change().await?;
+    let id = customer_id(cx)?;
+    let tenant = &signed_in.tenant;
+    let result = match link_command(&form) {
+        Ok(command) => {
+            let id_ref = &id;
+            let work = move || async move {
+                cx.app.create_top_up_link(tenant, id_ref, command).await?;
+                Ok(format!("{}?done=created", here(id_ref)))
+            };
+            let once = cx
+                .app
+                .once_per_form(&tenant.business_id, form.get("idempotency_key"), work);
+            cx.acting(&signed_in, once).await.map_err(PageError::from)
+        }
+        Err(invalid) => Err(invalid.into()),
+    };
+    match result {
+        Ok(location) => Ok(redirect(&location)),
+        Err(error) => refused(cx, &signed_in, &id, &form, error).await,
+    }
+}
+
+/// `POST .../top-up-links/{link_id}/cancel`.
+pub async fn cancel_link<S: Store, C: Clock>(cx: &Cx<'_, S, C>) -> Answer {
+    let (signed_in, form) = cx.change().await?;
+    let id = customer_id(cx)?;
+    let link_id = TopUpLinkId::parse(cx.param("link_id")).map_err(|_| PageError::NotFound)?;
+    let tenant = &signed_in.tenant;
+    let cancel = cx.app.cancel_top_up_link(tenant, &id, &link_id);
+    match cx.acting(&signed_in, cancel).await {
+        Ok(_) => Ok(redirect(&format!("{}?done=cancelled", here(&id)))),
+        Err(error) => refused(cx, &signed_in, &id, &form, error.into()).await,
     }
 }
 

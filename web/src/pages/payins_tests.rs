@@ -146,3 +146,85 @@ async fn another_business_s_customer_and_a_forged_form_open_no_portal() {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert!(!text(&forged).contains("token="));
 }
+
+#[tokio::test]
+async fn a_top_up_link_is_made_once_per_form_listed_with_its_url_and_cancelled() {
+    let mailbox = std::env::temp_dir().join(format!("payins-tests-c-{}", std::process::id()));
+    let app = app_with_portal(&mailbox);
+    let browser = signed_in(&app).await;
+    let id = customer(&app, &browser.tenant, "cy@example.com").await;
+    let path = format!("/dashboard/customers/{id}/top-up-links");
+    let key = form_key(11);
+    let form = [
+        ("csrf_token", browser.csrf.as_str()),
+        ("idempotency_key", key.as_str()),
+        ("currency", "USD"),
+        ("amount", "25.00"),
+        ("reason", "<i>refill</i>"),
+        ("expires_in_days", "3"),
+    ];
+    for _ in 0..2 {
+        let made = post(&app, &browser, &path, &form).await;
+        assert_eq!(made.status(), StatusCode::SEE_OTHER, "{}", text(&made));
+    }
+    let page_path = format!("/dashboard/customers/{id}/top-ups");
+    let html = text(&get(&app, &browser, &page_path).await);
+    assert_eq!(
+        html.matches("https://wallets.example/pay/").count(),
+        1,
+        "one link: {html}"
+    );
+    assert!(html.contains("$25.00") && html.contains(">active<"));
+    let links = app
+        .list_top_up_links(
+            &browser.tenant,
+            &id,
+            shared::payins::links::TopUpLinkQuery {
+                page: shared::kernel::paging::PageRequest {
+                    number: 0,
+                    size: 10,
+                },
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].amount, Some(2500));
+    assert!(links[0].single_use);
+    // A bad amount shows the form again and makes nothing.
+    let bad = post(
+        &app,
+        &browser,
+        &path,
+        &[
+            ("csrf_token", browser.csrf.as_str()),
+            ("idempotency_key", form_key(12).as_str()),
+            ("currency", "USD"),
+            ("amount", "ten"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        bad.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        text(&bad)
+    );
+    let cancel = format!("{path}/{}/cancel", links[0].id);
+    let cancelled = post(
+        &app,
+        &browser,
+        &cancel,
+        &[
+            ("csrf_token", browser.csrf.as_str()),
+            ("idempotency_key", form_key(13).as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
+    let html = text(&get(&app, &browser, &page_path).await);
+    assert!(
+        html.contains(">cancelled<") && !html.contains(">active<"),
+        "{html}"
+    );
+}
