@@ -14,14 +14,19 @@
       errors.textContent = message;
       if (button) { button.disabled = false; }
     }
-    if (typeof window.Stripe !== "function") {
-      fail("The card form could not load. Reload the page to try again.");
+    var stripe, card;
+    try {
+      if (typeof window.Stripe !== "function" || !form.getAttribute("data-stripe-key")) {
+        throw new Error("no Stripe.js or no publishable key");
+      }
+      stripe = window.Stripe(form.getAttribute("data-stripe-key"));
+      card = stripe.elements().create("card");
+      card.mount("#card-element");
+    } catch (e) {
+      fail("Card payments are not available right now. Reload the page to try again.");
       if (button) { button.disabled = true; }
       return;
     }
-    var stripe = window.Stripe(form.getAttribute("data-stripe-key"));
-    var card = stripe.elements().create("card");
-    card.mount("#card-element");
     // Nothing typed yet: say so rather than send an empty card (Stripe's element and
     // localstripe's fake both report a change).
     var touched = false;
