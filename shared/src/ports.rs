@@ -91,6 +91,11 @@ pub trait KeyStore: Send + Sync {
 
 /// Customers of a business.
 pub trait CustomerStore: Send + Sync {
+    /// The business's name (a top-up link's page names it); `None` for no such business.
+    fn business_name(
+        &self,
+        business_id: &BusinessId,
+    ) -> impl Future<Output = DomainResult<Option<String>>> + Send;
     fn get_customer(
         &self,
         business_id: &BusinessId,

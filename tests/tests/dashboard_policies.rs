@@ -62,12 +62,18 @@ struct Fixture {
     delivery: EventId,
     /// A key to rotate, another to revoke.
     keys: [KeyId; 2],
+    /// The portal family's: a portal token of the customer, a SetupIntent confirmed with a good
+    /// card at localstripe (as Stripe.js leaves it), the token of another customer who has no
+    /// gateway customer yet, and the path of a single-use top-up link of the customer.
+    portal: Option<(String, String, String, String)>,
 }
 
 /// A browser signed in: its session cookie and the session's CSRF token.
 struct Browser {
     session_id: String,
     csrf: String,
+    /// The portal's cookie (the portal family's visits).
+    portal: Option<String>,
 }
 
 /// One request: the page, its path (with a query), its form fields (a POST) or none (a GET),
@@ -77,6 +83,8 @@ struct Visit {
     path: String,
     form: Option<Vec<(&'static str, String)>>,
     refused: bool,
+    /// Another customer's portal token than the browser's.
+    token: Option<String>,
 }
 
 fn get(page: Page, path: impl Into<String>) -> Visit {
@@ -85,6 +93,7 @@ fn get(page: Page, path: impl Into<String>) -> Visit {
         path: path.into(),
         form: None,
         refused: false,
+        token: None,
     }
 }
 
@@ -99,12 +108,19 @@ fn post(page: Page, path: impl Into<String>, fields: &[(&'static str, &str)]) ->
         path: path.into(),
         form: Some(form),
         refused: false,
+        token: None,
     }
 }
 
 impl Visit {
     fn refused(mut self) -> Visit {
         self.refused = true;
+        self
+    }
+
+    /// The visit with another portal token in the cookie.
+    fn by_customer(mut self, token: &str) -> Visit {
+        self.token = Some(token.to_owned());
         self
     }
 }
@@ -361,6 +377,70 @@ fn visits(family: Family, f: &Fixture) -> Vec<Visit> {
             ),
             get(Statement, format!("{missing_customer}/statement")).refused(),
         ],
+        Family::Portal => {
+            let (token, setup_intent, fresh, pay) = f.portal.clone().expect("the portal's fixture");
+            let pay_with = |id: &str| {
+                let mut visit = post(
+                    PayLinkSubmit,
+                    pay.clone(),
+                    &[("top_up_id", id), ("setup_intent_id", &setup_intent)],
+                );
+                visit
+                    .form
+                    .as_mut()
+                    .unwrap()
+                    .retain(|(k, _)| *k != "idempotency_key");
+                visit
+            };
+            let paid_by = shared::payins::model::CardTopUp::new_id(3);
+            let top_up =
+                shared::payins::model::CardTopUp::new_id(1_764_000_000_000 + u64::from(f.n));
+            let start = |id: &str, amount: &str| {
+                let mut visit = post(
+                    StartTopUp,
+                    "/portal/wallets/USD/top-ups",
+                    &[
+                        ("top_up_id", id),
+                        ("setup_intent_id", &setup_intent),
+                        ("amount", amount),
+                    ],
+                );
+                // The top-up id is the form's idempotency key.
+                visit
+                    .form
+                    .as_mut()
+                    .unwrap()
+                    .retain(|(k, _)| *k != "idempotency_key");
+                visit
+            };
+            vec![
+                get(PortalSession, format!("/portal/session?token={token}")),
+                get(PortalSession, "/portal/session?token=nope").refused(),
+                get(PortalHome, "/portal"),
+                get(AddFunds, "/portal/wallets/USD/add-funds"),
+                // A customer without a gateway customer yet: one is made and saved on them.
+                get(AddFunds, "/portal/wallets/USD/add-funds").by_customer(&fresh),
+                get(AddFunds, "/portal/wallets/XTS/add-funds").refused(),
+                start(&top_up, "25.00"),
+                // Past the limits: the form again (a new SetupIntent), 422.
+                start(&shared::payins::model::CardTopUp::new_id(1), "99999999.00").refused(),
+                get(TopUp, format!("/portal/top-ups/{top_up}")),
+                get(
+                    TopUp,
+                    format!(
+                        "/portal/top-ups/{}",
+                        shared::payins::model::CardTopUp::new_id(2)
+                    ),
+                )
+                .refused(),
+                get(PayLink, pay.clone()),
+                get(PayLink, format!("{pay}x")).refused(),
+                pay_with(&paid_by),
+                // A second tab: the link is claimed.
+                pay_with(&shared::payins::model::CardTopUp::new_id(4)).refused(),
+                get(PayLink, format!("{pay}?top_up={paid_by}")),
+            ]
+        }
         Family::Keys => vec![
             get(Keys, "/dashboard/api-keys"),
             post(
@@ -419,7 +499,7 @@ impl World {
     /// `forget_tokens`: every resend is checked as a new change, as DynamoDB does once a token is
     /// forgotten (a lost answer then makes `landed()` look for the change). Without it, a resend
     /// is a no-op whose answer can be lost again.
-    fn new(forget_tokens: bool) -> World {
+    fn new(forget_tokens: bool, family: Family) -> World {
         let mut config = Config::build("unused".to_owned(), None, "USD,INR", None).expect("config");
         config.webhook_targets.allow_private = true;
         config.portal = shared::config::PortalConfig {
@@ -431,6 +511,15 @@ impl World {
                 std::env::temp_dir().join("dashboard-policies-mailbox"),
             ),
         };
+        if family == Family::Portal {
+            // The portal's card top-ups, at localstripe.
+            config.gateway = Some(shared::config::GatewayConfig {
+                base_url: std::env::var("STRIPE_BASE_URL")
+                    .expect("the portal's pages need localstripe (STRIPE_BASE_URL)"),
+                secret_key: "sk_test_local".into(),
+                flavor: "localstripe".into(),
+            });
+        }
         let memory = MemoryStore::new();
         if forget_tokens {
             memory.forget_tokens();
@@ -563,7 +652,12 @@ impl World {
                 .unwrap();
             keys.push(made.id);
         }
+        let portal = match self.config.gateway {
+            Some(_) => Some(self.portal_fixture(&tenant, &customer, n).await),
+            None => None,
+        };
         Fixture {
+            portal,
             n,
             key,
             customer,
@@ -584,15 +678,79 @@ impl World {
         Browser {
             session_id,
             csrf: session.csrf_token,
+            portal: f.portal.as_ref().map(|(token, _, _, _)| token.clone()),
         }
+    }
+
+    /// The customer's portal token and a card set up for them; another customer's token.
+    async fn portal_fixture(
+        &self,
+        tenant: &Tenant,
+        customer: &CustomerId,
+        n: u32,
+    ) -> (String, String, String, String) {
+        let app = &self.setup;
+        let token_of = |customer: CustomerId| async move {
+            let mailer = shared::adapters::mailer::ConfiguredMailer::None;
+            let link = app
+                .create_portal_session(&mailer, tenant, &customer, None, false)
+                .await
+                .unwrap()
+                .link;
+            link.split_once("token=").unwrap().1.to_owned()
+        };
+        let gateway = app.stripe().unwrap().unwrap();
+        let setup = app
+            .prepare_card_top_up(gateway, tenant, customer)
+            .await
+            .unwrap();
+        gateway
+            .confirm_test_setup_intent(&setup.setup_intent_id, "4242424242424242")
+            .await
+            .unwrap();
+        let new = NewCustomer {
+            email: format!("fresh{n}@example.com"),
+            name: "Cy".into(),
+            phone_number: None,
+            metadata: Default::default(),
+            preferred_locale: None,
+        };
+        let fresh = app.create_customer(tenant, new).await.unwrap().customer_id;
+        let command = shared::payins::links::TopUpLinkCommand {
+            currency: Currency::USD,
+            amount: shared::payins::links::LinkAmount::Fixed(2_500),
+            reason: None,
+            expires_in_s: 3_600,
+            single_use: true,
+            idempotency_key: None,
+        };
+        let link = app
+            .create_top_up_link(tenant, customer, command)
+            .await
+            .unwrap();
+        let base = "https://wallets.example";
+        let url = app.top_up_link_url(&link, None).unwrap();
+        (
+            token_of(customer.clone()).await,
+            setup.setup_intent_id,
+            token_of(fresh).await,
+            url.strip_prefix(base).unwrap().to_owned(),
+        )
     }
 }
 
 fn request(browser: &Browser, visit: &Visit) -> Request {
+    let portal = visit.token.as_ref().or(browser.portal.as_ref());
+    let csrf = match portal {
+        Some(token) if visit.path.starts_with("/portal") => web::portal::csrf_token(token),
+        // A link page's double-submit token, in its cookie and its field alike.
+        _ if visit.path.starts_with("/pay") => SIGN_IN_TOKEN.to_owned(),
+        _ => browser.csrf.clone(),
+    };
     let (method, body) = match &visit.form {
         Some(fields) => {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
-            form.append_pair("csrf_token", &browser.csrf);
+            form.append_pair("csrf_token", &csrf);
             for (name, value) in fields {
                 form.append_pair(name, value);
             }
@@ -607,8 +765,9 @@ fn request(browser: &Browser, visit: &Visit) -> Request {
         .header(
             "cookie",
             format!(
-                "cw_session={}; cw_sign_in={SIGN_IN_TOKEN}",
-                browser.session_id
+                "cw_session={}; cw_sign_in={SIGN_IN_TOKEN}; cw_pay={SIGN_IN_TOKEN}{}",
+                browser.session_id,
+                portal.map_or(String::new(), |t| format!("; cw_portal={t}"))
             ),
         )
         .header("content-type", "application/x-www-form-urlencoded")
@@ -637,7 +796,7 @@ fn as_expected(visit: &Visit, response: &Response<Body>) -> bool {
 async fn store_calls(family: Family) -> (BTreeSet<&'static str>, BTreeSet<String>) {
     let runs = [
         (
-            World::new(true),
+            World::new(true, family),
             &[
                 Mode::Calm,
                 Mode::AnswerLost,
@@ -645,7 +804,7 @@ async fn store_calls(family: Family) -> (BTreeSet<&'static str>, BTreeSet<String
                 Mode::SentTwice,
             ][..],
         ),
-        (World::new(false), &[Mode::AnswersLost][..]),
+        (World::new(false, family), &[Mode::AnswersLost][..]),
     ];
     let (mut called, mut visited) = (BTreeSet::new(), BTreeSet::new());
     for (world, modes) in &runs {
@@ -804,7 +963,12 @@ async fn every_dashboard_familys_policy_allows_exactly_the_store_calls_of_its_pa
             assert!(function["Properties"]["Policies"].is_badvalue(), "{id}");
             continue;
         }
-        assert!(methods.contains("touch_session"), "{id}: {methods:?}");
+        if family == Family::Portal {
+            // No dashboard session: the portal's token.
+            assert!(!methods.contains("touch_session"), "{id}: {methods:?}");
+        } else {
+            assert!(methods.contains("touch_session"), "{id}: {methods:?}");
+        }
         wrong.extend(differences(
             &id,
             &grants(&template, &id, &function),

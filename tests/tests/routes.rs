@@ -73,9 +73,17 @@ fn router_entries(keep: impl Fn(&str) -> bool) -> RouteSet {
     routes
 }
 
-/// Whether a path is a dashboard page's (the web crate's, checked in `dashboard_pages_*`).
+/// Whether a path is a page of the web crate (the dashboard's, the customer portal's and a
+/// top-up link's; checked in `dashboard_pages_*`).
 fn is_dashboard(path: &str) -> bool {
-    path == "/dashboard" || path.starts_with("/dashboard/")
+    ["/dashboard", "/portal", "/pay"]
+        .iter()
+        .any(|root| path == *root || path.starts_with(&format!("{root}/")))
+}
+
+/// Whether a binary serves a family of web pages (`web::Family`).
+fn is_web_function(binary: &str) -> bool {
+    web::Family::ALL.iter().any(|f| f.function() == binary)
 }
 
 /// (Method, Path, function) of every dashboard page in the cargo-lambda router.
@@ -142,11 +150,11 @@ fn the_dashboard_assets_function_has_no_access_to_anything() {
     assert!(assets["Properties"]["Policies"].is_badvalue(), "{id}");
 }
 
-/// The template's functions that serve dashboard pages (`dashboard-<family>`).
+/// The template's functions that serve web pages (`dashboard-<family>`, `customer-portal`).
 fn dashboard_functions() -> Vec<(String, Yaml)> {
     resources(&template(), "AWS::Serverless::Function")
         .into_iter()
-        .filter(|(id, f)| binary(f, id).starts_with("dashboard-"))
+        .filter(|(id, f)| is_web_function(&binary(f, id)))
         .collect()
 }
 
@@ -157,7 +165,7 @@ fn http_functions() -> Vec<(String, Yaml)> {
         .filter(|(id, f)| {
             let binary = binary(f, id);
             binary != INVOKED
-                && !binary.starts_with("dashboard-")
+                && !is_web_function(&binary)
                 && !TRIGGERED.iter().any(|(name, _)| *name == binary)
         })
         .collect()
@@ -1339,10 +1347,11 @@ fn the_stripe_key_is_read_from_secrets_manager_not_the_environment() {
         );
     }
     assert_eq!(
-        readers, 8,
+        readers, 9,
         "the dispatcher and the sweep charge cards; the settings function and the dashboard's \
          settings pages check whose card it is; issue 22: paying an invoice charges the saved \
-         cards, a reversal refunds them, a customer patch checks them"
+         cards, a reversal refunds them, a customer patch checks them; issue 21: the customer \
+         portal's card top-ups"
     );
 }
 

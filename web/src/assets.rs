@@ -28,6 +28,14 @@ pub static JS: Asset = Asset {
     bytes: include_bytes!("../assets/app.js"),
 };
 
+/// The customer portal's script: the card form (Stripe.js) and a top-up's progress.
+pub static PORTAL_JS: Asset = Asset {
+    stem: "portal",
+    extension: "js",
+    content_type: "text/javascript; charset=utf-8",
+    bytes: include_bytes!("../assets/portal.js"),
+};
+
 /// htmx 2.0.11 (npm `htmx.org`, `dist/htmx.min.js`, BSD Zero-Clause), unchanged.
 pub static HTMX: Asset = Asset {
     stem: "htmx-2.0.11",
@@ -36,7 +44,7 @@ pub static HTMX: Asset = Asset {
     bytes: include_bytes!("../assets/htmx-2.0.11.min.js"),
 };
 
-pub static ALL: [&Asset; 3] = [&CSS, &JS, &HTMX];
+pub static ALL: [&Asset; 4] = [&CSS, &JS, &PORTAL_JS, &HTMX];
 
 static NAMES: LazyLock<Vec<String>> =
     LazyLock::new(|| ALL.iter().map(|a| a.hashed_name()).collect());

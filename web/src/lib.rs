@@ -11,6 +11,7 @@ pub mod forms;
 pub mod layout;
 pub mod money;
 pub mod pages;
+pub mod portal;
 pub mod respond;
 pub mod session;
 pub mod table;
@@ -40,16 +41,23 @@ pub async fn serve(family: Family) -> Result<(), lambda_http::Error> {
     let app = &app;
     lambda_http::run(lambda_http::service_fn(
         move |request: Request| async move {
-            let response = match Page::of(request.method().as_str(), request.uri().path()) {
+            let found = Page::of(request.method().as_str(), request.uri().path());
+            // The path only: a query may hold what a person typed (a search); a portal page's
+            // template path, as a link's path holds its token.
+            let logged = match found {
+                Some((page, _)) if page.family() == Family::Portal => page.spec().path,
+                _ if family == Family::Portal => "(not a page)",
+                _ => request.uri().path(),
+            };
+            let response = match found {
                 Some((page, params)) if page.family() == family => {
                     pages::answer(app, page, params, &request).await
                 }
                 _ => respond::not_found(),
             };
-            // The path only: a query may hold what a person typed (a search).
             tracing::info!(
                 family = family.function(),
-                path = request.uri().path(),
+                path = logged,
                 status = response.status().as_u16(),
                 "answered"
             );

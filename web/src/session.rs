@@ -33,7 +33,7 @@ pub fn cookie<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 
 /// Whether the request came to a loopback host (the local run, plain HTTP): only there may a
 /// cookie lack `Secure`.
-fn on_loopback(request: &Request) -> bool {
+pub(crate) fn on_loopback(request: &Request) -> bool {
     let host = request
         .headers()
         .get("host")

@@ -13,10 +13,12 @@ pub enum Family {
     Webhooks,
     Keys,
     Reports,
+    /// The customer portal and top-up links (issue 21): a customer's pages, not the business's.
+    Portal,
 }
 
 impl Family {
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 8] = [
         Family::Session,
         Family::Assets,
         Family::Customers,
@@ -24,6 +26,7 @@ impl Family {
         Family::Webhooks,
         Family::Keys,
         Family::Reports,
+        Family::Portal,
     ];
 
     /// The function (and binary) of the family.
@@ -36,6 +39,7 @@ impl Family {
             Family::Webhooks => "dashboard-webhooks",
             Family::Keys => "dashboard-keys",
             Family::Reports => "dashboard-reports",
+            Family::Portal => "customer-portal",
         }
     }
 }
@@ -106,6 +110,13 @@ pages! {
     CreateKey: "POST" "/dashboard/api-keys" => Keys;
     RotateKey: "POST" "/dashboard/api-keys/{key_id}/rotate" => Keys;
     RevokeKey: "POST" "/dashboard/api-keys/{key_id}/revoke" => Keys;
+    PortalSession: "GET" "/portal/session" => Portal;
+    PortalHome: "GET" "/portal" => Portal;
+    AddFunds: "GET" "/portal/wallets/{currency}/add-funds" => Portal;
+    StartTopUp: "POST" "/portal/wallets/{currency}/top-ups" => Portal;
+    TopUp: "GET" "/portal/top-ups/{top_up_id}" => Portal;
+    PayLink: "GET" "/pay/{token}" => Portal;
+    PayLinkSubmit: "POST" "/pay/{token}" => Portal;
 }
 
 /// The path parameters of a request (`customer_id` → its value), percent-decoded.

@@ -140,6 +140,11 @@ impl<S: KeyStore> KeyStore for RecordingStore<S> {
 }
 
 impl<S: CustomerStore> CustomerStore for RecordingStore<S> {
+    async fn business_name(&self, business_id: &BusinessId) -> DomainResult<Option<String>> {
+        self.note("business_name");
+        self.inner.business_name(business_id).await
+    }
+
     async fn get_customer(
         &self,
         business_id: &BusinessId,

@@ -157,6 +157,17 @@ pub async fn answer<S: Store, C: Clock>(
         Page::CreateKey => boxed(keys::create(&cx)).await,
         Page::RotateKey => boxed(keys::rotate(&cx)).await,
         Page::RevokeKey => boxed(keys::revoke(&cx)).await,
+        Page::PortalSession
+        | Page::PortalHome
+        | Page::AddFunds
+        | Page::StartTopUp
+        | Page::TopUp
+        | Page::PayLink
+        | Page::PayLinkSubmit => {
+            // The portal's pages answer their own errors (never the dashboard's sign-in) and
+            // carry their own policy.
+            return Box::pin(crate::portal::answer(app, app, page, &params, request)).await;
+        }
     };
     answer.unwrap_or_else(PageError::into_response)
 }

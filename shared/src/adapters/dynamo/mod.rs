@@ -306,6 +306,12 @@ impl KeyStore for DynamoStore {
 }
 
 impl CustomerStore for DynamoStore {
+    async fn business_name(&self, business_id: &BusinessId) -> DomainResult<Option<String>> {
+        let key = key_of(business_pk(business_id), BUSINESS_SK);
+        let name = |item: &Item| Ok(item.get("name").and_then(|v| v.as_s().ok()).cloned());
+        Ok(self.get_as(key, false, name).await?.flatten())
+    }
+
     async fn get_customer(
         &self,
         business_id: &BusinessId,

@@ -127,6 +127,7 @@ pub const STORE_ACCESS: &[StoreAccess] = &[
     },
     plain("release_form", &[DELETE_ITEM]),
     // CustomerStore
+    plain("business_name", &[GET_ITEM]),
     plain("get_customer", &[GET_ITEM]),
     plain("get_customer_revision", &[GET_ITEM]),
     // The business's partition, or the email index when the query names an email.

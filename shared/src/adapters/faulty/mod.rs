@@ -220,6 +220,11 @@ impl<S> FaultyStore<S> {
 }
 
 impl<S: CustomerStore> CustomerStore for FaultyStore<S> {
+    async fn business_name(&self, business_id: &BusinessId) -> DomainResult<Option<String>> {
+        self.before_call().await?;
+        self.inner.business_name(business_id).await
+    }
+
     async fn get_customer(
         &self,
         business_id: &BusinessId,

@@ -216,6 +216,12 @@ impl KeyStore for MemoryStore {
 }
 
 impl CustomerStore for MemoryStore {
+    async fn business_name(&self, business_id: &BusinessId) -> DomainResult<Option<String>> {
+        Ok(self
+            .read(|t| t.businesses.get(business_id).map(|b| b.name.clone()))
+            .await)
+    }
+
     async fn get_customer(
         &self,
         business_id: &BusinessId,
