@@ -86,6 +86,10 @@ rm -rf "$LOCAL/screenshots"
 BROWSER_FLOWS_ALL=1 CHROMIUM="$CHROMIUM" AXE_JS="$AXE_JS" SCREENSHOT_DIR="$LOCAL/screenshots" \
   "$BROWSER_VENV/bin/python" tests/browser/dashboard_test.py
 
+log "the customer portal and top-up links in a real browser (card top-ups through localstripe's Stripe.js and its webhooks)"
+CHROMIUM="$CHROMIUM" AXE_JS="$AXE_JS" SCREENSHOT_DIR="$LOCAL/screenshots" \
+  "$BROWSER_VENV/bin/python" tests/browser/portal_test.py
+
 log "schemathesis against the local API (openapi.yaml)"
 # FUZZ_SEED and FUZZ_MAX_EXAMPLES explore further; the defaults keep the run short and repeatable.
 # Requests may take up to 29 s, API Gateway's limit (schemathesis's default is 10 s): a resend

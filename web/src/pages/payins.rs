@@ -113,7 +113,7 @@ fn top_ups_table(top_ups: &[CardTopUp]) -> Markup {
         return html! { p { "No card top-ups yet." } };
     }
     html! {
-        div.scroll role="region" aria-label="Card top-ups" tabindex="0" {
+        div.scroll role="region" aria-label="Card top-ups list" tabindex="0" {
             table {
                 thead { tr {
                     th scope="col" { "Created" } th scope="col" { "Amount" } th scope="col" { "Status" }
