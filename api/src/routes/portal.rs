@@ -109,10 +109,17 @@ struct LimitsBody {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SettingsBody {
+    /// Absent: unchanged. `null` is refused (400), as the document types it a number.
+    #[serde(default, deserialize_with = "present")]
     session_ttl_seconds: Option<u64>,
     /// Currency code -> limits, or `null` to go back to the currency's defaults.
     #[serde(default)]
     top_up_limits: BTreeMap<String, Option<LimitsBody>>,
+}
+
+/// A field that, when present, must hold a value (not `null`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    u64::deserialize(deserializer).map(Some)
 }
 
 impl SettingsBody {
@@ -142,6 +149,20 @@ pub async fn update_settings<S: Store, C: Clock>(call: Call<'_, S, C>) -> Answer
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_null_lifetime_is_refused_and_an_absent_one_leaves_it() {
+        let parse = serde_json::from_str::<super::SettingsBody>;
+        assert!(parse(r#"{"session_ttl_seconds": null}"#).is_err());
+        assert!(parse(r#"{"session_ttl_seconds": "3600"}"#).is_err());
+        assert_eq!(
+            parse(r#"{"session_ttl_seconds": 3600}"#)
+                .unwrap()
+                .session_ttl_seconds,
+            Some(3600)
+        );
+        assert_eq!(parse(r#"{}"#).unwrap().session_ttl_seconds, None);
+    }
+
     use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt;
