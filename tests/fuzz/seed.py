@@ -2,7 +2,7 @@
 Stripe paying what the wallet does not), a few holds and invoice payments, webhook
 endpoints with deliveries, and API keys for the fuzz test, and writes their ids as schemathesis
 dictionaries (one quoted entry a line) into DICT_DIR: customer_ids.dict, hold_ids.dict,
-invoice_ids.dict, webhook_ids.dict, deletable_webhook_ids.dict, delivery_ids.dict,
+invoice_ids.dict, webhook_ids.dict, deletable_webhook_ids.dict, delivery_ids.dict, top_up_link_ids.dict,
 revocable_key_ids.dict, rotatable_key_ids.dict.
 Usage: seed.py BASE_URL API_KEY DICT_DIR
 
@@ -108,6 +108,12 @@ def main():
         call(base_url, api_key, "POST", f"{wallets}/invoice-payments",
              {"invoice_id": invoice_id, "currency": "USD", "amount_due": 50_000})
     invoice_ids += card_invoice_ids
+    # Top-up links of the seeded customer, so that reading and cancelling one gets past the lookup.
+    top_up_link_ids = [
+        call(base_url, api_key, "POST", f"{wallets}/top-up-links",
+             {"currency": "USD", "amount": 1_000, "reason": f"fuzz link {n}"})["id"]
+        for n in range(3)
+    ]
 
     revocable_key_ids, rotatable_key_ids = (
         [call(base_url, api_key, "POST", "/api-keys", {"name": f"fuzz {use} {n}"})["id"] for n in range(3)]
@@ -130,7 +136,7 @@ def main():
     for name, ids in (("customer_ids", [customer_id]), ("hold_ids", hold_ids), ("invoice_ids", invoice_ids),
                       ("webhook_ids", webhook_ids), ("deletable_webhook_ids", deletable_webhook_ids),
                       ("delivery_ids", delivery_ids), ("revocable_key_ids", revocable_key_ids),
-                      ("rotatable_key_ids", rotatable_key_ids)):
+                      ("rotatable_key_ids", rotatable_key_ids), ("top_up_link_ids", top_up_link_ids)):
         with open(f"{dict_dir}/{name}.dict", "w", encoding="utf-8") as out:
             out.writelines(f'"{i}"\n' for i in ids)
 
