@@ -3,28 +3,10 @@
 //! in a real browser against the local service in tests/browser/.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use shared::kernel::CustomerId;
 
-use crate::pages::test_support::{app_and_clock as app, text, App};
-
-const HOST: &str = "127.0.0.1:9000";
-
-fn request(method: &str, path: &str, cookie: Option<&str>, form: Option<&str>) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", HOST);
-    if let Some(cookie) = cookie {
-        builder = builder.header("cookie", cookie);
-    }
-    if form.is_some() {
-        builder = builder.header("content-type", "application/x-www-form-urlencoded");
-    }
-    builder
-        .body(form.map_or(Body::Empty, |f| Body::from(f.to_owned())))
-        .unwrap()
-}
+use crate::pages::test_support::{app_and_clock as app, request, text, App};
 
 fn header<'a>(response: &'a Response<Body>, name: &str) -> Vec<&'a str> {
     response

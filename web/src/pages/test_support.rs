@@ -48,7 +48,7 @@ pub async fn signed_in(app: &App) -> Browser {
     }
 }
 
-fn request(browser: &Browser, method: &str, path: &str, body: Body) -> Request {
+fn signed_request(browser: &Browser, method: &str, path: &str, body: Body) -> Request {
     lambda_http::http::Request::builder()
         .method(method)
         .uri(path)
@@ -60,7 +60,7 @@ fn request(browser: &Browser, method: &str, path: &str, body: Body) -> Request {
 }
 
 pub async fn get(app: &App, browser: &Browser, path: &str) -> Response<Body> {
-    crate::handle(app, request(browser, "GET", path, Body::Empty)).await
+    crate::handle(app, signed_request(browser, "GET", path, Body::Empty)).await
 }
 
 /// A form as sent, in order (without the CSRF token unless `fields` has it).
@@ -75,7 +75,7 @@ pub async fn post(
         form.append_pair(name, value);
     }
     let body = Body::from(form.finish());
-    crate::handle(app, request(browser, "POST", path, body)).await
+    crate::handle(app, signed_request(browser, "POST", path, body)).await
 }
 
 pub fn text(response: &Response<Body>) -> String {
@@ -88,6 +88,26 @@ pub fn location(response: &Response<Body>) -> &str {
         .get("location")
         .and_then(|l| l.to_str().ok())
         .unwrap_or("")
+}
+
+/// The host the tests' requests name (loopback: cookies without `Secure`).
+pub const HOST: &str = "127.0.0.1:9000";
+
+/// A request as a browser sends it to [`HOST`], with a cookie header and a form body if given.
+pub fn request(method: &str, path: &str, cookie: Option<&str>, form: Option<&str>) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", HOST);
+    if let Some(cookie) = cookie {
+        builder = builder.header("cookie", cookie);
+    }
+    if form.is_some() {
+        builder = builder.header("content-type", "application/x-www-form-urlencoded");
+    }
+    builder
+        .body(form.map_or(Body::Empty, |f| Body::from(f.to_owned())))
+        .unwrap()
 }
 
 pub const SCRIPT: &str = "<script>alert(1)</script>";

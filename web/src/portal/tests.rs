@@ -16,10 +16,9 @@ use shared::payins::limits::TopUpLimits;
 use shared::{DomainError, DomainResult, ValidationError};
 
 use super::backend::*;
-use crate::pages::test_support::{app_and_clock, text, App, SCRIPT, SCRIPT_ESCAPED};
+use crate::pages::test_support::{app_and_clock, request, text, App, SCRIPT, SCRIPT_ESCAPED};
 use crate::table::Page;
 
-const HOST: &str = "127.0.0.1:9000";
 const TOKEN: &str = "tok_ada.c2lnbmVk-_";
 const OTHER_TOKEN: &str = "tok_bo.c2lnbmVk";
 const LINK_TOKEN: &str = "tul_link.mac";
@@ -229,22 +228,6 @@ fn link(tenant: &Tenant, customer: &CustomerId, expires_at: Timestamp) -> LinkVi
         status: LinkStatus::Active,
         expires_at,
     }
-}
-
-fn request(method: &str, path: &str, cookie: Option<&str>, form: Option<&str>) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", HOST);
-    if let Some(cookie) = cookie {
-        builder = builder.header("cookie", cookie);
-    }
-    if form.is_some() {
-        builder = builder.header("content-type", "application/x-www-form-urlencoded");
-    }
-    builder
-        .body(form.map_or(Body::Empty, |f| Body::from(f.to_owned())))
-        .unwrap()
 }
 
 async fn send(app: &App, fake: &Fake, request: Request) -> Response<Body> {
